@@ -1,0 +1,1 @@
+fn main() { println!("lksim: not yet"); }

@@ -1,0 +1,1 @@
+//! lkops: shared runtime and LifeKeeper knowledge for the lk_* modules.
