@@ -1,1 +1,10 @@
-//! lkops: shared runtime and LifeKeeper knowledge for the lk_* modules.
+//! lkops: idempotent, Ansible-style modules that upgrade SIOS LifeKeeper for Linux clusters.
+//!
+//! - `runtime`: what every module shares (input, validation, check/diff mode, results, running
+//!   commands, atomic files).
+//! - `lifekeeper`: knowledge of the product (status display, versions, the defaults file).
+//! - `modules`: one file per module; each binary in `src/bin/` is one line.
+
+pub mod lifekeeper;
+pub mod modules;
+pub mod runtime;

@@ -1,0 +1,1 @@
+//! Knowledge of LifeKeeper itself, shared by the modules.

@@ -1,0 +1,268 @@
+//! The one command runner every module uses.
+//!
+//! Argument vectors only — never `sh -c` with interpolated input — so a tag, path or version can
+//! never be read as shell syntax. Every command runs with LANG=C/LC_ALL=C (we parse its output), in
+//! its own process group (a timeout kills the whole group, not just the first process), with an
+//! optional stdin (rmlk's prompt) and a timeout.
+
+use super::result::Failure;
+use serde_json::json;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A command to run: program and arguments, each a separate element.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub argv: Vec<OsString>,
+    pub stdin: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd {
+            argv: vec![program.as_ref().to_os_string()],
+            stdin: None,
+            timeout: None,
+            env: vec![],
+        }
+    }
+    /// `<lkroot>/bin/<name>`: a LifeKeeper command.
+    pub fn lk(lkroot: &Path, name: &str) -> Cmd {
+        Cmd::new(lkroot.join("bin").join(name))
+    }
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
+        self.argv.push(a.as_ref().to_os_string());
+        self
+    }
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.argv.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Cmd {
+        self.stdin = Some(input.into());
+        self
+    }
+    pub fn timeout(mut self, t: Duration) -> Cmd {
+        self.timeout = Some(t);
+        self
+    }
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
+        self.env.push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self
+    }
+    /// The command as a list of strings, for results and messages.
+    pub fn display(&self) -> Vec<String> {
+        self.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CmdOutput {
+    pub cmd: Vec<String>,
+    pub rc: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl CmdOutput {
+    pub fn ok(&self) -> bool {
+        self.rc == 0 && !self.timed_out
+    }
+    /// The last lines of stderr (or stdout when stderr is empty), for failure messages.
+    pub fn tail(&self) -> String {
+        let src = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
+        let lines: Vec<&str> = src.trim_end().lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+    /// A failure that carries cmd, rc and the output tail.
+    pub fn failure(&self, what: &str) -> Failure {
+        let why = if self.timed_out {
+            "timed out".to_string()
+        } else {
+            format!("exited with rc={}", self.rc)
+        };
+        let tail = self.tail();
+        let mut msg = format!("{what}: `{}` {why}", self.cmd.join(" "));
+        if !tail.is_empty() {
+            msg.push_str(&format!(": {}", tail.lines().last().unwrap_or_default()));
+        }
+        Failure::new(msg)
+            .with("cmd", json!(self.cmd))
+            .with("rc", self.rc)
+            .with("stderr_tail", tail)
+    }
+}
+
+/// Why a command could not be started at all.
+#[derive(Debug, Clone)]
+pub struct SpawnError {
+    pub cmd: Vec<String>,
+    pub not_found: bool,
+    pub msg: String,
+}
+
+impl From<SpawnError> for Failure {
+    fn from(e: SpawnError) -> Failure {
+        Failure::new(e.msg).with("cmd", json!(e.cmd)).with("rc", 127)
+    }
+}
+
+/// Runs commands. `default_timeout` applies when a `Cmd` sets none.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub default_timeout: Duration,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner {
+            default_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Runner {
+    /// Run and return the output whatever the exit code; Err only when it cannot start.
+    pub fn run(&self, cmd: &Cmd) -> Result<CmdOutput, SpawnError> {
+        let shown = cmd.display();
+        let mut c = Command::new(&cmd.argv[0]);
+        c.args(&cmd.argv[1..])
+            .env("LANG", "C")
+            .env("LC_ALL", "C")
+            .stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        for (k, v) in &cmd.env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().map_err(|e| SpawnError {
+            not_found: e.kind() == std::io::ErrorKind::NotFound,
+            msg: if e.kind() == std::io::ErrorKind::NotFound {
+                format!("command not found: {}", shown[0])
+            } else {
+                format!("cannot run {}: {e}", shown[0])
+            },
+            cmd: shown.clone(),
+        })?;
+        if let (Some(input), Some(mut pipe)) = (cmd.stdin.clone(), child.stdin.take()) {
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
+        }
+        let mut out_pipe = child.stdout.take().expect("piped");
+        let mut err_pipe = child.stderr.take().expect("piped");
+        let out_t = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = out_pipe.read_to_end(&mut b);
+            b
+        });
+        let err_t = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = err_pipe.read_to_end(&mut b);
+            b
+        });
+        let timeout = cmd.timeout.unwrap_or(self.default_timeout);
+        let start = Instant::now();
+        let mut timed_out = false;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) if start.elapsed() >= timeout => {
+                    timed_out = true;
+                    // SAFETY: kill(2) on the child's process group, which we created.
+                    unsafe {
+                        libc::kill(-(child.id() as i32), libc::SIGKILL);
+                    }
+                    break child.wait().ok();
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break None,
+            }
+        };
+        // A grandchild that kept the pipes open must not block us past the timeout.
+        let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
+        let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+        use std::os::unix::process::ExitStatusExt;
+        let rc = status
+            .map(|s| s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)))
+            .unwrap_or(-1);
+        Ok(CmdOutput {
+            cmd: shown,
+            rc,
+            stdout,
+            stderr,
+            timed_out,
+        })
+    }
+
+    /// Run and require success; a failure carries cmd, rc and the output tail.
+    pub fn run_ok(&self, cmd: &Cmd, what: &str) -> Result<CmdOutput, Failure> {
+        let out = self.run(cmd)?;
+        if out.ok() {
+            Ok(out)
+        } else {
+            Err(out.failure(what))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_passed_literally_never_through_a_shell() {
+        let out = Runner::default()
+            .run(&Cmd::new("printf").arg("%s|").arg("$(touch /tmp/x); `id` * ;"))
+            .unwrap();
+        assert_eq!(out.stdout, "$(touch /tmp/x); `id` * ;|");
+        assert_eq!(out.rc, 0);
+    }
+
+    #[test]
+    fn locale_is_c_and_stdin_is_fed() {
+        let r = Runner::default();
+        let env = r.run(&Cmd::new("env")).unwrap();
+        assert!(env.stdout.lines().any(|l| l == "LC_ALL=C"), "{}", env.stdout);
+        assert_eq!(r.run(&Cmd::new("cat").stdin("y\n")).unwrap().stdout, "y\n");
+    }
+
+    #[test]
+    fn timeout_kills_a_hanging_command() {
+        let t = Instant::now();
+        let out = Runner::default()
+            .run(&Cmd::new("sleep").arg("30").timeout(Duration::from_millis(200)))
+            .unwrap();
+        assert!(out.timed_out);
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert!(out.failure("step").msg.contains("timed out"));
+    }
+
+    #[test]
+    fn missing_program_is_reported_as_not_found() {
+        let e = Runner::default().run(&Cmd::new("/nonexistent/lkops-nope")).unwrap_err();
+        assert!(e.not_found);
+        assert_eq!(e.msg, "command not found: /nonexistent/lkops-nope");
+    }
+
+    #[test]
+    fn failure_carries_cmd_rc_and_tail() {
+        let out = Runner::default().run(&Cmd::new("ls").arg("/nonexistent-lkops")).unwrap();
+        let f = out.failure("probe");
+        assert_eq!(f.data["rc"], 2);
+        assert!(f.data["stderr_tail"].as_str().unwrap().contains("nonexistent-lkops"));
+        assert!(f.msg.starts_with("probe: `ls /nonexistent-lkops` exited with rc=2"), "{}", f.msg);
+    }
+}

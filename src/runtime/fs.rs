@@ -1,0 +1,263 @@
+//! File helpers: atomic writes, locks, checksums, backup copies.
+//!
+//! Nothing is lost: a file is replaced by writing a temp file in the same directory, fsyncing it,
+//! renaming it over the target and fsyncing the directory, so a crash leaves either the old or the
+//! new file, never half of one. Mode and owner of the old file carry over.
+
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const TMP_MARK: &str = ".lkops-tmp.";
+
+fn tmp_name(target: &Path) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = target.parent().unwrap_or(Path::new("."));
+    dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()))
+}
+
+/// Remove temp files an interrupted earlier run left beside `target`.
+pub fn clean_stale_temps(target: &Path) -> io::Result<Vec<PathBuf>> {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let prefix = format!(".{name}{TMP_MARK}");
+    let mut removed = vec![];
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(removed) };
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = n.strip_prefix(&prefix) {
+            // Leave a temp file alone while its writer is still alive.
+            let alive = pid.parse::<i32>().is_ok_and(|p| p != std::process::id() as i32 && Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                fs::remove_file(e.path())?;
+                removed.push(e.path());
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Refuse targets that are symlinks or directories: we replace regular files only.
+pub fn check_regular_target(path: &Path) -> Result<Option<fs::Metadata>, String> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(format!(
+            "{} is a symbolic link; refusing to replace it (point the parameter at the real file)",
+            path.display()
+        )),
+        Ok(m) if m.is_dir() => Err(format!("{} is a directory, not a file", path.display())),
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot stat {}: {e}", path.display())),
+    }
+}
+
+/// Atomically replace (or create) `path` with `data`. An existing file's mode and owner are kept;
+/// a new file gets `new_mode`.
+pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> io::Result<()> {
+    let old = match fs::symlink_metadata(path) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let mode = old.as_ref().map(|m| m.permissions().mode() & 0o7777).unwrap_or(new_mode);
+    let tmp = tmp_name(path);
+    let _ = fs::remove_file(&tmp);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        if let Some(m) = &old {
+            // Only root may give a file away; keep going if we are not allowed.
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+        }
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Copy `src` to `dest` atomically (same guarantees as `write_atomic`), streaming, and return
+/// the sha256 of what was written.
+pub fn copy_atomic(src: &Path, dest: &Path, mode: u32) -> io::Result<String> {
+    let tmp = tmp_name(dest);
+    let _ = fs::remove_file(&tmp);
+    let result = (|| {
+        let mut input = File::open(src)?;
+        let mut out = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+        }
+        out.set_permissions(fs::Permissions::from_mode(mode))?;
+        out.sync_all()?;
+        fs::rename(&tmp, dest)?;
+        sync_dir(dest)?;
+        Ok(hex(&hasher.finalize()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of a file, streamed in 1 MiB blocks.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub fn sha256_bytes(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// Keep a timestamped copy of `path` beside it, the way Ansible's `backup: yes` names it
+/// (`<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`), with the original's mode.
+pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
+    let stamp = super::time::now_backup_stamp();
+    let dest = PathBuf::from(format!("{}.{}.{stamp}~", path.display(), std::process::id()));
+    let mode = fs::metadata(path)?.permissions().mode() & 0o7777;
+    copy_atomic(path, &dest, mode)?;
+    Ok(dest)
+}
+
+/// An exclusive advisory lock (flock) held until dropped. Two runs on the same node serialise.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Lock `lock_path` (created 0600 if needed), waiting up to `wait` for another holder.
+pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(lock_path)?;
+    let start = std::time::Instant::now();
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: flock on a file descriptor we own.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(Lock { _file: file });
+        }
+        if start.elapsed() >= wait {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is locked by another run", lock_path.display()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Read a file as text, with a message that names it.
+pub fn read_text(path: &Path, what: &str) -> Result<String, String> {
+    match fs::read(path) {
+        Ok(b) => String::from_utf8(b).map_err(|_| format!("{what} {} is not valid UTF-8 text", path.display())),
+        Err(e) => Err(format!("cannot read {what} {}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("lkops-fs-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn atomic_write_keeps_mode_and_leaves_no_temp() {
+        let d = tmpdir("aw");
+        let p = d.join("f");
+        fs::write(&p, "old").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"new", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        write_atomic(&d.join("g"), b"x", 0o600).unwrap();
+        assert_eq!(fs::metadata(d.join("g")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_writers_are_removed() {
+        let d = tmpdir("stale");
+        let p = d.join("f");
+        let stale = d.join(format!(".f{TMP_MARK}999999999"));
+        fs::write(&stale, "half").unwrap();
+        assert_eq!(clean_stale_temps(&p).unwrap(), vec![stale.clone()]);
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn symlink_and_directory_targets_are_refused() {
+        let d = tmpdir("sym");
+        std::os::unix::fs::symlink("/etc/hostname", d.join("l")).unwrap();
+        assert!(check_regular_target(&d.join("l")).unwrap_err().contains("symbolic link"));
+        assert!(check_regular_target(&d).unwrap_err().contains("directory"));
+        assert!(check_regular_target(&d.join("none")).unwrap().is_none());
+    }
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        let d = tmpdir("sha");
+        fs::write(d.join("abc"), "abc").unwrap();
+        assert_eq!(
+            sha256_file(&d.join("abc")).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let copy = copy_atomic(&d.join("abc"), &d.join("abc2"), 0o600).unwrap();
+        assert_eq!(copy, sha256_bytes(b"abc"));
+    }
+
+    #[test]
+    fn lock_is_exclusive() {
+        let d = tmpdir("lock");
+        let l = lock(&d.join("lk"), std::time::Duration::from_secs(1)).unwrap();
+        let e = lock(&d.join("lk"), std::time::Duration::from_millis(50)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        drop(l);
+        lock(&d.join("lk"), std::time::Duration::from_millis(50)).unwrap();
+    }
+}

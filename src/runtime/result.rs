@@ -1,0 +1,135 @@
+//! What a module returns, and how it becomes the one JSON object on stdout.
+
+use serde_json::{Map, Value};
+
+/// A successful run: whether anything changed (or, in check mode, would change), a message, the
+/// diff (emitted only in diff mode, only when changed), warnings and module data.
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    pub changed: bool,
+    pub msg: String,
+    pub diff: Option<Value>,
+    pub warnings: Vec<String>,
+    pub data: Map<String, Value>,
+}
+
+impl Outcome {
+    pub fn new(changed: bool, msg: impl Into<String>) -> Outcome {
+        Outcome {
+            changed,
+            msg: msg.into(),
+            ..Outcome::default()
+        }
+    }
+    /// Add a module data key (builder style).
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Outcome {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.data.insert(key.to_string(), value.into());
+    }
+    pub fn diff(mut self, diff: Option<Value>) -> Outcome {
+        self.diff = diff;
+        self
+    }
+    pub fn warn(&mut self, w: impl Into<String>) {
+        self.warnings.push(w.into());
+    }
+}
+
+/// A failed run. `data` carries what helps the operator (cmd, rc, stderr tail, states...).
+/// `changed` is true when the module got part-way (e.g. a resumable upgrade).
+#[derive(Debug, Default, Clone)]
+pub struct Failure {
+    pub msg: String,
+    pub changed: bool,
+    pub data: Map<String, Value>,
+}
+
+impl Failure {
+    pub fn new(msg: impl Into<String>) -> Failure {
+        Failure {
+            msg: msg.into(),
+            ..Failure::default()
+        }
+    }
+    /// A bad parameter value: the message names the parameter.
+    pub fn param(name: &str, msg: impl Into<String>) -> Failure {
+        Failure::new(msg).with("invalid_parameter", name)
+    }
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Failure {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn changed(mut self, changed: bool) -> Failure {
+        self.changed = changed;
+        self
+    }
+}
+
+impl From<super::spec::ParamError> for Failure {
+    fn from(e: super::spec::ParamError) -> Failure {
+        let mut f = Failure::new(e.msg);
+        if let Some(p) = e.param {
+            f = f.with("invalid_parameter", p);
+        }
+        f
+    }
+}
+
+/// Build the final JSON object. `invocation` holds the (masked) module args.
+pub fn render(
+    result: &Result<Outcome, Failure>,
+    want_diff: bool,
+    invocation: Option<Value>,
+) -> Value {
+    let mut out = Map::new();
+    match result {
+        Ok(o) => {
+            out.extend(o.data.clone());
+            out.insert("changed".into(), o.changed.into());
+            out.insert("failed".into(), false.into());
+            out.insert("msg".into(), o.msg.clone().into());
+            out.insert("comment".into(), o.msg.clone().into());
+            if want_diff && o.changed {
+                if let Some(d) = &o.diff {
+                    out.insert("diff".into(), d.clone());
+                }
+            }
+            if !o.warnings.is_empty() {
+                out.insert("warnings".into(), o.warnings.clone().into());
+            }
+        }
+        Err(f) => {
+            out.extend(f.data.clone());
+            out.insert("changed".into(), f.changed.into());
+            out.insert("failed".into(), true.into());
+            out.insert("msg".into(), f.msg.clone().into());
+            out.insert("comment".into(), f.msg.clone().into());
+        }
+    }
+    if let Some(inv) = invocation {
+        out.insert("invocation".into(), inv);
+    }
+    Value::Object(out)
+}
+
+/// Replace every occurrence of a secret in every string of `v` (Ansible's `remove_values`).
+pub fn scrub(v: &mut Value, secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    match v {
+        Value::String(s) => {
+            for secret in secrets {
+                if s.contains(secret.as_str()) {
+                    *s = s.replace(secret.as_str(), "********");
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub(x, secrets)),
+        Value::Object(o) => o.values_mut().for_each(|x| scrub(x, secrets)),
+        _ => {}
+    }
+}

@@ -1,0 +1,636 @@
+//! A module's interface, declared once.
+//!
+//! Every parameter, its type, default, choices and help text live in one `ModuleSpec`. The same
+//! declaration validates input (`validate`), renders `--help`, and renders the ansible-doc sidecar
+//! (`modules/<name>.yml`) — so the three can never disagree (ripgrep's "define each flag once").
+
+use serde_json::{Map, Value};
+
+/// The declared type of a parameter, with Ansible's names in `ansible_name`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Path,
+    Bool,
+    Int,
+    /// A list whose elements are strings (a single string is accepted as a one-element list).
+    List,
+    /// A list of integers.
+    IntList,
+    Dict,
+}
+
+impl Kind {
+    pub fn ansible_name(self) -> &'static str {
+        match self {
+            Kind::Str => "str",
+            Kind::Path => "path",
+            Kind::Bool => "bool",
+            Kind::Int => "int",
+            Kind::List | Kind::IntList => "list",
+            Kind::Dict => "dict",
+        }
+    }
+    fn elements(self) -> Option<&'static str> {
+        match self {
+            Kind::List => Some("str"),
+            Kind::IntList => Some("int"),
+            _ => None,
+        }
+    }
+}
+
+/// One parameter. Built with `const fn` so a module's parameter table is a `const`.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    pub required: bool,
+    /// JSON text of the default, e.g. `"true"`, `"300"`, `"\"/opt/LifeKeeper\""`.
+    pub default: Option<&'static str>,
+    pub choices: &'static [&'static str],
+    /// Masked in `invocation` and scrubbed from every output string.
+    pub no_log: bool,
+}
+
+impl Param {
+    pub const fn new(name: &'static str, kind: Kind, help: &'static str) -> Param {
+        Param {
+            name,
+            kind,
+            help,
+            required: false,
+            default: None,
+            choices: &[],
+            no_log: false,
+        }
+    }
+    pub const fn required(mut self) -> Param {
+        self.required = true;
+        self
+    }
+    pub const fn default(mut self, json: &'static str) -> Param {
+        self.default = Some(json);
+        self
+    }
+    pub const fn choices(mut self, c: &'static [&'static str]) -> Param {
+        self.choices = c;
+        self
+    }
+    pub const fn no_log(mut self) -> Param {
+        self.no_log = true;
+        self
+    }
+}
+
+/// How far a module supports check or diff mode, as ansible-doc's `attributes` say it.
+#[derive(Clone, Copy, Debug)]
+pub enum Support {
+    Full,
+    Partial,
+    None,
+}
+
+impl Support {
+    fn name(self) -> &'static str {
+        match self {
+            Support::Full => "full",
+            Support::Partial => "partial",
+            Support::None => "none",
+        }
+    }
+}
+
+/// One documented return value.
+#[derive(Clone, Copy, Debug)]
+pub struct Ret {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub returned: &'static str,
+    pub help: &'static str,
+    /// JSON text of a sample value.
+    pub sample: Option<&'static str>,
+}
+
+impl Ret {
+    pub const fn new(
+        name: &'static str,
+        kind: &'static str,
+        returned: &'static str,
+        help: &'static str,
+    ) -> Ret {
+        Ret {
+            name,
+            kind,
+            returned,
+            help,
+            sample: None,
+        }
+    }
+    pub const fn sample(mut self, json: &'static str) -> Ret {
+        self.sample = Some(json);
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct ModuleSpec {
+    pub name: &'static str,
+    pub short: &'static str,
+    pub description: &'static [&'static str],
+    pub params: &'static [Param],
+    pub check_mode: (Support, &'static str),
+    pub diff_mode: (Support, &'static str),
+    pub notes: &'static [&'static str],
+    pub examples: &'static str,
+    pub returns: &'static [Ret],
+}
+
+/// Parameters every module shares. Declared here once.
+pub const LKROOT: Param = Param::new(
+    "lkroot",
+    Kind::Path,
+    "Where LifeKeeper is installed; its commands are run from C(<lkroot>/bin).",
+)
+.default("\"/opt/LifeKeeper\"");
+
+/// An input problem, naming the parameter when there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamError {
+    pub param: Option<String>,
+    pub msg: String,
+}
+
+impl ParamError {
+    pub fn new(param: &str, msg: impl Into<String>) -> ParamError {
+        ParamError {
+            param: Some(param.to_string()),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// What Ansible says about the run itself (the `_ansible_*` keys we honour).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    pub check_mode: bool,
+    pub diff: bool,
+    pub no_log: bool,
+    pub verbosity: u64,
+}
+
+impl ModuleSpec {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// Validate and normalise raw input: unknown keys fail (naming the closest valid one), values
+    /// are coerced to the declared type (strings from `k=v` become bools, ints, lists), choices are
+    /// enforced, required keys checked and defaults filled in. `_ansible_*` keys become `Meta`.
+    pub fn validate(&self, raw: &Map<String, Value>) -> Result<(Map<String, Value>, Meta), ParamError> {
+        let mut meta = Meta::default();
+        let mut out = Map::new();
+        for (key, value) in raw {
+            if let Some(flag) = key.strip_prefix("_ansible_") {
+                let on = || coerce_bool(value).unwrap_or(false);
+                match flag {
+                    "check_mode" => meta.check_mode = on(),
+                    "diff" => meta.diff = on(),
+                    "no_log" => meta.no_log = on(),
+                    "verbosity" => meta.verbosity = value.as_u64().unwrap_or(0),
+                    _ => {} // every other _ansible_* key is accepted and ignored
+                }
+                continue;
+            }
+            let Some(param) = self.param(key) else {
+                return Err(self.unknown_key(key));
+            };
+            if value.is_null() {
+                continue; // Ansible's `omit`/null means "not given"
+            }
+            let v = coerce(param, value)?;
+            if !param.choices.is_empty() {
+                let s = v.as_str().unwrap_or_default();
+                if !param.choices.contains(&s) {
+                    return Err(ParamError::new(
+                        key,
+                        format!(
+                            "value of {key} must be one of: {}, got: {}",
+                            param.choices.join(", "),
+                            display(&v)
+                        ),
+                    ));
+                }
+            }
+            out.insert(key.clone(), v);
+        }
+        for param in self.params {
+            if out.contains_key(param.name) {
+                continue;
+            }
+            if param.required {
+                return Err(ParamError::new(
+                    param.name,
+                    format!("missing required parameter: {}", param.name),
+                ));
+            }
+            if let Some(d) = param.default {
+                let v: Value = serde_json::from_str(d).expect("spec default is valid JSON");
+                out.insert(param.name.to_string(), v);
+            }
+        }
+        Ok((out, meta))
+    }
+
+    fn unknown_key(&self, key: &str) -> ParamError {
+        let valid: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        let closest = valid
+            .iter()
+            .map(|v| (levenshtein(key, v), *v))
+            .min()
+            .filter(|(d, v)| *d <= (v.len().max(key.len()) / 2).max(2))
+            .map(|(_, v)| format!(" Did you mean '{v}'?"))
+            .unwrap_or_default();
+        ParamError::new(
+            key,
+            format!(
+                "unsupported parameter: {key}.{closest} Supported parameters: {}.",
+                valid.join(", ")
+            ),
+        )
+    }
+
+    /// Parameter names whose values must never be shown.
+    pub fn secret_params(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().filter(|p| p.no_log)
+    }
+}
+
+fn display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn type_error(p: &Param, v: &Value) -> ParamError {
+    ParamError::new(
+        p.name,
+        format!(
+            "{} must be of type {}{}, got: {}",
+            p.name,
+            p.kind.ansible_name(),
+            p.kind
+                .elements()
+                .map(|e| format!(" (elements {e})"))
+                .unwrap_or_default(),
+            display(v)
+        ),
+    )
+}
+
+pub fn coerce_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" | "y" => Some(true),
+            "false" | "no" | "off" | "0" | "n" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn coerce_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn coerce(p: &Param, v: &Value) -> Result<Value, ParamError> {
+    let err = || type_error(p, v);
+    Ok(match p.kind {
+        Kind::Str | Kind::Path => match v {
+            Value::String(s) => {
+                if p.kind == Kind::Path && s.contains('\0') {
+                    return Err(ParamError::new(p.name, format!("{} contains a NUL byte", p.name)));
+                }
+                Value::String(s.clone())
+            }
+            Value::Number(n) if p.kind == Kind::Str => Value::String(n.to_string()),
+            Value::Bool(b) if p.kind == Kind::Str => Value::String(b.to_string()),
+            _ => return Err(err()),
+        },
+        Kind::Bool => Value::Bool(coerce_bool(v).ok_or_else(err)?),
+        Kind::Int => Value::from(coerce_int(v).ok_or_else(err)?),
+        Kind::List | Kind::IntList => {
+            let items: Vec<Value> = match v {
+                Value::Array(a) => a.clone(),
+                Value::String(s) if s.trim_start().starts_with('[') => {
+                    match serde_json::from_str::<Value>(s) {
+                        Ok(Value::Array(a)) => a,
+                        _ => return Err(err()),
+                    }
+                }
+                Value::String(s) if s.trim().is_empty() => vec![],
+                Value::String(s) => s.split(',').map(|x| Value::String(x.trim().into())).collect(),
+                Value::Number(_) => vec![v.clone()],
+                _ => return Err(err()),
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in &items {
+                out.push(if p.kind == Kind::IntList {
+                    Value::from(coerce_int(item).ok_or_else(err)?)
+                } else {
+                    match item {
+                        Value::String(s) => Value::String(s.clone()),
+                        Value::Number(n) => Value::String(n.to_string()),
+                        _ => return Err(err()),
+                    }
+                });
+            }
+            Value::Array(out)
+        }
+        Kind::Dict => match v {
+            Value::Object(_) => v.clone(),
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(o @ Value::Object(_)) => o,
+                _ => return Err(err()),
+            },
+            _ => return Err(err()),
+        },
+    })
+}
+
+/// Edit distance, for "did you mean" hints.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+// ---- documentation rendered from the spec -------------------------------------------------
+
+impl ModuleSpec {
+    /// The ansible-doc sidecar (`modules/<name>.yml`) as a YAML document.
+    pub fn sidecar_yaml(&self) -> String {
+        let mut options = Map::new();
+        for p in self.params {
+            let mut o = Map::new();
+            o.insert("description".into(), split_sentences(p.help));
+            o.insert("type".into(), p.kind.ansible_name().into());
+            if let Some(e) = p.kind.elements() {
+                o.insert("elements".into(), e.into());
+            }
+            if p.required {
+                o.insert("required".into(), true.into());
+            }
+            if let Some(d) = p.default {
+                o.insert("default".into(), serde_json::from_str(d).expect("valid default"));
+            }
+            if !p.choices.is_empty() {
+                o.insert("choices".into(), p.choices.iter().map(|c| Value::from(*c)).collect());
+            }
+            if p.no_log {
+                o.insert("no_log".into(), true.into());
+            }
+            options.insert(p.name.into(), Value::Object(o));
+        }
+        let attr = |(s, d): (Support, &str)| {
+            let mut m = Map::new();
+            m.insert("support".into(), s.name().into());
+            m.insert("description".into(), d.into());
+            Value::Object(m)
+        };
+        let mut attributes = Map::new();
+        attributes.insert("check_mode".into(), attr(self.check_mode));
+        attributes.insert("diff_mode".into(), attr(self.diff_mode));
+        attributes.insert(
+            "platform".into(),
+            serde_json::json!({"support": "full", "platforms": "posix",
+                "description": "Runs on the cluster node itself; a static binary module, no Python needed on the target."}),
+        );
+        let mut doc = Map::new();
+        doc.insert("module".into(), self.name.into());
+        doc.insert("short_description".into(), self.short.into());
+        doc.insert("version_added".into(), env!("CARGO_PKG_VERSION").into());
+        doc.insert(
+            "description".into(),
+            self.description.iter().map(|d| Value::from(*d)).collect(),
+        );
+        doc.insert("author".into(), vec![Value::from("lkops maintainers")].into());
+        doc.insert("options".into(), Value::Object(options));
+        doc.insert("attributes".into(), Value::Object(attributes));
+        if !self.notes.is_empty() {
+            doc.insert("notes".into(), self.notes.iter().map(|d| Value::from(*d)).collect());
+        }
+        let mut ret = Map::new();
+        for r in self.returns {
+            let mut o = Map::new();
+            o.insert("description".into(), r.help.into());
+            o.insert("returned".into(), r.returned.into());
+            o.insert("type".into(), r.kind.into());
+            if let Some(s) = r.sample {
+                o.insert("sample".into(), serde_json::from_str(s).expect("valid sample"));
+            }
+            ret.insert(r.name.into(), Value::Object(o));
+        }
+        let mut out = String::new();
+        out.push_str(&format!(
+            "# Generated by `{} --doc` from the parameter declaration in src/modules/. Do not edit.\n",
+            self.name
+        ));
+        out.push_str("DOCUMENTATION:\n");
+        super::yaml::emit_map(&doc, 2, &mut out);
+        out.push_str("EXAMPLES: |\n");
+        for line in self.examples.trim_matches('\n').lines() {
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push_str("RETURN:\n");
+        super::yaml::emit_map(&ret, 2, &mut out);
+        out
+    }
+
+    /// `--help` text for people.
+    pub fn help_text(&self) -> String {
+        let mut s = format!("{} — {}\n\n", self.name, self.short);
+        for d in self.description {
+            s.push_str(&wrap(d, 0));
+        }
+        s.push_str(&format!(
+            "\nUsage:\n  {n} ARGS_FILE                      (Ansible: a file holding one JSON object)\n  {n} -                              (one JSON object on stdin)\n  {n} [--check] [--diff] key=value ... (people; values are coerced by type)\n  {n} [--check] [--diff] --args JSON\n  {n} --doc                          (ansible-doc sidecar YAML)\n\nParameters:\n",
+            n = self.name
+        ));
+        for p in self.params {
+            let mut head = format!("  {} ({}", p.name, p.kind.ansible_name());
+            if let Some(e) = p.kind.elements() {
+                head.push_str(&format!(" of {e}"));
+            }
+            if p.required {
+                head.push_str(", required");
+            }
+            if let Some(d) = p.default {
+                head.push_str(&format!(", default {d}"));
+            }
+            if !p.choices.is_empty() {
+                head.push_str(&format!(", one of {}", p.choices.join("|")));
+            }
+            if p.no_log {
+                head.push_str(", secret");
+            }
+            head.push_str(")\n");
+            s.push_str(&head);
+            s.push_str(&wrap(p.help, 6));
+        }
+        s.push_str(
+            "\nOutput: one JSON object on stdout (changed, failed, msg, comment, diff, ...); exit 0 on success, 1 on failure.\n",
+        );
+        s
+    }
+}
+
+fn split_sentences(text: &str) -> Value {
+    Value::Array(
+        text.split(". ")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.ends_with('.') || s.ends_with(')') && s.contains('.') {
+                    Value::from(s)
+                } else {
+                    Value::from(format!("{s}."))
+                }
+            })
+            .collect(),
+    )
+}
+
+fn wrap(text: &str, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + word.len() + 1 > 96 {
+            out.push_str(&" ".repeat(indent));
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PARAMS: &[Param] = &[
+        Param::new("path", Kind::Path, "A path.").required(),
+        Param::new("count", Kind::Int, "A count.").default("5"),
+        Param::new("flag", Kind::Bool, "A flag.").default("false"),
+        Param::new("tags", Kind::List, "Tags."),
+        Param::new("ports", Kind::IntList, "Ports."),
+        Param::new("state", Kind::Str, "State.")
+            .choices(&["present", "absent"])
+            .default("\"present\""),
+        Param::new("secret", Kind::Str, "Secret.").no_log(),
+    ];
+    const SPEC: ModuleSpec = ModuleSpec {
+        name: "lk_test",
+        short: "test",
+        description: &["A test module."],
+        params: PARAMS,
+        check_mode: (Support::Full, "yes"),
+        diff_mode: (Support::None, "no"),
+        notes: &[],
+        examples: "- lk_test: {}\n",
+        returns: &[],
+    };
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn strings_from_key_value_form_are_coerced_by_declared_type() {
+        let (p, _) = SPEC
+            .validate(&obj(json!({"path": "/x", "count": "7", "flag": "yes", "tags": "a, b", "ports": "[1,2]"})))
+            .unwrap();
+        assert_eq!(
+            Value::Object(p),
+            json!({"path": "/x", "count": 7, "flag": true, "tags": ["a", "b"], "ports": [1, 2], "state": "present"})
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_the_closest_valid_one() {
+        let e = SPEC.validate(&obj(json!({"path": "/x", "cuont": 1}))).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("cuont"));
+        assert!(e.msg.contains("Did you mean 'count'?"), "{}", e.msg);
+        assert!(e.msg.contains("Supported parameters: path, count"), "{}", e.msg);
+    }
+
+    #[test]
+    fn ansible_keys_are_meta_not_params() {
+        let (_, m) = SPEC
+            .validate(&obj(json!({"path": "/x", "_ansible_check_mode": true, "_ansible_diff": true,
+                "_ansible_verbosity": 2, "_ansible_future_key": [1]})))
+            .unwrap();
+        assert_eq!(m, Meta { check_mode: true, diff: true, no_log: false, verbosity: 2 });
+    }
+
+    #[test]
+    fn wrong_type_missing_and_bad_choice_name_the_parameter() {
+        let e = SPEC.validate(&obj(json!({"path": "/x", "count": "many"}))).unwrap_err();
+        assert_eq!(e.msg, "count must be of type int, got: many");
+        let e = SPEC.validate(&obj(json!({}))).unwrap_err();
+        assert_eq!(e.msg, "missing required parameter: path");
+        let e = SPEC.validate(&obj(json!({"path": "/x", "state": "gone"}))).unwrap_err();
+        assert_eq!(e.msg, "value of state must be one of: present, absent, got: gone");
+        let e = SPEC.validate(&obj(json!({"path": "/x", "ports": ["a"]}))).unwrap_err();
+        assert_eq!(e.msg, "ports must be of type list (elements int), got: [\"a\"]");
+    }
+
+    #[test]
+    fn null_means_not_given() {
+        let (p, _) = SPEC.validate(&obj(json!({"path": "/x", "count": null}))).unwrap();
+        assert_eq!(p["count"], json!(5));
+    }
+
+    #[test]
+    fn levenshtein_counts_edits() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+    }
+}

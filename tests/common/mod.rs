@@ -1,0 +1,184 @@
+//! Shared test support: run the module binaries and drive simulated clusters with lksim.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::io::Write;
+
+/// target/debug (or the profile dir the tests were built in).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf() // .../target/debug/deps/x -> .../target/debug
+}
+
+/// Path of a workspace binary (`lk_backup`, `lksim`, ...). lksim is built by `cargo test --workspace`
+/// (or `cargo build -p lksim`); a clear panic says so if it is missing.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} not built: run `cargo build --workspace` first", p.display());
+    p
+}
+
+/// A fresh, empty scratch directory under target/ (removed at the start of the next run).
+pub fn scratch(name: &str) -> PathBuf {
+    let d = bin_dir().join("scratch").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub root: PathBuf,
+    pub lkroot: PathBuf,
+    pub defaults_file: PathBuf,
+    pub path: PathBuf,
+}
+
+impl Node {
+    /// PATH for this node: its stand-ins first, then the system's.
+    pub fn path_env(&self) -> String {
+        format!("{}:{}", self.path.display(), std::env::var("PATH").unwrap_or_default())
+    }
+    /// Run a module on this node with JSON args (Ansible's args-file contract).
+    pub fn module(&self, module: &str, args: Value) -> (Value, i32) {
+        run_module_env(module, args, &[("PATH", &self.path_env())])
+    }
+    /// Run one of this node's LifeKeeper commands.
+    pub fn lk(&self, cmd: &str, args: &[&str]) -> Output {
+        Command::new(self.lkroot.join("bin").join(cmd))
+            .args(args)
+            .env("PATH", self.path_env())
+            .output()
+            .unwrap()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub nodes: Vec<Node>,
+}
+
+impl Cluster {
+    /// `lksim cluster create --dir <scratch> --nodes a,b --version V [extra...]`
+    pub fn create(name: &str, nodes: &[&str], version: &str, extra: &[&str]) -> Cluster {
+        let dir = scratch(name);
+        let out = Command::new(bin("lksim"))
+            .args(["cluster", "create", "--dir"])
+            .arg(&dir)
+            .args(["--nodes", &nodes.join(","), "--version", version])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "lksim cluster create failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let nodes = v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| Node {
+                name: n["name"].as_str().unwrap().into(),
+                root: n["root"].as_str().unwrap().into(),
+                lkroot: n["lkroot"].as_str().unwrap().into(),
+                defaults_file: n["defaults_file"].as_str().unwrap().into(),
+                path: n["path"].as_str().unwrap().into(),
+            })
+            .collect();
+        Cluster { dir, nodes }
+    }
+    pub fn node(&self, name: &str) -> &Node {
+        self.nodes.iter().find(|n| n.name == name).unwrap()
+    }
+    /// `lksim <args...>` (fault, node, media, state), asserting success; returns stdout.
+    pub fn sim(&self, args: &[&str]) -> String {
+        let out = Command::new(bin("lksim")).args(args).output().unwrap();
+        assert!(out.status.success(), "lksim {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    /// `lksim state DIR` as JSON.
+    pub fn state(&self) -> Value {
+        serde_json::from_str(&self.sim(&["state", self.dir.to_str().unwrap()])).unwrap()
+    }
+}
+
+/// Run a module binary with an args file (the Ansible contract); returns (JSON result, exit code).
+pub fn run_module_env(module: &str, args: Value, env: &[(&str, &str)]) -> (Value, i32) {
+    let dir = scratch(&format!("args-{module}-{}", std::process::id()));
+    let file = dir.join("args");
+    std::fs::write(&file, args.to_string()).unwrap();
+    let mut c = Command::new(bin(module));
+    c.arg(&file);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    parse_output(&out)
+}
+
+pub fn run_module(module: &str, args: Value) -> (Value, i32) {
+    run_module_env(module, args, &[])
+}
+
+/// Run a module with JSON on stdin (the runner contract).
+pub fn run_module_stdin(module: &str, argv: &[&str], stdin: &[u8]) -> (Value, i32) {
+    let mut child = Command::new(bin(module))
+        .args(argv)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    parse_output(&out)
+}
+
+/// Exactly one JSON object on stdout, and nothing else.
+pub fn parse_output(out: &Output) -> (Value, i32) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.trim_end().lines().count(), 1, "stdout must be one JSON line, got: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert!(v.is_object(), "not an object: {v}");
+    (v, out.status.code().unwrap_or(-1))
+}
+
+/// Every file under `root` with its sha256 and mode, for "nothing changed" assertions.
+pub fn tree_hash(root: &Path) -> Vec<(String, String)> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).map(|r| r.flatten().collect()).unwrap_or_default();
+        entries.sort_by_key(|e: &std::fs::DirEntry| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode();
+            if meta.is_dir() {
+                out.push((rel.clone(), format!("dir {mode:o}")));
+                walk(&p, root, out);
+            } else if meta.file_type().is_symlink() {
+                out.push((rel, format!("link {}", std::fs::read_link(&p).unwrap().display())));
+            } else {
+                let data = std::fs::read(&p).unwrap();
+                out.push((rel, format!("{mode:o} {}", lkops::runtime::fs::sha256_bytes(&data))));
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(root, root, &mut out);
+    out
+}
+
+/// Mark the JSON value of a key as "anything" before pinning a whole result.
+pub fn redact(v: &mut Value, keys: &[&str]) {
+    if let Some(o) = v.as_object_mut() {
+        for k in keys {
+            if o.contains_key(*k) {
+                o.insert((*k).to_string(), json!("<redacted>"));
+            }
+        }
+    }
+}
