@@ -1,1 +1,3 @@
-fn main() { println!("lksim: not yet"); }
+fn main() {
+    println!("lksim: not yet");
+}

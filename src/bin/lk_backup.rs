@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    lkops::runtime::main::<lkops::modules::backup::Backup>()
+}

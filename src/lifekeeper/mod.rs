@@ -1,1 +1,5 @@
 //! Knowledge of LifeKeeper itself, shared by the modules.
+
+pub mod defaults_file;
+pub mod status;
+pub mod version;

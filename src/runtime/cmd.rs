@@ -45,7 +45,8 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.argv.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self.argv
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
         self
     }
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Cmd {
@@ -57,12 +58,16 @@ impl Cmd {
         self
     }
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
-        self.env.push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self.env
+            .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
     /// The command as a list of strings, for results and messages.
     pub fn display(&self) -> Vec<String> {
-        self.argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+        self.argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 }
 
@@ -81,7 +86,11 @@ impl CmdOutput {
     }
     /// The last lines of stderr (or stdout when stderr is empty), for failure messages.
     pub fn tail(&self) -> String {
-        let src = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
+        let src = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
         let lines: Vec<&str> = src.trim_end().lines().collect();
         lines[lines.len().saturating_sub(10)..].join("\n")
     }
@@ -114,7 +123,9 @@ pub struct SpawnError {
 
 impl From<SpawnError> for Failure {
     fn from(e: SpawnError) -> Failure {
-        Failure::new(e.msg).with("cmd", json!(e.cmd)).with("rc", 127)
+        Failure::new(e.msg)
+            .with("cmd", json!(e.cmd))
+            .with("rc", 127)
     }
 }
 
@@ -140,7 +151,11 @@ impl Runner {
         c.args(&cmd.argv[1..])
             .env("LANG", "C")
             .env("LC_ALL", "C")
-            .stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -225,7 +240,11 @@ mod tests {
     #[test]
     fn arguments_are_passed_literally_never_through_a_shell() {
         let out = Runner::default()
-            .run(&Cmd::new("printf").arg("%s|").arg("$(touch /tmp/x); `id` * ;"))
+            .run(
+                &Cmd::new("printf")
+                    .arg("%s|")
+                    .arg("$(touch /tmp/x); `id` * ;"),
+            )
             .unwrap();
         assert_eq!(out.stdout, "$(touch /tmp/x); `id` * ;|");
         assert_eq!(out.rc, 0);
@@ -235,7 +254,11 @@ mod tests {
     fn locale_is_c_and_stdin_is_fed() {
         let r = Runner::default();
         let env = r.run(&Cmd::new("env")).unwrap();
-        assert!(env.stdout.lines().any(|l| l == "LC_ALL=C"), "{}", env.stdout);
+        assert!(
+            env.stdout.lines().any(|l| l == "LC_ALL=C"),
+            "{}",
+            env.stdout
+        );
         assert_eq!(r.run(&Cmd::new("cat").stdin("y\n")).unwrap().stdout, "y\n");
     }
 
@@ -243,7 +266,11 @@ mod tests {
     fn timeout_kills_a_hanging_command() {
         let t = Instant::now();
         let out = Runner::default()
-            .run(&Cmd::new("sleep").arg("30").timeout(Duration::from_millis(200)))
+            .run(
+                &Cmd::new("sleep")
+                    .arg("30")
+                    .timeout(Duration::from_millis(200)),
+            )
             .unwrap();
         assert!(out.timed_out);
         assert!(t.elapsed() < Duration::from_secs(10));
@@ -252,17 +279,29 @@ mod tests {
 
     #[test]
     fn missing_program_is_reported_as_not_found() {
-        let e = Runner::default().run(&Cmd::new("/nonexistent/lkops-nope")).unwrap_err();
+        let e = Runner::default()
+            .run(&Cmd::new("/nonexistent/lkops-nope"))
+            .unwrap_err();
         assert!(e.not_found);
         assert_eq!(e.msg, "command not found: /nonexistent/lkops-nope");
     }
 
     #[test]
     fn failure_carries_cmd_rc_and_tail() {
-        let out = Runner::default().run(&Cmd::new("ls").arg("/nonexistent-lkops")).unwrap();
+        let out = Runner::default()
+            .run(&Cmd::new("ls").arg("/nonexistent-lkops"))
+            .unwrap();
         let f = out.failure("probe");
         assert_eq!(f.data["rc"], 2);
-        assert!(f.data["stderr_tail"].as_str().unwrap().contains("nonexistent-lkops"));
-        assert!(f.msg.starts_with("probe: `ls /nonexistent-lkops` exited with rc=2"), "{}", f.msg);
+        assert!(f.data["stderr_tail"]
+            .as_str()
+            .unwrap()
+            .contains("nonexistent-lkops"));
+        assert!(
+            f.msg
+                .starts_with("probe: `ls /nonexistent-lkops` exited with rc=2"),
+            "{}",
+            f.msg
+        );
     }
 }

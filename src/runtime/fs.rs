@@ -13,23 +13,36 @@ use std::path::{Path, PathBuf};
 const TMP_MARK: &str = ".lkops-tmp.";
 
 fn tmp_name(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let dir = target.parent().unwrap_or(Path::new("."));
     dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()))
 }
 
 /// Remove temp files an interrupted earlier run left beside `target`.
 pub fn clean_stale_temps(target: &Path) -> io::Result<Vec<PathBuf>> {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let prefix = format!(".{name}{TMP_MARK}");
     let mut removed = vec![];
-    let Ok(entries) = fs::read_dir(dir) else { return Ok(removed) };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(removed);
+    };
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if let Some(pid) = n.strip_prefix(&prefix) {
             // Leave a temp file alone while its writer is still alive.
-            let alive = pid.parse::<i32>().is_ok_and(|p| p != std::process::id() as i32 && Path::new(&format!("/proc/{p}")).exists());
+            let alive = pid.parse::<i32>().is_ok_and(|p| {
+                p != std::process::id() as i32 && Path::new(&format!("/proc/{p}")).exists()
+            });
             if !alive {
                 fs::remove_file(e.path())?;
                 removed.push(e.path());
@@ -61,7 +74,10 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    let mode = old.as_ref().map(|m| m.permissions().mode() & 0o7777).unwrap_or(new_mode);
+    let mode = old
+        .as_ref()
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(new_mode);
     let tmp = tmp_name(path);
     let _ = fs::remove_file(&tmp);
     let result = (|| {
@@ -93,7 +109,11 @@ pub fn copy_atomic(src: &Path, dest: &Path, mode: u32) -> io::Result<String> {
     let _ = fs::remove_file(&tmp);
     let result = (|| {
         let mut input = File::open(src)?;
-        let mut out = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -117,7 +137,10 @@ pub fn copy_atomic(src: &Path, dest: &Path, mode: u32) -> io::Result<String> {
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     File::open(dir)?.sync_all()
 }
 
@@ -148,7 +171,11 @@ pub fn sha256_bytes(data: &[u8]) -> String {
 /// (`<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`), with the original's mode.
 pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
     let stamp = super::time::now_backup_stamp();
-    let dest = PathBuf::from(format!("{}.{}.{stamp}~", path.display(), std::process::id()));
+    let dest = PathBuf::from(format!(
+        "{}.{}.{stamp}~",
+        path.display(),
+        std::process::id()
+    ));
     let mode = fs::metadata(path)?.permissions().mode() & 0o7777;
     copy_atomic(path, &dest, mode)?;
     Ok(dest)
@@ -190,7 +217,8 @@ pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
 /// Read a file as text, with a message that names it.
 pub fn read_text(path: &Path, what: &str) -> Result<String, String> {
     match fs::read(path) {
-        Ok(b) => String::from_utf8(b).map_err(|_| format!("{what} {} is not valid UTF-8 text", path.display())),
+        Ok(b) => String::from_utf8(b)
+            .map_err(|_| format!("{what} {} is not valid UTF-8 text", path.display())),
         Err(e) => Err(format!("cannot read {what} {}: {e}", path.display())),
     }
 }
@@ -214,10 +242,16 @@ mod tests {
         fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
         write_atomic(&p, b"new", 0o600).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "new");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
         write_atomic(&d.join("g"), b"x", 0o600).unwrap();
-        assert_eq!(fs::metadata(d.join("g")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(d.join("g")).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
@@ -234,7 +268,9 @@ mod tests {
     fn symlink_and_directory_targets_are_refused() {
         let d = tmpdir("sym");
         std::os::unix::fs::symlink("/etc/hostname", d.join("l")).unwrap();
-        assert!(check_regular_target(&d.join("l")).unwrap_err().contains("symbolic link"));
+        assert!(check_regular_target(&d.join("l"))
+            .unwrap_err()
+            .contains("symbolic link"));
         assert!(check_regular_target(&d).unwrap_err().contains("directory"));
         assert!(check_regular_target(&d.join("none")).unwrap().is_none());
     }

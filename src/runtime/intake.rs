@@ -82,9 +82,24 @@ fn command(spec: &ModuleSpec) -> clap::Command {
     clap::Command::new(spec.name)
         .version(env!("CARGO_PKG_VERSION"))
         .disable_help_flag(true)
-        .arg(Arg::new("help").short('h').long("help").action(ArgAction::SetTrue))
-        .arg(Arg::new("check").long("check").short('C').action(ArgAction::SetTrue))
-        .arg(Arg::new("diff").long("diff").short('D').action(ArgAction::SetTrue))
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("check")
+                .long("check")
+                .short('C')
+                .action(ArgAction::SetTrue),
+        )
+        .arg(
+            Arg::new("diff")
+                .long("diff")
+                .short('D')
+                .action(ArgAction::SetTrue),
+        )
         .arg(Arg::new("doc").long("doc").action(ArgAction::SetTrue))
         .arg(Arg::new("args").long("args").num_args(1).value_name("JSON"))
         .arg(
@@ -119,7 +134,11 @@ pub fn read_input(spec: &ModuleSpec, argv: &[OsString]) -> Input {
                 clap::error::ErrorKind::DisplayVersion => Input::Print(e.to_string()),
                 _ => Input::Invalid(format!(
                     "{} (run `{} --help` for usage)",
-                    e.to_string().lines().next().unwrap_or("invalid command line").trim_start_matches("error: "),
+                    e.to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("invalid command line")
+                        .trim_start_matches("error: "),
                     spec.name
                 )),
             }

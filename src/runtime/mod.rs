@@ -80,7 +80,10 @@ pub fn execute<M: Module>(raw: Map<String, Value>, forced: intake::Forced) -> (V
         .filter_map(|p| params.get(p.name))
         .flat_map(|v| match v {
             Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
             _ => vec![],
         })
         .filter(|s| s.len() >= 3)
@@ -142,7 +145,10 @@ pub fn main<M: Module>() -> ! {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "panic".into());
-        let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         if let Ok(mut g) = PANIC_MSG.lock() {
             *g = Some(format!("{msg}{loc}"));
         }

@@ -188,7 +188,10 @@ impl ModuleSpec {
     /// Validate and normalise raw input: unknown keys fail (naming the closest valid one), values
     /// are coerced to the declared type (strings from `k=v` become bools, ints, lists), choices are
     /// enforced, required keys checked and defaults filled in. `_ansible_*` keys become `Meta`.
-    pub fn validate(&self, raw: &Map<String, Value>) -> Result<(Map<String, Value>, Meta), ParamError> {
+    pub fn validate(
+        &self,
+        raw: &Map<String, Value>,
+    ) -> Result<(Map<String, Value>, Meta), ParamError> {
         let mut meta = Meta::default();
         let mut out = Map::new();
         for (key, value) in raw {
@@ -321,7 +324,10 @@ fn coerce(p: &Param, v: &Value) -> Result<Value, ParamError> {
         Kind::Str | Kind::Path => match v {
             Value::String(s) => {
                 if p.kind == Kind::Path && s.contains('\0') {
-                    return Err(ParamError::new(p.name, format!("{} contains a NUL byte", p.name)));
+                    return Err(ParamError::new(
+                        p.name,
+                        format!("{} contains a NUL byte", p.name),
+                    ));
                 }
                 Value::String(s.clone())
             }
@@ -341,7 +347,10 @@ fn coerce(p: &Param, v: &Value) -> Result<Value, ParamError> {
                     }
                 }
                 Value::String(s) if s.trim().is_empty() => vec![],
-                Value::String(s) => s.split(',').map(|x| Value::String(x.trim().into())).collect(),
+                Value::String(s) => s
+                    .split(',')
+                    .map(|x| Value::String(x.trim().into()))
+                    .collect(),
                 Value::Number(_) => vec![v.clone()],
                 _ => return Err(err()),
             };
@@ -402,10 +411,16 @@ impl ModuleSpec {
                 o.insert("required".into(), true.into());
             }
             if let Some(d) = p.default {
-                o.insert("default".into(), serde_json::from_str(d).expect("valid default"));
+                o.insert(
+                    "default".into(),
+                    serde_json::from_str(d).expect("valid default"),
+                );
             }
             if !p.choices.is_empty() {
-                o.insert("choices".into(), p.choices.iter().map(|c| Value::from(*c)).collect());
+                o.insert(
+                    "choices".into(),
+                    p.choices.iter().map(|c| Value::from(*c)).collect(),
+                );
             }
             if p.no_log {
                 o.insert("no_log".into(), true.into());
@@ -434,11 +449,17 @@ impl ModuleSpec {
             "description".into(),
             self.description.iter().map(|d| Value::from(*d)).collect(),
         );
-        doc.insert("author".into(), vec![Value::from("lkops maintainers")].into());
+        doc.insert(
+            "author".into(),
+            vec![Value::from("lkops maintainers")].into(),
+        );
         doc.insert("options".into(), Value::Object(options));
         doc.insert("attributes".into(), Value::Object(attributes));
         if !self.notes.is_empty() {
-            doc.insert("notes".into(), self.notes.iter().map(|d| Value::from(*d)).collect());
+            doc.insert(
+                "notes".into(),
+                self.notes.iter().map(|d| Value::from(*d)).collect(),
+            );
         }
         let mut ret = Map::new();
         for r in self.returns {
@@ -447,7 +468,10 @@ impl ModuleSpec {
             o.insert("returned".into(), r.returned.into());
             o.insert("type".into(), r.kind.into());
             if let Some(s) = r.sample {
-                o.insert("sample".into(), serde_json::from_str(s).expect("valid sample"));
+                o.insert(
+                    "sample".into(),
+                    serde_json::from_str(s).expect("valid sample"),
+                );
             }
             ret.insert(r.name.into(), Value::Object(o));
         }
@@ -595,36 +619,66 @@ mod tests {
 
     #[test]
     fn unknown_key_names_the_closest_valid_one() {
-        let e = SPEC.validate(&obj(json!({"path": "/x", "cuont": 1}))).unwrap_err();
+        let e = SPEC
+            .validate(&obj(json!({"path": "/x", "cuont": 1})))
+            .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("cuont"));
         assert!(e.msg.contains("Did you mean 'count'?"), "{}", e.msg);
-        assert!(e.msg.contains("Supported parameters: path, count"), "{}", e.msg);
+        assert!(
+            e.msg.contains("Supported parameters: path, count"),
+            "{}",
+            e.msg
+        );
     }
 
     #[test]
     fn ansible_keys_are_meta_not_params() {
         let (_, m) = SPEC
-            .validate(&obj(json!({"path": "/x", "_ansible_check_mode": true, "_ansible_diff": true,
-                "_ansible_verbosity": 2, "_ansible_future_key": [1]})))
+            .validate(&obj(
+                json!({"path": "/x", "_ansible_check_mode": true, "_ansible_diff": true,
+                "_ansible_verbosity": 2, "_ansible_future_key": [1]}),
+            ))
             .unwrap();
-        assert_eq!(m, Meta { check_mode: true, diff: true, no_log: false, verbosity: 2 });
+        assert_eq!(
+            m,
+            Meta {
+                check_mode: true,
+                diff: true,
+                no_log: false,
+                verbosity: 2
+            }
+        );
     }
 
     #[test]
     fn wrong_type_missing_and_bad_choice_name_the_parameter() {
-        let e = SPEC.validate(&obj(json!({"path": "/x", "count": "many"}))).unwrap_err();
+        let e = SPEC
+            .validate(&obj(json!({"path": "/x", "count": "many"})))
+            .unwrap_err();
         assert_eq!(e.msg, "count must be of type int, got: many");
         let e = SPEC.validate(&obj(json!({}))).unwrap_err();
         assert_eq!(e.msg, "missing required parameter: path");
-        let e = SPEC.validate(&obj(json!({"path": "/x", "state": "gone"}))).unwrap_err();
-        assert_eq!(e.msg, "value of state must be one of: present, absent, got: gone");
-        let e = SPEC.validate(&obj(json!({"path": "/x", "ports": ["a"]}))).unwrap_err();
-        assert_eq!(e.msg, "ports must be of type list (elements int), got: [\"a\"]");
+        let e = SPEC
+            .validate(&obj(json!({"path": "/x", "state": "gone"})))
+            .unwrap_err();
+        assert_eq!(
+            e.msg,
+            "value of state must be one of: present, absent, got: gone"
+        );
+        let e = SPEC
+            .validate(&obj(json!({"path": "/x", "ports": ["a"]})))
+            .unwrap_err();
+        assert_eq!(
+            e.msg,
+            "ports must be of type list (elements int), got: [\"a\"]"
+        );
     }
 
     #[test]
     fn null_means_not_given() {
-        let (p, _) = SPEC.validate(&obj(json!({"path": "/x", "count": null}))).unwrap();
+        let (p, _) = SPEC
+            .validate(&obj(json!({"path": "/x", "count": null})))
+            .unwrap();
         assert_eq!(p["count"], json!(5));
     }
 

@@ -1,0 +1,1 @@
+//! Parser of `lcdstatus -e` (the short status display). Owner: lk_resource (issue 4).

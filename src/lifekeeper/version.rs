@@ -1,0 +1,239 @@
+//! LifeKeeper versions, what is installed, and the upgrade path between two versions.
+//!
+//! The path rules (seed §3.8) live here once; lk_preflight's `LK-VERSION-PATH` check and
+//! lk_upgrade's plan both call `upgrade_path`.
+
+use crate::runtime::{Cmd, Runner};
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// A dotted version such as `9.4.0` or `8.1.2` (missing parts are 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl Version {
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Version {
+        Version {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Parse `9`, `9.6`, `9.6.1`; anything else (letters, empty parts, > 3 parts) is an error
+    /// naming the text, so a malformed `version` parameter fails clearly.
+    pub fn parse(s: &str) -> Result<Version, String> {
+        let t = s.trim();
+        let parts: Vec<&str> = t.split('.').collect();
+        if t.is_empty() || parts.len() > 3 {
+            return Err(format!("'{s}' is not a version like 9.6.1"));
+        }
+        let mut n = [0u32; 3];
+        for (i, p) in parts.iter().enumerate() {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 6 {
+                return Err(format!("'{s}' is not a version like 9.6.1"));
+            }
+            n[i] = p
+                .parse()
+                .map_err(|_| format!("'{s}' is not a version like 9.6.1"))?;
+        }
+        Ok(Version::new(n[0], n[1], n[2]))
+    }
+
+    /// Same major.minor release line (9.4.0 and 9.4.3).
+    pub fn same_line(&self, other: &Version) -> bool {
+        self.major == other.major && self.minor == other.minor
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.major, self.minor, self.patch).cmp(&(o.major, o.minor, o.patch))
+    }
+}
+
+/// How to get from the installed version to the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Path {
+    /// Already at the target.
+    None,
+    /// setup from the target media upgrades in place (resource hierarchies kept).
+    Direct,
+    /// Upgrade in place to an intermediate 9.4.x first, then to the target (hierarchies kept).
+    Stepwise,
+    /// Uninstall and install fresh (hierarchies lost; configuration re-applied from backup).
+    Reinstall,
+    /// Not possible (downgrade, or nothing installed to upgrade from).
+    Unsupported,
+}
+
+impl Path {
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::None => "none",
+            Path::Direct => "direct",
+            Path::Stepwise => "stepwise",
+            Path::Reinstall => "reinstall",
+            Path::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// Which installed versions a release's setup upgrades in place. The vendor's rule is "up to two
+/// release lines back" (docs 10.0/upgrading-sps); for 9.6.1 the seed names 9.4.x and 9.5.x.
+pub fn direct_from(installed: &Version, target: &Version) -> bool {
+    if installed >= target || installed.major != target.major {
+        return false;
+    }
+    target.minor.saturating_sub(installed.minor) <= 2
+}
+
+/// The path from `installed` to `target`. `stepping` are the versions of intermediate media
+/// available (e.g. 9.4.3): a stepwise path needs one that `installed` upgrades to directly and
+/// that upgrades directly to `target`. Without such media an older install can only be
+/// reinstalled.
+pub fn upgrade_path(
+    installed: Option<&Version>,
+    target: &Version,
+    stepping: &[Version],
+) -> (Path, Option<Version>) {
+    let Some(inst) = installed else {
+        return (Path::Unsupported, None);
+    };
+    match inst.cmp(target) {
+        Ordering::Equal => (Path::None, None),
+        Ordering::Greater => (Path::Unsupported, None),
+        Ordering::Less if direct_from(inst, target) => (Path::Direct, None),
+        Ordering::Less => {
+            let step = stepping
+                .iter()
+                .filter(|s| direct_from(inst, s) && direct_from(s, target))
+                .max()
+                .copied();
+            match step {
+                Some(s) => (Path::Stepwise, Some(s)),
+                None => (Path::Reinstall, None),
+            }
+        }
+    }
+}
+
+/// The installed LifeKeeper core version, from the RPM database (`rpm -q steeleye-lk`), as fvorge
+/// and admins do. `Ok(None)` when the package is not installed; `Err` when rpm itself is missing
+/// or answers something unexpected.
+pub fn installed(runner: &Runner) -> Result<Option<Version>, String> {
+    let cmd = Cmd::new("rpm").args(["-q", "--qf", "%{VERSION}\\n", "steeleye-lk"]);
+    let out = runner.run(&cmd).map_err(|e| e.msg)?;
+    if out.rc != 0 {
+        if out.stdout.contains("is not installed") || out.stderr.contains("is not installed") {
+            return Ok(None);
+        }
+        return Err(out.failure("querying the installed LifeKeeper version").msg);
+    }
+    let line = out.stdout.lines().next().unwrap_or_default();
+    Version::parse(line)
+        .map(Some)
+        .map_err(|e| format!("rpm reported an unexpected version: {e}"))
+}
+
+/// Every installed LifeKeeper package (`steeleye-*`, `HADR-*`) as `name-version-release.arch`.
+pub fn packages(runner: &Runner) -> Result<Vec<String>, String> {
+    let out = runner
+        .run(&Cmd::new("rpm").args(["-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]))
+        .map_err(|e| e.msg)?;
+    if out.rc != 0 {
+        return Err(out.failure("listing installed packages").msg);
+    }
+    let mut pkgs: Vec<String> = out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            (l.starts_with("steeleye-") || l.starts_with("HADR-"))
+                && !l.starts_with("steeleye-lk-testsuite-")
+        })
+        .map(String::from)
+        .collect();
+    pkgs.sort();
+    Ok(pkgs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parse_and_order() {
+        assert!(v("9.10.0") > v("9.9.9"));
+        assert_eq!(v("9.6"), v("9.6.0"));
+        for bad in ["", "9..1", "9.6.1.2", "v9", "9.6.1-1", "-1", "9.6.x"] {
+            assert!(Version::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn seed_paths_to_961() {
+        let t = v("9.6.1");
+        assert_eq!(upgrade_path(Some(&v("9.6.1")), &t, &[]), (Path::None, None));
+        assert_eq!(
+            upgrade_path(Some(&v("9.4.0")), &t, &[]),
+            (Path::Direct, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.5.2")), &t, &[]),
+            (Path::Direct, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.6.0")), &t, &[]),
+            (Path::Direct, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.3.2")), &t, &[]),
+            (Path::Reinstall, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.3.2")), &t, &[v("9.4.3")]),
+            (Path::Stepwise, Some(v("9.4.3")))
+        );
+        // 9.4.x media upgrades 9.2/9.3 in place, not 9.1 or 8.x.
+        assert_eq!(
+            upgrade_path(Some(&v("9.2.2")), &t, &[v("9.4.3")]),
+            (Path::Stepwise, Some(v("9.4.3")))
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.1.0")), &t, &[v("9.4.3")]),
+            (Path::Reinstall, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("8.1.2")), &t, &[v("9.4.3")]),
+            (Path::Reinstall, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.7.0")), &t, &[]),
+            (Path::Unsupported, None)
+        );
+        assert_eq!(upgrade_path(None, &t, &[]), (Path::Unsupported, None));
+    }
+}
