@@ -106,8 +106,12 @@ impl Cluster {
 
 /// Run a module binary with an args file (the Ansible contract); returns (JSON result, exit code).
 pub fn run_module_env(module: &str, args: Value, env: &[(&str, &str)]) -> (Value, i32) {
-    let dir = scratch(&format!("args-{module}-{}", std::process::id()));
-    let file = dir.join("args");
+    // One args file per call: tests in one binary run in parallel threads of one process.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = bin_dir().join("scratch").join("args");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{module}-{}-{n}.json", std::process::id()));
     std::fs::write(&file, args.to_string()).unwrap();
     let mut c = Command::new(bin(module));
     c.arg(&file);
