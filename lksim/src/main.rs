@@ -1,1 +1,4 @@
-fn main() { println!("lksim: not yet"); }
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    std::process::exit(lksim::run(args));
+}
