@@ -43,7 +43,10 @@ fn lcdstatus_layout_matches_vendor_sample() {
         state: "ALIVE".into(),
         prio: prio.into(),
     };
-    let paths = vec![p("TCP", "100.10.1.20/100.11.1.21", "1"), p("TTY", "/dev/ttyS0", "--")];
+    let paths = vec![
+        p("TCP", "100.10.1.20/100.11.1.21", "1"),
+        p("TTY", "/dev/ttyS0", "--"),
+    ];
     let got = render_short("BACKUP", &rows, &paths);
     let g: Vec<&str> = got.lines().collect();
     let want: Vec<&str> = VENDOR_SAMPLE.lines().collect();
@@ -70,7 +73,11 @@ fn lcdstatus_live_layout_and_stopped() {
     assert!(o.out.contains("MACHINE  NETWORK ADDRESSES/DEVICE"));
     // on node-b (lowest priority) BACKUP is dashes
     let o = c.lk("node-b", "lcdstatus", &["-e"]);
-    assert!(o.out.lines().nth(3).unwrap().starts_with("------"), "{}", o.out);
+    assert!(
+        o.out.lines().nth(3).unwrap().starts_with("------"),
+        "{}",
+        o.out
+    );
     assert!(o.out.contains("OSU"));
     // -q: LOCAL column
     let o = c.lk("node-b", "lcdstatus", &["-q"]);
@@ -91,32 +98,74 @@ fn lcdstatus_live_layout_and_stopped() {
 #[test]
 fn one_dead_path_one_alive() {
     let c = Cluster::create("paths", &[]);
-    assert_eq!(lksim(&["commpath", "down", "node-a", "node-b", "--prio", "2", "--dir", c.d()]).code, 0);
+    assert_eq!(
+        lksim(&[
+            "commpath",
+            "down",
+            "node-a",
+            "node-b",
+            "--prio",
+            "2",
+            "--dir",
+            c.d()
+        ])
+        .code,
+        0
+    );
     let o = c.lk("node-a", "lcdstatus", &["-e"]);
     let l1 = o.out.lines().find(|l| l.contains("10.0.0.1/")).unwrap();
     let l2 = o.out.lines().find(|l| l.contains("192.168.10.1/")).unwrap();
     assert!(l1.contains("ALIVE") && l2.contains("DEAD"), "{}", o.out);
     let o = c.lk("node-b", "lcdstatus", &["-e"]);
-    assert!(o.out.lines().find(|l| l.contains("192.168.10.2/")).unwrap().contains("DEAD"));
+    assert!(o
+        .out
+        .lines()
+        .find(|l| l.contains("192.168.10.2/"))
+        .unwrap()
+        .contains("DEAD"));
 }
 
 #[test]
 fn rpm_queries() {
     let c = Cluster::create("rpm", &["--kits", "lkIP,lkNFS"]);
     let o = c.sys("node-a", "rpm", &["-q", "steeleye-lk"]);
-    assert_eq!((o.code, o.out.as_str()), (0, "steeleye-lk-9.4.0-7963.x86_64\n"));
-    let o = c.sys("node-a", "rpm", &["-q", "--qf", "%{VERSION}\\n", "steeleye-lk"]);
+    assert_eq!(
+        (o.code, o.out.as_str()),
+        (0, "steeleye-lk-9.4.0-7963.x86_64\n")
+    );
+    let o = c.sys(
+        "node-a",
+        "rpm",
+        &["-q", "--qf", "%{VERSION}\\n", "steeleye-lk"],
+    );
     assert_eq!(o.out, "9.4.0\n");
-    let o = c.sys("node-a", "rpm", &["-q", "--queryformat=%{NAME} %{RELEASE} %{ARCH}\\n", "steeleye-lk"]);
+    let o = c.sys(
+        "node-a",
+        "rpm",
+        &[
+            "-q",
+            "--queryformat=%{NAME} %{RELEASE} %{ARCH}\\n",
+            "steeleye-lk",
+        ],
+    );
     assert_eq!(o.out, "steeleye-lk 7963 x86_64\n");
     let o = c.sys("node-a", "rpm", &["-qa"]);
-    for p in ["steeleye-lk-9.4.0", "steeleye-lkGUI-", "steeleye-lkDR-", "steeleye-lkIP-", "steeleye-lkNFS-"] {
+    for p in [
+        "steeleye-lk-9.4.0",
+        "steeleye-lkGUI-",
+        "steeleye-lkDR-",
+        "steeleye-lkIP-",
+        "steeleye-lkNFS-",
+    ] {
         assert!(o.out.contains(p), "{p} missing in {}", o.out);
     }
     let o = c.sys("node-a", "rpm", &["-qa", "steeleye-lk*"]);
     assert!(!o.out.contains("bash"));
     let o = c.sys("node-a", "rpm", &["-q", "steeleye-lkSAP"]);
-    assert_eq!((o.code, o.out.as_str()), (1, "package steeleye-lkSAP is not installed\n"));
+    assert_eq!(
+        (o.code, o.out.as_str()),
+        (1, "package steeleye-lkSAP is not installed\n")
+    );
     let o = c.sys("node-a", "rpm", &["-e", "--nodeps", "steeleye-lkNFS"]);
     assert_eq!(o.code, 0, "{}", o.err);
     assert_eq!(c.sys("node-a", "rpm", &["-q", "steeleye-lkNFS"]).code, 1);
@@ -126,16 +175,42 @@ fn rpm_queries() {
     assert_eq!(c.sys("node-a", "getenforce", &[]).out, "Disabled\n");
     assert_eq!(c.sys("node-a", "uname", &["-n"]).out, "node-a\n");
     // through PATH as a shell would find it
-    let o = c.sys("node-b", "sh", &["-c", "rpm -q --qf '%{VERSION}' steeleye-lk"]);
+    let o = c.sys(
+        "node-b",
+        "sh",
+        &["-c", "rpm -q --qf '%{VERSION}' steeleye-lk"],
+    );
     assert_eq!(o.out, "9.4.0");
 }
 
 #[test]
 fn cluster_create_refuses_existing_dir_unless_force() {
     let c = Cluster::create("exists", &[]);
-    let o = lksim(&["cluster", "create", "--dir", c.d(), "--nodes", "x,y", "--version", "9.4.0"]);
+    let o = lksim(&[
+        "cluster",
+        "create",
+        "--dir",
+        c.d(),
+        "--nodes",
+        "x,y",
+        "--version",
+        "9.4.0",
+    ]);
     assert_ne!(o.code, 0);
-    let o = lksim(&["cluster", "create", "--dir", c.d(), "--nodes", "x,y", "--version", "9.6.1", "--force", "--selinux", "permissive", "--stopped"]);
+    let o = lksim(&[
+        "cluster",
+        "create",
+        "--dir",
+        c.d(),
+        "--nodes",
+        "x,y",
+        "--version",
+        "9.6.1",
+        "--force",
+        "--selinux",
+        "permissive",
+        "--stopped",
+    ]);
     assert_eq!(o.code, 0, "{}", o.err);
     assert!(!c.dir.join("node-a").exists());
     let s = c.state();

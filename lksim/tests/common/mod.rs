@@ -28,7 +28,9 @@ pub struct Out {
 }
 
 pub fn run_cmd(mut c: Command, stdin: Option<&str>) -> Out {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut ch = c.spawn().expect("spawn");
     {
         let mut si = ch.stdin.take().unwrap();
