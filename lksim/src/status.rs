@@ -46,11 +46,12 @@ fn rpad(s: &str, width: usize) -> String {
 }
 
 /// Render the short status display.  Column widths (UNCONFIRMED rule, fitted
-/// to the 9.6.0 vendor sample): first column shared by both sections =
-/// longest value/header + 2; TAG = longest indented tag + 2; ID = longest id
-/// + 3; STATE fixed 10 (len("ILLSTATE") + 2); PRIO right-aligned in 4; two
-/// spaces; PRIMARY.  Comm section: NETWORK = longest + 1; ADDRESSES/DEVICE =
-/// longest + 2; STATE 10; PRIO right-aligned in 4.
+/// to the 9.6.0 vendor sample): first column shared by both sections is the
+/// longest value/header plus 2; TAG is the longest indented tag plus 2; ID is
+/// the longest id plus 3; STATE is fixed at 10 (len("ILLSTATE") plus 2); PRIO
+/// is right-aligned in 4; two spaces; PRIMARY.  Comm section: NETWORK is the
+/// longest plus 1; ADDRESSES/DEVICE the longest plus 2; STATE 10; PRIO
+/// right-aligned in 4.
 pub fn render_short(first_header: &str, res: &[ResRow], paths: &[PathRow]) -> String {
     let first_w = res
         .iter()

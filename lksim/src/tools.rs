@@ -372,8 +372,8 @@ fn config_members(root: &Path) -> Vec<String> {
             let name = e.file_name().to_string_lossy().to_string();
             if p.is_dir() {
                 walk(&p, root, out);
-            } else if !(name.starts_with("archive.") && name.ends_with(".tar.gz"))
-                && !name.ends_with(".tmp~")
+            } else if !(name.starts_with("archive.") && name.ends_with(".tar.gz")
+                || name.ends_with(".tmp~"))
             {
                 if let Ok(rel) = p.strip_prefix(root) {
                     out.push(rel.to_string_lossy().to_string());

@@ -62,7 +62,7 @@ impl Cluster {
         let dir = tmpdir(tag);
         let d = dir.to_string_lossy().to_string();
         let mut args = vec!["cluster", "create", "--dir", &d, "--nodes", "node-a,node-b"];
-        if !extra.iter().any(|a| *a == "--version") {
+        if !extra.contains(&"--version") {
             args.extend(["--version", "9.4.0"]);
         }
         args.extend(extra);
