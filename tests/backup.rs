@@ -866,3 +866,36 @@ fn pinned_full_json_of_present_verified_and_restored() {
         })
     );
 }
+
+#[test]
+fn keep_source_leaves_lkbackups_archive_and_stale_temps_of_a_killed_run_are_cleaned() {
+    let (_c, a, dest) = setup("keep-source");
+    let r = run(&a, args(&a, &dest, json!({"keep_source": true})));
+    let v = ok(&r).clone();
+    let kept = config_archives(&a);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        lkops::runtime::fs::sha256_file(&a.lkroot.join("config").join(&kept[0])).unwrap(),
+        v["sha256"].as_str().unwrap()
+    );
+    // lkbackup's archive in config is not configuration: still unchanged
+    assert_eq!(ok(&run(&a, args(&a, &dest, json!({}))))["changed"], false);
+
+    // a copy interrupted by a kill leaves `.<name>.lkops-tmp.<pid>`; a dead pid's is removed
+    let stale = dest.join(".node-a.lkbackup.20000101T000000Z.tar.gz.lkops-tmp.999999999");
+    fs::write(&stale, "half an archive").unwrap();
+    let before = tree_hash(&dest);
+    ok(&run(
+        &a,
+        args(&a, &dest, json!({"_ansible_check_mode": true})),
+    ));
+    assert_eq!(tree_hash(&dest), before, "check mode removed the temp file");
+    let r = run(&a, args(&a, &dest, json!({})));
+    let v = ok(&r);
+    assert!(!stale.exists());
+    assert!(v["warnings"].to_string().contains("interrupted run"), "{v}");
+    assert_eq!(
+        v["changed"], false,
+        "cleaning our own temp file is not a change of state"
+    );
+}
