@@ -67,17 +67,27 @@ fn any_json_args_file_gives_one_json_object_and_never_panics() {
         "[a-z_]{1,8}",
     ];
     runner(150)
-        .run(&proptest::collection::btree_map(keys, arb_json(), 0..5), |m| {
-            n.fetch_add(1, Ordering::Relaxed);
-            let mut args: serde_json::Map<String, Value> = m.into_iter().collect();
-            // Never let a generated case write somewhere real.
-            args.insert("_ansible_check_mode".into(), json!(true));
-            let (v, rc) = common::run_module("lk_defaults_merge", Value::Object(args));
-            prop_assert!(v.get("failed").is_some());
-            prop_assert_eq!(rc == 1, v["failed"] == json!(true));
-            prop_assert!(!v["msg"].as_str().unwrap_or_default().contains("internal error"), "{}", v);
-            Ok(())
-        })
+        .run(
+            &proptest::collection::btree_map(keys, arb_json(), 0..5),
+            |m| {
+                n.fetch_add(1, Ordering::Relaxed);
+                let mut args: serde_json::Map<String, Value> = m.into_iter().collect();
+                // Never let a generated case write somewhere real.
+                args.insert("_ansible_check_mode".into(), json!(true));
+                let (v, rc) = common::run_module("lk_defaults_merge", Value::Object(args));
+                prop_assert!(v.get("failed").is_some());
+                prop_assert_eq!(rc == 1, v["failed"] == json!(true));
+                prop_assert!(
+                    !v["msg"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("internal error"),
+                    "{}",
+                    v
+                );
+                Ok(())
+            },
+        )
         .unwrap();
     println!("intake/args-file: {} cases", n.load(Ordering::Relaxed));
 }
@@ -89,7 +99,11 @@ fn arb_value() -> impl Strategy<Value = (String, String)> {
         "[a-zA-Z0-9_./:,+@%=-]{0,10}".prop_map(|s| (s.clone(), s)),
         text.prop_map(|s| (defaults_file::quote(&s), s)),
         "[a-zA-Z0-9 =#./:,']{0,10}".prop_map(|s| {
-            let esc = s.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`");
+            let esc = s
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('$', "\\$")
+                .replace('`', "\\`");
             (format!("\"{esc}\""), s)
         }),
     ]
@@ -101,14 +115,16 @@ fn arb_line() -> impl Strategy<Value = (String, Option<(String, String)>)> {
         Just((String::new(), None)),
         "# [a-z =]{0,10}".prop_map(|c| (c, None)),
         key.prop_map(|k| (format!("#{k}=old"), None)),
-        (key, arb_value(), any::<bool>(), any::<bool>()).prop_map(|(k, (raw, val), export, comment)| {
-            let line = format!(
-                "{}{k}={raw}{}",
-                if export { "export " } else { "" },
-                if comment { " # note" } else { "" }
-            );
-            (line, Some((k.to_string(), val)))
-        }),
+        (key, arb_value(), any::<bool>(), any::<bool>()).prop_map(
+            |(k, (raw, val), export, comment)| {
+                let line = format!(
+                    "{}{k}={raw}{}",
+                    if export { "export " } else { "" },
+                    if comment { " # note" } else { "" }
+                );
+                (line, Some((k.to_string(), val)))
+            }
+        ),
     ]
 }
 
@@ -118,8 +134,19 @@ fn sh_values(file: &std::path::Path, keys: &[&str]) -> Vec<String> {
         script.push_str(&format!("; printf '%s\\0' \"${{{k}-<unset>}}\""));
     }
     let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
-    assert!(out.status.success(), "sh failed on {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().split('\0').filter(|_| true).map(String::from).take(keys.len()).collect()
+    assert!(
+        out.status.success(),
+        "sh failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split('\0')
+        .filter(|_| true)
+        .map(String::from)
+        .take(keys.len())
+        .collect()
 }
 
 #[test]
@@ -130,7 +157,8 @@ fn defaults_parser_round_trips_and_agrees_with_sh() {
         .run(&proptest::collection::vec(arb_line(), 0..8), |lines| {
             let i = n.fetch_add(1, Ordering::Relaxed);
             let text: String = lines.iter().map(|(l, _)| format!("{l}\n")).collect();
-            let parsed = defaults_file::parse(&text).map_err(|e| TestCaseError::fail(format!("{e:?} in {text:?}")))?;
+            let parsed = defaults_file::parse(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e:?} in {text:?}")))?;
             prop_assert_eq!(parsed.render(), text.clone());
             let file = dir.join(format!("f{i}"));
             std::fs::write(&file, &text).unwrap();
@@ -138,7 +166,10 @@ fn defaults_parser_round_trips_and_agrees_with_sh() {
             let sh = sh_values(&file, &keys);
             let eff = parsed.effective();
             for (k, got) in keys.iter().zip(sh) {
-                let want = eff.get(*k).map(|a| a.value.clone().unwrap()).unwrap_or_else(|| "<unset>".into());
+                let want = eff
+                    .get(*k)
+                    .map(|a| a.value.clone().unwrap())
+                    .unwrap_or_else(|| "<unset>".into());
                 prop_assert_eq!(&got, &want, "key {} in {:?}", k, text);
             }
             Ok(())
@@ -151,7 +182,10 @@ fn defaults_parser_round_trips_and_agrees_with_sh() {
 fn merged_file_sourced_by_sh_means_what_the_report_says() {
     let dir = common::scratch("prop-merge");
     let n = AtomicUsize::new(0);
-    let files = (proptest::collection::vec(arb_line(), 0..7), proptest::collection::vec(arb_line(), 0..7));
+    let files = (
+        proptest::collection::vec(arb_line(), 0..7),
+        proptest::collection::vec(arb_line(), 0..7),
+    );
     runner(60)
         .run(&files, |(src, dest)| {
             let i = n.fetch_add(1, Ordering::Relaxed);
@@ -160,7 +194,10 @@ fn merged_file_sourced_by_sh_means_what_the_report_says() {
             let (s, d) = (dir.join(format!("src{i}")), dir.join(format!("dest{i}")));
             std::fs::write(&s, &src_text).unwrap();
             std::fs::write(&d, &dest_text).unwrap();
-            let (v, rc) = common::run_module("lk_defaults_merge", json!({"src": s, "dest": d, "backup": false}));
+            let (v, rc) = common::run_module(
+                "lk_defaults_merge",
+                json!({"src": s, "dest": d, "backup": false}),
+            );
             prop_assert_eq!(rc, 0, "{}", v);
             let keys = ["A", "B", "C", "D", "E"];
             let merged = sh_values(&d, &keys);
@@ -171,18 +208,37 @@ fn merged_file_sourced_by_sh_means_what_the_report_says() {
                     Some(c) => c.as_str().unwrap().to_string(),
                     None => dest_vals[idx].clone(),
                 };
-                prop_assert_eq!(&merged[idx], &expected, "key {}: src {:?} dest {:?} report {}", k, src_text, dest_text, v);
+                prop_assert_eq!(
+                    &merged[idx],
+                    &expected,
+                    "key {}: src {:?} dest {:?} report {}",
+                    k,
+                    src_text,
+                    dest_text,
+                    v
+                );
                 // Every key the site set in src ends up with the site's value (no base, no drop).
                 if src_vals[idx] != "<unset>" {
                     prop_assert_eq!(&merged[idx], &src_vals[idx]);
                 }
             }
-            let (again, _) = common::run_module("lk_defaults_merge", json!({"src": s, "dest": d, "backup": false}));
-            prop_assert_eq!(&again["changed"], &json!(false), "second run changed: {}", again);
+            let (again, _) = common::run_module(
+                "lk_defaults_merge",
+                json!({"src": s, "dest": d, "backup": false}),
+            );
+            prop_assert_eq!(
+                &again["changed"],
+                &json!(false),
+                "second run changed: {}",
+                again
+            );
             Ok(())
         })
         .unwrap();
-    println!("defaults merge invariant: {} cases", n.load(Ordering::Relaxed));
+    println!(
+        "defaults merge invariant: {} cases",
+        n.load(Ordering::Relaxed)
+    );
 }
 
 fn sh_values_text(path: &std::path::Path, text: &str, keys: &[&str]) -> Vec<String> {
@@ -195,23 +251,29 @@ fn version_order_matches_parsing_and_paths_are_consistent() {
     let n = AtomicUsize::new(0);
     let v = (0u32..12, 0u32..12, 0u32..5).prop_map(|(a, b, c)| Version::new(a, b, c));
     runner(2000)
-        .run(&(v.clone(), v.clone(), proptest::collection::vec(v, 0..3)), |(a, b, steps)| {
-            n.fetch_add(1, Ordering::Relaxed);
-            prop_assert_eq!(Version::parse(&a.to_string()).unwrap(), a);
-            prop_assert_eq!(a.cmp(&b), (a.major, a.minor, a.patch).cmp(&(b.major, b.minor, b.patch)));
-            let (path, step) = upgrade_path(Some(&a), &b, &steps);
-            match path {
-                UpPath::None => prop_assert_eq!(a, b),
-                UpPath::Direct => prop_assert!(a < b),
-                UpPath::Stepwise => {
-                    let s = step.unwrap();
-                    prop_assert!(a < s && s < b && steps.contains(&s));
+        .run(
+            &(v.clone(), v.clone(), proptest::collection::vec(v, 0..3)),
+            |(a, b, steps)| {
+                n.fetch_add(1, Ordering::Relaxed);
+                prop_assert_eq!(Version::parse(&a.to_string()).unwrap(), a);
+                prop_assert_eq!(
+                    a.cmp(&b),
+                    (a.major, a.minor, a.patch).cmp(&(b.major, b.minor, b.patch))
+                );
+                let (path, step) = upgrade_path(Some(&a), &b, &steps);
+                match path {
+                    UpPath::None => prop_assert_eq!(a, b),
+                    UpPath::Direct => prop_assert!(a < b),
+                    UpPath::Stepwise => {
+                        let s = step.unwrap();
+                        prop_assert!(a < s && s < b && steps.contains(&s));
+                    }
+                    UpPath::Reinstall => prop_assert!(a < b),
+                    UpPath::Unsupported => prop_assert!(a > b),
                 }
-                UpPath::Reinstall => prop_assert!(a < b),
-                UpPath::Unsupported => prop_assert!(a > b),
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .unwrap();
     println!("version ordering: {} cases", n.load(Ordering::Relaxed));
 }
