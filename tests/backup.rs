@@ -108,8 +108,15 @@ fn unstamp(s: &str) -> String {
             && b[i + 9..i + 15].iter().all(u8::is_ascii_digit)
             && b[i + 15] == b'Z';
         if is_stamp {
+            // A collision suffix (`_2`) depends on the second the run lands in, like the stamp.
             out.push_str("<STAMP>");
             i += 16;
+            if i < b.len() && b[i] == b'_' {
+                let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if digits > 0 {
+                    i += 1 + digits;
+                }
+            }
         } else {
             out.push(b[i] as char);
             i += 1;
