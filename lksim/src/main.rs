@@ -1,3 +1,4 @@
 fn main() {
-    println!("lksim: not yet");
+    let args: Vec<String> = std::env::args().collect();
+    std::process::exit(lksim::run(args));
 }

@@ -1,0 +1,185 @@
+//! lksim — a LifeKeeper for Linux simulator.  See README.md and FIDELITY.md.
+
+pub mod front;
+pub mod model;
+pub mod ops;
+pub mod setup;
+pub mod status;
+pub mod sys;
+pub mod tools;
+pub mod transport;
+pub mod versions;
+
+use std::path::{Path, PathBuf};
+
+/// Exit code used when a command is run on a crashed node.
+pub const DOWN_EXIT: i32 = 255;
+
+pub struct Ctx {
+    pub root: PathBuf,
+    pub cmd: String,
+    pub args: Vec<String>,
+}
+
+pub fn err(cmd: &str, msg: &str) {
+    eprintln!("{cmd}: {msg}");
+}
+
+/// Result of checking injected faults before a command runs.
+pub enum FaultGate {
+    Proceed,
+    Halfway,
+}
+
+/// Checks whether the node is down and whether a fault is armed for `key`.
+/// `Err(code)` means: exit now with that code.
+pub fn fault_gate(root: &Path, key: &str, display: &str) -> Result<FaultGate, i32> {
+    let mode = {
+        let (mut w, i) = match model::World::open_for_root(root) {
+            Ok(x) => x,
+            Err(e) => {
+                err(display, &e.to_string());
+                return Err(1);
+            }
+        };
+        if w.nodes[i].rt.down {
+            eprintln!(
+                "{display}: node {} is down (lksim simulated crash)",
+                w.nodes[i].name
+            );
+            return Err(DOWN_EXIT);
+        }
+        let n = &mut w.nodes[i];
+        let mode = match n.rt.faults.get_mut(key) {
+            Some(f) => {
+                f.calls += 1;
+                if f.calls > f.after {
+                    Some(f.mode.clone())
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        if n.rt.faults.contains_key(key) {
+            let _ = w.save();
+        }
+        mode
+    };
+    match mode.as_deref() {
+        None => Ok(FaultGate::Proceed),
+        Some("hang") => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            err(display, "timed out (lksim fault: hang)");
+            Err(1)
+        }
+        Some("halfway") => Ok(FaultGate::Halfway),
+        Some(_) => {
+            err(display, "operation failed (lksim injected fault)");
+            Err(1)
+        }
+    }
+}
+
+fn usage() -> i32 {
+    eprintln!(
+        "usage: lksim <cluster|media|fault|node|commpath|state|install> ...\n       lksim --node-root ROOT --as COMMAND -- ARGS...\n(see lksim/README.md)"
+    );
+    2
+}
+
+pub fn run(argv: Vec<String>) -> i32 {
+    let base = argv
+        .first()
+        .map(|a| {
+            Path::new(a)
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let rest: Vec<String> = argv.iter().skip(1).cloned().collect();
+    if !base.is_empty() && base != "lksim" {
+        // multi-call: act by argv[0]; node root from LKSIM_NODE_ROOT or "/"
+        let root = std::env::var("LKSIM_NODE_ROOT").unwrap_or_else(|_| "/".into());
+        return dispatch(Ctx {
+            root: PathBuf::from(root),
+            cmd: base,
+            args: rest,
+        });
+    }
+    if rest.first().map(|s| s.as_str()) == Some("--node-root") {
+        let mut root = None;
+        let mut cmd = None;
+        let mut i = 0;
+        while i < rest.len() {
+            match rest[i].as_str() {
+                "--node-root" => {
+                    root = rest.get(i + 1).cloned();
+                    i += 2;
+                }
+                "--as" => {
+                    cmd = rest.get(i + 1).cloned();
+                    i += 2;
+                }
+                "--" => {
+                    i += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        let (Some(root), Some(cmd)) = (root, cmd) else {
+            return usage();
+        };
+        return dispatch(Ctx {
+            root: PathBuf::from(root),
+            cmd,
+            args: rest[i..].to_vec(),
+        });
+    }
+    if rest.is_empty() {
+        return usage();
+    }
+    front::main(&rest)
+}
+
+pub fn dispatch(ctx: Ctx) -> i32 {
+    match ctx.cmd.as_str() {
+        "lcdstatus" => tools::lcdstatus(&ctx),
+        "perform_action" => tools::perform_action(&ctx),
+        "lcdremexec" => tools::lcdremexec(&ctx),
+        "lkstart" => tools::lkstart(&ctx),
+        "lkstop" => tools::lkstop(&ctx),
+        "lkcli" => tools::lkcli(&ctx),
+        "lkbackup" => tools::lkbackup(&ctx),
+        "lksupport" => tools::lksupport(&ctx),
+        "rmlk" => tools::rmlk(&ctx),
+        "lksim-setup" | "setup" => setup::main(&ctx),
+        "rpm" | "getenforce" | "uname" | "getent" | "df" | "ss" | "firewall-cmd" | "hostname" => {
+            sys::main(&ctx)
+        }
+        other => {
+            eprintln!("lksim: unknown command '{other}'");
+            127
+        }
+    }
+}
+
+/// Local time as (year, month, day, hour, minute, second).
+pub fn local_time() -> (i32, u32, u32, u32, u32, u32) {
+    // SAFETY: time/localtime_r with valid pointers.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        (
+            tm.tm_year + 1900,
+            (tm.tm_mon + 1) as u32,
+            tm.tm_mday as u32,
+            tm.tm_hour as u32,
+            tm.tm_min as u32,
+            tm.tm_sec as u32,
+        )
+    }
+}

@@ -1,0 +1,437 @@
+//! Persistent state of simulated nodes and the cluster, plus locking.
+//!
+//! Layout of a node root `R`:
+//! - `R/opt/LifeKeeper/bin/<lk command>`      wrappers (or symlinks) to lksim
+//! - `R/opt/LifeKeeper/config/hierarchy.json` resource definitions (no states)
+//! - `R/opt/LifeKeeper/config/commpaths.json` comm path definitions
+//! - `R/etc/default/LifeKeeper`               defaults file
+//! - `R/bin/<system command>`                 stand-ins (the node's `path`)
+//! - `R/var/lib/lksim/node.json`              runtime: running, packages, states, faults
+//! - `R/var/LifeKeeper/license/`              license files
+//!
+//! The cluster dir `D` holds `D/.lksim/cluster.json` (node name -> root) and
+//! `D/.lksim/lock` (flock, serialises every state change in the cluster).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub const LK_COMMANDS: &[&str] = &[
+    "lcdstatus",
+    "perform_action",
+    "lcdremexec",
+    "lkstart",
+    "lkstop",
+    "lkcli",
+    "lkbackup",
+    "lksupport",
+    "rmlk",
+];
+
+pub const SYS_COMMANDS: &[&str] = &[
+    "rpm",
+    "getenforce",
+    "uname",
+    "getent",
+    "df",
+    "ss",
+    "firewall-cmd",
+    "hostname",
+    "lksim-setup",
+];
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub release: String,
+    pub arch: String,
+}
+
+impl Package {
+    pub fn new(name: &str, version: &str) -> Package {
+        let release = if name.starts_with("steeleye-") {
+            crate::versions::release_of(version)
+        } else {
+            "1.el8".to_string()
+        };
+        Package {
+            name: name.to_string(),
+            version: version.to_string(),
+            release,
+            arch: if name.starts_with("steeleye-") && name != "steeleye-lk" {
+                "noarch".to_string()
+            } else {
+                "x86_64".to_string()
+            },
+        }
+    }
+    pub fn nevra(&self) -> String {
+        format!(
+            "{}-{}-{}.{}",
+            self.name, self.version, self.release, self.arch
+        )
+    }
+    pub fn is_lifekeeper(&self) -> bool {
+        self.name.starts_with("steeleye-") || self.name.starts_with("HADR-")
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Fault {
+    pub mode: String,
+    /// The first `after` invocations succeed; the fault triggers from then on.
+    #[serde(default)]
+    pub after: u32,
+    #[serde(default)]
+    pub calls: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct NodeRuntime {
+    pub name: String,
+    pub cluster_dir: String,
+    pub running: bool,
+    #[serde(default)]
+    pub down: bool,
+    pub selinux: String,
+    pub packages: Vec<Package>,
+    /// tag -> resource state on this node (runtime, not part of config).
+    #[serde(default)]
+    pub states: BTreeMap<String, String>,
+    /// Tags that were in service when a full `lkstop` ran; `lkstart` brings them back.
+    #[serde(default)]
+    pub resume_on_start: Vec<String>,
+    #[serde(default)]
+    pub faults: BTreeMap<String, Fault>,
+    /// Comm paths forced DEAD, as "peer/prio".
+    #[serde(default)]
+    pub dead_paths: Vec<String>,
+    #[serde(default = "default_free")]
+    pub disk_free_kb: u64,
+}
+
+fn default_free() -> u64 {
+    41_943_040
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Equiv {
+    pub node: String,
+    pub tag: String,
+    pub prio: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ResourceDef {
+    pub tag: String,
+    pub id: String,
+    pub app: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub prio: u32,
+    #[serde(default)]
+    pub children: Vec<String>,
+    #[serde(default)]
+    pub equivalents: Vec<Equiv>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CommPathDef {
+    pub peer: String,
+    /// "TCP" or "TTY"
+    pub kind: String,
+    /// "local/remote" for TCP, the device for TTY
+    pub address: String,
+    /// TCP only
+    #[serde(default)]
+    pub prio: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ClusterFile {
+    pub nodes: Vec<ClusterNode>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct ClusterNode {
+    pub name: String,
+    pub root: String,
+}
+
+pub fn lkroot(root: &Path) -> PathBuf {
+    root.join("opt/LifeKeeper")
+}
+pub fn defaults_file(root: &Path) -> PathBuf {
+    root.join("etc/default/LifeKeeper")
+}
+pub fn runtime_file(root: &Path) -> PathBuf {
+    root.join("var/lib/lksim/node.json")
+}
+pub fn path_dir(root: &Path) -> PathBuf {
+    if root == Path::new("/") {
+        PathBuf::from("/usr/local/bin")
+    } else {
+        root.join("bin")
+    }
+}
+pub fn hierarchy_file(root: &Path) -> PathBuf {
+    lkroot(root).join("config/hierarchy.json")
+}
+pub fn commpaths_file(root: &Path) -> PathBuf {
+    lkroot(root).join("config/commpaths.json")
+}
+
+pub struct Node {
+    pub name: String,
+    pub root: PathBuf,
+    pub rt: NodeRuntime,
+    pub res: Vec<ResourceDef>,
+    pub paths: Vec<CommPathDef>,
+    /// Whether `$LKROOT/config` exists (rmlk removes it).
+    pub has_config: bool,
+}
+
+pub fn write_json<T: Serialize>(p: &Path, v: &T) -> io::Result<()> {
+    if let Some(d) = p.parent() {
+        fs::create_dir_all(d)?;
+    }
+    let mut s = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
+    s.push('\n');
+    let tmp = p.with_extension("tmp~");
+    fs::write(&tmp, s)?;
+    fs::rename(&tmp, p)
+}
+
+pub fn read_json<T: for<'a> Deserialize<'a>>(p: &Path) -> io::Result<T> {
+    let s = fs::read_to_string(p)?;
+    serde_json::from_str(&s).map_err(|e| io::Error::other(format!("{}: {e}", p.display())))
+}
+
+impl Node {
+    pub fn load(root: &Path) -> io::Result<Node> {
+        let rt: NodeRuntime = read_json(&runtime_file(root))?;
+        let hf = hierarchy_file(root);
+        let has_config = lkroot(root).join("config").is_dir();
+        let res = if hf.exists() {
+            read_json(&hf)?
+        } else {
+            Vec::new()
+        };
+        let cf = commpaths_file(root);
+        let paths = if cf.exists() {
+            read_json(&cf)?
+        } else {
+            Vec::new()
+        };
+        Ok(Node {
+            name: rt.name.clone(),
+            root: root.to_path_buf(),
+            rt,
+            res,
+            paths,
+            has_config,
+        })
+    }
+
+    pub fn save(&self) -> io::Result<()> {
+        write_json(&runtime_file(&self.root), &self.rt)?;
+        if self.has_config {
+            let hf = hierarchy_file(&self.root);
+            let cf = commpaths_file(&self.root);
+            // Only rewrite when changed so that config files stay byte-stable.
+            let cur_h: Option<Vec<ResourceDef>> = read_json(&hf).ok();
+            if cur_h.as_ref() != Some(&self.res) {
+                write_json(&hf, &self.res)?;
+            }
+            let cur_c: Option<Vec<CommPathDef>> = read_json(&cf).ok();
+            if cur_c.as_ref() != Some(&self.paths) {
+                write_json(&cf, &self.paths)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn lkroot(&self) -> PathBuf {
+        lkroot(&self.root)
+    }
+
+    pub fn installed_version(&self) -> Option<String> {
+        self.rt
+            .packages
+            .iter()
+            .find(|p| p.name == "steeleye-lk")
+            .map(|p| p.version.clone())
+    }
+
+    pub fn state_of(&self, tag: &str) -> String {
+        self.rt
+            .states
+            .get(tag)
+            .cloned()
+            .unwrap_or_else(|| "OSU".to_string())
+    }
+
+    pub fn set_state(&mut self, tag: &str, st: &str) {
+        self.rt.states.insert(tag.to_string(), st.to_string());
+    }
+
+    pub fn res(&self, tag: &str) -> Option<&ResourceDef> {
+        self.res.iter().find(|r| r.tag == tag)
+    }
+
+    pub fn parents_of(&self, tag: &str) -> Vec<String> {
+        self.res
+            .iter()
+            .filter(|r| r.children.iter().any(|c| c == tag))
+            .map(|r| r.tag.clone())
+            .collect()
+    }
+
+    /// A node whose LifeKeeper is up (running and not crashed).
+    pub fn alive(&self) -> bool {
+        self.rt.running && !self.rt.down && self.installed_version().is_some()
+    }
+}
+
+/// Exclusive cluster-wide lock, released on drop.
+pub struct Lock {
+    _f: fs::File,
+}
+
+pub fn lock(dir: &Path) -> io::Result<Lock> {
+    use std::os::unix::io::AsRawFd;
+    fs::create_dir_all(dir)?;
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
+    // SAFETY: flock on a valid open file descriptor.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Lock { _f: f })
+}
+
+/// All nodes of a cluster, loaded under the cluster lock.
+pub struct World {
+    pub dir: PathBuf,
+    pub nodes: Vec<Node>,
+    _lock: Lock,
+}
+
+pub fn meta_dir(cluster_dir: &Path) -> PathBuf {
+    cluster_dir.join(".lksim")
+}
+
+impl World {
+    pub fn open(cluster_dir: &Path) -> io::Result<World> {
+        let meta = meta_dir(cluster_dir);
+        let l = lock(&meta)?;
+        let cf: ClusterFile = read_json(&meta.join("cluster.json"))?;
+        let mut nodes = Vec::new();
+        for n in cf.nodes {
+            nodes.push(Node::load(Path::new(&n.root))?);
+        }
+        Ok(World {
+            dir: cluster_dir.to_path_buf(),
+            nodes,
+            _lock: l,
+        })
+    }
+
+    /// Open the cluster a node root belongs to.
+    pub fn open_for_root(root: &Path) -> io::Result<(World, usize)> {
+        let rt: NodeRuntime = read_json(&runtime_file(root)).map_err(|e| {
+            io::Error::other(format!(
+                "no simulated LifeKeeper node at {} ({e})",
+                root.display()
+            ))
+        })?;
+        let w = World::open(Path::new(&rt.cluster_dir))?;
+        let i = w.idx(&rt.name).ok_or_else(|| {
+            io::Error::other(format!(
+                "node {} not in cluster {}",
+                rt.name, rt.cluster_dir
+            ))
+        })?;
+        Ok((w, i))
+    }
+
+    pub fn idx(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    pub fn save(&self) -> io::Result<()> {
+        for n in &self.nodes {
+            n.save()?;
+        }
+        Ok(())
+    }
+
+    /// Is the comm path `p` of node `i` ALIVE?
+    pub fn path_alive(&self, i: usize, p: &CommPathDef) -> bool {
+        let me = &self.nodes[i];
+        if !me.alive() {
+            return false;
+        }
+        let key = format!("{}/{}", p.peer, p.prio.unwrap_or(0));
+        if me.rt.dead_paths.contains(&key) {
+            return false;
+        }
+        match self.idx(&p.peer) {
+            Some(j) => {
+                let peer = &self.nodes[j];
+                let back = format!("{}/{}", me.name, p.prio.unwrap_or(0));
+                // the peer must have the matching path back to us
+                let defined = peer
+                    .paths
+                    .iter()
+                    .any(|q| q.peer == me.name && q.kind == p.kind && q.prio == p.prio);
+                peer.alive() && defined && !peer.rt.dead_paths.contains(&back)
+            }
+            None => false,
+        }
+    }
+}
+
+/// Write the executables of a node: LifeKeeper commands into `$LKROOT/bin`
+/// (when `lk` is set) and system stand-ins into the node's path dir.
+pub fn write_wrappers(root: &Path, exe: &Path, lk: bool, sys: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let root_mode = root == Path::new("/");
+    let mut todo: Vec<(PathBuf, &str)> = Vec::new();
+    if lk {
+        let d = lkroot(root).join("bin");
+        fs::create_dir_all(&d)?;
+        for c in LK_COMMANDS {
+            todo.push((d.join(c), c));
+        }
+    }
+    if sys {
+        let d = path_dir(root);
+        fs::create_dir_all(&d)?;
+        for c in SYS_COMMANDS {
+            todo.push((d.join(c), c));
+        }
+    }
+    for (p, c) in todo {
+        let _ = fs::remove_file(&p);
+        if root_mode {
+            std::os::unix::fs::symlink(exe, &p)?;
+        } else {
+            let s = format!(
+                "#!/bin/sh\n# lksim stand-in for {c}\nexec '{}' --node-root '{}' --as {c} -- \"$@\"\n",
+                exe.display(),
+                root.display()
+            );
+            fs::write(&p, s)?;
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,393 @@
+//! The media `setup` installer (run through the node-bound `lksim-setup`)
+//! and `lksim media create`.
+
+use crate::front::{CORE_PACKAGES, MEDIA_KITS};
+use crate::model::{defaults_file, lkroot, write_wrappers, Package, World};
+use crate::{fault_gate, ops, versions, Ctx, FaultGate};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const KNOWN_KEYS: &[&str] = &[
+    "LKCONF_INSTALL_JRE",
+    "LKCONF_RECOVERY_KITS",
+    "LKCONF_LICENSE_FILES",
+    "LKCONF_START_LIFEKEEPER",
+    "LKCONF_QUORUM",
+];
+
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    if v.len() >= 2
+        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+    {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Parse a saved setup configuration (shell KEY=VALUE lines).
+pub fn parse_conf(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut m = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let l = l.strip_prefix("export ").unwrap_or(l);
+        let Some((k, v)) = l.split_once('=') else {
+            return Err(format!("line {}: expected KEY=VALUE", n + 1));
+        };
+        let k = k.trim();
+        if !KNOWN_KEYS.contains(&k) {
+            return Err(format!("line {}: unknown configuration key {k}", n + 1));
+        }
+        let v = unquote(v);
+        if matches!(
+            k,
+            "LKCONF_INSTALL_JRE" | "LKCONF_START_LIFEKEEPER" | "LKCONF_QUORUM"
+        ) && v != "y"
+            && v != "n"
+        {
+            return Err(format!("line {}: {k} must be y or n", n + 1));
+        }
+        m.insert(k.to_string(), v);
+    }
+    Ok(m)
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("setup: {msg}");
+    1
+}
+
+pub fn main(ctx: &Ctx) -> i32 {
+    let mut media_dir: Option<PathBuf> = None;
+    let mut media_version: Option<String> = None;
+    let mut conf: Option<String> = None;
+    let mut quiet: Option<String> = None;
+    let a = &ctx.args;
+    let mut i = 0;
+    let mut user_args = 0;
+    while i < a.len() {
+        match a[i].as_str() {
+            "--media-dir" => {
+                i += 1;
+                media_dir = a.get(i).map(PathBuf::from);
+            }
+            "--media-version" => {
+                i += 1;
+                media_version = a.get(i).cloned();
+            }
+            "-f" => {
+                user_args += 1;
+                i += 1;
+                conf = a.get(i).cloned();
+            }
+            "-q" => {
+                user_args += 1;
+                i += 1;
+                quiet = a.get(i).cloned();
+            }
+            "-h" | "--help" => {
+                println!("usage: setup                      (interactive)\n       setup -f CONFFILE -q y     (non-interactive, saved configuration)");
+                return 0;
+            }
+            o => {
+                return fail(&format!(
+                    "unknown option '{o}'; usage: setup [-f CONFFILE -q y]"
+                ))
+            }
+        }
+        i += 1;
+    }
+    let (Some(media_dir), Some(mv)) = (media_dir, media_version) else {
+        return fail("must be run from the product media (setup on the sps image)");
+    };
+    if user_args == 0 {
+        return fail(
+            "the interactive setup menu is not available in this environment (no terminal); \
+             run setup non-interactively with a saved configuration: setup -f CONFFILE -q y",
+        );
+    }
+    let Some(conf) = conf else {
+        return fail("-q y requires -f CONFFILE");
+    };
+    if quiet.as_deref() != Some("y") {
+        return fail("non-interactive mode requires -q y");
+    }
+    let g = match fault_gate(&ctx.root, "setup", "setup") {
+        Ok(g) => g,
+        Err(c) => return c,
+    };
+    let text = match fs::read_to_string(&conf) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("{conf}: {e}")),
+    };
+    let cfg = match parse_conf(&text) {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("{conf}: {e}")),
+    };
+    let yes = |k: &str| cfg.get(k).map(|v| v == "y").unwrap_or(false);
+    let kits: Vec<String> = cfg
+        .get("LKCONF_RECOVERY_KITS")
+        .map(|s| s.split_whitespace().map(|x| x.to_string()).collect())
+        .unwrap_or_default();
+    let licenses: Vec<String> = cfg
+        .get("LKCONF_LICENSE_FILES")
+        .map(|s| s.split_whitespace().map(|x| x.to_string()).collect())
+        .unwrap_or_default();
+
+    println!("SIOS Protection Suite for Linux {mv} setup");
+    println!();
+    println!("Phase 1: Collection");
+    let (mut w, me) = match World::open_for_root(&ctx.root) {
+        Ok(x) => x,
+        Err(e) => return fail(&e.to_string()),
+    };
+    println!("  Checking the distribution and system requirements ...");
+    if w.nodes[me].rt.selinux == "enforcing" {
+        return fail("SELinux is enabled (enforcing). LifeKeeper cannot be installed while SELinux is enforcing; set it to disabled or permissive and rerun setup.");
+    }
+    for l in &licenses {
+        if !Path::new(l).is_file() {
+            return fail(&format!("license file {l} does not exist"));
+        }
+    }
+    let rpms = media_dir.join("RPMS");
+    if rpms.is_dir() {
+        let names: Vec<String> = fs::read_dir(&rpms)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for k in &kits {
+            let pre = format!("steeleye-{k}-");
+            if !names.iter().any(|n| n.starts_with(&pre)) {
+                return fail(&format!("Recovery Kit {k} is not on this media"));
+            }
+        }
+    } else if let Some(k) = kits.iter().find(|k| !MEDIA_KITS.contains(&k.as_str())) {
+        return fail(&format!("Recovery Kit {k} is not on this media"));
+    }
+    let installed = w.nodes[me].installed_version();
+    if let Some(from) = &installed {
+        if let Err(e) = versions::upgrade_rule(from, &mv) {
+            return fail(&e);
+        }
+        println!("  Found LifeKeeper {from} installed; it will be upgraded to {mv}.");
+    } else {
+        println!("  LifeKeeper is not installed; a new installation of {mv} will be made.");
+    }
+    println!();
+    println!("Phase 2: Selection");
+    println!("  Using the saved configuration {conf} (non-interactive).");
+    println!();
+    println!("Phase 3: Installation and Configuration");
+    let was_running = w.nodes[me].rt.running;
+    if was_running {
+        println!("  Stopping LifeKeeper ...");
+        ops::stop(&mut w, me, false);
+    }
+    let old_kits: Vec<String> = w.nodes[me]
+        .rt
+        .packages
+        .iter()
+        .filter_map(|p| p.name.strip_prefix("steeleye-").map(|s| s.to_string()))
+        .filter(|s| s != "lk" && !CORE_PACKAGES.contains(&format!("steeleye-{s}").as_str()))
+        .collect();
+    if installed.is_some() {
+        for p in w.nodes[me].rt.packages.iter().filter(|p| p.is_lifekeeper()) {
+            println!("  Removing {}", p.nevra());
+        }
+        w.nodes[me].rt.packages.retain(|p| !p.is_lifekeeper());
+    }
+    if matches!(g, FaultGate::Halfway) {
+        let _ = w.save();
+        eprintln!("error: Failed dependencies:\n\tsteeleye-lk = {mv} is needed by (installed) steeleye-lkGUI\nsetup: Installation of the core packages failed. Fix the problem and rerun setup.");
+        return 1;
+    }
+    let mut want: Vec<String> = CORE_PACKAGES.iter().map(|s| s.to_string()).collect();
+    for k in old_kits.iter().chain(kits.iter()) {
+        let p = format!("steeleye-{k}");
+        if !want.contains(&p) {
+            want.push(p);
+        }
+    }
+    if yes("LKCONF_QUORUM") && !want.iter().any(|p| p == "steeleye-lkQWK") {
+        want.push("steeleye-lkQWK".into());
+    }
+    if yes("LKCONF_INSTALL_JRE") {
+        println!("  Installing the bundled Java Runtime Environment ...");
+    }
+    for p in &want {
+        let pk = Package::new(p, &mv);
+        println!("  Installing {}", pk.nevra());
+        w.nodes[me].rt.packages.push(pk);
+    }
+    let root = w.nodes[me].root.clone();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lksim"));
+    if let Err(e) = write_wrappers(&root, &exe, true, false) {
+        return fail(&format!("cannot install commands: {e}"));
+    }
+    if !w.nodes[me].has_config {
+        let _ = fs::create_dir_all(lkroot(&root).join("config"));
+        w.nodes[me].has_config = true;
+        w.nodes[me].res.clear();
+        w.nodes[me].paths.clear();
+        w.nodes[me].rt.states.clear();
+    }
+    let df = defaults_file(&root);
+    match fs::read_to_string(&df) {
+        Ok(old) => {
+            let merged = versions::merge_defaults(&old, &mv);
+            if merged != old {
+                let _ = fs::write(root.join("etc/default/LifeKeeper.old"), &old);
+                println!("  Updating /etc/default/LifeKeeper (previous file saved as /etc/default/LifeKeeper.old)");
+                if let Err(e) = fs::write(&df, merged) {
+                    return fail(&format!("{}: {e}", df.display()));
+                }
+            }
+        }
+        Err(_) => {
+            let _ = fs::create_dir_all(root.join("etc/default"));
+            if let Err(e) = fs::write(&df, versions::defaults_text(&mv)) {
+                return fail(&format!("{}: {e}", df.display()));
+            }
+        }
+    }
+    let lic = root.join("var/LifeKeeper/license");
+    let _ = fs::create_dir_all(&lic);
+    for l in &licenses {
+        let name = Path::new(l)
+            .file_name()
+            .map(|s| s.to_os_string())
+            .unwrap_or_default();
+        if let Err(e) = fs::copy(l, lic.join(&name)) {
+            return fail(&format!("cannot install license file {l}: {e}"));
+        }
+        println!("  Installed license file {}", name.to_string_lossy());
+    }
+    if was_running || (installed.is_none() && yes("LKCONF_START_LIFEKEEPER")) {
+        println!("  Starting LifeKeeper ...");
+        ops::start(&mut w, me);
+    }
+    if let Err(e) = w.save() {
+        return fail(&e.to_string());
+    }
+    println!();
+    println!("Setup Complete.");
+    0
+}
+
+fn setup_script(v: &str) -> String {
+    format!(
+        "#!/bin/sh\n# SIOS Protection Suite for Linux {v} setup (lksim simulated media).\n\
+         # Runs the node's lksim-setup, found on PATH.\n\
+         MEDIA_DIR=\"$(cd \"$(dirname \"$0\")\" && pwd)\"\n\
+         if ! command -v lksim-setup >/dev/null 2>&1; then\n\
+         \techo \"setup: lksim-setup not found on PATH (not a simulated LifeKeeper node)\" >&2\n\
+         \texit 127\n\
+         fi\n\
+         exec lksim-setup --media-dir \"$MEDIA_DIR\" --media-version {v} \"$@\"\n"
+    )
+}
+
+fn which(p: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .map(|d| Path::new(d).join(p))
+        .find(|c| c.is_file())
+}
+
+pub fn media_create(args: &[String]) -> i32 {
+    use std::os::unix::fs::PermissionsExt;
+    let mut version = None;
+    let mut out = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--version" => {
+                i += 1;
+                version = args.get(i).cloned();
+            }
+            "--out" => {
+                i += 1;
+                out = args.get(i).cloned();
+            }
+            o => {
+                eprintln!("lksim media create: unknown option {o}");
+                return 2;
+            }
+        }
+        i += 1;
+    }
+    let (Some(v), Some(out)) = (version, out) else {
+        eprintln!("usage: lksim media create --version V --out FILE");
+        return 2;
+    };
+    if versions::parse(&v).is_none() {
+        eprintln!("lksim media create: bad version {v}");
+        return 2;
+    }
+    let tool = if let Some(x) = which("xorriso") {
+        (x, true)
+    } else if let Some(g) = which("genisoimage").or_else(|| which("mkisofs")) {
+        (g, false)
+    } else {
+        eprintln!("lksim media create: neither xorriso nor genisoimage is installed (apt-get install xorriso)");
+        return 1;
+    };
+    let stage = std::env::temp_dir().join(format!("lksim-media-{}-{}", std::process::id(), v));
+    let _ = fs::remove_dir_all(&stage);
+    let r = (|| -> std::io::Result<()> {
+        fs::create_dir_all(stage.join("RPMS"))?;
+        let s = stage.join("setup");
+        fs::write(&s, setup_script(&v))?;
+        fs::set_permissions(&s, fs::Permissions::from_mode(0o755))?;
+        fs::write(stage.join("sps.version"), format!("{v}\n"))?;
+        let names: Vec<String> = CORE_PACKAGES
+            .iter()
+            .map(|s| s.to_string())
+            .chain(MEDIA_KITS.iter().map(|k| format!("steeleye-{k}")))
+            .collect();
+        for n in names {
+            let p = Package::new(&n, &v);
+            fs::write(
+                stage.join("RPMS").join(format!("{}.rpm", p.nevra())),
+                "lksim fake rpm\n",
+            )?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        eprintln!("lksim media create: {e}");
+        return 1;
+    }
+    let vol = format!("SPS_{}", v.replace('.', "_"));
+    let mut c = std::process::Command::new(&tool.0);
+    if tool.1 {
+        c.args(["-as", "mkisofs"]);
+    }
+    c.args(["-quiet", "-R", "-J", "-V", &vol, "-o", &out])
+        .arg(&stage);
+    let res = c.output();
+    let _ = fs::remove_dir_all(&stage);
+    match res {
+        Ok(o) if o.status.success() => {
+            println!("{out}");
+            0
+        }
+        Ok(o) => {
+            eprintln!("lksim media create: {}", String::from_utf8_lossy(&o.stderr));
+            1
+        }
+        Err(e) => {
+            eprintln!("lksim media create: {e}");
+            1
+        }
+    }
+}
