@@ -9,6 +9,7 @@
 //! The check table (`checks!` below) is written once: the report, the `skip` validation and the
 //! module documentation all come from it.
 
+use crate::lifekeeper::status as lcd;
 use crate::lifekeeper::version::{self, Path as UpPath, Version};
 use crate::runtime::LKROOT;
 use crate::runtime::{Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support};
@@ -281,7 +282,7 @@ impl Finding {
         Finding::new(Status::Fail, expected, actual, msg)
     }
     fn skip(expected: impl Into<String>, msg: impl Into<String>) -> Finding {
-        Finding::new(Status::Skip, expected, "unknown", msg)
+        Finding::new(Status::Skip, expected, "not checked", msg)
     }
     fn remedy(mut self, r: impl Into<String>) -> Finding {
         self.remedy = Some(r.into());
@@ -315,7 +316,7 @@ enum Lcd {
     /// lcdstatus is not installed (no LifeKeeper at lkroot).
     Missing(String),
     /// lcdstatus failed saying LifeKeeper is not running.
-    Stopped(String),
+    Stopped,
     /// lcdstatus failed otherwise, or printed something unparseable.
     Error(String),
     Up(lcd::Status),
@@ -358,7 +359,7 @@ impl Env<'_> {
                 Ok(out) if !out.ok() => {
                     let text = format!("{}\n{}", out.stdout, out.stderr);
                     if !out.timed_out && lcd::says_not_running(&text) {
-                        Lcd::Stopped(out.tail())
+                        Lcd::Stopped
                     } else {
                         Lcd::Error(out.failure("reading the status").msg)
                     }
@@ -527,7 +528,7 @@ fn check_localhost(env: &Env) -> Finding {
 fn lcd_why(l: &Lcd) -> String {
     match l {
         Lcd::Missing(m) => format!("lcdstatus: {m}"),
-        Lcd::Stopped(t) => format!("LifeKeeper is not running ({t})"),
+        Lcd::Stopped => "LifeKeeper is not running".into(),
         Lcd::Error(e) => e.clone(),
         Lcd::Up(_) => "LifeKeeper is running".into(),
     }
@@ -751,58 +752,73 @@ fn rule_from_words(
     })
 }
 
+/// What the firewall probes found.
+struct FwProbe {
+    /// The active firewall's input filter; `None` when no firewall filters input.
+    filter: Option<Filter>,
+    notes: Vec<String>,
+    /// A probe ran but failed (e.g. not root), so "none active" is not certain.
+    inconclusive: bool,
+}
+
 /// Find the active firewall: firewalld, else nftables, else iptables.
-/// `Ok(None)` with notes when none is active; `Err` when no firewall tool exists at all.
-fn active_filter(env: &Env) -> Result<(Option<Filter>, Vec<String>), String> {
-    let mut notes = vec![];
+/// `Err` when no firewall tool exists at all (→ skip).
+fn active_filter(env: &Env) -> Result<FwProbe, String> {
+    let mut p = FwProbe {
+        filter: None,
+        notes: vec![],
+        inconclusive: false,
+    };
     let mut ran_any = false;
     match env.probe(Cmd::new("firewall-cmd").arg("--state")) {
         Probe::Ran(o) => {
             ran_any = true;
             if o.ok() && o.stdout.trim() == "running" {
                 return match env.probe(Cmd::new("firewall-cmd").arg("--list-ports")) {
-                    Probe::Ran(l) if l.ok() => Ok((Some(firewalld_filter(&l.stdout)), notes)),
+                    Probe::Ran(l) if l.ok() => {
+                        p.filter = Some(firewalld_filter(&l.stdout));
+                        Ok(p)
+                    }
                     Probe::Ran(l) => Err(l.failure("listing firewalld ports").msg),
                     Probe::Missing(m) => Err(m),
                 };
             }
-            notes.push("firewalld is not running".into());
+            p.notes.push("firewalld is not running".into());
         }
-        Probe::Missing(m) => notes.push(m),
+        Probe::Missing(m) => p.notes.push(m),
     }
-    match env.probe(Cmd::new("nft").args(["list", "ruleset"])) {
-        Probe::Ran(o) if o.ok() => {
-            ran_any = true;
-            match nft_filter(&o.stdout) {
-                Some(f) if f.active() => return Ok((Some(f), notes)),
-                _ => notes.push("nftables does not filter input".into()),
+    let others: [(Cmd, fn(&str) -> Option<Filter>); 2] = [
+        (Cmd::new("nft").args(["list", "ruleset"]), nft_filter),
+        (Cmd::new("iptables").args(["-S", "INPUT"]), |t| {
+            Some(iptables_filter(t))
+        }),
+    ];
+    for (cmd, parse) in others {
+        let shown = cmd.display().join(" ");
+        let name = cmd.display()[0].clone();
+        match env.probe(cmd) {
+            Probe::Ran(o) if o.ok() => {
+                ran_any = true;
+                match parse(&o.stdout) {
+                    Some(f) if f.active() => {
+                        p.filter = Some(f);
+                        return Ok(p);
+                    }
+                    _ => p.notes.push(format!("{name} does not filter input")),
+                }
             }
-        }
-        Probe::Ran(o) => {
-            ran_any = true;
-            notes.push(format!("`nft list ruleset` failed: {}", o.tail()));
-        }
-        Probe::Missing(m) => notes.push(m),
-    }
-    match env.probe(Cmd::new("iptables").args(["-S", "INPUT"])) {
-        Probe::Ran(o) if o.ok() => {
-            ran_any = true;
-            let f = iptables_filter(&o.stdout);
-            if f.active() {
-                return Ok((Some(f), notes));
+            Probe::Ran(o) => {
+                ran_any = true;
+                p.inconclusive = true;
+                p.notes.push(format!("`{shown}` failed: {}", o.tail()));
             }
-            notes.push("iptables does not filter input".into());
+            Probe::Missing(m) => p.notes.push(m),
         }
-        Probe::Ran(o) => {
-            ran_any = true;
-            notes.push(format!("`iptables -S INPUT` failed: {}", o.tail()));
-        }
-        Probe::Missing(m) => notes.push(m),
     }
     if ran_any {
-        Ok((None, notes))
+        Ok(p)
     } else {
-        Err(notes.join("; "))
+        Err(p.notes.join("; "))
     }
 }
 
@@ -908,15 +924,27 @@ fn check_firewall(env: &Env) -> Finding {
         .join(", ")
         + " allowed";
     let dk_json: Map<String, Value> = dk.iter().map(|(m, p)| (m.to_string(), json!(p))).collect();
-    let (filter, fw_notes) = match active_filter(env) {
+    let probe = match active_filter(env) {
         Ok(x) => x,
         Err(e) => {
             return Finding::skip(expected, format!("no firewall tool found: {e}"))
                 .details(json!({ "datakeeper_ports": dk_json }))
         }
     };
-    notes.extend(fw_notes);
-    let Some(f) = filter else {
+    notes.extend(probe.notes);
+    let Some(f) = probe.filter else {
+        if probe.inconclusive {
+            return Finding::warn(
+                expected,
+                "unknown",
+                format!(
+                    "no active firewall found, but a firewall probe failed ({})",
+                    notes.join("; ")
+                ),
+            )
+            .remedy("Run lk_preflight as root (become: true) so the firewall rules can be read.")
+            .details(json!({ "firewall": null, "datakeeper_ports": dk_json, "notes": notes }));
+        }
         let mut f = Finding::pass(
             expected,
             "no active firewall",
@@ -1242,7 +1270,7 @@ fn check_sg3utils(env: &Env) -> Finding {
         Ok(false) => Finding::fail(
             expected,
             format!("{name} missing; {kits}"),
-            format!("{kits} need {name}, which is not installed"),
+            format!("{name} is not installed but the multipath kit(s) {kits} need it"),
         )
         .remedy(install_cmd(mgr, &[name.to_string()])),
     }
@@ -1282,22 +1310,53 @@ fn check_version_path(env: &Env) -> Finding {
     };
     match (path, inst) {
         (UpPath::None, _) => Finding::pass(expected, actual, format!("{t} is already installed")),
-        (UpPath::Direct, Some(i)) => Finding::pass(expected, actual, format!("{i} upgrades to {t} directly (hierarchies kept)")),
-        (UpPath::Stepwise, Some(i)) => {
-            let v = via.map(|v| v.to_string()).unwrap_or_default();
-            Finding::pass(expected, actual, format!("{i} upgrades to {v} first, then to {t} (hierarchies kept)"))
-                .remedy(format!("Upgrade to {v} with its media, then to {t}."))
-        }
-        (UpPath::Reinstall, Some(i)) => Finding::warn(
+        (UpPath::Direct, Some(i)) => Finding::pass(
             expected,
             actual,
-            format!("{i} cannot be upgraded to {t} in place: uninstall and reinstall loses the resource hierarchies; upgrading via 9.4.x first (stepping_versions) keeps them"),
+            format!("{i} upgrades to {t} directly (hierarchies kept)"),
+        ),
+        (UpPath::Stepwise, Some(i)) => {
+            let v = via.map(|v| v.to_string()).unwrap_or_default();
+            Finding::pass(
+                expected,
+                actual,
+                format!("{i} upgrades to {v} first, then to {t} (hierarchies kept)"),
+            )
+            .remedy(format!("Upgrade to {v} with its media, then to {t}."))
+        }
+        (UpPath::Reinstall, Some(i)) => {
+            // Whether an intermediate 9.4.x could keep the hierarchies (same shared rule).
+            let step = Version::new(9, 4, 0);
+            let steppable = version::direct_from(&i, &step) && version::direct_from(&step, &t);
+            let backup = "back up (lkbackup -c, copy /etc/default/LifeKeeper and the archives out of lkroot), then uninstall (rmlk) and install fresh (seed §5)";
+            if steppable {
+                Finding::warn(
+                    expected,
+                    actual,
+                    format!("{i} cannot be upgraded to {t} in place: uninstall and reinstall loses the resource hierarchies; upgrading via 9.4.x first (stepping_versions) keeps them"),
+                )
+                .remedy(format!("Get 9.4.x media and pass its version in stepping_versions for a stepwise upgrade, or {backup}."))
+            } else {
+                Finding::warn(
+                    expected,
+                    actual,
+                    format!("{i} cannot be upgraded to {t} in place, nor via 9.4.x: uninstall and reinstall loses the resource hierarchies"),
+                )
+                .remedy(format!("Plan a reinstall: {backup}; recreate the hierarchies afterwards."))
+            }
+        }
+        (_, None) => Finding::fail(
+            expected,
+            actual,
+            "LifeKeeper is not installed (rpm -q steeleye-lk); there is nothing to upgrade",
         )
-        .remedy("Get 9.4.x media and pass its version in stepping_versions for a stepwise upgrade, or back up (lkbackup -c, /etc/default/LifeKeeper) and reinstall (seed §5)."),
-        (_, None) => Finding::fail(expected, actual, "LifeKeeper is not installed (rpm -q steeleye-lk); there is nothing to upgrade")
-            .remedy("Install LifeKeeper instead of upgrading, or run on a LifeKeeper node."),
-        (_, Some(i)) => Finding::fail(expected, actual, format!("{i} is newer than {t}; a downgrade is not supported"))
-            .remedy("Check target_version."),
+        .remedy("Install LifeKeeper instead of upgrading, or run on a LifeKeeper node."),
+        (_, Some(i)) => Finding::fail(
+            expected,
+            actual,
+            format!("{i} is newer than {t}; a downgrade is not supported"),
+        )
+        .remedy("Check target_version."),
     }
 }
 
@@ -1544,7 +1603,7 @@ fn check_standby(env: &Env) -> Finding {
     }
     let st = match env.lcd() {
         Lcd::Up(s) => s,
-        Lcd::Stopped(_) => {
+        Lcd::Stopped => {
             return Finding::pass(
                 expected,
                 "LifeKeeper stopped",
@@ -1586,7 +1645,7 @@ fn check_service(env: &Env) -> Finding {
     let expected = "informational";
     match env.lcd() {
         Lcd::Up(_) => Finding::pass(expected, "running", "LifeKeeper is running"),
-        Lcd::Stopped(_) => Finding::pass(
+        Lcd::Stopped => Finding::pass(
             expected,
             "stopped",
             "LifeKeeper is not running (start it after the upgrade only if it should run)",
@@ -1603,7 +1662,7 @@ fn check_service(env: &Env) -> Finding {
 fn running(env: &Env) -> Option<bool> {
     match env.lcd.get()? {
         Lcd::Up(_) => Some(true),
-        Lcd::Stopped(_) => Some(false),
+        Lcd::Stopped => Some(false),
         _ => None,
     }
 }
@@ -1831,111 +1890,6 @@ fn report(env: &Env, checks: &[Check]) -> Result<Outcome, Failure> {
     }
 }
 
-// ---- lcdstatus -e (interim private parser) ------------------------------------------------------
-
-/// Minimal reader of `lcdstatus -e` with the same API as `crate::lifekeeper::status`
-/// (owned by lk_resource), used until that parser lands on this branch.
-mod lcd {
-    #[derive(Debug, Clone)]
-    pub struct Resource {
-        pub tag: String,
-        pub state: String,
-        pub parent: Option<String>,
-    }
-    #[derive(Debug, Clone)]
-    pub struct CommPath {
-        pub machine: String,
-        pub network: String,
-        pub address: String,
-        pub state: String,
-    }
-    #[derive(Debug, Clone, Default)]
-    pub struct Status {
-        pub resources: Vec<Resource>,
-        pub comm_paths: Vec<CommPath>,
-    }
-    impl Status {
-        pub fn peers(&self) -> Vec<String> {
-            let mut out: Vec<String> = vec![];
-            for p in &self.comm_paths {
-                if !out.contains(&p.machine) {
-                    out.push(p.machine.clone());
-                }
-            }
-            out
-        }
-    }
-    pub fn says_not_running(output: &str) -> bool {
-        let o = output.to_ascii_lowercase();
-        [
-            "not running",
-            "is stopped",
-            "not started",
-            "lcm is not",
-            "lcd is not",
-        ]
-        .iter()
-        .any(|p| o.contains(p))
-    }
-    pub fn parse(text: &str) -> Result<Status, String> {
-        let mut st = Status::default();
-        let mut section = 0;
-        let mut stack: Vec<(usize, String)> = vec![];
-        for line in text.lines() {
-            let t = line.trim();
-            if t.is_empty() {
-                continue;
-            }
-            if t == "Resource Hierarchy Information" {
-                section = 1;
-                continue;
-            }
-            if t == "Communication Status Information" {
-                section = 2;
-                continue;
-            }
-            if t.starts_with("BACKUP ") || t.starts_with("LOCAL ") || t.starts_with("MACHINE ") {
-                continue;
-            }
-            let w: Vec<&str> = t.split_whitespace().collect();
-            match section {
-                1 => {
-                    if w.len() < 5 {
-                        return Err(format!("unreadable resource line: {line:?}"));
-                    }
-                    // The tag starts after the BACKUP word; its indentation gives the depth.
-                    let after = &line[line.find(w[0]).unwrap_or(0) + w[0].len()..];
-                    let indent = after.len() - after.trim_start().len();
-                    while stack.last().is_some_and(|(i, _)| *i >= indent) {
-                        stack.pop();
-                    }
-                    let parent = stack.last().map(|(_, t)| t.clone());
-                    let tag = w[1].to_string();
-                    stack.push((indent, tag.clone()));
-                    st.resources.push(Resource {
-                        tag,
-                        state: w[w.len() - 3].to_string(),
-                        parent,
-                    });
-                }
-                2 => {
-                    if w.len() < 5 {
-                        return Err(format!("unreadable comm path line: {line:?}"));
-                    }
-                    st.comm_paths.push(CommPath {
-                        machine: w[0].into(),
-                        network: w[1].into(),
-                        address: w[2..w.len() - 2].join(" "),
-                        state: w[w.len() - 2].into(),
-                    });
-                }
-                _ => return Err(format!("unexpected line before any section: {line:?}")),
-            }
-        }
-        Ok(st)
-    }
-}
-
 // ---- unit tests -----------------------------------------------------------------------------------
 
 #[cfg(test)]
@@ -2033,18 +1987,6 @@ mod tests {
         );
         assert_eq!(kit_name("steeleye-lkSAPDB"), Some("SAP MaxDB"));
         assert_eq!(kit_name("steeleye-lkAPA"), None);
-    }
-
-    #[test]
-    fn interim_parser_reads_the_vendor_sample() {
-        let s = lcd::parse(
-            "Resource Hierarchy Information\n\nBACKUP   TAG                ID          STATE     PRIO  PRIMARY\nsvr1     appfs3910-on-svr1  appfs4238   ISP          1  svr2\nsvr1      filesys4083       /jrl1       ISP          1  svr2\n\nCommunication Status Information\n\nMACHINE  NETWORK ADDRESSES/DEVICE         STATE     PRIO\nsvr1     TCP     100.10.1.20/100.11.1.21  ALIVE        1\nsvr1     TTY     /dev/ttyS0               DEAD        --\n",
-        )
-        .unwrap();
-        assert_eq!(s.resources.len(), 2);
-        assert_eq!(s.resources[1].parent.as_deref(), Some("appfs3910-on-svr1"));
-        assert_eq!(s.comm_paths[1].state, "DEAD");
-        assert_eq!(s.peers(), vec!["svr1"]);
     }
 
     #[test]
