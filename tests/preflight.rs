@@ -495,7 +495,13 @@ fn firewall_closed_7365_gui_only_and_datakeeper_port() {
     let f = check(&out, "LK-FW-PORTS");
     assert_eq!(f["status"], "warn", "{f}");
     assert_eq!(f["actual"], "unknown");
-    assert!(f["msg"].as_str().unwrap().contains("`nft list ruleset` failed: Error: Operation not permitted"), "{f}");
+    assert!(
+        f["msg"]
+            .as_str()
+            .unwrap()
+            .contains("`nft list ruleset` failed: Error: Operation not permitted"),
+        "{f}"
+    );
 
     // iptables: mirror 0's first port is in the services file, so DataKeeper uses 10257 — closed.
     let svc = c.dir.join("services");
@@ -803,4 +809,34 @@ fn doc_lists_every_check_id() {
     ] {
         assert!(doc.contains(&format!("C({id})")), "{id} missing from --doc");
     }
+}
+
+#[test]
+fn debian_family_host_uses_dpkg_query() {
+    let c = cluster("pf-deb", "9.4.0", &[]);
+    // dpkg-query knows bzip2 only; rpm is absent, so auto picks dpkg.
+    let dpkg = r#"[ "$1" = --version ] && { echo "Debian dpkg-query"; exit 0; }
+[ "$3" = bzip2 ] && { printf 'install ok installed'; exit 0; }
+echo "dpkg-query: no packages found matching $3" >&2; exit 1"#;
+    let host = Host {
+        scripts: vec![("dpkg-query", dpkg)],
+        hide: vec!["rpm"],
+    };
+    let (out, rc) = preflight(
+        "deb",
+        c.node("node-a"),
+        host,
+        json!({"required_packages": ["bzip2", "lsof"]}),
+    );
+    assert_eq!(rc, 1, "{out:#}");
+    let p = check(&out, "LK-PKG-DEPS");
+    assert_eq!(p["status"], "fail");
+    assert_eq!(p["actual"], "missing: lsof");
+    assert!(
+        p["remedy"]
+            .as_str()
+            .unwrap()
+            .starts_with("apt-get install -y lsof"),
+        "{p}"
+    );
 }

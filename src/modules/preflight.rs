@@ -752,6 +752,9 @@ fn rule_from_words(
     })
 }
 
+/// Reads one tool's rules; `None` when it has no input filter.
+type FilterParser = fn(&str) -> Option<Filter>;
+
 /// What the firewall probes found.
 struct FwProbe {
     /// The active firewall's input filter; `None` when no firewall filters input.
@@ -787,7 +790,7 @@ fn active_filter(env: &Env) -> Result<FwProbe, String> {
         }
         Probe::Missing(m) => p.notes.push(m),
     }
-    let others: [(Cmd, fn(&str) -> Option<Filter>); 2] = [
+    let others: [(Cmd, FilterParser); 2] = [
         (Cmd::new("nft").args(["list", "ruleset"]), nft_filter),
         (Cmd::new("iptables").args(["-S", "INPUT"]), |t| {
             Some(iptables_filter(t))
