@@ -46,11 +46,12 @@ fn rpad(s: &str, width: usize) -> String {
 }
 
 /// Render the short status display.  Column widths (UNCONFIRMED rule, fitted
-/// to the 9.6.0 vendor sample): first column shared by both sections =
-/// longest value/header + 2; TAG = longest indented tag + 2; ID = longest id
-/// + 3; STATE fixed 10 (len("ILLSTATE") + 2); PRIO right-aligned in 4; two
-/// spaces; PRIMARY.  Comm section: NETWORK = longest + 1; ADDRESSES/DEVICE =
-/// longest + 2; STATE 10; PRIO right-aligned in 4.
+/// to the 9.6.0 vendor sample): first column shared by both sections is the
+/// longest value/header plus 2; TAG is the longest indented tag plus 2; ID is
+/// the longest id plus 3; STATE is fixed at 10 (len("ILLSTATE") plus 2); PRIO
+/// is right-aligned in 4; two spaces; PRIMARY.  Comm section: NETWORK is the
+/// longest plus 1; ADDRESSES/DEVICE the longest plus 2; STATE 10; PRIO
+/// right-aligned in 4.
 pub fn render_short(first_header: &str, res: &[ResRow], paths: &[PathRow]) -> String {
     let first_w = res
         .iter()
@@ -67,7 +68,13 @@ pub fn render_short(first_header: &str, res: &[ResRow], paths: &[PathRow]) -> St
         .max()
         .unwrap_or(0)
         + 2;
-    let id_w = res.iter().map(|r| w(&r.id)).chain([w("ID")]).max().unwrap_or(0) + 3;
+    let id_w = res
+        .iter()
+        .map(|r| w(&r.id))
+        .chain([w("ID")])
+        .max()
+        .unwrap_or(0)
+        + 3;
     let state_w = res
         .iter()
         .map(|r| w(&r.state))
@@ -250,7 +257,11 @@ pub fn render_long(world: &World, i: usize) -> String {
             p.peer,
             p.kind,
             p.address,
-            if world.path_alive(i, p) { "ALIVE" } else { "DEAD" },
+            if world.path_alive(i, p) {
+                "ALIVE"
+            } else {
+                "DEAD"
+            },
             p.prio.map(|x| x.to_string()).unwrap_or_else(|| "--".into())
         ));
     }
@@ -262,14 +273,28 @@ pub fn render_long(world: &World, i: usize) -> String {
             None => continue,
         };
         o.push_str(&format!("{}:\n", r.tag));
-        o.push_str(&format!("    id={} app={} type={} state={}\n", r.id, r.app, r.rtype, n.state_of(&tag)));
-        o.push_str("    initialize=(AUTORES_ISP) automatic restore to IN-SERVICE by LifeKeeper allowed\n");
+        o.push_str(&format!(
+            "    id={} app={} type={} state={}\n",
+            r.id,
+            r.app,
+            r.rtype,
+            n.state_of(&tag)
+        ));
+        o.push_str(
+            "    initialize=(AUTORES_ISP) automatic restore to IN-SERVICE by LifeKeeper allowed\n",
+        );
         if !r.children.is_empty() {
-            o.push_str(&format!("    depends on resources: {}\n", r.children.join(",")));
+            o.push_str(&format!(
+                "    depends on resources: {}\n",
+                r.children.join(",")
+            ));
         }
         let parents = n.parents_of(&tag);
         if !parents.is_empty() {
-            o.push_str(&format!("    these resources are dependent: {}\n", parents.join(",")));
+            o.push_str(&format!(
+                "    these resources are dependent: {}\n",
+                parents.join(",")
+            ));
         }
         o.push_str(&format!("    Local priority = {}\n", r.prio));
         for e in &r.equivalents {
