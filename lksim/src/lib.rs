@@ -25,6 +25,10 @@ pub fn err(cmd: &str, msg: &str) {
     eprintln!("{cmd}: {msg}");
 }
 
+/// Commands with a command-specific "halfway" fault; for the others
+/// "halfway" behaves like "fail".
+pub const HALFWAY_CMDS: &[&str] = &["setup", "perform_action", "lkbackup"];
+
 /// Result of checking injected faults before a command runs.
 pub enum FaultGate {
     Proceed,
@@ -73,7 +77,7 @@ pub fn fault_gate(root: &Path, key: &str, display: &str) -> Result<FaultGate, i3
             err(display, "timed out (lksim fault: hang)");
             Err(1)
         }
-        Some("halfway") => Ok(FaultGate::Halfway),
+        Some("halfway") if HALFWAY_CMDS.contains(&key) => Ok(FaultGate::Halfway),
         Some(_) => {
             err(display, "operation failed (lksim injected fault)");
             Err(1)

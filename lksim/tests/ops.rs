@@ -496,3 +496,44 @@ fn lksupport_writes_archive() {
     assert!(p.ends_with(".tar.gz"));
     assert!(std::path::Path::new(&p).is_file());
 }
+
+#[test]
+fn concurrent_commands_keep_state_consistent() {
+    let c = std::sync::Arc::new(Cluster::create("concurrent", &[]));
+    let mut hs = Vec::new();
+    for k in 0..6 {
+        let c = c.clone();
+        hs.push(std::thread::spawn(move || {
+            let n = if k % 2 == 0 { "node-a" } else { "node-b" };
+            for _ in 0..3 {
+                let o = c.lk(n, "perform_action", &["-t", "app-pgsql", "-a", "restore"]);
+                assert_eq!(o.code, 0, "{}", o.err);
+                assert_eq!(c.lk(n, "lcdstatus", &["-e"]).code, 0);
+            }
+        }));
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
+    for t in ALL {
+        let a = c.res_state("node-a", t);
+        let b = c.res_state("node-b", t);
+        assert!((a == "ISP") ^ (b == "ISP"), "{t}: {a} {b}");
+    }
+}
+
+#[test]
+fn halfway_on_other_commands_fails() {
+    let c = Cluster::create("halfway-other", &[]);
+    lksim(&[
+        "fault",
+        "set",
+        "node-a",
+        "lkstop",
+        "halfway",
+        "--dir",
+        c.d(),
+    ]);
+    assert_eq!(c.lk("node-a", "lkstop", &[]).code, 1);
+    assert_eq!(c.node_state("node-a")["running"], true);
+}
