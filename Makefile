@@ -59,3 +59,16 @@ demo: deps venv build
 
 clean:
 	rm -rf target $(VENV) $(addprefix modules/,$(MODULES)) build
+
+# ---- bench (issue 11) — BEGIN. Not part of `make test`. ---------------------------------------
+# `make bench` writes bench/RESULTS.md (~15 min; BENCH_QUICK=1 make bench for a ~5 min check run).
+# Bench-only Debian packages: hyperfine (timings), strace (process counts), perf (profiles).
+BENCH_APT_PKGS := hyperfine strace linux-perf
+BENCH_EXAMPLES := sha256_bench lcdstatus_parse_bench bench_timing_wrap
+.PHONY: bench bench-deps
+bench-deps:
+	@$(MAKE) --no-print-directory deps APT_PKGS="$(BENCH_APT_PKGS)"
+bench: deps bench-deps venv build
+	$(CARGO) build --release --locked $(addprefix --example ,$(BENCH_EXAMPLES))
+	LKOPS_VENV="$(abspath $(VENV))" $(PYTHON) bench/run
+# ---- bench (issue 11) — END --------------------------------------------------------------------
