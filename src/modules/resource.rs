@@ -83,6 +83,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "C(state=query) runs C(lcdstatus -e) and nothing else; when LifeKeeper is not running it succeeds with C(lifekeeper_running=false). C(active)/C(standby) fail when LifeKeeper is not running.",
         "With an implicit target, a hierarchy that is already out of service here is left alone (even if nobody serves it; a warning says so). With an explicit C(switch_to) node, the hierarchy must also be in service on that node.",
         "A failed perform_action fails the task with the resource states read right after the failure and the command's output tail (C(stderr_tail)).",
+        "C(switch_to=none) runs C(perform_action -a remove) on each leaf of the hierarchy that is still in service: remove takes a tag and the resources above it down, not its children. A leaf shared with another root hierarchy takes that one down too.",
+        "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
     ],
     examples: "- name: Move every hierarchy off this node before upgrading it
   lk_resource:
@@ -678,11 +680,13 @@ fn settle(
 ) -> Result<View, Failure> {
     let deadline = Instant::now() + Duration::from_secs(p.wait as u64);
     loop {
-        let local = status::read(&ctx.runner, &p.lkroot)?.ok_or_else(|| {
-            Failure::new("LifeKeeper stopped running while the hierarchies were settling")
-                .changed(true)
-        })?;
-        let view = View::read(ctx, p, local)?;
+        let local = status::read(&ctx.runner, &p.lkroot)
+            .map_err(|f| f.changed(true))?
+            .ok_or_else(|| {
+                Failure::new("LifeKeeper stopped running while the hierarchies were settling")
+                    .changed(true)
+            })?;
+        let view = View::read(ctx, p, local).map_err(|f| f.changed(true))?;
         if settled(&view, roots, steps) {
             return Ok(view);
         }
