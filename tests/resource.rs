@@ -5,28 +5,23 @@
 //! OSU on node-b. States are asserted through `lksim state` (the simulator's own truth), not only
 //! through the module's parser.
 //!
-//! Every call passes `remote_lkroot: /opt/LifeKeeper`: in a real cluster LifeKeeper has the same
-//! path on every node, and the simulator maps `/opt/LifeKeeper/bin/*` given to `lcdremexec` onto
-//! the remote node's commands (it does not yet map the caller's own lkroot — see the report).
+//! Calls use the default `remote_lkroot` (= `lkroot`): in a real cluster LifeKeeper has the same
+//! path on every node, and the simulator's `lcdremexec` maps the caller's own lkroot onto the
+//! target node's.
 
 mod common;
 use common::{tree_hash, Cluster, Node};
 use serde_json::{json, Value};
 
-const REMOTE: &str = "/opt/LifeKeeper";
-
 fn cluster(name: &str) -> Cluster {
     Cluster::create(name, &["node-a", "node-b"], "9.4.0", &[])
 }
 
-/// Run lk_resource on `node` with `args` plus lkroot/remote_lkroot, through an args file (the
+/// Run lk_resource on `node` with `args` plus lkroot, through an args file (the
 /// Ansible contract). The file lives in the node's own scratch area: `Node::module` shares one
 /// args directory per test process, which races when tests run in parallel.
 fn run(node: &Node, mut args: Value) -> (Value, i32) {
     args["lkroot"] = json!(node.lkroot);
-    if args.get("remote_lkroot").is_none() {
-        args["remote_lkroot"] = json!(REMOTE);
-    }
     let file = node.root.parent().unwrap().with_extension("args.json");
     std::fs::write(&file, args.to_string()).unwrap();
     let out = std::process::Command::new(common::bin("lk_resource"))
@@ -138,7 +133,7 @@ fn query_reads_both_sections_and_changes_nothing() {
             "ansible_facts": {"lifekeeper": {"lifekeeper_running": true, "node": null,
                 "resources": resources, "comm_paths": comm, "actions": []}},
             "invocation": {"module_args": {"state": "query", "bottom_up": false, "wait": 300,
-                "lkroot": "<dir>/node-a/opt/LifeKeeper", "remote_lkroot": "/opt/LifeKeeper"}},
+                "lkroot": "<dir>/node-a/opt/LifeKeeper"}},
         })
     );
     // node-b is the lowest priority: BACKUP shows ------ (null).
@@ -198,7 +193,7 @@ fn standby_switches_to_the_backup_node_then_is_idempotent() {
             "ansible_facts": {"lifekeeper": {"lifekeeper_running": true, "node": "node-a",
                 "resources": resources, "comm_paths": comm, "actions": actions}},
             "invocation": {"module_args": {"state": "standby", "bottom_up": false, "wait": 300,
-                "lkroot": "<dir>/node-a/opt/LifeKeeper", "remote_lkroot": "/opt/LifeKeeper"}},
+                "lkroot": "<dir>/node-a/opt/LifeKeeper"}},
         })
     );
     let before = cluster_files(&c);
