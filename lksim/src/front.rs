@@ -20,8 +20,23 @@ pub const OS_PACKAGES: &[(&str, &str)] = &[
 ];
 /// Kits shipped on simulated media.
 pub const MEDIA_KITS: &[&str] = &[
-    "lkAPA", "lkDB2", "lkDMMP", "lkIP", "lkLVM", "lkMD", "lkNAS", "lkNFS", "lkORA", "lkPGSQL",
-    "lkPOSTFIX", "lkQWK", "lkSAP", "lkSAPDB", "lkSMB", "lkSQL", "lkSYBASE",
+    "lkAPA",
+    "lkDB2",
+    "lkDMMP",
+    "lkIP",
+    "lkLVM",
+    "lkMD",
+    "lkNAS",
+    "lkNFS",
+    "lkORA",
+    "lkPGSQL",
+    "lkPOSTFIX",
+    "lkQWK",
+    "lkSAP",
+    "lkSAPDB",
+    "lkSMB",
+    "lkSQL",
+    "lkSYBASE",
 ];
 
 fn die(msg: &str) -> i32 {
@@ -116,7 +131,13 @@ fn default_spec() -> Vec<SpecRes> {
     };
     vec![
         r("ip-10.0.0.50", "IP-10.0.0.50", "comm", "ip", &[]),
-        r("app-pgsql", "/opt/app/bin/pgsql-app.restore", "gen", "app", &["pgsql-5432"]),
+        r(
+            "app-pgsql",
+            "/opt/app/bin/pgsql-app.restore",
+            "gen",
+            "app",
+            &["pgsql-5432"],
+        ),
         r(
             "pgsql-5432",
             "/var/run/postgresql/.s.PGSQL.5432",
@@ -132,7 +153,13 @@ fn default_spec() -> Vec<SpecRes> {
             "device",
             &["disk9012"],
         ),
-        r("disk9012", "3600508b400105e210000900000490000", "scsi", "disk", &[]),
+        r(
+            "disk9012",
+            "3600508b400105e210000900000490000",
+            "scsi",
+            "disk",
+            &[],
+        ),
     ]
 }
 
@@ -155,7 +182,10 @@ fn load_spec(s: &str, first: &str) -> Result<Vec<SpecRes>, String> {
     for r in &list {
         for c in &r.children {
             if !list.iter().any(|x| &x.tag == c) {
-                return Err(format!("--hierarchies: {} depends on unknown tag {c}", r.tag));
+                return Err(format!(
+                    "--hierarchies: {} depends on unknown tag {c}",
+                    r.tag
+                ));
             }
         }
     }
@@ -190,13 +220,21 @@ fn make_node(
 ) -> Result<(), String> {
     let root = &ns.root;
     let e = |x: std::io::Error| x.to_string();
-    for d in ["etc/default", "var/LifeKeeper/license", "tmp", "var/lib/lksim"] {
+    for d in [
+        "etc/default",
+        "var/LifeKeeper/license",
+        "tmp",
+        "var/lib/lksim",
+    ] {
         fs::create_dir_all(root.join(d)).map_err(e)?;
     }
     fs::create_dir_all(lkroot(root).join("config")).map_err(e)?;
     write_wrappers(root, exe, true, true).map_err(e)?;
     fs::write(defaults_file(root), versions::defaults_text(version)).map_err(e)?;
-    let mut pk: Vec<Package> = CORE_PACKAGES.iter().map(|p| Package::new(p, version)).collect();
+    let mut pk: Vec<Package> = CORE_PACKAGES
+        .iter()
+        .map(|p| Package::new(p, version))
+        .collect();
     for k in kits {
         pk.push(Package::new(&format!("steeleye-{k}"), version));
     }
@@ -205,7 +243,9 @@ fn make_node(
     }
     let mut res = Vec::new();
     let mut states = BTreeMap::new();
-    let prio_of = |r: &SpecRes, j: usize, name: &str| r.priorities.get(name).copied().unwrap_or(default_prio(j));
+    let prio_of = |r: &SpecRes, j: usize, name: &str| {
+        r.priorities.get(name).copied().unwrap_or(default_prio(j))
+    };
     for r in spec {
         let equivalents = all
             .iter()
@@ -227,7 +267,10 @@ fn make_node(
             equivalents,
         });
         let active = r.active.as_deref() == Some(ns.name);
-        states.insert(r.tag.clone(), if active && running { "ISP" } else { "OSU" }.to_string());
+        states.insert(
+            r.tag.clone(),
+            if active && running { "ISP" } else { "OSU" }.to_string(),
+        );
     }
     let resume: Vec<String> = if running {
         vec![]
@@ -288,16 +331,28 @@ fn node_json(name: &str, root: &Path) -> Value {
     })
 }
 
-fn common_opts(opt: &BTreeMap<String, String>) -> Result<(String, Vec<String>, String, bool), String> {
-    let version = opt.get("version").cloned().unwrap_or_else(|| "9.4.0".into());
+fn common_opts(
+    opt: &BTreeMap<String, String>,
+) -> Result<(String, Vec<String>, String, bool), String> {
+    let version = opt
+        .get("version")
+        .cloned()
+        .unwrap_or_else(|| "9.4.0".into());
     if versions::parse(&version).is_none() {
         return Err(format!("bad --version {version}"));
     }
     let kits: Vec<String> = match opt.get("kits") {
-        Some(k) => k.split([',', ' ']).filter(|s| !s.is_empty()).map(|s| s.to_string()).collect(),
+        Some(k) => k
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string())
+            .collect(),
         None => DEFAULT_KITS.iter().map(|s| s.to_string()).collect(),
     };
-    let selinux = opt.get("selinux").cloned().unwrap_or_else(|| "disabled".into());
+    let selinux = opt
+        .get("selinux")
+        .cloned()
+        .unwrap_or_else(|| "disabled".into());
     if !["disabled", "permissive", "enforcing"].contains(&selinux.as_str()) {
         return Err(format!("bad --selinux {selinux}"));
     }
@@ -312,7 +367,11 @@ fn cluster_create(args: &[String]) -> i32 {
     let Some(nodes) = opt.get("nodes") else {
         return die("cluster create: --nodes a,b is required");
     };
-    let names: Vec<String> = nodes.split(',').filter(|s| !s.is_empty()).map(|s| s.to_string()).collect();
+    let names: Vec<String> = nodes
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_string())
+        .collect();
     if names.is_empty() {
         return die("cluster create: no nodes");
     }
@@ -322,10 +381,14 @@ fn cluster_create(args: &[String]) -> i32 {
     };
     let dirp = PathBuf::from(dir);
     if dirp.exists() {
-        let nonempty = fs::read_dir(&dirp).map(|mut r| r.next().is_some()).unwrap_or(true);
+        let nonempty = fs::read_dir(&dirp)
+            .map(|mut r| r.next().is_some())
+            .unwrap_or(true);
         if nonempty {
             if !opt.contains_key("force") {
-                return die(&format!("cluster create: {dir} already exists (use --force to wipe it)"));
+                return die(&format!(
+                    "cluster create: {dir} already exists (use --force to wipe it)"
+                ));
             }
             if let Err(e) = fs::remove_dir_all(&dirp) {
                 return die(&format!("cannot wipe {dir}: {e}"));
@@ -365,7 +428,9 @@ fn cluster_create(args: &[String]) -> i32 {
             root: root.clone(),
             index: i,
         };
-        if let Err(e) = make_node(&ns, &names, &dirp, &version, &kits, &selinux, running, &spec, &exe) {
+        if let Err(e) = make_node(
+            &ns, &names, &dirp, &version, &kits, &selinux, running, &spec, &exe,
+        ) {
             return die(&format!("creating node {n}: {e}"));
         }
         cf.nodes.push(ClusterNode {
@@ -377,7 +442,10 @@ fn cluster_create(args: &[String]) -> i32 {
     if let Err(e) = write_json(&meta_dir(&dirp).join("cluster.json"), &cf) {
         return die(&e.to_string());
     }
-    println!("{}", serde_json::to_string_pretty(&json!({ "nodes": out })).unwrap());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "nodes": out })).unwrap()
+    );
     0
 }
 
@@ -396,7 +464,12 @@ fn install(args: &[String]) -> i32 {
     };
     let peers: Vec<String> = opt
         .get("peers")
-        .map(|p| p.split(',').filter(|s| !s.is_empty() && *s != name).map(|s| s.to_string()).collect())
+        .map(|p| {
+            p.split(',')
+                .filter(|s| !s.is_empty() && *s != name)
+                .map(|s| s.to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let mut all = vec![name.clone()];
     all.extend(peers);
@@ -425,7 +498,9 @@ fn install(args: &[String]) -> i32 {
         root: root.clone(),
         index: 0,
     };
-    if let Err(e) = make_node(&ns, &all, &cdir, &version, &kits, &selinux, running, &spec, &exe) {
+    if let Err(e) = make_node(
+        &ns, &all, &cdir, &version, &kits, &selinux, running, &spec, &exe,
+    ) {
         return die(&e);
     }
     let cf_path = meta_dir(&cdir).join("cluster.json");
@@ -438,7 +513,10 @@ fn install(args: &[String]) -> i32 {
     if let Err(e) = write_json(&cf_path, &cf) {
         return die(&e.to_string());
     }
-    println!("{}", serde_json::to_string_pretty(&json!({ "nodes": [node_json(&name, &root)] })).unwrap());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "nodes": [node_json(&name, &root)] })).unwrap()
+    );
     0
 }
 
@@ -488,7 +566,9 @@ fn node_idx(w: &World, node: &str) -> Result<usize, String> {
 fn fault_set(args: &[String]) -> i32 {
     let (pos, opt) = parse(args, &[]);
     if pos.len() != 3 {
-        return die("usage: lksim fault set NODE COMMAND fail|hang|halfway [--after N] [--dir DIR]");
+        return die(
+            "usage: lksim fault set NODE COMMAND fail|hang|halfway [--after N] [--dir DIR]",
+        );
     }
     let mode = pos[2].as_str();
     if !["fail", "hang", "halfway"].contains(&mode) {

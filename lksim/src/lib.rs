@@ -156,7 +156,9 @@ pub fn dispatch(ctx: Ctx) -> i32 {
         "lksupport" => tools::lksupport(&ctx),
         "rmlk" => tools::rmlk(&ctx),
         "lksim-setup" | "setup" => setup::main(&ctx),
-        "rpm" | "getenforce" | "uname" | "getent" | "df" | "ss" | "firewall-cmd" | "hostname" => sys::main(&ctx),
+        "rpm" | "getenforce" | "uname" | "getent" | "df" | "ss" | "firewall-cmd" | "hostname" => {
+            sys::main(&ctx)
+        }
         other => {
             eprintln!("lksim: unknown command '{other}'");
             127

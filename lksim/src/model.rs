@@ -69,7 +69,10 @@ impl Package {
         }
     }
     pub fn nevra(&self) -> String {
-        format!("{}-{}-{}.{}", self.name, self.version, self.release, self.arch)
+        format!(
+            "{}-{}-{}.{}",
+            self.name, self.version, self.release, self.arch
+        )
     }
     pub fn is_lifekeeper(&self) -> bool {
         self.name.starts_with("steeleye-") || self.name.starts_with("HADR-")
@@ -212,9 +215,17 @@ impl Node {
         let rt: NodeRuntime = read_json(&runtime_file(root))?;
         let hf = hierarchy_file(root);
         let has_config = lkroot(root).join("config").is_dir();
-        let res = if hf.exists() { read_json(&hf)? } else { Vec::new() };
+        let res = if hf.exists() {
+            read_json(&hf)?
+        } else {
+            Vec::new()
+        };
         let cf = commpaths_file(root);
-        let paths = if cf.exists() { read_json(&cf)? } else { Vec::new() };
+        let paths = if cf.exists() {
+            read_json(&cf)?
+        } else {
+            Vec::new()
+        };
         Ok(Node {
             name: rt.name.clone(),
             root: root.to_path_buf(),
@@ -343,7 +354,10 @@ impl World {
         })?;
         let w = World::open(Path::new(&rt.cluster_dir))?;
         let i = w.idx(&rt.name).ok_or_else(|| {
-            io::Error::other(format!("node {} not in cluster {}", rt.name, rt.cluster_dir))
+            io::Error::other(format!(
+                "node {} not in cluster {}",
+                rt.name, rt.cluster_dir
+            ))
         })?;
         Ok((w, i))
     }
@@ -373,7 +387,12 @@ impl World {
             Some(j) => {
                 let peer = &self.nodes[j];
                 let back = format!("{}/{}", me.name, p.prio.unwrap_or(0));
-                peer.alive() && !peer.rt.dead_paths.contains(&back)
+                // the peer must have the matching path back to us
+                let defined = peer
+                    .paths
+                    .iter()
+                    .any(|q| q.peer == me.name && q.kind == p.kind && q.prio == p.prio);
+                peer.alive() && defined && !peer.rt.dead_paths.contains(&back)
             }
             None => false,
         }

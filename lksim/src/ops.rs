@@ -8,7 +8,13 @@ pub fn in_service(s: &str) -> bool {
     s == "ISP" || s == "ISU"
 }
 
-fn postorder(n: &Node, tag: &str, allowed: &HashSet<String>, seen: &mut HashSet<String>, out: &mut Vec<String>) {
+fn postorder(
+    n: &Node,
+    tag: &str,
+    allowed: &HashSet<String>,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<String>,
+) {
     if !allowed.contains(tag) || !seen.insert(tag.to_string()) {
         return;
     }
@@ -96,11 +102,19 @@ pub struct ActionOpts {
 }
 
 /// Remove `tag` (and its parents first) on node `i`.  Returns log lines.
-pub fn remove(world: &mut World, i: usize, tag: &str, fail_tag: bool) -> Result<Vec<String>, (Vec<String>, String)> {
+pub fn remove(
+    world: &mut World,
+    i: usize,
+    tag: &str,
+    fail_tag: bool,
+) -> Result<Vec<String>, (Vec<String>, String)> {
     let mut log = Vec::new();
     let n = &mut world.nodes[i];
     if n.res(tag).is_none() {
-        return Err((log, format!("resource \"{tag}\" does not exist on {}", n.name)));
+        return Err((
+            log,
+            format!("resource \"{tag}\" does not exist on {}", n.name),
+        ));
     }
     for t in remove_order(n, tag) {
         let st = n.state_of(&t);
@@ -112,16 +126,27 @@ pub fn remove(world: &mut World, i: usize, tag: &str, fail_tag: bool) -> Result<
         if st == "OSU" {
             continue;
         }
-        log.push(format!("Removing resource \"{t}\" on server \"{}\"", n.name));
+        log.push(format!(
+            "Removing resource \"{t}\" on server \"{}\"",
+            n.name
+        ));
         n.set_state(&t, "OSU");
-        log.push(format!("Remove of \"{t}\" on server \"{}\" completed", n.name));
+        log.push(format!(
+            "Remove of \"{t}\" on server \"{}\" completed",
+            n.name
+        ));
     }
     Ok(log)
 }
 
 /// Restore `tag` on node `i`, switching resources over from other nodes.
 /// Nodes in `ignore` are treated as gone (used by failover).
-pub fn restore(world: &mut World, i: usize, tag: &str, opts: &ActionOpts) -> Result<Vec<String>, (Vec<String>, String)> {
+pub fn restore(
+    world: &mut World,
+    i: usize,
+    tag: &str,
+    opts: &ActionOpts,
+) -> Result<Vec<String>, (Vec<String>, String)> {
     let mut log = Vec::new();
     if world.nodes[i].res(tag).is_none() {
         let nm = world.nodes[i].name.clone();
@@ -134,7 +159,10 @@ pub fn restore(world: &mut World, i: usize, tag: &str, opts: &ActionOpts) -> Res
         if in_service(&world.nodes[i].state_of(t)) {
             continue;
         }
-        let eqs = world.nodes[i].res(t).map(|r| r.equivalents.clone()).unwrap_or_default();
+        let eqs = world.nodes[i]
+            .res(t)
+            .map(|r| r.equivalents.clone())
+            .unwrap_or_default();
         for e in eqs {
             let j = match world.idx(&e.node) {
                 Some(j) => j,
@@ -178,14 +206,23 @@ pub fn restore(world: &mut World, i: usize, tag: &str, opts: &ActionOpts) -> Res
             n.set_state(t, "ISP");
             continue;
         }
-        log.push(format!("Restoring resource \"{t}\" on server \"{}\"", n.name));
+        log.push(format!(
+            "Restoring resource \"{t}\" on server \"{}\"",
+            n.name
+        ));
         if opts.fail_tag && t == tag {
             n.set_state(t, "OSF");
-            log.push(format!("Restore of \"{t}\" on server \"{}\" failed", n.name));
+            log.push(format!(
+                "Restore of \"{t}\" on server \"{}\" failed",
+                n.name
+            ));
             return Err((log, format!("restore of resource \"{t}\" failed")));
         }
         n.set_state(t, "ISP");
-        log.push(format!("Restore of \"{t}\" on server \"{}\" completed", n.name));
+        log.push(format!(
+            "Restore of \"{t}\" on server \"{}\" completed",
+            n.name
+        ));
     }
     Ok(log)
 }
@@ -194,13 +231,12 @@ pub fn restore(world: &mut World, i: usize, tag: &str, opts: &ActionOpts) -> Res
 pub fn stop(world: &mut World, i: usize, force: bool) {
     let n = &mut world.nodes[i];
     if !force {
-        let isp: Vec<String> = n
-            .rt
-            .states
-            .iter()
-            .filter(|(_, s)| in_service(s))
-            .map(|(t, _)| t.clone())
-            .collect();
+        let isp: Vec<String> =
+            n.rt.states
+                .iter()
+                .filter(|(_, s)| in_service(s))
+                .map(|(t, _)| t.clone())
+                .collect();
         n.rt.resume_on_start = isp;
         for t in n.res.iter().map(|r| r.tag.clone()).collect::<Vec<_>>() {
             n.set_state(&t, "OSU");

@@ -18,7 +18,9 @@ const KNOWN_KEYS: &[&str] = &[
 
 fn unquote(v: &str) -> String {
     let v = v.trim();
-    if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+    if v.len() >= 2
+        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+    {
         v[1..v.len() - 1].to_string()
     } else {
         v.to_string()
@@ -42,7 +44,12 @@ pub fn parse_conf(text: &str) -> Result<BTreeMap<String, String>, String> {
             return Err(format!("line {}: unknown configuration key {k}", n + 1));
         }
         let v = unquote(v);
-        if matches!(k, "LKCONF_INSTALL_JRE" | "LKCONF_START_LIFEKEEPER" | "LKCONF_QUORUM") && v != "y" && v != "n" {
+        if matches!(
+            k,
+            "LKCONF_INSTALL_JRE" | "LKCONF_START_LIFEKEEPER" | "LKCONF_QUORUM"
+        ) && v != "y"
+            && v != "n"
+        {
             return Err(format!("line {}: {k} must be y or n", n + 1));
         }
         m.insert(k.to_string(), v);
@@ -87,7 +94,11 @@ pub fn main(ctx: &Ctx) -> i32 {
                 println!("usage: setup                      (interactive)\n       setup -f CONFFILE -q y     (non-interactive, saved configuration)");
                 return 0;
             }
-            o => return fail(&format!("unknown option '{o}'; usage: setup [-f CONFFILE -q y]")),
+            o => {
+                return fail(&format!(
+                    "unknown option '{o}'; usage: setup [-f CONFFILE -q y]"
+                ))
+            }
         }
         i += 1;
     }
@@ -147,7 +158,11 @@ pub fn main(ctx: &Ctx) -> i32 {
     let rpms = media_dir.join("RPMS");
     if rpms.is_dir() {
         let names: Vec<String> = fs::read_dir(&rpms)
-            .map(|r| r.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         for k in &kits {
             let pre = format!("steeleye-{k}-");
@@ -247,7 +262,10 @@ pub fn main(ctx: &Ctx) -> i32 {
     let lic = root.join("var/LifeKeeper/license");
     let _ = fs::create_dir_all(&lic);
     for l in &licenses {
-        let name = Path::new(l).file_name().map(|s| s.to_os_string()).unwrap_or_default();
+        let name = Path::new(l)
+            .file_name()
+            .map(|s| s.to_os_string())
+            .unwrap_or_default();
         if let Err(e) = fs::copy(l, lic.join(&name)) {
             return fail(&format!("cannot install license file {l}: {e}"));
         }
@@ -280,7 +298,9 @@ fn setup_script(v: &str) -> String {
 
 fn which(p: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':').map(|d| Path::new(d).join(p)).find(|c| c.is_file())
+    path.split(':')
+        .map(|d| Path::new(d).join(p))
+        .find(|c| c.is_file())
 }
 
 pub fn media_create(args: &[String]) -> i32 {
@@ -336,7 +356,10 @@ pub fn media_create(args: &[String]) -> i32 {
             .collect();
         for n in names {
             let p = Package::new(&n, &v);
-            fs::write(stage.join("RPMS").join(format!("{}.rpm", p.nevra())), "lksim fake rpm\n")?;
+            fs::write(
+                stage.join("RPMS").join(format!("{}.rpm", p.nevra())),
+                "lksim fake rpm\n",
+            )?;
         }
         Ok(())
     })();
@@ -349,7 +372,8 @@ pub fn media_create(args: &[String]) -> i32 {
     if tool.1 {
         c.args(["-as", "mkisofs"]);
     }
-    c.args(["-quiet", "-R", "-J", "-V", &vol, "-o", &out]).arg(&stage);
+    c.args(["-quiet", "-R", "-J", "-V", &vol, "-o", &out])
+        .arg(&stage);
     let res = c.output();
     let _ = fs::remove_dir_all(&stage);
     match res {

@@ -67,7 +67,13 @@ pub fn render_short(first_header: &str, res: &[ResRow], paths: &[PathRow]) -> St
         .max()
         .unwrap_or(0)
         + 2;
-    let id_w = res.iter().map(|r| w(&r.id)).chain([w("ID")]).max().unwrap_or(0) + 3;
+    let id_w = res
+        .iter()
+        .map(|r| w(&r.id))
+        .chain([w("ID")])
+        .max()
+        .unwrap_or(0)
+        + 3;
     let state_w = res
         .iter()
         .map(|r| w(&r.state))
@@ -250,7 +256,11 @@ pub fn render_long(world: &World, i: usize) -> String {
             p.peer,
             p.kind,
             p.address,
-            if world.path_alive(i, p) { "ALIVE" } else { "DEAD" },
+            if world.path_alive(i, p) {
+                "ALIVE"
+            } else {
+                "DEAD"
+            },
             p.prio.map(|x| x.to_string()).unwrap_or_else(|| "--".into())
         ));
     }
@@ -262,14 +272,28 @@ pub fn render_long(world: &World, i: usize) -> String {
             None => continue,
         };
         o.push_str(&format!("{}:\n", r.tag));
-        o.push_str(&format!("    id={} app={} type={} state={}\n", r.id, r.app, r.rtype, n.state_of(&tag)));
-        o.push_str("    initialize=(AUTORES_ISP) automatic restore to IN-SERVICE by LifeKeeper allowed\n");
+        o.push_str(&format!(
+            "    id={} app={} type={} state={}\n",
+            r.id,
+            r.app,
+            r.rtype,
+            n.state_of(&tag)
+        ));
+        o.push_str(
+            "    initialize=(AUTORES_ISP) automatic restore to IN-SERVICE by LifeKeeper allowed\n",
+        );
         if !r.children.is_empty() {
-            o.push_str(&format!("    depends on resources: {}\n", r.children.join(",")));
+            o.push_str(&format!(
+                "    depends on resources: {}\n",
+                r.children.join(",")
+            ));
         }
         let parents = n.parents_of(&tag);
         if !parents.is_empty() {
-            o.push_str(&format!("    these resources are dependent: {}\n", parents.join(",")));
+            o.push_str(&format!(
+                "    these resources are dependent: {}\n",
+                parents.join(",")
+            ));
         }
         o.push_str(&format!("    Local priority = {}\n", r.prio));
         for e in &r.equivalents {

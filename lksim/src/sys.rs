@@ -141,9 +141,7 @@ fn df(w: &World, i: usize, a: &[&str]) -> i32 {
     }
     println!("Filesystem            1024-blocks     Used Available Capacity Mounted on");
     for _ in 0..paths.len().max(1) {
-        println!(
-            "/dev/mapper/rhel-root {size:>11} {used:>8} {free:>9} {pct:>7}% /"
-        );
+        println!("/dev/mapper/rhel-root {size:>11} {used:>8} {free:>9} {pct:>7}% /");
     }
     0
 }
@@ -185,7 +183,10 @@ fn pkg_matches(p: &Package, q: &str) -> bool {
 }
 
 fn parse_rpm_file(f: &str) -> Option<Package> {
-    let base = std::path::Path::new(f).file_name()?.to_string_lossy().to_string();
+    let base = std::path::Path::new(f)
+        .file_name()?
+        .to_string_lossy()
+        .to_string();
     let s = base.strip_suffix(".rpm")?;
     let (rest, arch) = s.rsplit_once('.')?;
     let (rest, release) = rest.rsplit_once('-')?;
@@ -261,7 +262,8 @@ fn rpm(w: &mut World, i: usize, a: &[&str]) -> i32 {
         if bad > 0 {
             return bad.min(255);
         }
-        n.rt.packages.retain(|p| !names.iter().any(|q| pkg_matches(p, q)));
+        n.rt.packages
+            .retain(|p| !names.iter().any(|q| pkg_matches(p, q)));
         if n.installed_version().is_none() {
             n.rt.running = false;
         }
@@ -307,7 +309,11 @@ fn rpm(w: &mut World, i: usize, a: &[&str]) -> i32 {
     let mut out = String::new();
     if all {
         for p in &n.rt.packages {
-            if names.is_empty() || names.iter().any(|g| glob(g, &p.name) || glob(g, &p.nevra())) {
+            if names.is_empty()
+                || names
+                    .iter()
+                    .any(|g| glob(g, &p.name) || glob(g, &p.nevra()))
+            {
                 out.push_str(&fmt_pkg(&qf, p));
             }
         }

@@ -173,7 +173,10 @@ fn do_action(ctx: &Ctx, tag: &str, action: &str, bottom: bool, halfway: bool) ->
         "restore" => ops::restore(&mut w, me, tag, &opts),
         "remove" => ops::remove(&mut w, me, tag, halfway),
         o => {
-            eprintln!("{}: action \"{o}\" is not supported by the simulator", ctx.cmd);
+            eprintln!(
+                "{}: action \"{o}\" is not supported by the simulator",
+                ctx.cmd
+            );
             return 1;
         }
     };
@@ -369,7 +372,9 @@ fn config_members(root: &Path) -> Vec<String> {
             let name = e.file_name().to_string_lossy().to_string();
             if p.is_dir() {
                 walk(&p, root, out);
-            } else if !(name.starts_with("archive.") && name.ends_with(".tar.gz")) && !name.ends_with(".tmp~") {
+            } else if !(name.starts_with("archive.") && name.ends_with(".tar.gz"))
+                && !name.ends_with(".tmp~")
+            {
                 if let Ok(rel) = p.strip_prefix(root) {
                     out.push(rel.to_string_lossy().to_string());
                 }
@@ -441,7 +446,10 @@ pub fn lkbackup(ctx: &Ctx) -> i32 {
             Some(f) => PathBuf::from(f),
             None => {
                 let (y, mo, d, h, mi, _) = local_time();
-                lk.join(format!("config/archive.{:02}{mo:02}{d:02}{h:02}{mi:02}.tar.gz", y % 100))
+                lk.join(format!(
+                    "config/archive.{:02}{mo:02}{d:02}{h:02}{mi:02}.tar.gz",
+                    y % 100
+                ))
             }
         };
         let members = config_members(&root);
@@ -563,15 +571,20 @@ pub fn lksupport(ctx: &Ctx) -> i32 {
 
 // --------------------------------------------------------------------- rmlk
 
-pub const RMLK_PROMPT: &str = "Do you wish to continue (answering \"no\" will abort uninstall) (y/n) [n] ? ";
+pub const RMLK_PROMPT: &str =
+    "Do you wish to continue (answering \"no\" will abort uninstall) (y/n) [n] ? ";
 
 pub fn rmlk(ctx: &Ctx) -> i32 {
     tryx!(gate(ctx, "rmlk"));
     {
         let (w, me) = tryx!(open(ctx));
-        let v = w.nodes[me].installed_version().unwrap_or_else(|| "?".into());
+        let v = w.nodes[me]
+            .installed_version()
+            .unwrap_or_else(|| "?".into());
         println!("This will remove LifeKeeper {v} and all of its recovery kits and configuration");
-        println!("(including the resource hierarchies and the archives in /opt/LifeKeeper/config).");
+        println!(
+            "(including the resource hierarchies and the archives in /opt/LifeKeeper/config)."
+        );
     }
     print!("{RMLK_PROMPT}");
     let _ = std::io::stdout().flush();
@@ -588,13 +601,12 @@ pub fn rmlk(ctx: &Ctx) -> i32 {
         ops::stop(&mut w, me, false);
     }
     let n = &mut w.nodes[me];
-    let pkgs: Vec<String> = n
-        .rt
-        .packages
-        .iter()
-        .filter(|p| p.is_lifekeeper())
-        .map(|p| p.nevra())
-        .collect();
+    let pkgs: Vec<String> =
+        n.rt.packages
+            .iter()
+            .filter(|p| p.is_lifekeeper())
+            .map(|p| p.nevra())
+            .collect();
     for p in &pkgs {
         println!("Removing {p}");
     }

@@ -32,7 +32,11 @@ impl LocalDir {
             || Path::new(cmd0).starts_with(lk.join("bin"));
         let mut c = if LK_COMMANDS.contains(&base.as_str()) && is_lk_path {
             let mut c = Command::new(&self.exe);
-            c.arg("--node-root").arg(root).arg("--as").arg(&base).arg("--");
+            c.arg("--node-root")
+                .arg(root)
+                .arg("--as")
+                .arg(&base)
+                .arg("--");
             c
         } else if let Some(rest) = cmd0.strip_prefix("/opt/LifeKeeper/") {
             Command::new(lk.join(rest))
@@ -43,7 +47,11 @@ impl LocalDir {
         let path = std::env::var("PATH").unwrap_or_default();
         c.env(
             "PATH",
-            format!("{}:{}:{path}", path_dir(root).display(), lk.join("bin").display()),
+            format!(
+                "{}:{}:{path}",
+                path_dir(root).display(),
+                lk.join("bin").display()
+            ),
         );
         c.env("LKROOT", &lk);
         c
