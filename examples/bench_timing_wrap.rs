@@ -47,11 +47,12 @@ fn main() {
     let cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) as i64 * 1_000_000
         + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) as i64;
     if let Some(log) = std::env::var_os("LKBENCH_LOG") {
-        let line = format!(
-            "{name} {start} {end} {} {cpu_us}\n",
-            (end - start) / 1000
-        );
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+        let line = format!("{name} {start} {end} {} {cpu_us}\n", (end - start) / 1000);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log)
+        {
             let _ = f.write_all(line.as_bytes());
         }
     }

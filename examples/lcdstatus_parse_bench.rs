@@ -53,7 +53,9 @@ fn baseline(text: &str) -> usize {
     let mut acc = 0usize;
     for line in text.lines() {
         for w in line.split_whitespace() {
-            acc = acc.wrapping_add(w.len()).wrapping_add(w.as_bytes()[0] as usize);
+            acc = acc
+                .wrapping_add(w.len())
+                .wrapping_add(w.as_bytes()[0] as usize);
         }
     }
     acc
