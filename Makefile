@@ -53,6 +53,7 @@ test: deps venv build
 lint: venv
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(VENV)/bin/ansible-lint --offline playbooks/ tests/ansible/
 
 demo: deps venv build
 	./demo/run

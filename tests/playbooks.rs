@@ -244,12 +244,15 @@ fn three_clusters_at_once_a_setup_fault_stops_only_its_cluster() {
 }
 
 /// A two-node cluster with one fault armed; the run must fail with `expect` in its output.
-fn faulted_run(test: &str, extra: &[&str], fault: Option<(&str, &str)>, expect: &str) -> (Sim, Value) {
+/// `fetch`: copy the backups to the controller (Python tasks, slow on a busy machine: only where
+/// the test looks at them).
+fn faulted_run(test: &str, extra: &[&str], fault: Option<(&str, &str)>, fetch: bool, expect: &str) -> (Sim, Value) {
     let sim = Sim::create(test, &[("demo", TWO, None)], extra);
     if let Some((node, cmd)) = fault {
         sim.fault("demo", node, cmd);
     }
-    let run = sim.playbook("rolling_upgrade.yml", &[]);
+    let fetch = format!("lk_fetch_backups={fetch}");
+    let run = sim.playbook("rolling_upgrade.yml", &["-e", &fetch]);
     let log = text(&run);
     assert!(!run.status.success(), "the run must fail:\n{log}");
     assert!(log.contains(expect), "expected {expect:?} in:\n{log}");
@@ -265,6 +268,7 @@ fn preflight_failure_stops_before_anything_changes_and_the_report_names_the_reme
         "fault-preflight",
         &["--selinux", "enforcing"],
         None,
+        false,
         "cluster demo FAILED at node-a \"pre-flight\": preflight failed on LK-SELINUX",
     );
     assert_eq!(versions(&st), [("node-a".into(), "9.4.0".into()), ("node-b".into(), "9.4.0".into())]);
@@ -281,6 +285,7 @@ fn backup_failure_stops_before_any_switchover() {
         "fault-backup",
         &[],
         Some(("node-b", "lkbackup")),
+        false,
         "cluster demo FAILED at node-b \"Take a configuration backup (lk_backup, lkbackup -c)\"",
     );
     assert_eq!(versions(&st), [("node-a".into(), "9.4.0".into()), ("node-b".into(), "9.4.0".into())]);
@@ -294,6 +299,7 @@ fn switchover_failure_stops_before_the_upgrade() {
         "fault-switchover",
         &[],
         Some(("node-b", "perform_action")),
+        false,
         "cluster demo FAILED at node-a \"Switch this node's hierarchies over to a peer (lk_resource standby)\"",
     );
     assert_eq!(versions(&st), [("node-a".into(), "9.4.0".into()), ("node-b".into(), "9.4.0".into())]);
@@ -306,6 +312,7 @@ fn setup_failure_on_the_second_node_keeps_the_first_nodes_upgrade() {
         "fault-setup",
         &[],
         Some(("node-b", "setup")),
+        true,
         "cluster demo FAILED at node-b \"Upgrade LifeKeeper (lk_upgrade)\"",
     );
     assert_eq!(versions(&st)[0], ("node-a".into(), "9.6.1".into()), "the first node's upgrade is intact");
@@ -320,7 +327,7 @@ fn playbooks_pass_ansible_lint() {
     assert!(exe.exists(), "{} missing: run `make venv`", exe.display());
     let out = Command::new(exe)
         .current_dir(ansible::repo())
-        .args(["--offline", "playbooks/"])
+        .args(["--offline", "playbooks/", "tests/ansible/"])
         .env("ANSIBLE_CONFIG", ansible::repo().join("ansible.cfg"))
         .env("PATH", format!("{}:{}", ansible::venv().join("bin").display(), std::env::var("PATH").unwrap_or_default()))
         .env("NO_COLOR", "1")
