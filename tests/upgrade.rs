@@ -799,3 +799,67 @@ fn a_different_version_is_refused_while_an_upgrade_is_unfinished() {
         "{v}"
     );
 }
+
+#[test]
+fn reinstall_from_older_than_7_5_plans_the_package_removal() {
+    let c = Cluster::create("upgrade-old74", &["node-a", "node-b"], "7.4.0", &[]);
+    let img = media("upgrade-old74", "9.6.1");
+    let backups = c.dir.join("backups");
+    take_backup(&c, &backups);
+    let b = c.node("node-b");
+    let a = args(
+        &c,
+        b,
+        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true,
+               "recovery_kits": ["lkIP"]}),
+    );
+    let before = settled_hash(&c);
+    let plan = run_ok(b, check(a.clone()));
+    assert_eq!(tree_hash(&c.dir), before);
+    assert_eq!(
+        names(&plan)[..4],
+        [
+            "save defaults",
+            "stop LifeKeeper",
+            "uninstall LifeKeeper",
+            "remove old packages"
+        ]
+    );
+    let done = run_ok(b, diff(a));
+    // rmlk of the simulator removes every package itself, so nothing is left for rpm -e.
+    assert_eq!(
+        steps(&done)[3],
+        ("remove old packages".to_string(), "skipped".to_string())
+    );
+    assert_eq!(
+        done["diff"], plan["diff"],
+        "reinstall installs the core set and the kits asked for"
+    );
+    assert_eq!(node_state(&c, "node-b")["version"], "9.6.1");
+}
+
+#[test]
+fn progress_goes_to_stderr_and_stdout_stays_one_json_object() {
+    let c = Cluster::create("upgrade-progress", &["node-a", "node-b"], "9.4.0", &[]);
+    let img = media("upgrade-progress", "9.6.1");
+    let b = c.node("node-b");
+    let file = c.dir.join("args.json");
+    std::fs::write(&file, args(&c, b, json!({"media": s(&img)})).to_string()).unwrap();
+    let out = Command::new(bin("lk_upgrade"))
+        .arg(&file)
+        .env("PATH", b.path_env())
+        .env("LKOPS_PROGRESS", "1")
+        .output()
+        .unwrap();
+    let (v, rc) = parse_output(&out);
+    assert_eq!(rc, 0, "{v:#}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for l in [
+        "mount media 9.6.1 ...",
+        "setup 9.6.1 ...",
+        "setup 9.6.1: done",
+        "verify: done",
+    ] {
+        assert!(err.contains(l), "{l} missing from stderr: {err}");
+    }
+}

@@ -487,7 +487,9 @@ fn volatile(name: &str) -> bool {
         || name.ends_with(".lock")
 }
 
-/// Every configuration file: (path relative to lkroot, or the defaults file's absolute path) →
+const DEFAULTS_LABEL: &str = "@defaults_file";
+
+/// Every configuration file: (path relative to lkroot, or DEFAULTS_LABEL) →
 /// sha256 of its content ("link -> target" for symlinks).
 fn config_files(lkroot: &Path, defaults_file: &Path) -> Result<Vec<(String, String)>, String> {
     fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) -> Result<(), String> {
@@ -523,7 +525,8 @@ fn config_files(lkroot: &Path, defaults_file: &Path) -> Result<Vec<(String, Stri
     walk(&lkroot.join("config"), lkroot, &mut out)?;
     out.sort();
     match rfs::sha256_file(defaults_file) {
-        Ok(h) => out.push((defaults_file.display().to_string(), h)),
+        // Labelled, not by its path: the fingerprint is about content, wherever the file lives.
+        Ok(h) => out.push((DEFAULTS_LABEL.to_string(), h)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("cannot read {}: {e}", defaults_file.display())),
     }
@@ -742,6 +745,7 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         .collect();
 
     let mut out;
+    let mut predicted = false;
     if !take && prune.is_empty() {
         let e = newest.expect("no backup needed means there is one");
         out = Outcome::new(
@@ -761,7 +765,11 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
                 host: host.clone(),
                 time: time::iso8601(now),
                 timestamp: now,
-                lifekeeper_version: None,
+                // rpm -q is read-only, so check mode can tell the version it will record.
+                lifekeeper_version: version::installed(&ctx.runner)
+                    .ok()
+                    .flatten()
+                    .map(|v| v.to_string()),
                 fingerprint: fp.clone(),
                 archive: arch_name.clone(),
                 sha256: String::new(),
@@ -770,6 +778,7 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
                 defaults_sha256: p.include_defaults.then(String::new),
                 source: String::new(),
             });
+            predicted = true;
             out = Outcome::new(true, "")
                 .with("archive", dest.join(&arch_name).display().to_string())
                 .with("sha256", Value::Null)
@@ -827,13 +836,25 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     for w in warnings {
         out.warn(w);
     }
+    let mut backups = entries_json(&after);
+    if predicted {
+        // The entry check mode predicts: what only the real run can know is null.
+        if let Some(Value::Object(e)) = backups.as_array_mut().and_then(|a| a.last_mut()) {
+            for k in ["sha256", "size", "source"] {
+                e.insert(k.into(), Value::Null);
+            }
+            if p.include_defaults {
+                e.insert("defaults_sha256".into(), Value::Null);
+            }
+        }
+    }
     let before_list = listing(&manifest);
     let after_list = listing(&after);
     Ok(out
         .with("host", host)
         .with("fingerprint", fp)
         .with("pruned", pruned_names)
-        .with("backups", entries_json(&after))
+        .with("backups", backups)
         .diff(Some(diff::text(
             &format!("{} backups", dest.display()),
             &before_list,
@@ -1358,12 +1379,26 @@ fn restored(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         .arg("-x")
         .arg("-f")
         .arg(&archive);
-    ctx.runner
+    if let Err(f) = ctx
+        .runner
         .run_ok(&cmd, "lkbackup could not restore the archive")
-        .map_err(|f| f.changed(true))?;
+    {
+        // lkbackup may have got part-way: say "changed" exactly when the configuration moved.
+        let now = fingerprint(&p.lkroot, &p.defaults_file).unwrap_or_default();
+        return Err(f.changed(now != fp_before).with("fingerprint", now));
+    }
     let after_files = config_files(&p.lkroot, &p.defaults_file).map_err(Failure::new)?;
     let fp_after = fingerprint_of(&after_files);
-    let restored_files = changed_files(&before_files, &after_files);
+    let restored_files: Vec<String> = changed_files(&before_files, &after_files)
+        .into_iter()
+        .map(|f| {
+            if f == DEFAULTS_LABEL {
+                p.defaults_file.display().to_string()
+            } else {
+                f
+            }
+        })
+        .collect();
     if let Some(e) = &entry {
         if e.fingerprint != fp_after {
             warnings.push(format!(
@@ -1477,6 +1512,8 @@ mod tests {
         assert!(check_outside_lkroot(&d.join("opt/LifeKeeper2"), &lk).is_ok());
     }
 
+    const PINNED_FP: &str = "6b6d3c818d8722c2e5b51318f39b00181f37c160572bdd56ea80f99400311ea7";
+
     #[test]
     fn fingerprint_ignores_archives_and_temps_but_sees_config_and_defaults() {
         let d = tmpdir("fp");
@@ -1493,6 +1530,8 @@ mod tests {
         fs::write(&def, "A=2\n").unwrap();
         let f1 = fingerprint(&lk, &def).unwrap();
         assert_ne!(f1, f0);
+        // The algorithm is pinned: changing it makes every node take a new backup.
+        assert_eq!(f1, PINNED_FP);
         fs::rename(lk.join("config/sub/x"), lk.join("config/sub/y")).unwrap();
         assert_ne!(fingerprint(&lk, &def).unwrap(), f1);
     }

@@ -83,6 +83,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "C(state=query) runs C(lcdstatus -e) and nothing else; when LifeKeeper is not running it succeeds with C(lifekeeper_running=false). C(active)/C(standby) fail when LifeKeeper is not running.",
         "With an implicit target, a hierarchy that is already out of service here is left alone (even if nobody serves it; a warning says so). With an explicit C(switch_to) node, the hierarchy must also be in service on that node.",
         "A failed perform_action fails the task with the resource states read right after the failure and the command's output tail (C(stderr_tail)).",
+        "C(switch_to=none) runs C(perform_action -a remove) on each leaf of the hierarchy that is still in service: remove takes a tag and the resources above it down, not its children. A leaf shared with another root hierarchy takes that one down too.",
+        "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
     ],
     examples: "- name: Move every hierarchy off this node before upgrading it
   lk_resource:
@@ -189,10 +191,12 @@ impl Module for Resource {
 
         for (i, s) in steps.iter().enumerate() {
             ctx.progress(&format!("{} {} on {}", s.action, s.tag, s.node));
-            let out = ctx.runner.run(&s.cmd)?;
-            if !out.ok() {
-                let f = out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node));
-                return Err(failed_with_states(ctx, &p, f, &actions[..=i], &roots));
+            for cmd in &s.cmds {
+                let out = ctx.runner.run(cmd)?;
+                if !out.ok() {
+                    let f = out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node));
+                    return Err(failed_with_states(ctx, &p, f, &actions[..=i], &roots));
+                }
             }
         }
         let view = settle(ctx, &p, &roots, &steps, &actions)?;
@@ -451,7 +455,8 @@ struct Step {
     tag: String,
     action: &'static str,
     node: String,
-    cmd: Cmd,
+    /// Usually one command; a remove is one per in-service leaf (see `remove_cmds`).
+    cmds: Vec<Cmd>,
 }
 
 impl Step {
@@ -508,7 +513,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                     tag: root.clone(),
                     action: "restore",
                     node: me.clone(),
-                    cmd: perform_action(&p.lkroot, p, root, "restore"),
+                    cmds: vec![perform_action(&p.lkroot, p, root, "restore")],
                 });
             }
             continue;
@@ -522,7 +527,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                         tag: root.clone(),
                         action: "remove",
                         node: me.clone(),
-                        cmd: perform_action(&p.lkroot, p, root, "remove"),
+                        cmds: remove_cmds(p, &view.local, root),
                     });
                 }
             }
@@ -576,12 +581,42 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                     tag: root.clone(),
                     action: "restore",
                     node: target,
-                    cmd,
+                    cmds: vec![cmd],
                 });
             }
         }
     }
     Ok((steps, warnings))
+}
+
+/// `perform_action -a remove` takes a tag and the resources *above* it out of service, not its
+/// children (reference §3: "remove stops every object above the tag and then the tag itself").
+/// So a whole hierarchy goes out of service by removing each of its leaves that is not OSU yet:
+/// each remove clears its branch up to the root. Limitation: a leaf shared with another root
+/// hierarchy also takes that one down (lcdstatus -e shows a shared child under one parent only,
+/// so it cannot be seen from here).
+fn remove_cmds(p: &Params, st: &Status, root: &str) -> Vec<Cmd> {
+    let h = st.hierarchy(root);
+    h.iter()
+        .filter(|r| {
+            !h.iter()
+                .any(|c| c.parent.as_deref() == Some(r.tag.as_str()))
+        })
+        .filter(|leaf| {
+            // a leaf whose branch (leaf and ancestors up to the root) is all OSU needs nothing
+            let mut cur: Option<&Res> = Some(leaf);
+            let mut all_osu = true;
+            while let Some(r) = cur {
+                all_osu &= r.state == "OSU";
+                cur = r
+                    .parent
+                    .as_deref()
+                    .and_then(|t| h.iter().copied().find(|x| x.tag == t));
+            }
+            !all_osu
+        })
+        .map(|leaf| perform_action(&p.lkroot, p, &leaf.tag, "remove"))
+        .collect()
 }
 
 /// The node a hierarchy goes to by default: BACKUP, or PRIMARY when BACKUP is `------`.
@@ -645,11 +680,13 @@ fn settle(
 ) -> Result<View, Failure> {
     let deadline = Instant::now() + Duration::from_secs(p.wait as u64);
     loop {
-        let local = status::read(&ctx.runner, &p.lkroot)?.ok_or_else(|| {
-            Failure::new("LifeKeeper stopped running while the hierarchies were settling")
-                .changed(true)
-        })?;
-        let view = View::read(ctx, p, local)?;
+        let local = status::read(&ctx.runner, &p.lkroot)
+            .map_err(|f| f.changed(true))?
+            .ok_or_else(|| {
+                Failure::new("LifeKeeper stopped running while the hierarchies were settling")
+                    .changed(true)
+            })?;
+        let view = View::read(ctx, p, local).map_err(|f| f.changed(true))?;
         if settled(&view, roots, steps) {
             return Ok(view);
         }
@@ -894,7 +931,7 @@ mod tests {
             vec![json!({"tag": "app", "action": "restore", "node": "node-b"})]
         );
         assert_eq!(
-            steps[0].cmd.display(),
+            steps[0].cmds[0].display(),
             vec![
                 "/opt/LifeKeeper/bin/lcdremexec",
                 "-d",
@@ -933,7 +970,7 @@ mod tests {
         .unwrap();
         assert_eq!(steps.len(), 1);
         assert_eq!(
-            steps[0].cmd.display(),
+            steps[0].cmds[0].display(),
             vec![
                 "/opt/LifeKeeper/bin/perform_action",
                 "-b",
@@ -953,11 +990,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            steps[0].cmd.display(),
+            steps[0].cmds[0].display(),
             vec![
                 "/opt/LifeKeeper/bin/perform_action",
                 "-t",
-                "app",
+                "fs",
                 "-a",
                 "remove"
             ]

@@ -1267,14 +1267,14 @@ fn predict_packages(p: &Plan, params: &Params, runner: &Runner) -> Vec<String> {
             let text = fs::read_to_string(c).unwrap_or_default();
             let get = |k: &str| {
                 text.lines()
-                    .filter_map(|l| {
+                    .rev()
+                    .find_map(|l| {
                         l.trim()
                             .strip_prefix("export ")
                             .unwrap_or(l.trim())
                             .strip_prefix(&format!("{k}="))
                             .map(String::from)
                     })
-                    .last()
                     .map(|v| v.trim_matches(['"', '\'']).to_string())
             };
             (
