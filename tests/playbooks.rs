@@ -3,15 +3,14 @@
 //! mode, and a fault at each stage. Ignored by a plain `cargo test`; `make test` runs them (after
 //! creating the venv and building modules/ and lksim).
 
-mod common;
 #[path = "common/ansible.rs"]
 mod ansible;
+mod common;
 
 use ansible::{ansible_playbook, recap, recap_total, text};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
 
 /// Simulated clusters plus their generated inventory and controller output dir.
 struct Sim {
@@ -25,7 +24,11 @@ impl Sim {
     /// the same way `make demo` does.
     fn create(test: &str, clusters: &[(&str, &[&str], Option<Value>)], extra: &[&str]) -> Sim {
         let root = common::scratch(&format!("pb-{test}"));
-        let sim = Sim { dir: root.join("sim"), inventory: root.join("inventory.yml"), out: root.join("out") };
+        let sim = Sim {
+            dir: root.join("sim"),
+            inventory: root.join("inventory.yml"),
+            out: root.join("out"),
+        };
         let clusters: Vec<Value> = clusters
             .iter()
             .map(|(name, nodes, h)| {
@@ -43,7 +46,14 @@ impl Sim {
         });
         let spec_file = root.join("spec.json");
         std::fs::write(&spec_file, spec.to_string()).unwrap();
-        let out = ansible_playbook(&["tests/ansible/simulate.yml", "-e", &format!("@{}", spec_file.display())], &[]);
+        let out = ansible_playbook(
+            &[
+                "tests/ansible/simulate.yml",
+                "-e",
+                &format!("@{}", spec_file.display()),
+            ],
+            &[],
+        );
         assert!(out.status.success(), "simulate.yml failed:\n{}", text(&out));
         sim
     }
@@ -56,8 +66,15 @@ impl Sim {
     }
 
     fn lksim(&self, args: &[&str]) -> String {
-        let out = Command::new(common::bin("lksim")).args(args).output().unwrap();
-        assert!(out.status.success(), "lksim {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(common::bin("lksim"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lksim {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -70,12 +87,23 @@ impl Sim {
     }
 
     fn fault(&self, cluster: &str, node: &str, command: &str) {
-        self.lksim(&["fault", "set", node, command, "fail", "--dir", &self.cluster_dir(cluster)]);
+        self.lksim(&[
+            "fault",
+            "set",
+            node,
+            command,
+            "fail",
+            "--dir",
+            &self.cluster_dir(cluster),
+        ]);
     }
 
     fn summary(&self) -> Value {
         let p = self.out.join("report/summary.json");
-        serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+        .unwrap()
     }
 }
 
@@ -85,7 +113,12 @@ fn versions(state: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["name"].as_str().unwrap().to_string(), n["version"].as_str().unwrap_or("none").to_string()))
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["version"].as_str().unwrap_or("none").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -93,7 +126,16 @@ fn versions(state: &Value) -> Vec<(String, String)> {
 fn placement(state: &Value) -> Vec<(String, Vec<String>)> {
     let nodes = state["nodes"].as_array().unwrap();
     let res = nodes[0]["resources"].as_array().unwrap();
-    let kids: Vec<&str> = res.iter().flat_map(|r| r["children"].as_array().unwrap().iter().map(|c| c.as_str().unwrap())).collect();
+    let kids: Vec<&str> = res
+        .iter()
+        .flat_map(|r| {
+            r["children"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+        })
+        .collect();
     let mut out: Vec<(String, Vec<String>)> = res
         .iter()
         .map(|r| r["tag"].as_str().unwrap())
@@ -101,7 +143,13 @@ fn placement(state: &Value) -> Vec<(String, Vec<String>)> {
         .map(|t| {
             let on = nodes
                 .iter()
-                .filter(|n| n["resources"].as_array().unwrap().iter().any(|r| r["tag"] == t && r["state"] == "ISP"))
+                .filter(|n| {
+                    n["resources"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r["tag"] == t && r["state"] == "ISP")
+                })
                 .map(|n| n["name"].as_str().unwrap().to_string())
                 .collect();
             (t.to_string(), on)
@@ -116,7 +164,11 @@ fn assert_all_at(state: &Value, version: &str) {
         assert_eq!(v, version, "{node} is at {v}, expected {version}: {state}");
     }
     for n in state["nodes"].as_array().unwrap() {
-        assert_eq!(n["running"], true, "LifeKeeper not running on {}", n["name"]);
+        assert_eq!(
+            n["running"], true,
+            "LifeKeeper not running on {}",
+            n["name"]
+        );
     }
 }
 
@@ -130,10 +182,18 @@ fn assert_served(state: &Value) {
 /// The controller's copies of a node's backups verify with the standard tool.
 fn assert_backups_verified(sim: &Sim, cluster: &str, node: &str) {
     let dir = sim.out.join("backups").join(cluster).join(node);
-    let out = Command::new("sha256sum").args(["--check", "--strict", "SHA256SUMS"]).current_dir(&dir).output().unwrap();
+    let out = Command::new("sha256sum")
+        .args(["--check", "--strict", "SHA256SUMS"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}: {}", dir.display(), text(&out));
     let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(listed.contains(".tar.gz: OK"), "no archive verified in {}: {listed}", dir.display());
+    assert!(
+        listed.contains(".tar.gz: OK"),
+        "no archive verified in {}: {listed}",
+        dir.display()
+    );
 }
 
 fn tree(sim: &Sim) -> Vec<(String, String)> {
@@ -155,8 +215,14 @@ fn rolling_upgrade_two_nodes_check_changes_nothing_then_upgrades_then_changes_no
     assert!(check.status.success(), "{log}");
     assert_eq!(tree(&sim), before, "--check changed the simulated nodes");
     assert!(log.contains("setup 9.6.1: planned"), "plan shown:\n{log}");
-    assert!(log.contains("+ip-10.0.0.50: OSU on node-a, ISP on node-b"), "switchover diff shown:\n{log}");
-    assert!(log.contains("+steeleye-lk-9.6.1"), "package diff shown:\n{log}");
+    assert!(
+        log.contains("+ip-10.0.0.50: OSU on node-a, ISP on node-b"),
+        "switchover diff shown:\n{log}"
+    );
+    assert!(
+        log.contains("+steeleye-lk-9.6.1"),
+        "package diff shown:\n{log}"
+    );
 
     // For real.
     let run = sim.playbook("rolling_upgrade.yml", &[]);
@@ -170,14 +236,26 @@ fn rolling_upgrade_two_nodes_check_changes_nothing_then_upgrades_then_changes_no
     let summary = sim.summary();
     assert_eq!(summary["clusters"]["demo"]["status"], "ok", "{summary}");
     let report = std::fs::read_to_string(sim.out.join("report/readiness.md")).unwrap();
-    assert!(report.contains("| demo | node-a | 9.4.0 | direct | ready |") && report.contains("LK-COMM-PATHS"), "{report}");
+    assert!(
+        report.contains("| demo | node-a | 9.4.0 | direct | ready |")
+            && report.contains("LK-COMM-PATHS"),
+        "{report}"
+    );
     let html = std::fs::read_to_string(sim.out.join("report/readiness.html")).unwrap();
-    assert!(html.contains("<td class=\"pass\"") && !html.contains("<link") && !html.contains("<script"), "self-contained HTML");
+    assert!(
+        html.contains("<td class=\"pass\"") && !html.contains("<link") && !html.contains("<script"),
+        "self-contained HTML"
+    );
 
     // Once more: nothing to do anywhere.
     let again = sim.playbook("rolling_upgrade.yml", &[]);
     assert!(again.status.success(), "{}", text(&again));
-    assert_eq!(recap_total(&again, "changed"), 0, "second run changed something: {:?}", recap(&again));
+    assert_eq!(
+        recap_total(&again, "changed"),
+        0,
+        "second run changed something: {:?}",
+        recap(&again)
+    );
 }
 
 #[test]
@@ -193,7 +271,13 @@ fn rolling_upgrade_three_nodes_returns_each_hierarchy_to_its_node() {
     let nodes: &[&str] = &["node-a", "node-b", "node-c"];
     let sim = Sim::create("three", &[("trio", nodes, Some(spec))], &[]);
     let start = placement(&sim.state("trio"));
-    assert_eq!(start.iter().map(|(_, on)| on[0].as_str()).collect::<Vec<_>>(), ["node-a", "node-b", "node-c"]);
+    assert_eq!(
+        start
+            .iter()
+            .map(|(_, on)| on[0].as_str())
+            .collect::<Vec<_>>(),
+        ["node-a", "node-b", "node-c"]
+    );
 
     let run = sim.playbook("rolling_upgrade.yml", &[]);
     assert!(run.status.success(), "{}", text(&run));
@@ -218,32 +302,60 @@ fn three_clusters_at_once_a_setup_fault_stops_only_its_cluster() {
         &[],
     );
     sim.fault("bravo", "bravo-b", "setup");
-    let starts: Vec<_> = ["alpha", "bravo", "charlie"].iter().map(|c| placement(&sim.state(c))).collect();
+    let starts: Vec<_> = ["alpha", "bravo", "charlie"]
+        .iter()
+        .map(|c| placement(&sim.state(c)))
+        .collect();
 
     let run = sim.playbook("rolling_upgrade.yml", &[]);
     let log = text(&run);
-    assert!(!run.status.success(), "a failed cluster fails the run:\n{log}");
-    assert!(log.contains("cluster bravo FAILED at bravo-b \"Upgrade LifeKeeper (lk_upgrade)\""), "{log}");
+    assert!(
+        !run.status.success(),
+        "a failed cluster fails the run:\n{log}"
+    );
+    assert!(
+        log.contains("cluster bravo FAILED at bravo-b \"Upgrade LifeKeeper (lk_upgrade)\""),
+        "{log}"
+    );
     for (i, c) in ["alpha", "charlie"].iter().enumerate() {
         let st = sim.state(c);
         assert_all_at(&st, "9.6.1");
-        assert_eq!(placement(&st), starts[i * 2], "{c}: hierarchies end where they started");
+        assert_eq!(
+            placement(&st),
+            starts[i * 2],
+            "{c}: hierarchies end where they started"
+        );
         assert_backups_verified(&sim, c, &format!("{c}-a"));
     }
     let bravo = sim.state("bravo");
-    assert_eq!(versions(&bravo), [("bravo-a".into(), "9.6.1".into()), ("bravo-b".into(), "9.4.0".into())]);
+    assert_eq!(
+        versions(&bravo),
+        [
+            ("bravo-a".into(), "9.6.1".into()),
+            ("bravo-b".into(), "9.4.0".into())
+        ]
+    );
     assert_served(&bravo);
     let summary = sim.summary();
     assert_eq!(summary["clusters"]["alpha"]["status"], "ok");
     assert_eq!(summary["clusters"]["charlie"]["status"], "ok");
     assert_eq!(summary["clusters"]["bravo"]["status"], "FAILED");
-    assert_eq!(summary["clusters"]["bravo"]["stopped_at"]["node"], "bravo-b");
+    assert_eq!(
+        summary["clusters"]["bravo"]["stopped_at"]["node"],
+        "bravo-b"
+    );
 }
 
 /// A two-node cluster with one fault armed; the run must fail with `expect` in its output.
 /// `fetch`: copy the backups to the controller (Python tasks, slow on a busy machine: only where
 /// the test looks at them).
-fn faulted_run(test: &str, extra: &[&str], fault: Option<(&str, &str)>, fetch: bool, expect: &str) -> (Sim, Value) {
+fn faulted_run(
+    test: &str,
+    extra: &[&str],
+    fault: Option<(&str, &str)>,
+    fetch: bool,
+    expect: &str,
+) -> (Sim, Value) {
     let sim = Sim::create(test, &[("demo", TWO, None)], extra);
     if let Some((node, cmd)) = fault {
         sim.fault("demo", node, cmd);
@@ -268,11 +380,25 @@ fn preflight_failure_stops_before_anything_changes_and_the_report_names_the_reme
         false,
         "cluster demo FAILED at node-a \"pre-flight\": preflight failed on LK-SELINUX",
     );
-    assert_eq!(versions(&st), [("node-a".into(), "9.4.0".into()), ("node-b".into(), "9.4.0".into())]);
+    assert_eq!(
+        versions(&st),
+        [
+            ("node-a".into(), "9.4.0".into()),
+            ("node-b".into(), "9.4.0".into())
+        ]
+    );
     assert_eq!(placement(&st)[0].1, ["node-a"]);
-    assert!(!sim.dir.join("demo/node-a/var/backups/lifekeeper").exists(), "no backup after a failed pre-flight");
+    assert!(
+        !sim.dir.join("demo/node-a/var/backups/lifekeeper").exists(),
+        "no backup after a failed pre-flight"
+    );
     let report = std::fs::read_to_string(sim.out.join("report/readiness.md")).unwrap();
-    assert!(report.contains("**NOT READY**") && report.contains("`LK-SELINUX` **FAIL**") && report.contains("Remedy:"), "{report}");
+    assert!(
+        report.contains("**NOT READY**")
+            && report.contains("`LK-SELINUX` **FAIL**")
+            && report.contains("Remedy:"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -285,8 +411,17 @@ fn backup_failure_stops_before_any_switchover() {
         false,
         "cluster demo FAILED at node-b \"Take a configuration backup (lk_backup, lkbackup -c)\"",
     );
-    assert_eq!(versions(&st), [("node-a".into(), "9.4.0".into()), ("node-b".into(), "9.4.0".into())]);
-    assert!(placement(&st).iter().all(|(_, on)| on == &["node-a"]), "nothing moved: {st}");
+    assert_eq!(
+        versions(&st),
+        [
+            ("node-a".into(), "9.4.0".into()),
+            ("node-b".into(), "9.4.0".into())
+        ]
+    );
+    assert!(
+        placement(&st).iter().all(|(_, on)| on == &["node-a"]),
+        "nothing moved: {st}"
+    );
 }
 
 #[test]
@@ -299,7 +434,13 @@ fn switchover_failure_stops_before_the_upgrade() {
         false,
         "cluster demo FAILED at node-a \"Switch this node's hierarchies over to a peer (lk_resource standby)\"",
     );
-    assert_eq!(versions(&st), [("node-a".into(), "9.4.0".into()), ("node-b".into(), "9.4.0".into())]);
+    assert_eq!(
+        versions(&st),
+        [
+            ("node-a".into(), "9.4.0".into()),
+            ("node-b".into(), "9.4.0".into())
+        ]
+    );
 }
 
 #[test]
@@ -312,8 +453,15 @@ fn setup_failure_on_the_second_node_keeps_the_first_nodes_upgrade() {
         true,
         "cluster demo FAILED at node-b \"Upgrade LifeKeeper (lk_upgrade)\"",
     );
-    assert_eq!(versions(&st)[0], ("node-a".into(), "9.6.1".into()), "the first node's upgrade is intact");
-    assert!(placement(&st).iter().all(|(_, on)| on == &["node-a"]), "served by the upgraded node: {st}");
+    assert_eq!(
+        versions(&st)[0],
+        ("node-a".into(), "9.6.1".into()),
+        "the first node's upgrade is intact"
+    );
+    assert!(
+        placement(&st).iter().all(|(_, on)| on == &["node-a"]),
+        "served by the upgraded node: {st}"
+    );
     assert_backups_verified(&sim, "demo", "node-b");
 }
 
@@ -326,10 +474,16 @@ fn playbooks_pass_ansible_lint() {
         .current_dir(ansible::repo())
         .args(["--offline", "playbooks/", "tests/ansible/"])
         .env("ANSIBLE_CONFIG", ansible::repo().join("ansible.cfg"))
-        .env("PATH", format!("{}:{}", ansible::venv().join("bin").display(), std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                ansible::venv().join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
     assert!(out.status.success(), "ansible-lint:\n{}", text(&out));
 }
-
