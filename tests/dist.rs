@@ -183,3 +183,41 @@ fn dist_binary_runs_the_stdin_contract() {
     assert_eq!(v["failed"], true, "{v}");
     assert_eq!(v["invalid_parameter"], "src", "{v}");
 }
+
+/// examples/runner.sh (JSON in, JSON out, exit code acted on) with the portable binary: check
+/// predicts, the real run changes, the rerun is ok, a module failure exits 1, and a program
+/// that breaks the contract (no JSON) exits 2.
+#[test]
+#[ignore = "needs dist/ from `make dist` and jq: run by `make test`"]
+fn runner_example_acts_on_the_exit_code_contract() {
+    let work = common::scratch("dist-runner");
+    std::fs::write(work.join("old"), "REMOTETIMEOUT=900\nLCMHBEATTIME=7\n").unwrap();
+    std::fs::write(work.join("LifeKeeper"), "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n").unwrap();
+    let module = dist_bin("lk_defaults_merge");
+    let args = serde_json::json!({"src": work.join("old"), "dest": work.join("LifeKeeper"), "backup": false}).to_string();
+    let run = |flags: &[&str], module: &Path, args: &str| {
+        let out = Command::new(repo().join("examples/runner.sh")).args(flags).arg(module).arg(args).output().unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        (code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (code, out, err) = run(&["--check", "--diff"], &module, &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("changed: would carry 2 key(s)"), "{out}");
+    assert!(out.contains("-REMOTETIMEOUT=1200\n+REMOTETIMEOUT=900\n"), "unified diff: {out}");
+    assert!(err.contains("warning: REMOTETIMEOUT carried from src"), "warnings go to stderr: {err}");
+    assert_eq!(std::fs::read_to_string(work.join("LifeKeeper")).unwrap(), "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n");
+
+    let (code, out, _) = run(&[], &module, &args);
+    assert_eq!((code, out.lines().next().unwrap_or("")), (0, &*format!("changed: carried 2 key(s) into {}; 1 conflict(s) without base", work.join("LifeKeeper").display())));
+    let (code, out, _) = run(&[], &module, &args);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ok: ") && out.contains("already holds"), "{out}");
+
+    let (code, out, _) = run(&[], &module, r#"{"dest": "/nonexistent"}"#);
+    assert_eq!((code, out.trim()), (1, "failed: missing required parameter: src"));
+
+    let (code, _, err) = run(&[], Path::new("/bin/true"), "{}");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("without a JSON result"), "{err}");
+}
