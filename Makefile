@@ -78,7 +78,7 @@ SALT_OK          := $(SALT_VENV)/.installed
 DIST_ENV         := PATH="$(CURDIR)/$(DIST_TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" \
                     XDG_CACHE_HOME="$(CURDIR)/.cache" ZIG_GLOBAL_CACHE_DIR="$(CURDIR)/.cache/zig"
 
-.PHONY: dist dist-tools collection salt-venv
+.PHONY: dist dist-tools collection salt-venv clean-dist
 
 $(ZIGBUILD_OK):
 	$(CARGO) install --locked --quiet cargo-zigbuild --version $(ZIGBUILD_VERSION) --root $(DIST_TOOLS)
@@ -118,4 +118,8 @@ $(SALT_OK): requirements-salt.txt
 	touch $@
 
 salt-venv: $(SALT_OK)
+
+# What this block builds and installs (the pinned tools in .cache/ stay; `make clean` keeps them too).
+clean-dist:
+	rm -rf $(DIST_DIR) $(COLLECTION_OUT) $(SALT_VENV)
 # ==== end of distribution block =================================================================

@@ -9,11 +9,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const MODULES: [&str; 5] = ["lk_preflight", "lk_backup", "lk_upgrade", "lk_defaults_merge", "lk_resource"];
+const MODULES: [&str; 5] = [
+    "lk_preflight",
+    "lk_backup",
+    "lk_upgrade",
+    "lk_defaults_merge",
+    "lk_resource",
+];
 const MAX_GLIBC: &[u32] = &[2, 17];
 const MAX_SIZE: u64 = 3 * 1024 * 1024 / 2; // 1.5 MiB
 
@@ -44,7 +50,11 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
 }
 fn cstr(b: &[u8], o: usize) -> String {
-    let end = b[o..].iter().position(|&c| c == 0).map(|n| o + n).unwrap_or(b.len());
+    let end = b[o..]
+        .iter()
+        .position(|&c| c == 0)
+        .map(|n| o + n)
+        .unwrap_or(b.len());
     String::from_utf8_lossy(&b[o..end]).into_owned()
 }
 
@@ -53,7 +63,12 @@ fn version_needs(path: &Path) -> Vec<Need> {
     const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
     let b = std::fs::read(path).unwrap();
     assert_eq!(&b[..4], b"\x7fELF", "{}: not ELF", path.display());
-    assert_eq!((b[4], b[5]), (2, 1), "{}: not ELF64 little-endian", path.display());
+    assert_eq!(
+        (b[4], b[5]),
+        (2, 1),
+        "{}: not ELF64 little-endian",
+        path.display()
+    );
     let shoff = u64_at(&b, 0x28) as usize;
     let shentsize = u16_at(&b, 0x3a) as usize;
     let shnum = u16_at(&b, 0x3c) as usize;
@@ -74,7 +89,10 @@ fn version_needs(path: &Path) -> Vec<Need> {
             let mut aux = vn + u32_at(&b, vn + 8) as usize;
             for _ in 0..u16_at(&b, vn + 2) {
                 // Elf64_Vernaux { vna_hash u32, vna_flags u16, vna_other u16, vna_name u32, vna_next u32 }
-                needs.push(Need { file: file.clone(), version: cstr(&b, strtab + u32_at(&b, aux + 8) as usize) });
+                needs.push(Need {
+                    file: file.clone(),
+                    version: cstr(&b, strtab + u32_at(&b, aux + 8) as usize),
+                });
                 aux += u32_at(&b, aux + 12) as usize;
             }
             vn += u32_at(&b, vn + 12) as usize;
@@ -86,11 +104,18 @@ fn version_needs(path: &Path) -> Vec<Need> {
 
 /// `GLIBC_2.3.4` -> [2, 3, 4]; None for other version names (GCC_3.0, ...).
 fn glibc_version(name: &str) -> Option<Vec<u32>> {
-    name.strip_prefix("GLIBC_")?.split('.').map(|p| p.parse().ok()).collect()
+    name.strip_prefix("GLIBC_")?
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect()
 }
 
 fn max_glibc(needs: &[Need]) -> Vec<u32> {
-    needs.iter().filter_map(|n| glibc_version(&n.version)).max().unwrap_or_default()
+    needs
+        .iter()
+        .filter_map(|n| glibc_version(&n.version))
+        .max()
+        .unwrap_or_default()
 }
 
 fn show(v: &[u32]) -> String {
@@ -99,16 +124,32 @@ fn show(v: &[u32]) -> String {
 
 /// binutils' view of the same section: the `Version References` block of `objdump -p`.
 fn objdump_needs(path: &Path) -> Vec<Need> {
-    let out = Command::new("objdump").arg("-p").arg(path).output().expect("objdump (binutils) not installed");
-    assert!(out.status.success(), "objdump -p {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("objdump")
+        .arg("-p")
+        .arg(path)
+        .output()
+        .expect("objdump (binutils) not installed");
+    assert!(
+        out.status.success(),
+        "objdump -p {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut needs = Vec::new();
     let mut file = String::new();
-    for line in text.lines().skip_while(|l| !l.starts_with("Version References:")).skip(1) {
+    for line in text
+        .lines()
+        .skip_while(|l| !l.starts_with("Version References:"))
+        .skip(1)
+    {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["required", "from", f] => file = f.trim_end_matches(':').to_string(),
-            [_hash, _flags, _other, version] => needs.push(Need { file: file.clone(), version: version.to_string() }),
+            [_hash, _flags, _other, version] => needs.push(Need {
+                file: file.clone(),
+                version: version.to_string(),
+            }),
             [] => break,
             _ => {}
         }
@@ -133,7 +174,10 @@ fn glibc_version_names_order_numerically() {
 fn version_parser_sees_a_native_build_above_2_17_and_agrees_with_objdump() {
     let native = common::bin("lk_defaults_merge");
     let needs = version_needs(&native);
-    assert!(max_glibc(&needs) > MAX_GLIBC.to_vec(), "native build needs only {needs:?}");
+    assert!(
+        max_glibc(&needs) > MAX_GLIBC.to_vec(),
+        "native build needs only {needs:?}"
+    );
     assert_eq!(needs, objdump_needs(&native));
 }
 
@@ -144,24 +188,46 @@ fn dist_binaries_need_at_most_glibc_2_17_and_fit_in_1_5_mib() {
     for m in MODULES {
         let path = dist_bin(m);
         let needs = version_needs(&path);
-        assert!(!needs.is_empty(), "{m}: no version needs found; is it dynamically linked to glibc at all?");
-        assert_eq!(needs, objdump_needs(&path), "{m}: parser and objdump disagree");
+        assert!(
+            !needs.is_empty(),
+            "{m}: no version needs found; is it dynamically linked to glibc at all?"
+        );
+        assert_eq!(
+            needs,
+            objdump_needs(&path),
+            "{m}: parser and objdump disagree"
+        );
         let max = max_glibc(&needs);
-        let too_new: Vec<&Need> =
-            needs.iter().filter(|n| glibc_version(&n.version).is_some_and(|v| v > MAX_GLIBC.to_vec())).collect();
-        assert!(too_new.is_empty(), "{m} needs glibc newer than 2.17: {too_new:?}");
+        let too_new: Vec<&Need> = needs
+            .iter()
+            .filter(|n| glibc_version(&n.version).is_some_and(|v| v > MAX_GLIBC.to_vec()))
+            .collect();
+        assert!(
+            too_new.is_empty(),
+            "{m} needs glibc newer than 2.17: {too_new:?}"
+        );
         // Only the base system libraries every distribution has (no libgcc_s, libssl, ...).
         let files: BTreeSet<&str> = needs.iter().map(|n| n.file.as_str()).collect();
         for f in &files {
             assert!(
-                ["libc.so.6", "libpthread.so.0", "libdl.so.2", "libm.so.6", "librt.so.1", "ld-linux-x86-64.so.2"]
-                    .contains(f),
+                [
+                    "libc.so.6",
+                    "libpthread.so.0",
+                    "libdl.so.2",
+                    "libm.so.6",
+                    "librt.so.1",
+                    "ld-linux-x86-64.so.2"
+                ]
+                .contains(f),
                 "{m} needs versions from {f}"
             );
         }
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(size <= MAX_SIZE, "{m} is {size} bytes, over 1.5 MiB");
-        report.push(format!("{m}: {size} bytes, max GLIBC_{}, libraries {files:?}", show(&max)));
+        report.push(format!(
+            "{m}: {size} bytes, max GLIBC_{}, libraries {files:?}",
+            show(&max)
+        ));
     }
     eprintln!("{}", report.join("\n"));
 }
@@ -192,30 +258,67 @@ fn dist_binary_runs_the_stdin_contract() {
 fn runner_example_acts_on_the_exit_code_contract() {
     let work = common::scratch("dist-runner");
     std::fs::write(work.join("old"), "REMOTETIMEOUT=900\nLCMHBEATTIME=7\n").unwrap();
-    std::fs::write(work.join("LifeKeeper"), "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n").unwrap();
+    std::fs::write(
+        work.join("LifeKeeper"),
+        "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n",
+    )
+    .unwrap();
     let module = dist_bin("lk_defaults_merge");
     let args = serde_json::json!({"src": work.join("old"), "dest": work.join("LifeKeeper"), "backup": false}).to_string();
     let run = |flags: &[&str], module: &Path, args: &str| {
-        let out = Command::new(repo().join("examples/runner.sh")).args(flags).arg(module).arg(args).output().unwrap();
+        let out = Command::new(repo().join("examples/runner.sh"))
+            .args(flags)
+            .arg(module)
+            .arg(args)
+            .output()
+            .unwrap();
         let code = out.status.code().unwrap_or(-1);
-        (code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            code,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
 
     let (code, out, err) = run(&["--check", "--diff"], &module, &args);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("changed: would carry 2 key(s)"), "{out}");
-    assert!(out.contains("-REMOTETIMEOUT=1200\n+REMOTETIMEOUT=900\n"), "unified diff: {out}");
-    assert!(err.contains("warning: REMOTETIMEOUT carried from src"), "warnings go to stderr: {err}");
-    assert_eq!(std::fs::read_to_string(work.join("LifeKeeper")).unwrap(), "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n");
+    assert!(
+        out.contains("-REMOTETIMEOUT=1200\n+REMOTETIMEOUT=900\n"),
+        "unified diff: {out}"
+    );
+    assert!(
+        err.contains("warning: REMOTETIMEOUT carried from src"),
+        "warnings go to stderr: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("LifeKeeper")).unwrap(),
+        "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n"
+    );
 
     let (code, out, _) = run(&[], &module, &args);
-    assert_eq!((code, out.lines().next().unwrap_or("")), (0, &*format!("changed: carried 2 key(s) into {}; 1 conflict(s) without base", work.join("LifeKeeper").display())));
+    assert_eq!(
+        (code, out.lines().next().unwrap_or("")),
+        (
+            0,
+            &*format!(
+                "changed: carried 2 key(s) into {}; 1 conflict(s) without base",
+                work.join("LifeKeeper").display()
+            )
+        )
+    );
     let (code, out, _) = run(&[], &module, &args);
     assert_eq!(code, 0);
-    assert!(out.starts_with("ok: ") && out.contains("already holds"), "{out}");
+    assert!(
+        out.starts_with("ok: ") && out.contains("already holds"),
+        "{out}"
+    );
 
     let (code, out, _) = run(&[], &module, r#"{"dest": "/nonexistent"}"#);
-    assert_eq!((code, out.trim()), (1, "failed: missing required parameter: src"));
+    assert_eq!(
+        (code, out.trim()),
+        (1, "failed: missing required parameter: src")
+    );
 
     let (code, _, err) = run(&[], Path::new("/bin/true"), "{}");
     assert_eq!(code, 2, "{err}");
