@@ -482,8 +482,20 @@ fn render_display(d: &Display) -> String {
     let rs = &d.status.resources;
     let backup = |r: &LcdRes| r.backup.clone().unwrap_or_else(|| "------".into());
     let tagcol = |r: &LcdRes| format!("{}{}", " ".repeat(d.indent * r.depth), r.tag);
-    let wb = rs.iter().map(|r| width(&backup(r))).chain([6]).max().unwrap() + d.pad[0];
-    let wt = rs.iter().map(|r| width(&tagcol(r))).chain([3]).max().unwrap() + d.pad[1];
+    let wb = rs
+        .iter()
+        .map(|r| width(&backup(r)))
+        .chain([6])
+        .max()
+        .unwrap()
+        + d.pad[0];
+    let wt = rs
+        .iter()
+        .map(|r| width(&tagcol(r)))
+        .chain([3])
+        .max()
+        .unwrap()
+        + d.pad[1];
     let wi = rs.iter().map(|r| width(&r.id)).chain([2]).max().unwrap() + d.pad[2];
     let ws = rs.iter().map(|r| width(&r.state)).chain([5]).max().unwrap() + d.pad[3];
     let mut lines = vec![
@@ -513,8 +525,18 @@ fn render_display(d: &Display) -> String {
     lines.push("Communication Status Information".into());
     lines.push(String::new());
     let cs = &d.status.comm_paths;
-    let wm = cs.iter().map(|c| width(&c.machine)).chain([7]).max().unwrap();
-    let wa = cs.iter().map(|c| width(&c.address)).chain([18]).max().unwrap();
+    let wm = cs
+        .iter()
+        .map(|c| width(&c.machine))
+        .chain([7])
+        .max()
+        .unwrap();
+    let wa = cs
+        .iter()
+        .map(|c| width(&c.address))
+        .chain([18])
+        .max()
+        .unwrap();
     lines.push(format!(
         "{}{g}NETWORK{g}{}{g}STATE{g}PRIO",
         ljust("MACHINE", wm),
@@ -581,7 +603,8 @@ fn generated_lcdstatus_displays_parse_back_to_their_data() {
 fn mutated_lcdstatus_displays_never_panic_and_never_misplace_a_parent() {
     let n = AtomicUsize::new(0);
     let ok = AtomicUsize::new(0);
-    let mutation = proptest::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<char>()), 1..6);
+    let mutation =
+        proptest::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<char>()), 1..6);
     runner(1500)
         .run(&(arb_display(), mutation), |(d, muts)| {
             n.fetch_add(1, Ordering::Relaxed);

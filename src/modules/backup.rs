@@ -22,8 +22,8 @@
 
 use crate::lifekeeper::version;
 use crate::runtime::{
-    diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Runner,
-    Support, LKROOT,
+    diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret,
+    Runner, Support, LKROOT,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -150,9 +150,9 @@ impl Module for Resource {
         // An explicit timeout bounds every command, the status reads included.
         let ctx = &Ctx {
             runner: Runner {
-                default_timeout: p
-                    .timeout
-                    .map_or(ctx.runner.default_timeout, |t| Duration::from_secs(t as u64)),
+                default_timeout: p.timeout.map_or(ctx.runner.default_timeout, |t| {
+                    Duration::from_secs(t as u64)
+                }),
             },
             ..ctx.clone()
         };
@@ -507,8 +507,7 @@ fn perform_action(lkroot: &Path, p: &Params, tag: &str, action: &str) -> Cmd {
     if p.bottom_up {
         c = c.arg("-b");
     }
-    c.args(["-t", tag, "-a", action])
-        .timeout(action_timeout(p))
+    c.args(["-t", tag, "-a", action]).timeout(action_timeout(p))
 }
 
 /// One step per root hierarchy that is not in the wanted state, plus warnings.
