@@ -45,10 +45,12 @@ docs:
 	$(CARGO) build --workspace --locked
 	@for m in $(MODULES); do target/debug/$$m --doc > modules/$$m.yml; done
 
+# The last line is one plain "tests: N passed, N failed" summing every test binary's result.
 test: deps venv build
 	$(CARGO) build --workspace --locked
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LKOPS_VENV="$(CURDIR)/$(VENV)" \
-	  $(CARGO) test --workspace --locked -- --include-ignored
+	set -o pipefail; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LKOPS_VENV="$(CURDIR)/$(VENV)" \
+	  $(CARGO) test --workspace --locked -- --include-ignored 2>&1 | tee target/test.log
+	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
 
 lint: venv
 	$(CARGO) fmt --all -- --check

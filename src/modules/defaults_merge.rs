@@ -132,77 +132,148 @@ impl Module for DefaultsMerge {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
-        let set = explicit_values(&p.set)?;
-        for (param, keys) in [("drop", &p.drop), ("keep_new", &p.keep_new)] {
-            if let Some(bad) = keys.iter().find(|k| !valid_key(k)) {
-                return Err(Failure::param(
-                    param,
-                    format!("{param}: '{bad}' is not a valid shell variable name"),
-                ));
-            }
-        }
-        if let Err(e) = fs::check_regular_target(&p.dest) {
-            return Err(Failure::param("dest", format!("dest: {e}")));
-        }
-        // Serialise with a concurrent run on the same file; a check run only reads.
-        let _lock = if ctx.check_mode {
-            None
-        } else {
-            Some(lock_for(&p.dest)?)
-        };
-        let src = load("src", &p.src)?;
-        let dest_text = fs::read_text(&p.dest, "dest").map_err(|e| Failure::param("dest", e))?;
-        let dest = parse_named("dest", &p.dest, &dest_text)?;
-        let base = match &p.base {
-            Some(b) => Some(load("base", b)?),
-            None => None,
-        };
-        let plan = plan(&src, &dest, base.as_ref(), &p, &set);
-        let merged = apply(&dest, &plan, &p.src);
-        let after = merged.render();
-        let changed = after != dest_text;
-        let mut backup_file = Value::Null;
-        if changed && !ctx.check_mode {
-            clean_stale_temps(&p.dest);
-            if p.backup {
-                let b = fs::backup_copy(&p.dest).map_err(|e| {
-                    Failure::new(format!(
-                        "cannot back up {}: {e}; dest left untouched",
-                        p.dest.display()
-                    ))
-                })?;
-                backup_file = b.display().to_string().into();
-            }
-            fs::write_atomic(&p.dest, after.as_bytes(), 0o644).map_err(|e| {
-                Failure::new(format!(
-                    "cannot write {}: {e}; dest left untouched",
-                    p.dest.display()
-                ))
-            })?;
-        }
-        let mut out = Outcome::new(changed, summary(&plan, changed, ctx.check_mode, &p.dest))
-            .with("carried", plan.carried_json())
-            .with("dropped", plan.dropped.clone())
-            .with("kept_new", plan.kept_new.clone())
-            .with("conflicts", plan.conflicts.clone())
-            .with("set_values", plan.set_json())
-            .with("backup_file", backup_file)
-            .with("dest", p.dest.display().to_string())
-            .diff(Some(diff::text(
-                &p.dest.display().to_string(),
-                &dest_text,
-                &after,
-            )));
-        for c in &plan.conflicts {
-            out.warn(format!(
-                "{} carried from src ({}) over the new default ({}): without base it may be an old default rather than a site choice",
-                c["key"].as_str().unwrap_or_default(),
-                c["src"].as_str().unwrap_or_default(),
-                c["dest"].as_str().unwrap_or_default()
-            ));
+        let r = merge(&p, !ctx.check_mode)?;
+        let mut out = Outcome::new(
+            r.changed,
+            summary(&r.plan, r.changed, ctx.check_mode, &p.dest),
+        )
+        .with("carried", r.plan.carried_json())
+        .with("dropped", r.plan.dropped.clone())
+        .with("kept_new", r.plan.kept_new.clone())
+        .with("conflicts", r.plan.conflicts.clone())
+        .with("set_values", r.plan.set_json())
+        .with(
+            "backup_file",
+            r.backup_file.as_ref().map(|b| b.display().to_string()),
+        )
+        .with("dest", p.dest.display().to_string())
+        .diff(Some(diff::text(
+            &p.dest.display().to_string(),
+            &r.before,
+            &r.after,
+        )));
+        for w in r.warnings() {
+            out.warn(w);
         }
         Ok(out)
     }
+}
+
+/// What one merge did (or, with `write: false`, would do). Used by this module and by lk_upgrade,
+/// which re-applies the saved parameters after a reinstall.
+#[derive(Debug)]
+pub struct MergeReport {
+    pub changed: bool,
+    /// dest before and after the merge.
+    pub before: String,
+    pub after: String,
+    pub backup_file: Option<PathBuf>,
+    plan: Plan,
+}
+
+impl MergeReport {
+    /// Keys carried from src, with the value written.
+    pub fn carried(&self) -> Value {
+        self.plan.carried_json()
+    }
+    /// Without base: keys carried over a different dest value.
+    pub fn conflicts(&self) -> &[Value] {
+        &self.plan.conflicts
+    }
+    /// One warning per conflict (a carried key that may be an old default, not a site choice).
+    pub fn warnings(&self) -> Vec<String> {
+        self.plan
+            .conflicts
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} carried from src ({}) over the new default ({}): without base it may be an old default rather than a site choice",
+                    c["key"].as_str().unwrap_or_default(),
+                    c["src"].as_str().unwrap_or_default(),
+                    c["dest"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+/// Merge `src` into `dest` (three-way with `base`), no drop/keep_new/set, keeping a backup copy
+/// of dest. `write: false` only computes.
+pub fn merge_files(
+    src: &Path,
+    dest: &Path,
+    base: Option<&Path>,
+    write: bool,
+) -> Result<MergeReport, Failure> {
+    let p = Params {
+        src: src.to_path_buf(),
+        dest: dest.to_path_buf(),
+        base: base.map(Path::to_path_buf),
+        drop: vec![],
+        keep_new: vec![],
+        set: Map::new(),
+        backup: true,
+    };
+    merge(&p, write)
+}
+
+/// The whole merge for validated parameters; writes dest (atomically, under a lock) when `write`.
+pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
+    let set = explicit_values(&p.set)?;
+    for (param, keys) in [("drop", &p.drop), ("keep_new", &p.keep_new)] {
+        if let Some(bad) = keys.iter().find(|k| !valid_key(k)) {
+            return Err(Failure::param(
+                param,
+                format!("{param}: '{bad}' is not a valid shell variable name"),
+            ));
+        }
+    }
+    if let Err(e) = fs::check_regular_target(&p.dest) {
+        return Err(Failure::param("dest", format!("dest: {e}")));
+    }
+    // Serialise with a concurrent run on the same file; a check run only reads.
+    let _lock = if write {
+        Some(lock_for(&p.dest)?)
+    } else {
+        None
+    };
+    let src = load("src", &p.src)?;
+    let dest_text = fs::read_text(&p.dest, "dest").map_err(|e| Failure::param("dest", e))?;
+    let dest = parse_named("dest", &p.dest, &dest_text)?;
+    let base = match &p.base {
+        Some(b) => Some(load("base", b)?),
+        None => None,
+    };
+    let plan = plan(&src, &dest, base.as_ref(), p, &set);
+    let merged = apply(&dest, &plan, &p.src);
+    let after = merged.render();
+    let changed = after != dest_text;
+    let mut backup_file = None;
+    if changed && write {
+        clean_stale_temps(&p.dest);
+        if p.backup {
+            let b = fs::backup_copy(&p.dest).map_err(|e| {
+                Failure::new(format!(
+                    "cannot back up {}: {e}; dest left untouched",
+                    p.dest.display()
+                ))
+            })?;
+            backup_file = Some(b);
+        }
+        fs::write_atomic(&p.dest, after.as_bytes(), 0o644).map_err(|e| {
+            Failure::new(format!(
+                "cannot write {}: {e}; dest left untouched",
+                p.dest.display()
+            ))
+        })?;
+    }
+    Ok(MergeReport {
+        changed,
+        before: dest_text,
+        after,
+        backup_file,
+        plan,
+    })
 }
 
 fn valid_key(k: &str) -> bool {

@@ -551,7 +551,31 @@ fn split_sentences(text: &str) -> Value {
     )
 }
 
+/// Ansible doc markup (`C(code)`, `I(option)`, `B(bold)`) as plain text, for `--help`.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['C', 'I', 'B']) {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let boundary = out.chars().last().is_none_or(|c| !c.is_alphanumeric());
+        match (boundary && tail[1..].starts_with('('), tail.find(')')) {
+            (true, Some(close)) => {
+                out.push_str(&tail[2..close]);
+                rest = &tail[close + 1..];
+            }
+            _ => {
+                out.push_str(&tail[..1]);
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn wrap(text: &str, indent: usize) -> String {
+    let text = plain(text);
     let mut out = String::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
@@ -680,6 +704,14 @@ mod tests {
             .validate(&obj(json!({"path": "/x", "count": null})))
             .unwrap();
         assert_eq!(p["count"], json!(5));
+    }
+
+    #[test]
+    fn help_text_drops_ansible_markup() {
+        assert_eq!(
+            plain("Run C(setup -f FILE) with I(version). ICMP, BC(x)"),
+            "Run setup -f FILE with version. ICMP, BC(x)"
+        );
     }
 
     #[test]
