@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 static MATRIX: Mutex<Vec<[String; 5]>> = Mutex::new(Vec::new());
 static DONE: AtomicUsize = AtomicUsize::new(0);
 /// Tests that add rows; the last one to finish prints the whole matrix.
-const MATRIX_TESTS: usize = 4;
+const MATRIX_TESTS: usize = 6;
 
 fn row(module: &str, step: &str, fault: &str, result: &str, rerun: &str) {
     MATRIX.lock().unwrap().push([
@@ -1029,4 +1029,212 @@ fn defaults_merge_stale_temp_of_an_interrupted_backup_copy_is_removed_on_rerun()
     assert!(!stale.exists() && !own.exists(), "stale temps survived");
     assert!(live.exists(), "a live writer's temp file was removed");
     assert!(other.exists(), "another file's temp was touched");
+}
+
+// ---- lk_upgrade ---------------------------------------------------------------------------------
+
+/// A simulated ISO image of `version`, outside the cluster dir.
+fn media(name: &str, version: &str) -> PathBuf {
+    let dir = common::scratch(&format!("{name}-media"));
+    let out = dir.join(format!("sps_{}.img", version.replace('.', "")));
+    let o = Command::new(common::bin("lksim"))
+        .args(["media", "create", "--version", version, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// The reinstall path (9.2.2 -> 9.6.1: stop, uninstall, setup, re-apply the saved defaults),
+/// with each of its LifeKeeper steps failing in turn under `fault`; every failure is followed by
+/// a rerun with the same arguments, which resumes and meets the next fault, and the last rerun
+/// completes the upgrade.
+fn upgrade_chain(fault: &str) {
+    let name = format!("fm-upgrade-{fault}");
+    let c = Cluster::create(&name, &["node-a", "node-b"], "9.2.2", &[]);
+    let img = media(&name, "9.6.1");
+    let b = c.node("node-b").clone();
+    let dir = c.dir.to_str().unwrap().to_string();
+    let r = Runner::new(&name);
+    append(&b.defaults_file, "SITE_TUNABLE=42\n");
+    let backups = c.dir.join("backups");
+    r.run(
+        "lk_backup",
+        Some(&b),
+        &backup_args(&b, &backups, json!({})),
+        Limits::default(),
+    )
+    .ok();
+    let files = backup_files(&backups);
+    let args = json!({
+        "version": "9.6.1", "media": img, "media_mode": "extract", "allow_reinstall": true,
+        "backup_dir": backups, "lkroot": b.lkroot, "defaults_file": b.defaults_file,
+        "work_dir": c.dir.join("work"), "state_dir": c.dir.join("state"), "timeout": 3,
+    });
+    let mut saved: Option<(PathBuf, Vec<u8>)> = None;
+    let steps = [
+        ("lkstop", "stop LifeKeeper"),
+        ("rmlk", "uninstall LifeKeeper"),
+        ("setup", "setup 9.6.1"),
+    ];
+    let mut prev_rerun: Option<usize> = None;
+    for (i, (cmd, step)) in steps.iter().enumerate() {
+        c.sim(&["fault", "set", "node-b", cmd, fault, "--dir", &dir]);
+        let ran = r.run("lk_upgrade", Some(&b), &args, Limits::default());
+        let mut result = ran.failed_naming(&[]);
+        assert_eq!(ran.v["failed_step"], *step, "{}", ran.v);
+        assert!(
+            ran.msg()
+                .contains("rerun with the same arguments to resume")
+                || ran.msg().contains(step),
+            "{}",
+            ran.v
+        );
+        if fault == "hang" {
+            assert!(ran.msg().contains("timed out"), "{}", ran.v);
+            assert!(ran.secs < 30.0, "the hang was not bounded: {}s", ran.secs);
+            assert!(
+                procs_with_arg(&b.root.display().to_string()).is_empty(),
+                "a hung {cmd} outlived its timeout"
+            );
+            result = format!("{result} ({:.1}s)", ran.secs);
+        }
+        c.sim(&["fault", "clear", "--dir", &dir]);
+        // the saved defaults (taken before the uninstall) never change once written
+        if let Some(p) = ran.v["saved_defaults"].as_str() {
+            let now = fs::read(p).unwrap();
+            match &saved {
+                Some((sp, bytes)) => {
+                    assert_eq!(sp, Path::new(p));
+                    assert_eq!(&now, bytes, "saved defaults changed");
+                }
+                None => saved = Some((PathBuf::from(p), now)),
+            }
+        }
+        assert_backups_intact(&files, &backups);
+        for d in [&backups, &c.dir.join("work"), &c.dir.join("state"), &b.root] {
+            assert_eq!(
+                temps(d),
+                Vec::<String>::new(),
+                "temp files left in {}",
+                d.display()
+            );
+        }
+        if let Some(k) = prev_rerun {
+            // the previous row's rerun got past its step and failed at this one
+            let mut m = MATRIX.lock().unwrap();
+            m[k][4] = format!(
+                "resumed; past {}, stopped at the next fault",
+                steps[i - 1].1
+            );
+        }
+        row(
+            "lk_upgrade",
+            &format!("{step} (`{cmd}`, reinstall path)"),
+            fault,
+            &result,
+            "",
+        );
+        prev_rerun = Some(MATRIX.lock().unwrap().len() - 1);
+    }
+    let done = r.run("lk_upgrade", Some(&b), &args, Limits::default());
+    assert_eq!(done.ok()["changed"], true);
+    assert_eq!(done.v["version"], "9.6.1");
+    let text = fs::read_to_string(&b.defaults_file).unwrap();
+    assert!(
+        text.contains("SITE_TUNABLE=42"),
+        "site value not re-applied: {text}"
+    );
+    let (sp, bytes) = saved.expect("saved defaults reported");
+    assert_eq!(fs::read(&sp).unwrap(), bytes, "saved defaults changed");
+    assert_backups_intact(&files, &backups);
+    for d in [&backups, &c.dir.join("work"), &c.dir.join("state"), &b.root] {
+        assert_eq!(temps(d), Vec::<String>::new());
+    }
+    let again = r.run("lk_upgrade", Some(&b), &args, Limits::default());
+    assert_eq!(again.ok()["changed"], false);
+    let k = prev_rerun.unwrap();
+    MATRIX.lock().unwrap()[k][4] = format!(
+        "{}: upgraded to 9.6.1, site defaults re-applied; next run changed=false",
+        done.rerun_text()
+    );
+}
+
+/// The module killed (SIGKILL, e.g. a lost connection) while setup runs on the direct path; the
+/// rerun resumes from the journal and finishes; nothing of the killed run is left behind.
+/// Bug: the killed run's generated `work_dir/setup-<pid>.conf` (it names the license files) was
+/// never removed; the rerun now removes those of dead runs with their media directories.
+#[test]
+fn upgrade_killed_during_setup_leaves_no_generated_setup_conf_after_the_rerun() {
+    let name = "fm-upgrade-killed";
+    let c = Cluster::create(name, &["node-a", "node-b"], "9.4.0", &[]);
+    let img = media(name, "9.6.1");
+    let b = c.node("node-b").clone();
+    let dir = c.dir.to_str().unwrap().to_string();
+    let r = Runner::new(name);
+    let before_defaults = fs::read(&b.defaults_file).unwrap();
+    let args = json!({
+        "version": "9.6.1", "media": img, "media_mode": "extract", "lkroot": b.lkroot,
+        "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
+        "state_dir": c.dir.join("state"), "timeout": 600,
+    });
+    c.sim(&["fault", "set", "node-b", "setup", "hang", "--dir", &dir]);
+    let mut child = r
+        .command("lk_upgrade", Some(&b), &args, Limits::default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let root = b.root.display().to_string();
+    let t = Instant::now();
+    while procs_with_arg(&root).is_empty() && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!procs_with_arg(&root).is_empty(), "setup never started");
+    // SAFETY: kill(2) on the pid of the child we started, then on the orphans it left, by pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    for pid in procs_with_arg(&root) {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    c.sim(&["fault", "clear", "--dir", &dir]);
+    assert_eq!(fs::read(&b.defaults_file).unwrap(), before_defaults);
+    let done = r.run("lk_upgrade", Some(&b), &args, Limits::default());
+    assert_eq!(done.ok()["version"], "9.6.1", "{}", done.v);
+    for d in [&c.dir.join("work"), &c.dir.join("state"), &b.root] {
+        assert_eq!(temps(d), Vec::<String>::new());
+    }
+    let left: Vec<String> = fs::read_dir(c.dir.join("work"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.iter().all(|n| n.starts_with("lkops-setup.")),
+        "the killed run's media/config left in work_dir: {left:?}"
+    );
+    let again = r.run("lk_upgrade", Some(&b), &args, Limits::default());
+    assert_eq!(again.ok()["changed"], false);
+    row(
+        "lk_upgrade (killed)",
+        "setup 9.6.1 (`setup`, direct path)",
+        "module killed (SIGKILL) during setup",
+        "no result (killed); defaults untouched",
+        &format!(
+            "{}: resumed from the journal, upgraded; work_dir clean; next run changed=false",
+            done.rerun_text()
+        ),
+    );
+    finish("lk_upgrade (killed)");
+}
+
+#[test]
+fn fault_matrix_lk_upgrade() {
+    for fault in ["fail", "halfway", "hang"] {
+        upgrade_chain(fault);
+    }
+    finish("lk_upgrade");
 }

@@ -627,7 +627,8 @@ fn make_work_dir(dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Remove media directories that a killed earlier run left in work_dir (unmounting them first).
+/// Remove media directories that a killed earlier run left in work_dir (unmounting them first),
+/// and its generated setup configuration (`setup-<pid>.conf`, which names the license files).
 fn clean_stale_media(runner: &Runner, work_dir: &Path) {
     let Ok(rd) = fs::read_dir(work_dir) else {
         return;
@@ -635,6 +636,18 @@ fn clean_stale_media(runner: &Runner, work_dir: &Path) {
     let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("setup-")
+            .and_then(|r| r.strip_suffix(".conf"))
+        {
+            if pid
+                .parse::<u32>()
+                .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
+            {
+                let _ = fs::remove_file(e.path());
+            }
+            continue;
+        }
         let Some(pid) = name
             .strip_prefix("media-")
             .and_then(|r| r.rsplit_once('-'))
