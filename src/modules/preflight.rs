@@ -1732,6 +1732,23 @@ fn validate<'a>(p: &'a Params, ctx: &'a Ctx) -> Result<Env<'a>, Failure> {
             format!("min_free_mb must be 0 or more, got {}", p.min_free_mb),
         ));
     }
+    // Paths reach df and file reads as arguments: absolute (never read as an option), one line.
+    for (name, path) in [
+        ("lkroot", Some(&p.lkroot)),
+        ("media_dir", Some(&p.media_dir)),
+        ("backup_dir", p.backup_dir.as_ref()),
+        ("services_file", Some(&p.services_file)),
+    ] {
+        if let Some(path) = path {
+            let s = path.to_string_lossy();
+            if s.contains(['\n', '\r', '\0']) || !path.is_absolute() {
+                return Err(Failure::param(
+                    name,
+                    format!("{name} must be an absolute path on one line, got {s:?}"),
+                ));
+            }
+        }
+    }
     let mut license_files = vec![];
     for f in p.license_files.iter().flatten() {
         if f.is_empty() || f.contains('\n') || f.contains('\0') {

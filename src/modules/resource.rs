@@ -292,6 +292,12 @@ fn validate(p: &Params) -> Result<(), Failure> {
         ("remote_lkroot", p.remote_lkroot.as_ref()),
     ] {
         if let Some(path) = path {
+            if path.to_string_lossy().contains(['\n', '\r', '\0']) {
+                return Err(Failure::param(
+                    name,
+                    format!("{name} must not contain a newline or NUL"),
+                ));
+            }
             if !path.is_absolute() {
                 return Err(Failure::param(
                     name,
