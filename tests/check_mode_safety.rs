@@ -301,3 +301,60 @@ fn lk_resource_check_mode_touches_nothing_in_any_state() {
         true,
     );
 }
+
+fn media(name: &str, version: &str) -> std::path::PathBuf {
+    let dir = common::scratch(&format!("{name}-media"));
+    let out = dir.join(format!("sps_{}.img", version.replace('.', "")));
+    let o = std::process::Command::new(common::bin("lksim"))
+        .args(["media", "create", "--version", version, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+#[test]
+fn lk_upgrade_check_mode_touches_nothing_on_any_path() {
+    let img = media("cm-upgrade", "9.6.1");
+    let step = media("cm-upgrade-step", "9.4.3");
+    for (version, extra) in [
+        ("9.4.0", json!({})),                         // direct
+        ("9.3.2", json!({"stepping_media": [step]})), // stepwise
+        (
+            "9.2.2",
+            json!({"allow_reinstall": true, "with_backup": true}),
+        ), // reinstall
+        ("9.2.2", json!({})),                         // refused: needs allow_reinstall
+        ("9.6.1", json!({})),                         // nothing to do
+    ] {
+        let c = Cluster::create(
+            &format!("cm-upgrade-{}", version.replace('.', "")),
+            &["node-a", "node-b"],
+            version,
+            &[],
+        );
+        let b = c.node("node-b").clone();
+        let mut args = json!({"version": "9.6.1", "media": img, "media_mode": "extract", "lkroot": b.lkroot,
+                              "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
+                              "state_dir": c.dir.join("state")});
+        for (k, v) in extra.as_object().unwrap() {
+            if k == "with_backup" {
+                let dest = c.dir.join("backups");
+                check_then_real(
+                    &c,
+                    &b,
+                    "lk_backup",
+                    json!({"dest": dest, "lkroot": b.lkroot, "defaults_file": b.defaults_file}),
+                    true,
+                );
+                args["backup_dir"] = json!(dest);
+            } else {
+                args[k] = v.clone();
+            }
+        }
+        check_then_real(&c, &b, "lk_upgrade", args.clone(), true);
+        // and the run after it (nothing left to do, or still refused)
+        check_then_real(&c, &b, "lk_upgrade", args, true);
+    }
+}
