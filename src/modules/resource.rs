@@ -912,6 +912,7 @@ mod tests {
             wait: 0,
             lkroot: "/opt/LifeKeeper".into(),
             remote_lkroot: None,
+            timeout: None,
         }
     }
 
