@@ -86,7 +86,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     ),
     notes: &[
         "C(state=query) runs C(lcdstatus -e) and nothing else; when LifeKeeper is not running it succeeds with C(lifekeeper_running=false). C(active)/C(standby) fail when LifeKeeper is not running.",
-        "With an implicit target, a hierarchy that is already out of service here is left alone (even if nobody serves it; a warning says so). With an explicit C(switch_to) node, the hierarchy must also be in service on that node.",
+        "A hierarchy that is already out of service here is left alone when another node serves it. When nobody serves it (for example an earlier switchover left it OSF on the target), it is restored on the target (C(switch_to), or the default), with a warning: leaving a hierarchy served by nobody needs C(switch_to=none).",
         "A failed perform_action fails the task with the resource states read right after the failure and the command's output tail (C(stderr_tail)).",
         "C(switch_to=none) runs C(perform_action -a remove) on each leaf of the hierarchy that is still in service: remove takes a tag and the resources above it down, not its children. A leaf shared with another root hierarchy takes that one down too.",
         "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
@@ -585,13 +585,16 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                 let serving = target_view
                     .and_then(|v| v.as_ref())
                     .is_some_and(|v| v.resource(root).is_some_and(|r| r.state == "ISP"));
-                if out_here && (explicit.is_none() || serving) {
-                    if explicit.is_none() && !served_anywhere(view, root) {
-                        warnings.push(format!(
-                            "{root} is out of service here and in service on no node"
-                        ));
-                    }
+                // Already out of service here and served elsewhere: nothing to do. Served by
+                // nobody (e.g. an earlier switchover left it OSF on the target): restore it on
+                // the target, since leaving a hierarchy served by nobody needs switch_to=none.
+                if out_here && (serving || (explicit.is_none() && served_anywhere(view, root))) {
                     continue;
+                }
+                if out_here && !serving {
+                    warnings.push(format!(
+                        "{root} was in service on no node; restoring it on {target}"
+                    ));
                 }
                 if target_view.is_none() {
                     return Err(Failure::param("switch_to", format!("{root}: the target {target:?} is not a node this one has comm paths to")));
