@@ -46,7 +46,7 @@ docs:
 	@for m in $(MODULES); do target/debug/$$m --doc > modules/$$m.yml; done
 
 # The last line is one plain "tests: N passed, N failed" summing every test binary's result.
-test: deps venv build
+test: deps venv build dist collection salt-venv
 	$(CARGO) build --workspace --locked
 	set -o pipefail; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LKOPS_VENV="$(CURDIR)/$(VENV)" \
 	  $(CARGO) test --workspace --locked -- --include-ignored 2>&1 | tee target/test.log
@@ -55,12 +55,77 @@ test: deps venv build
 lint: venv
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	ANSIBLE_CONFIG=$(CURDIR)/ansible.cfg $(VENV)/bin/ansible-lint --offline playbooks/ tests/ansible/
 
 demo: deps venv build
 	./demo/run
 
 clean:
 	rm -rf target $(VENV) $(addprefix modules/,$(MODULES)) build
+
+# ==== distribution (issue 10) =================================================================
+# Portable release binaries, the Ansible collection, and the Salt used by the Salt example test.
+# Self-contained block: the only edit outside it is `dist collection salt-venv` in test's
+# prerequisites. Tool installs are project-local (.cache/, .venv, .venv-salt), pinned, and done
+# once: a stamp file per pinned version.
+DIST_GLIBC       := 2.17
+DIST_DIR         := dist
+DIST_TOOLS       := .cache/cargo-tools
+ZIGBUILD_VERSION := 0.24.1
+ZIGBUILD_OK      := $(DIST_TOOLS)/.cargo-zigbuild-$(ZIGBUILD_VERSION)
+ZIG_OK           := $(VENV)/.ziglang-installed
+COLLECTION_OUT   := build/collection
+SALT_VENV        := .venv-salt
+SALT_OK          := $(SALT_VENV)/.installed
+# zig's and cargo-zigbuild's caches stay in the project too (not ~/.cache).
+DIST_ENV         := PATH="$(CURDIR)/$(DIST_TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" \
+                    XDG_CACHE_HOME="$(CURDIR)/.cache" ZIG_GLOBAL_CACHE_DIR="$(CURDIR)/.cache/zig"
+
+.PHONY: dist dist-tools collection salt-venv clean-dist
+
+$(ZIGBUILD_OK):
+	$(CARGO) install --locked --quiet cargo-zigbuild --version $(ZIGBUILD_VERSION) --root $(DIST_TOOLS)
+	touch $@
+
+# zig comes from PyPI (the `ziglang` wheel ships the whole toolchain) into the project's .venv.
+$(ZIG_OK): requirements-dist.txt $(VENV_OK)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dist.txt
+	touch $@
+
+dist-tools: $(ZIGBUILD_OK) $(ZIG_OK)
+
+# x86_64 binaries linked against glibc 2.17 symbols (RHEL 7 and every later distribution).
+dist: dist-tools
+	$(DIST_ENV) cargo zigbuild --release --locked --target x86_64-unknown-linux-gnu.$(DIST_GLIBC) \
+	  $(addprefix --bin ,$(MODULES))
+	@mkdir -p $(DIST_DIR)/x86_64
+	@for m in $(MODULES); do cp -f target/x86_64-unknown-linux-gnu/release/$$m $(DIST_DIR)/x86_64/$$m; done
+	@ls -l $(addprefix $(DIST_DIR)/x86_64/,$(MODULES)) | awk '{printf "  %8d bytes  %s\n", $$5, $$9}'
+	@if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
+	  $(DIST_ENV) cargo zigbuild --release --locked --target aarch64-unknown-linux-gnu.$(DIST_GLIBC) \
+	    $(addprefix --bin ,$(MODULES)) && mkdir -p $(DIST_DIR)/aarch64 && \
+	  for m in $(MODULES); do cp -f target/aarch64-unknown-linux-gnu/release/$$m $(DIST_DIR)/aarch64/$$m; done; \
+	else \
+	  echo "  aarch64: skipped - the Rust standard library for aarch64-unknown-linux-gnu is not installed"; \
+	  echo "           (rustup target add needs the network; see docs/distribution.md)"; \
+	fi
+
+# The Ansible collection tarball, from the dist binaries and whatever playbooks/ holds now.
+collection: dist venv
+	collection/build.sh $(DIST_DIR)/x86_64 $(COLLECTION_OUT) $(VENV)/bin/ansible-galaxy $(MODULES)
+
+# Salt for the Salt example test only, in its own venv (about a minute; salt pins its own deps).
+$(SALT_OK): requirements-salt.txt
+	$(PYTHON) -m venv $(SALT_VENV)
+	$(SALT_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-salt.txt
+	touch $@
+
+salt-venv: $(SALT_OK)
+
+# What this block builds and installs (the pinned tools in .cache/ stay; `make clean` keeps them too).
+clean-dist:
+	rm -rf $(DIST_DIR) $(COLLECTION_OUT) $(SALT_VENV)
+# ==== end of distribution block =================================================================
 
 # ---- bench (issue 11) — BEGIN. Not part of `make test`. ---------------------------------------
 # `make bench` writes bench/RESULTS.md (~15 min; BENCH_QUICK=1 make bench for a ~5 min check run).

@@ -773,7 +773,8 @@ fn pinned_full_json_of_present_verified_and_restored() {
                 "keep": 5,
                 "keep_source": false,
                 "lkroot": "<DIR>/node-a/opt/LifeKeeper",
-                "state": "present"
+                "state": "present",
+                "timeout": 600
             }},
             "msg": "took backup node-a.lkbackup.<STAMP>.tar.gz (no backup of node-a in <DIR>/backups)",
             "pruned": [],
@@ -800,7 +801,8 @@ fn pinned_full_json_of_present_verified_and_restored() {
                 "keep": 5,
                 "keep_source": false,
                 "lkroot": "/opt/LifeKeeper",
-                "state": "verified"
+                "state": "verified",
+                "timeout": 600
             }},
             "missing": [],
             "msg": "all 2 files in <DIR>/backups match SHA256SUMS"
@@ -859,7 +861,8 @@ fn pinned_full_json_of_present_verified_and_restored() {
                 "keep": 5,
                 "keep_source": false,
                 "lkroot": "<DIR>/node-a/opt/LifeKeeper",
-                "state": "restored"
+                "state": "restored",
+                "timeout": 600
             }},
             "msg": "restored <DIR>/backups/node-a.lkbackup.<STAMP>.tar.gz (1 configuration files changed)",
             "restored_files": ["<DIR>/node-a/etc/default/LifeKeeper"],

@@ -23,7 +23,7 @@
 use crate::lifekeeper::version;
 use crate::runtime::{
     diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret,
-    Support, LKROOT,
+    Runner, Support, LKROOT,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -93,6 +93,12 @@ const PARAMS: &[Param] = &[
         Kind::Str,
         "For C(restored): the expected sha256 of O(archive) (64 hex digits). Without it, the archive's entry in the SHA256SUMS beside it is used; without either the restore is refused.",
     ),
+    Param::new(
+        "timeout",
+        Kind::Int,
+        "Seconds allowed for each command the module runs (C(lkbackup -c), C(lkbackup -x), C(tar), C(rpm)); a command still running then is killed with its process group and the module fails naming it.",
+    )
+    .default("600"),
     LKROOT,
 ];
 
@@ -152,6 +158,7 @@ pub struct Params {
     pub host: Option<String>,
     pub archive: Option<PathBuf>,
     pub sha256: Option<String>,
+    pub timeout: i64,
     pub lkroot: PathBuf,
 }
 
@@ -163,6 +170,20 @@ impl Module for Backup {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        if p.timeout < 1 {
+            return Err(Failure::param(
+                "timeout",
+                format!("timeout must be at least 1 second, got {}", p.timeout),
+            ));
+        }
+        // Every command this module runs is bounded by `timeout` (a hung lkbackup must not hang
+        // the play): it becomes the runner's default.
+        let ctx = &Ctx {
+            runner: Runner {
+                default_timeout: Duration::from_secs(p.timeout as u64),
+            },
+            ..ctx.clone()
+        };
         check_path("lkroot", &p.lkroot)?;
         check_path("defaults_file", &p.defaults_file)?;
         match p.state.as_str() {

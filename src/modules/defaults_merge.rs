@@ -250,7 +250,7 @@ pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
     let changed = after != dest_text;
     let mut backup_file = None;
     if changed && write {
-        let _ = fs::clean_stale_temps(&p.dest);
+        clean_stale_temps(&p.dest);
         if p.backup {
             let b = fs::backup_copy(&p.dest).map_err(|e| {
                 Failure::new(format!(
@@ -310,6 +310,35 @@ fn explicit_values(set: &Map<String, Value>) -> Result<BTreeMap<String, String>,
         out.insert(k.clone(), s);
     }
     Ok(out)
+}
+
+/// Remove the temp files an interrupted earlier run left beside dest: dest's own and those of
+/// its timestamped backup copies (`.<dest>.<pid>.<stamp>~.lkops-tmp.<pid>`), which
+/// `fs::clean_stale_temps(dest)` alone does not match. Writers still alive are left alone.
+fn clean_stale_temps(dest: &Path) {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut targets = std::collections::BTreeSet::from([dest.to_path_buf()]);
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if let Some((target, _pid)) = n
+            .strip_prefix('.')
+            .and_then(|s| s.split_once(".lkops-tmp."))
+        {
+            if target.starts_with(&format!("{name}.")) && target.ends_with('~') {
+                targets.insert(dir.join(target));
+            }
+        }
+    }
+    for t in targets {
+        let _ = fs::clean_stale_temps(&t);
+    }
 }
 
 fn lock_for(dest: &Path) -> Result<fs::Lock, Failure> {

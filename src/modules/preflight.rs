@@ -154,6 +154,7 @@ const PARAMS: &[Param] = &[
     Param::new("license_files", Kind::List, "New license files for an upgrade from 8.1.x. Only their paths are checked (exist, regular, readable); their contents are never read into any output."),
     Param::new("fail_on", Kind::Str, "The check status at which the module fails.").choices(&["fail", "warn"]).default("\"fail\""),
     Param::new("skip", Kind::List, "Check IDs not to run (reported as skip).").default("[]"),
+    Param::new("timeout", Kind::Int, "Seconds allowed for each probe command (C(lcdstatus), C(rpm), C(df), ...); a probe still running then is killed and its check reports warn (or skip) instead of hanging the run.").default("60"),
     LKROOT,
 ];
 
@@ -208,6 +209,7 @@ pub struct Params {
     pub license_files: Option<Vec<String>>,
     pub fail_on: String,
     pub skip: Vec<String>,
+    pub timeout: i64,
     pub lkroot: PathBuf,
 }
 
@@ -373,11 +375,7 @@ impl Env<'_> {
     }
     /// Run a probe; `Err(Some(note))` when the program is missing (→ skip), `Err(None)` never.
     fn probe(&self, cmd: Cmd) -> Probe {
-        match self
-            .ctx
-            .runner
-            .run(&cmd.timeout(std::time::Duration::from_secs(60)))
-        {
+        match self.ctx.runner.run(&cmd) {
             Ok(out) => Probe::Ran(out),
             Err(e) if e.not_found => Probe::Missing(format!("{} not found on PATH", e.cmd[0])),
             Err(e) => Probe::Missing(e.msg),
@@ -1734,6 +1732,23 @@ fn validate<'a>(p: &'a Params, ctx: &'a Ctx) -> Result<Env<'a>, Failure> {
             format!("min_free_mb must be 0 or more, got {}", p.min_free_mb),
         ));
     }
+    // Paths reach df and file reads as arguments: absolute (never read as an option), one line.
+    for (name, path) in [
+        ("lkroot", Some(&p.lkroot)),
+        ("media_dir", Some(&p.media_dir)),
+        ("backup_dir", p.backup_dir.as_ref()),
+        ("services_file", Some(&p.services_file)),
+    ] {
+        if let Some(path) = path {
+            let s = path.to_string_lossy();
+            if s.contains(['\n', '\r', '\0']) || !path.is_absolute() {
+                return Err(Failure::param(
+                    name,
+                    format!("{name} must be an absolute path on one line, got {s:?}"),
+                ));
+            }
+        }
+    }
     let mut license_files = vec![];
     for f in p.license_files.iter().flatten() {
         if f.is_empty() || f.contains('\n') || f.contains('\0') {
@@ -1770,6 +1785,20 @@ impl Module for Preflight {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        if p.timeout < 1 {
+            return Err(Failure::param(
+                "timeout",
+                format!("timeout must be at least 1 second, got {}", p.timeout),
+            ));
+        }
+        // Every probe (lcdstatus and rpm included) is bounded by `timeout`: a read-only check
+        // must never hang the play.
+        let ctx = &Ctx {
+            runner: crate::runtime::Runner {
+                default_timeout: std::time::Duration::from_secs(p.timeout as u64),
+            },
+            ..ctx.clone()
+        };
         let env = validate(&p, ctx)?;
         let checks = run_checks(&env);
         report(&env, &checks)

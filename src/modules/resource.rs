@@ -15,7 +15,7 @@
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 use crate::runtime::diff;
 use crate::runtime::{
-    Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
+    Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Runner, Support, LKROOT,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,6 +53,11 @@ const PARAMS: &[Param] = &[
         "Seconds to wait for the states to settle after acting (no ILLSTATE, the wanted ISP/OSU reached). The module fails with the current states after that.",
     )
     .default("300"),
+    Param::new(
+        "timeout",
+        Kind::Int,
+        "Seconds allowed for each LifeKeeper command (C(lcdstatus), C(perform_action), C(lcdremexec)); a command still running then is killed and the module fails naming it. Default: 600, and at least I(wait) for C(perform_action).",
+    ),
     LKROOT,
     Param::new(
         "remote_lkroot",
@@ -81,7 +86,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     ),
     notes: &[
         "C(state=query) runs C(lcdstatus -e) and nothing else; when LifeKeeper is not running it succeeds with C(lifekeeper_running=false). C(active)/C(standby) fail when LifeKeeper is not running.",
-        "With an implicit target, a hierarchy that is already out of service here is left alone (even if nobody serves it; a warning says so). With an explicit C(switch_to) node, the hierarchy must also be in service on that node.",
+        "A hierarchy that is already out of service here is left alone when another node serves it. When nobody serves it (for example an earlier switchover left it OSF on the target), it is restored on the target (C(switch_to), or the default), with a warning: leaving a hierarchy served by nobody needs C(switch_to=none).",
         "A failed perform_action fails the task with the resource states read right after the failure and the command's output tail (C(stderr_tail)).",
         "C(switch_to=none) runs C(perform_action -a remove) on each leaf of the hierarchy that is still in service: remove takes a tag and the resources above it down, not its children. A leaf shared with another root hierarchy takes that one down too.",
         "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
@@ -128,6 +133,7 @@ pub struct Params {
     pub switch_to: Option<String>,
     pub bottom_up: bool,
     pub wait: i64,
+    pub timeout: Option<i64>,
     pub lkroot: PathBuf,
     pub remote_lkroot: Option<PathBuf>,
 }
@@ -141,6 +147,15 @@ impl Module for Resource {
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         validate(&p)?;
+        // An explicit timeout bounds every command, the status reads included.
+        let ctx = &Ctx {
+            runner: Runner {
+                default_timeout: p.timeout.map_or(ctx.runner.default_timeout, |t| {
+                    Duration::from_secs(t as u64)
+                }),
+            },
+            ..ctx.clone()
+        };
         let Some(local) = status::read(&ctx.runner, &p.lkroot)? else {
             return not_running(&p);
         };
@@ -257,6 +272,15 @@ fn validate(p: &Params) -> Result<(), Failure> {
             ));
         }
     }
+    if p.timeout.is_some_and(|t| t < 1) {
+        return Err(Failure::param(
+            "timeout",
+            format!(
+                "timeout must be at least 1 second, got {}",
+                p.timeout.unwrap_or_default()
+            ),
+        ));
+    }
     if p.wait < 0 {
         return Err(Failure::param(
             "wait",
@@ -268,6 +292,12 @@ fn validate(p: &Params) -> Result<(), Failure> {
         ("remote_lkroot", p.remote_lkroot.as_ref()),
     ] {
         if let Some(path) = path {
+            if path.to_string_lossy().contains(['\n', '\r', '\0']) {
+                return Err(Failure::param(
+                    name,
+                    format!("{name} must not contain a newline or NUL"),
+                ));
+            }
             if !path.is_absolute() {
                 return Err(Failure::param(
                     name,
@@ -469,14 +499,21 @@ fn all_in(st: &Status, root: &str, want: &str) -> bool {
     st.hierarchy(root).iter().all(|r| r.state == want)
 }
 
+/// perform_action may run a long restore script: at least the settle time, unless the caller
+/// bounded every command with `timeout`.
+fn action_timeout(p: &Params) -> Duration {
+    Duration::from_secs(
+        p.timeout
+            .map_or((p.wait.max(0) as u64).max(600), |t| t.max(1) as u64),
+    )
+}
+
 fn perform_action(lkroot: &Path, p: &Params, tag: &str, action: &str) -> Cmd {
     let mut c = Cmd::lk(lkroot, "perform_action");
     if p.bottom_up {
         c = c.arg("-b");
     }
-    // perform_action may run a long restore script; give it at least the settle time.
-    c.args(["-t", tag, "-a", action])
-        .timeout(Duration::from_secs((p.wait.max(0) as u64).max(600)))
+    c.args(["-t", tag, "-a", action]).timeout(action_timeout(p))
 }
 
 /// One step per root hierarchy that is not in the wanted state, plus warnings.
@@ -548,13 +585,16 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                 let serving = target_view
                     .and_then(|v| v.as_ref())
                     .is_some_and(|v| v.resource(root).is_some_and(|r| r.state == "ISP"));
-                if out_here && (explicit.is_none() || serving) {
-                    if explicit.is_none() && !served_anywhere(view, root) {
-                        warnings.push(format!(
-                            "{root} is out of service here and in service on no node"
-                        ));
-                    }
+                // Already out of service here and served elsewhere: nothing to do. Served by
+                // nobody (e.g. an earlier switchover left it OSF on the target): restore it on
+                // the target, since leaving a hierarchy served by nobody needs switch_to=none.
+                if out_here && (serving || (explicit.is_none() && served_anywhere(view, root))) {
                     continue;
+                }
+                if out_here && !serving {
+                    warnings.push(format!(
+                        "{root} was in service on no node; restoring it on {target}"
+                    ));
                 }
                 if target_view.is_none() {
                     return Err(Failure::param("switch_to", format!("{root}: the target {target:?} is not a node this one has comm paths to")));
@@ -576,7 +616,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                     .arg(remote_lkroot(p).join("bin").join("perform_action"))
                     .args(if p.bottom_up { vec!["-b"] } else { vec![] })
                     .args(["-t", root.as_str(), "-a", "restore"])
-                    .timeout(Duration::from_secs((p.wait.max(0) as u64).max(600)));
+                    .timeout(action_timeout(p));
                 steps.push(Step {
                     tag: root.clone(),
                     action: "restore",
@@ -875,6 +915,7 @@ mod tests {
             wait: 0,
             lkroot: "/opt/LifeKeeper".into(),
             remote_lkroot: None,
+            timeout: None,
         }
     }
 

@@ -330,6 +330,23 @@ fn validate(p: &Params) -> Result<Version, Failure> {
             "setup_config is a complete setup configuration; recovery_kits, license_files, install_jre and quorum only build a generated one, so give one or the other",
         ));
     }
+    // Where the module writes: a symbolic link (e.g. one another user planted at the predictable
+    // /var/tmp/lkops-upgrade) could point the writes anywhere; lk_backup refuses its dest the same way.
+    for (name, dir) in [
+        ("backup_dir", p.backup_dir.as_ref()),
+        ("work_dir", Some(&p.work_dir)),
+        ("state_dir", Some(&p.state_dir)),
+    ] {
+        if dir.is_some_and(|d| fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink())) {
+            return Err(Failure::param(
+                name,
+                format!(
+                    "{name} {} is a symbolic link; refusing it (point {name} at the real directory)",
+                    dir.map(|d| d.display().to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+    }
     if p.timeout <= 0 {
         return Err(Failure::param(
             "timeout",
@@ -627,7 +644,8 @@ fn make_work_dir(dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Remove media directories that a killed earlier run left in work_dir (unmounting them first).
+/// Remove media directories that a killed earlier run left in work_dir (unmounting them first),
+/// and its generated setup configuration (`setup-<pid>.conf`, which names the license files).
 fn clean_stale_media(runner: &Runner, work_dir: &Path) {
     let Ok(rd) = fs::read_dir(work_dir) else {
         return;
@@ -635,6 +653,18 @@ fn clean_stale_media(runner: &Runner, work_dir: &Path) {
     let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("setup-")
+            .and_then(|r| r.strip_suffix(".conf"))
+        {
+            if pid
+                .parse::<u32>()
+                .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
+            {
+                let _ = fs::remove_file(e.path());
+            }
+            continue;
+        }
         let Some(pid) = name
             .strip_prefix("media-")
             .and_then(|r| r.rsplit_once('-'))
@@ -1470,7 +1500,8 @@ impl Run<'_> {
         match self.plan.steps[i].action.clone() {
             Action::SaveDefaults => {
                 let dest = self.plan.saved_defaults.clone().expect("reinstall");
-                let sha = rfs::copy_atomic(&self.p.defaults_file, &dest, 0o644).map_err(|e| {
+                // 0600 like every file beside the backups (the dir is lk_backup's, 0700).
+                let sha = rfs::copy_atomic(&self.p.defaults_file, &dest, 0o600).map_err(|e| {
                     Failure::new(format!(
                         "cannot copy {} to {}: {e}",
                         self.p.defaults_file.display(),

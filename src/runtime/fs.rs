@@ -188,6 +188,9 @@ pub struct Lock {
 }
 
 /// Lock `lock_path` (created 0600 if needed), waiting up to `wait` for another holder.
+/// A symbolic link at `lock_path` is refused (O_NOFOLLOW, ELOOP): lock files live at predictable
+/// names, some in shared directories (TMPDIR), where another user could plant a link that would
+/// make root create or open a file anywhere.
 pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
     let file = OpenOptions::new()
         .read(true)
@@ -195,7 +198,18 @@ pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(lock_path)?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock_path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::other(format!(
+                    "{} is a symbolic link; refusing to use it as a lock file",
+                    lock_path.display()
+                ))
+            } else {
+                e
+            }
+        })?;
     let start = std::time::Instant::now();
     use std::os::fd::AsRawFd;
     loop {
