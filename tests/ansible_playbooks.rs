@@ -13,18 +13,38 @@ fn repo() -> PathBuf {
 
 /// Run ansible-playbook from the venv with the repository's ansible.cfg (library = modules).
 pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let venv = std::env::var("LKOPS_VENV").unwrap_or_else(|_| repo().join(".venv").display().to_string());
+    let venv =
+        std::env::var("LKOPS_VENV").unwrap_or_else(|_| repo().join(".venv").display().to_string());
     let exe = Path::new(&venv).join("bin/ansible-playbook");
-    assert!(exe.exists(), "{} missing: run `make test` (it creates the venv)", exe.display());
-    for m in ["lk_defaults_merge", "lk_backup", "lk_preflight", "lk_resource", "lk_upgrade"] {
-        assert!(repo().join("modules").join(m).exists(), "modules/{m} missing: run `make build`");
+    assert!(
+        exe.exists(),
+        "{} missing: run `make test` (it creates the venv)",
+        exe.display()
+    );
+    for m in [
+        "lk_defaults_merge",
+        "lk_backup",
+        "lk_preflight",
+        "lk_resource",
+        "lk_upgrade",
+    ] {
+        assert!(
+            repo().join("modules").join(m).exists(),
+            "modules/{m} missing: run `make build`"
+        );
     }
     let mut c = Command::new(exe);
     c.current_dir(repo())
         .args(args)
         .env("ANSIBLE_CONFIG", repo().join("ansible.cfg"))
-        .env("ANSIBLE_LOCAL_TEMP", common::bin_dir().join("scratch/ansible-local"))
-        .env("ANSIBLE_REMOTE_TEMP", common::bin_dir().join("scratch/ansible-remote"))
+        .env(
+            "ANSIBLE_LOCAL_TEMP",
+            common::bin_dir().join("scratch/ansible-local"),
+        )
+        .env(
+            "ANSIBLE_REMOTE_TEMP",
+            common::bin_dir().join("scratch/ansible-remote"),
+        )
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_FORCE_COLOR", "0");
     for (k, v) in extra_env {
@@ -35,14 +55,21 @@ pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
 
 fn recap(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().filter(|l| l.starts_with("localhost")).last().unwrap_or_default().to_string()
+    text.lines()
+        .rfind(|l| l.starts_with("localhost"))
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
 fn defaults_merge_reports_changed_then_ok_and_check_diff_touches_nothing() {
     let work = common::scratch("ansible-dm");
-    std::fs::write(work.join("old"), "REMOTETIMEOUT=900\nLCMHBEATTIME=7\nOBSOLETE=1\n").unwrap();
+    std::fs::write(
+        work.join("old"),
+        "REMOTETIMEOUT=900\nLCMHBEATTIME=7\nOBSOLETE=1\n",
+    )
+    .unwrap();
     let new = "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n";
     std::fs::write(work.join("LifeKeeper"), new).unwrap();
     let vars = format!("work={}", work.display());
@@ -51,13 +78,28 @@ fn defaults_merge_reports_changed_then_ok_and_check_diff_touches_nothing() {
 
     let check = ansible_playbook(&[&["--check", "--diff"][..], &base[..]].concat(), &[]);
     let stdout = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{stdout}{}", String::from_utf8_lossy(&check.stderr));
-    assert!(stdout.contains("-REMOTETIMEOUT=1200\n+REMOTETIMEOUT=900"), "diff shown in check mode:\n{stdout}");
+    assert!(
+        check.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        stdout.contains("-REMOTETIMEOUT=1200\n+REMOTETIMEOUT=900"),
+        "diff shown in check mode:\n{stdout}"
+    );
     assert!(recap(&check).contains("changed=1"), "{}", recap(&check));
-    assert_eq!(std::fs::read_to_string(work.join("LifeKeeper")).unwrap(), new, "--check touched the file");
+    assert_eq!(
+        std::fs::read_to_string(work.join("LifeKeeper")).unwrap(),
+        new,
+        "--check touched the file"
+    );
 
     let first = ansible_playbook(&base, &[]);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stdout));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
     assert!(recap(&first).contains("changed=1"), "{}", recap(&first));
     let second = ansible_playbook(&base, &[]);
     assert!(recap(&second).contains("changed=0"), "{}", recap(&second));
@@ -67,8 +109,15 @@ fn defaults_merge_reports_changed_then_ok_and_check_diff_touches_nothing() {
 #[test]
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
 fn ansible_doc_shows_every_module_from_its_sidecar() {
-    let venv = std::env::var("LKOPS_VENV").unwrap_or_else(|_| repo().join(".venv").display().to_string());
-    for m in ["lk_defaults_merge", "lk_backup", "lk_preflight", "lk_resource", "lk_upgrade"] {
+    let venv =
+        std::env::var("LKOPS_VENV").unwrap_or_else(|_| repo().join(".venv").display().to_string());
+    for m in [
+        "lk_defaults_merge",
+        "lk_backup",
+        "lk_preflight",
+        "lk_resource",
+        "lk_upgrade",
+    ] {
         let out = Command::new(Path::new(&venv).join("bin/ansible-doc"))
             .current_dir(repo())
             .args(["-M", "modules", m])
@@ -76,8 +125,15 @@ fn ansible_doc_shows_every_module_from_its_sidecar() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{m}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(text.contains(&format!("MODULE {m}")), "{m}: {text}");
-        assert!(text.contains("ATTRIBUTES") && text.contains("check_mode"), "{m}: {text}");
+        assert!(
+            text.contains("ATTRIBUTES") && text.contains("check_mode"),
+            "{m}: {text}"
+        );
     }
 }

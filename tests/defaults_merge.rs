@@ -23,7 +23,10 @@ fn normalise(v: &mut Value, dir: &Path) {
     let s = v.to_string().replace(&dir.display().to_string(), "<dir>");
     *v = serde_json::from_str(&s).unwrap();
     if let Some(b) = v.get("backup_file").and_then(|b| b.as_str()) {
-        assert!(b.starts_with("<dir>/LifeKeeper.") && b.ends_with('~'), "{b}");
+        assert!(
+            b.starts_with("<dir>/LifeKeeper.") && b.ends_with('~'),
+            "{b}"
+        );
         v["backup_file"] = json!("<dir>/LifeKeeper.<pid>.<stamp>~");
     }
 }
@@ -35,8 +38,16 @@ fn sourced(file: &Path, keys: &[&str]) -> Vec<String> {
         script.push_str(&format!("; printf '%s\\n' \"${k}\""));
     }
     let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -69,10 +80,16 @@ fn ansible_args_file_contract_pinned_output() {
             "invocation": {"module_args": {"src": "<dir>/old", "dest": "<dir>/LifeKeeper", "drop": ["OBSOLETE"], "backup": true}}
         })
     );
-    assert_eq!(std::fs::read_to_string(&dest).unwrap(), after.replace("<dir>", &dir.display().to_string()));
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        after.replace("<dir>", &dir.display().to_string())
+    );
     // The report means what sh reads from the file.
     assert_eq!(
-        sourced(&dest, &["REMOTETIMEOUT", "LCMHBEATTIME", "SITE_NOTE", "OBSOLETE"]),
+        sourced(
+            &dest,
+            &["REMOTETIMEOUT", "LCMHBEATTIME", "SITE_NOTE", "OBSOLETE"]
+        ),
         vec!["900", "7", "maintenance window # 2", ""]
     );
 }
@@ -81,7 +98,10 @@ fn ansible_args_file_contract_pinned_output() {
 fn second_run_reports_no_change_and_touches_nothing() {
     let (old, dest) = setup("dm-idem");
     let args = json!({"src": old, "dest": dest});
-    assert_eq!(run_module("lk_defaults_merge", args.clone()).0["changed"], true);
+    assert_eq!(
+        run_module("lk_defaults_merge", args.clone()).0["changed"],
+        true
+    );
     let before = tree_hash(dest.parent().unwrap());
     let (v, rc) = run_module("lk_defaults_merge", args);
     assert_eq!((v["changed"].clone(), rc), (json!(false), 0), "{v}");
@@ -113,17 +133,26 @@ fn check_mode_writes_nothing_and_predicts_the_real_run() {
 fn stdin_and_key_value_contracts_give_the_same_result() {
     let (old, dest) = setup("dm-stdin");
     let args = json!({"src": old, "dest": dest, "backup": false, "_ansible_check_mode": true});
-    let (from_stdin, rc) = run_module_stdin("lk_defaults_merge", &["-"], args.to_string().as_bytes());
+    let (from_stdin, rc) =
+        run_module_stdin("lk_defaults_merge", &["-"], args.to_string().as_bytes());
     assert_eq!(rc, 0);
     let (no_arg, _) = run_module_stdin("lk_defaults_merge", &[], args.to_string().as_bytes());
     let out = Command::new(bin("lk_defaults_merge"))
-        .args(["--check", &format!("src={}", old.display()), &format!("dest={}", dest.display()), "backup=no"])
+        .args([
+            "--check",
+            &format!("src={}", old.display()),
+            &format!("dest={}", dest.display()),
+            "backup=no",
+        ])
         .output()
         .unwrap();
     let (from_kv, rc) = parse_output(&out);
     assert_eq!(rc, 0);
     assert_eq!(from_stdin, no_arg);
-    assert_eq!(from_stdin, from_kv, "k=v strings are coerced (backup=no is a bool)");
+    assert_eq!(
+        from_stdin, from_kv,
+        "k=v strings are coerced (backup=no is a bool)"
+    );
     assert_eq!(from_kv["invocation"]["module_args"]["backup"], json!(false));
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), NEW);
 }
@@ -144,11 +173,31 @@ fn bad_input_fails_with_one_json_object_naming_the_problem() {
         assert!(v["msg"].as_str().unwrap().contains(needle), "{v}");
     }
     let bad_args = [
-        (json!({"src": old, "dest": dest, "bakup": true}), "unsupported parameter: bakup. Did you mean 'backup'?", "bakup"),
-        (json!({"src": old, "backup": "maybe"}), "backup must be of type bool, got: maybe", "backup"),
-        (json!({"dest": dest}), "missing required parameter: src", "src"),
-        (json!({"src": old, "set": {"BAD-KEY": "1"}}), "set: 'BAD-KEY' is not a valid shell variable name", "set"),
-        (json!({"src": old, "dest": dest, "set": {"A": "x\nB=y"}}), "set: the value of A contains a line break", "set"),
+        (
+            json!({"src": old, "dest": dest, "bakup": true}),
+            "unsupported parameter: bakup. Did you mean 'backup'?",
+            "bakup",
+        ),
+        (
+            json!({"src": old, "backup": "maybe"}),
+            "backup must be of type bool, got: maybe",
+            "backup",
+        ),
+        (
+            json!({"dest": dest}),
+            "missing required parameter: src",
+            "src",
+        ),
+        (
+            json!({"src": old, "set": {"BAD-KEY": "1"}}),
+            "set: 'BAD-KEY' is not a valid shell variable name",
+            "set",
+        ),
+        (
+            json!({"src": old, "dest": dest, "set": {"A": "x\nB=y"}}),
+            "set: the value of A contains a line break",
+            "set",
+        ),
     ];
     for (args, needle, param) in bad_args {
         let (v, rc) = run_module("lk_defaults_merge", args);
@@ -166,7 +215,10 @@ fn unparsable_line_names_file_and_line_and_leaves_dest_untouched() {
     let (v, rc) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest}));
     assert_eq!(rc, 1);
     let msg = v["msg"].as_str().unwrap();
-    assert!(msg.contains(&format!("src {} line 2: unquoted space", old.display())), "{msg}");
+    assert!(
+        msg.contains(&format!("src {} line 2: unquoted space", old.display())),
+        "{msg}"
+    );
     assert_eq!(v["line"], 2);
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), NEW);
 }
@@ -178,11 +230,26 @@ fn symlinked_or_directory_dest_is_refused() {
     std::os::unix::fs::symlink(&dest, &link).unwrap();
     let (v, rc) = run_module("lk_defaults_merge", json!({"src": old, "dest": link}));
     assert_eq!(rc, 1);
-    assert!(v["msg"].as_str().unwrap().contains("is a symbolic link"), "{v}");
-    let (v, _) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest.parent().unwrap()}));
+    assert!(
+        v["msg"].as_str().unwrap().contains("is a symbolic link"),
+        "{v}"
+    );
+    let (v, _) = run_module(
+        "lk_defaults_merge",
+        json!({"src": old, "dest": dest.parent().unwrap()}),
+    );
     assert!(v["msg"].as_str().unwrap().contains("is a directory"), "{v}");
-    let (v, _) = run_module("lk_defaults_merge", json!({"src": "/nonexistent/old", "dest": dest}));
-    assert!(v["msg"].as_str().unwrap().starts_with("cannot read src /nonexistent/old"), "{v}");
+    let (v, _) = run_module(
+        "lk_defaults_merge",
+        json!({"src": "/nonexistent/old", "dest": dest}),
+    );
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot read src /nonexistent/old"),
+        "{v}"
+    );
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), NEW);
 }
 
@@ -192,7 +259,10 @@ fn mode_is_preserved_and_backup_keeps_the_old_content() {
     let (old, dest) = setup("dm-mode");
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o640)).unwrap();
     let (v, _) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest}));
-    assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
     let backup = v["backup_file"].as_str().unwrap();
     assert_eq!(std::fs::read_to_string(backup).unwrap(), NEW);
 }
@@ -207,8 +277,15 @@ fn two_concurrent_runs_serialise_and_both_end_correct() {
     });
     let b = run_module("lk_defaults_merge", args);
     let a = a.join().unwrap();
-    let changed: Vec<bool> = [&a.0, &b.0].iter().map(|v| v["changed"].as_bool().unwrap()).collect();
-    assert_eq!(changed.iter().filter(|c| **c).count(), 1, "exactly one run changes the file: {changed:?}");
+    let changed: Vec<bool> = [&a.0, &b.0]
+        .iter()
+        .map(|v| v["changed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        changed.iter().filter(|c| **c).count(),
+        1,
+        "exactly one run changes the file: {changed:?}"
+    );
     assert_eq!(sourced(&dest, &["LCMHBEATTIME"]), vec!["7"]);
     let leftovers: Vec<_> = std::fs::read_dir(dest.parent().unwrap())
         .unwrap()

@@ -6,7 +6,13 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-const MODULES: [&str; 5] = ["lk_preflight", "lk_backup", "lk_upgrade", "lk_defaults_merge", "lk_resource"];
+const MODULES: [&str; 5] = [
+    "lk_preflight",
+    "lk_backup",
+    "lk_upgrade",
+    "lk_defaults_merge",
+    "lk_resource",
+];
 
 #[test]
 fn committed_sidecars_match_the_declarations() {
@@ -17,7 +23,12 @@ fn committed_sidecars_match_the_declarations() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("modules/{m}.yml"));
         let committed = std::fs::read_to_string(&path)
             .unwrap_or_else(|_| panic!("{} is not committed: run `make docs`", path.display()));
-        assert_eq!(generated, committed, "{} drifted from the declaration: run `make docs`", path.display());
+        assert_eq!(
+            generated,
+            committed,
+            "{} drifted from the declaration: run `make docs`",
+            path.display()
+        );
     }
 }
 
@@ -26,7 +37,14 @@ fn help_lists_every_declared_parameter() {
     for m in MODULES {
         let out = Command::new(common::bin(m)).arg("--help").output().unwrap();
         let help = String::from_utf8(out.stdout).unwrap();
-        let doc = String::from_utf8(Command::new(common::bin(m)).arg("--doc").output().unwrap().stdout).unwrap();
+        let doc = String::from_utf8(
+            Command::new(common::bin(m))
+                .arg("--doc")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
         // Every option in the sidecar appears in --help: both come from the same table.
         let options: Vec<&str> = doc
             .split("\n  options:\n")

@@ -447,6 +447,11 @@ fn cluster_create(args: &[String]) -> i32 {
     if let Err(e) = write_json(&meta_dir(&dirp).join("cluster.json"), &cf) {
         return die(&e.to_string());
     }
+    // Create the lock file now, so that a read-only command run later (lcdstatus) leaves the
+    // cluster tree byte-identical: tests hash it to prove check mode changed nothing.
+    if let Err(e) = crate::model::lock(&meta_dir(&dirp)) {
+        return die(&e.to_string());
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({ "nodes": out })).unwrap()

@@ -225,7 +225,17 @@ pub fn lcdremexec(ctx: &Ctx) -> i32 {
         }
         i += 1;
     }
-    let cmd: Vec<String> = a[i.min(a.len())..].to_vec();
+    // Every real node has LifeKeeper at the same path, so a command named by the caller's own
+    // $LKROOT means the same path on the target: map it onto the canonical /opt/LifeKeeper,
+    // which the transport resolves against the target's root.
+    let caller_lk = format!("{}/", crate::model::lkroot(&ctx.root).display());
+    let cmd: Vec<String> = a[i.min(a.len())..]
+        .iter()
+        .map(|x| match x.strip_prefix(&caller_lk) {
+            Some(rest) if caller_lk != "/opt/LifeKeeper/" => format!("/opt/LifeKeeper/{rest}"),
+            _ => x.clone(),
+        })
+        .collect();
     let Some(dest) = dest else {
         eprintln!("usage: lcdremexec [-e] -d destname [-t remotetimeout] -- cmd [args]");
         return 2;

@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 pub enum Line {
     Blank(String),
     /// A comment; `commented_key` is set for a commented-out default such as `#LCMHBEATTIME=5`.
-    Comment { text: String, commented_key: Option<String> },
+    Comment {
+        text: String,
+        commented_key: Option<String>,
+    },
     Assign(Assign),
 }
 
@@ -73,7 +76,10 @@ fn parse_value(s: &str) -> Result<(String, Option<String>, String), String> {
                     i += 1;
                 }
                 if i >= bytes.len() {
-                    return Err(format!("unterminated single quote starting at column {}", start + 1));
+                    return Err(format!(
+                        "unterminated single quote starting at column {}",
+                        start + 1
+                    ));
                 }
                 i += 1;
             }
@@ -82,11 +88,16 @@ fn parse_value(s: &str) -> Result<(String, Option<String>, String), String> {
                 i += 1;
                 loop {
                     if i >= bytes.len() {
-                        return Err(format!("unterminated double quote starting at column {}", start + 1));
+                        return Err(format!(
+                            "unterminated double quote starting at column {}",
+                            start + 1
+                        ));
                     }
                     match bytes[i] {
                         '"' => break,
-                        '\\' if i + 1 < bytes.len() && matches!(bytes[i + 1], '"' | '\\' | '$' | '`') => {
+                        '\\' if i + 1 < bytes.len()
+                            && matches!(bytes[i + 1], '"' | '\\' | '$' | '`') =>
+                        {
                             val.push(bytes[i + 1]);
                             i += 2;
                         }
@@ -124,7 +135,9 @@ fn parse_value(s: &str) -> Result<(String, Option<String>, String), String> {
             }
             '`' => return Err("command substitution (backquote) is not allowed".into()),
             ';' | '&' | '|' | '<' | '>' | '(' | ')' => {
-                return Err(format!("'{c}' would make the shell run a command; quote the value"))
+                return Err(format!(
+                    "'{c}' would make the shell run a command; quote the value"
+                ))
             }
             ch => {
                 val.push(ch);
@@ -245,9 +258,9 @@ impl DefaultsFile {
 
     /// Index of the last commented-out default of `key` (`#KEY=...`).
     pub fn commented_default(&self, key: &str) -> Option<usize> {
-        self.lines.iter().rposition(
-            |l| matches!(l, Line::Comment { commented_key: Some(k), .. } if k == key),
-        )
+        self.lines
+            .iter()
+            .rposition(|l| matches!(l, Line::Comment { commented_key: Some(k), .. } if k == key))
     }
 }
 

@@ -1,25 +1,158 @@
-//! lk_backup (not yet implemented).
+//! lk_backup: LifeKeeper configuration backups that survive the uninstall.
+//!
+//! `lkbackup -c` writes its archive into `$LKROOT/config`, which `rmlk` deletes. This module copies
+//! that archive (and a copy of `/etc/default/LifeKeeper`) into a directory outside lkroot, verifies
+//! the copy, and records it in two places: `SHA256SUMS` (so an admin can check backups with
+//! `sha256sum -c`, no lkops needed) and `lkops-backups.json` (host, LifeKeeper version, time and a
+//! fingerprint of the configuration that was backed up, so a second run can tell "nothing changed").
+//!
+//! Layout of `dest`:
+//! - `<host>.lkbackup.<YYYYMMDDTHHMMSSZ>.tar.gz`        the lkbackup archive (0600)
+//! - `<host>.LifeKeeper.defaults.<YYYYMMDDTHHMMSSZ>`    the defaults file as it was (0600)
+//! - `SHA256SUMS`                                       `<hex>  <file>` lines for both
+//! - `lkops-backups.json`                               the manifest (one entry per backup)
+//! - `.lkops-backup.lock`                               flock: two runs on one dest serialise
+//!
+//! Which node a backup belongs to is its `host`: by default `uname -n`, the node name LifeKeeper
+//! itself uses (lcdstatus' LOCAL/MACHINE columns are `uname -n`). `uname` is resolved on PATH, so
+//! on the simulator, where several nodes share one machine, the node's own stand-in answers with
+//! the node name; `/proc/sys/kernel/hostname` is only the fallback when uname cannot run.
+//! `lk_upgrade` asks `find_verified(dest, host)` for "a verified backup of this node" and compares
+//! `fingerprint(lkroot, defaults_file)` to know whether it is still current.
 
-use crate::runtime::{Ctx, Failure, Module, ModuleSpec, Outcome, Support, LKROOT};
-use serde::Deserialize;
+use crate::lifekeeper::version;
+use crate::runtime::{
+    diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret,
+    Support, LKROOT,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+const PARAMS: &[Param] = &[
+    Param::new(
+        "state",
+        Kind::Str,
+        "C(present): a backup of the node's current configuration exists in O(dest) (taken with C(lkbackup -c) when the configuration changed since the newest backup). C(verified): read-only; every backup recorded in O(dest) matches its checksum. C(restored): the configuration in O(archive) is restored with C(lkbackup -x -f).",
+    )
+    .choices(&["present", "verified", "restored"])
+    .default("\"present\""),
+    Param::new(
+        "dest",
+        Kind::Path,
+        "Absolute path of the directory that holds the backups; required for C(present) and C(verified). Must be outside O(lkroot): the uninstaller (rmlk) deletes C(/opt/LifeKeeper/config) and every backup in it. Created with mode 0700; files in it are 0600. A symbolic link is refused. With C(restored), a relative O(archive) is looked up here.",
+    ),
+    Param::new(
+        "include_defaults",
+        Kind::Bool,
+        "Store a copy of O(defaults_file) beside each archive (recorded in SHA256SUMS too).",
+    )
+    .default("true"),
+    Param::new(
+        "defaults_file",
+        Kind::Path,
+        "The LifeKeeper defaults file. It is part of the configuration fingerprint.",
+    )
+    .default("\"/etc/default/LifeKeeper\""),
+    Param::new(
+        "keep",
+        Kind::Int,
+        "How many backups of this host to keep (at least 1). Only backups recorded in the manifest by this module are pruned, oldest first, never the newest; other files in O(dest) are never touched.",
+    )
+    .default("5"),
+    Param::new(
+        "force",
+        Kind::Bool,
+        "Take a new backup even when the configuration fingerprint equals the newest backup's.",
+    )
+    .default("false"),
+    Param::new(
+        "keep_source",
+        Kind::Bool,
+        "Leave lkbackup's own archive in C(<lkroot>/config) after it was copied and verified (by default it is removed: it would be deleted by the uninstaller anyway and it fills the config directory).",
+    )
+    .default("false"),
+    Param::new(
+        "host",
+        Kind::Str,
+        "The node name the backup is recorded under (file names and manifest). Default: C(uname -n), the name LifeKeeper uses for this node.",
+    ),
+    Param::new(
+        "archive",
+        Kind::Path,
+        "For C(restored): the archive to restore, an absolute path or a file name in O(dest).",
+    ),
+    Param::new(
+        "sha256",
+        Kind::Str,
+        "For C(restored): the expected sha256 of O(archive) (64 hex digits). Without it, the archive's entry in the SHA256SUMS beside it is used; without either the restore is refused.",
+    ),
+    LKROOT,
+];
 
 pub static SPEC: ModuleSpec = ModuleSpec {
     name: "lk_backup",
-    short: "not yet implemented",
-    description: &["Not yet implemented."],
-    params: &[LKROOT],
-    check_mode: (Support::None, "Not yet implemented."),
-    diff_mode: (Support::None, "Not yet implemented."),
-    notes: &[],
-    examples: "",
-    returns: &[],
+    short: "LifeKeeper configuration backups outside lkroot, with checksums, retention, verify and restore",
+    description: &[
+        "Takes a LifeKeeper configuration backup with C(lkbackup -c), copies it (and C(/etc/default/LifeKeeper)) into a directory outside lkroot, verifies the copy by sha256 and records it in C(SHA256SUMS) and a JSON manifest.",
+        "Idempotent: a read-only fingerprint of C(<lkroot>/config) and the defaults file is compared with the newest backup's; when equal nothing is taken.",
+        "C(state=verified) checks every recorded backup against its checksum; C(state=restored) restores an archive with C(lkbackup -x -f) after verifying its checksum.",
+    ],
+    params: PARAMS,
+    check_mode: (
+        Support::Full,
+        "Read-only: the fingerprint, manifest and checksums are read, nothing is written or run except C(rpm -q), C(uname -n) and C(tar -tzf). The result (changed, pruned, diff) is what a real run reports; the new file name carries the time of the run, so its stamp differs by the seconds between the two runs.",
+    ),
+    diff_mode: (
+        Support::Full,
+        "C(present): the list of backup files in O(dest) before and after, one file name per line. C(restored): the configuration fingerprint and the defaults file before and after.",
+    ),
+    notes: &[
+        "Never put O(dest) under lkroot: C(rmlk) removes C(/opt/LifeKeeper/config), backups included. Such a O(dest) is refused.",
+        "The configuration fingerprint is sha256 over the sorted relative paths and contents of the files under C(<lkroot>/config) (lkbackup's C(archive.*.tar.gz) files, lkops temp files, C(*.pid) and C(*.lock) excluded) plus the defaults file.",
+        "Verify backups without lkops: C(cd DEST && sha256sum -c SHA256SUMS).",
+        "lkbackup refuses to restore while LifeKeeper runs; stop it (lkstop) first.",
+    ],
+    examples: "- name: Back up the LifeKeeper configuration before the upgrade\n  lk_backup:\n    dest: /var/backups/lifekeeper\n    keep: 5\n\n- name: Check every backup against SHA256SUMS\n  lk_backup:\n    state: verified\n    dest: /var/backups/lifekeeper\n\n- name: Restore a backup (LifeKeeper stopped)\n  lk_backup:\n    state: restored\n    dest: /var/backups/lifekeeper\n    archive: node-a.lkbackup.20261125T154202Z.tar.gz\n",
+    returns: &[
+        Ret::new("archive", "str", "success", "The backup archive in dest (present: the new or the current newest one; restored: the archive restored).")
+            .sample("\"/var/backups/lifekeeper/node-a.lkbackup.20261125T154202Z.tar.gz\""),
+        Ret::new("sha256", "str", "success", "sha256 of the archive (null in check mode when a new backup would be taken).")
+            .sample("\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\""),
+        Ret::new("size", "int", "success", "Size of the archive in bytes (null in check mode when a new backup would be taken).").sample("10240"),
+        Ret::new("defaults_copy", "str", "state=present", "The copy of the defaults file in dest, or null.")
+            .sample("\"/var/backups/lifekeeper/node-a.LifeKeeper.defaults.20261125T154202Z\""),
+        Ret::new("pruned", "list", "state=present", "File names removed by retention.").sample("[]"),
+        Ret::new("backups", "list", "success", "Manifest entries in dest after the run (every host), oldest first."),
+        Ret::new("host", "str", "state=present", "The node name the backup is recorded under.").sample("\"node-a\""),
+        Ret::new("fingerprint", "str", "state=present or restored", "The configuration fingerprint (present: of the current configuration; restored: after the restore)."),
+        Ret::new("corrupt", "list", "state=verified", "Files whose sha256 does not match SHA256SUMS or the manifest."),
+        Ret::new("missing", "list", "state=verified", "Files listed in SHA256SUMS or the manifest that do not exist."),
+        Ret::new("restored_files", "list", "state=restored, real run", "Configuration files (relative to lkroot, or the defaults file) whose content changed."),
+        Ret::new("would_restore", "list", "state=restored", "Members of the archive (tar -tzf)."),
+    ],
 };
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    #[allow(dead_code)]
-    lkroot: std::path::PathBuf,
+    pub state: String,
+    pub dest: Option<PathBuf>,
+    pub include_defaults: bool,
+    pub defaults_file: PathBuf,
+    pub keep: i64,
+    pub force: bool,
+    pub keep_source: bool,
+    pub host: Option<String>,
+    pub archive: Option<PathBuf>,
+    pub sha256: Option<String>,
+    pub lkroot: PathBuf,
 }
 
 pub struct Backup;
@@ -29,7 +162,1422 @@ impl Module for Backup {
     fn spec() -> &'static ModuleSpec {
         &SPEC
     }
-    fn run(_p: Params, _ctx: &Ctx) -> Result<Outcome, Failure> {
-        Err(Failure::new("lk_backup is not implemented yet"))
+    fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        check_path("lkroot", &p.lkroot)?;
+        check_path("defaults_file", &p.defaults_file)?;
+        match p.state.as_str() {
+            "present" => present(&p, ctx),
+            "verified" => verified(&p),
+            _ => restored(&p, ctx),
+        }
+    }
+}
+
+// ---- files in dest -----------------------------------------------------------------------------
+
+pub const SUMS: &str = "SHA256SUMS";
+pub const MANIFEST: &str = "lkops-backups.json";
+const LOCK: &str = ".lkops-backup.lock";
+const TMP_MARK: &str = ".lkops-tmp.";
+
+/// One backup recorded in the manifest. File names are relative to dest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BackupEntry {
+    pub host: String,
+    /// ISO 8601 UTC.
+    pub time: String,
+    /// Unix seconds; orders the entries.
+    pub timestamp: i64,
+    pub lifekeeper_version: Option<String>,
+    pub fingerprint: String,
+    pub archive: String,
+    pub sha256: String,
+    pub size: u64,
+    pub defaults_copy: Option<String>,
+    pub defaults_sha256: Option<String>,
+    /// Where lkbackup wrote the archive.
+    pub source: String,
+}
+
+impl BackupEntry {
+    /// The files this entry owns in dest, with their checksums.
+    fn files(&self) -> Vec<(&str, &str)> {
+        let mut v = vec![(self.archive.as_str(), self.sha256.as_str())];
+        if let (Some(f), Some(s)) = (&self.defaults_copy, &self.defaults_sha256) {
+            v.push((f.as_str(), s.as_str()));
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Manifest {
+    format: u32,
+    backups: Vec<BackupEntry>,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest {
+            format: 1,
+            backups: vec![],
+        }
+    }
+}
+
+fn read_manifest(dest: &Path) -> Result<Manifest, String> {
+    let path = dest.join(MANIFEST);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Manifest::default()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not an lkops backup manifest ({e}); refusing to touch it",
+            path.display()
+        )
+    })?;
+    if m.format != 1 {
+        return Err(format!(
+            "{} has manifest format {}, this lkops understands format 1; refusing to touch it",
+            path.display(),
+            m.format
+        ));
+    }
+    Ok(m)
+}
+
+/// One `SHA256SUMS` line: `<hex>  <name>` (text mode) or `<hex> *<name>` (binary mode).
+#[derive(Debug, Clone, PartialEq)]
+enum SumLine {
+    Entry {
+        sha256: String,
+        name: String,
+    },
+    /// Anything else (comments, other tools' lines) is kept verbatim.
+    Other(String),
+}
+
+fn parse_sums(text: &str) -> Vec<SumLine> {
+    text.lines()
+        .map(|l| {
+            let parsed = l.split_once(' ').and_then(|(h, rest)| {
+                let name = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*'))?;
+                let ok = h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+                (ok && !name.is_empty()).then(|| SumLine::Entry {
+                    sha256: h.to_ascii_lowercase(),
+                    name: name.to_string(),
+                })
+            });
+            parsed.unwrap_or_else(|| SumLine::Other(l.to_string()))
+        })
+        .collect()
+}
+
+fn render_sums(lines: &[SumLine]) -> String {
+    let mut s = String::new();
+    for l in lines {
+        match l {
+            SumLine::Entry { sha256, name } => s.push_str(&format!("{sha256}  {name}\n")),
+            SumLine::Other(o) => {
+                s.push_str(o);
+                s.push('\n');
+            }
+        }
+    }
+    s
+}
+
+fn read_sums(dir: &Path) -> Result<Option<Vec<SumLine>>, String> {
+    let path = dir.join(SUMS);
+    match fs::read_to_string(&path) {
+        Ok(t) => Ok(Some(parse_sums(&t))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn sum_of<'a>(sums: &'a [SumLine], file: &str) -> Option<&'a str> {
+    sums.iter().rev().find_map(|l| match l {
+        SumLine::Entry { sha256, name } if name == file => Some(sha256.as_str()),
+        _ => None,
+    })
+}
+
+// ---- parameters and paths ----------------------------------------------------------------------
+
+fn check_path(name: &str, p: &Path) -> Result<(), Failure> {
+    let s = p.to_string_lossy();
+    if s.contains('\n') || s.contains('\0') {
+        return Err(Failure::param(
+            name,
+            format!("{name} must not contain a newline or NUL"),
+        ));
+    }
+    if !p.is_absolute() {
+        return Err(Failure::param(
+            name,
+            format!("{name} must be an absolute path, got: {s}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Host names become part of file names: a plain node name only.
+fn check_host(h: &str) -> Result<(), String> {
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && !h.starts_with(['-', '.'])
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "host must be a node name (letters, digits, '-', '.', '_'; not starting with '-' or '.'), got: {h:?}"
+        ))
+    }
+}
+
+/// The node name LifeKeeper knows this node by: `uname -n` (resolved on PATH, so the simulator's
+/// per-node stand-in answers), else the kernel's hostname.
+pub fn node_name(runner: &crate::runtime::Runner) -> Result<String, String> {
+    if let Ok(out) = runner.run(&Cmd::new("uname").arg("-n")) {
+        let n = out.stdout.trim();
+        if out.ok() && !n.is_empty() {
+            return Ok(n.to_string());
+        }
+    }
+    let n = fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_err(|e| format!("cannot tell the node name (uname -n failed, /proc/sys/kernel/hostname: {e}); pass host"))?;
+    Ok(n.trim().to_string())
+}
+
+/// `.` and `..` resolved without touching the file system.
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Symlinks resolved for the part of `p` that exists; the rest appended lexically.
+fn canonical_prefix(p: &Path) -> PathBuf {
+    let p = lexical(p);
+    let mut existing = p.clone();
+    let mut rest = vec![];
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
+            (Some(n), Some(parent)) => {
+                rest.push(n);
+                existing = parent.to_path_buf();
+            }
+            _ => return p,
+        }
+    }
+}
+
+/// dest must survive the uninstall: not lkroot or anything under it, literally or via symlinks.
+fn check_outside_lkroot(dest: &Path, lkroot: &Path) -> Result<(), Failure> {
+    let inside = lexical(dest).starts_with(lexical(lkroot))
+        || canonical_prefix(dest).starts_with(canonical_prefix(lkroot));
+    if inside {
+        return Err(Failure::param(
+            "dest",
+            format!(
+                "dest {} is inside lkroot {}: the uninstaller (rmlk) deletes {}/config and every backup kept under lkroot, which is exactly what these backups must survive. Choose a directory outside lkroot, e.g. /var/backups/lifekeeper.",
+                dest.display(),
+                lkroot.display(),
+                lkroot.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether dest exists as a real directory (Ok(false): not yet created). Symlinks are refused:
+/// a link could be re-pointed (e.g. into lkroot) between our check and our writes.
+fn dest_exists(dest: &Path) -> Result<bool, Failure> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.file_type().is_symlink() => Err(Failure::param(
+            "dest",
+            format!(
+                "dest {} is a symbolic link; refusing it (point dest at the real directory)",
+                dest.display()
+            ),
+        )),
+        Ok(m) if !m.is_dir() => Err(Failure::param(
+            "dest",
+            format!("dest {} exists and is not a directory", dest.display()),
+        )),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Failure::param(
+            "dest",
+            format!("cannot stat dest {}: {e}", dest.display()),
+        )),
+    }
+}
+
+/// Take the dest lock. A read-only run (check mode, verified) never creates the lock file: it
+/// locks only when an earlier real run left one.
+fn lock_dest(dest: &Path, create: bool) -> Result<Option<rfs::Lock>, Failure> {
+    let path = dest.join(LOCK);
+    if !create && !path.exists() {
+        return Ok(None);
+    }
+    rfs::lock(&path, Duration::from_secs(120))
+        .map(Some)
+        .map_err(|e| Failure::new(format!("cannot lock {}: {e}", path.display())))
+}
+
+/// Temp files of interrupted earlier runs (`.<name>.lkops-tmp.<pid>`), whatever the target name.
+fn clean_temps(dest: &Path) -> Result<Vec<String>, Failure> {
+    let mut removed = vec![];
+    let Ok(entries) = fs::read_dir(dest) else {
+        return Ok(removed);
+    };
+    let mut targets = BTreeSet::new();
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if let Some((target, _pid)) = n.strip_prefix('.').and_then(|s| s.split_once(TMP_MARK)) {
+            targets.insert(target.to_string());
+        }
+    }
+    for t in targets {
+        let gone = rfs::clean_stale_temps(&dest.join(&t)).map_err(|e| {
+            Failure::new(format!(
+                "cannot remove stale temp files in {}: {e}",
+                dest.display()
+            ))
+        })?;
+        removed.extend(gone.iter().map(|p| p.display().to_string()));
+    }
+    Ok(removed)
+}
+
+// ---- fingerprint -------------------------------------------------------------------------------
+
+/// Files under `<lkroot>/config` that are not configuration: lkbackup's own archives, our temp
+/// files, pid/lock files. (Which other volatile files a real /opt/LifeKeeper/config holds is
+/// UNCONFIRMED; they would make every run take a new backup, never skip one.)
+fn volatile(name: &str) -> bool {
+    (name.starts_with("archive.") && name.ends_with(".tar.gz"))
+        || name.contains(TMP_MARK)
+        || name.ends_with(".tmp~")
+        || name.ends_with(".pid")
+        || name.ends_with(".lock")
+}
+
+const DEFAULTS_LABEL: &str = "@defaults_file";
+
+/// Every configuration file: (path relative to lkroot, or DEFAULTS_LABEL) →
+/// sha256 of its content ("link -> target" for symlinks).
+fn config_files(lkroot: &Path, defaults_file: &Path) -> Result<Vec<(String, String)>, String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) -> Result<(), String> {
+        let rd = match fs::read_dir(dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(base)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            let m = fs::symlink_metadata(&p)
+                .map_err(|e| format!("cannot stat {}: {e}", p.display()))?;
+            if m.file_type().is_symlink() {
+                let t = fs::read_link(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                out.push((rel, format!("link -> {}", t.display())));
+            } else if m.is_dir() {
+                walk(&p, base, out)?;
+            } else if m.is_file() && !volatile(&name) {
+                let h = rfs::sha256_file(&p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                out.push((rel, h));
+            }
+        }
+        Ok(())
+    }
+    let mut out = vec![];
+    walk(&lkroot.join("config"), lkroot, &mut out)?;
+    out.sort();
+    match rfs::sha256_file(defaults_file) {
+        // Labelled, not by its path: the fingerprint is about content, wherever the file lives.
+        Ok(h) => out.push((DEFAULTS_LABEL.to_string(), h)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read {}: {e}", defaults_file.display())),
+    }
+    Ok(out)
+}
+
+fn fingerprint_of(files: &[(String, String)]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"lkops-config-fingerprint-v1\n");
+    for (path, digest) in files {
+        // Length-prefixed so no two different file sets hash the same text.
+        h.update(format!("{}:{path}\n{digest}\n", path.len()).as_bytes());
+    }
+    rfs::hex(&h.finalize())
+}
+
+/// The configuration fingerprint: sha256 over the sorted relative paths and content digests of
+/// the configuration files under `<lkroot>/config` (archives and volatile files excluded) plus
+/// the defaults file. Read-only.
+pub fn fingerprint(lkroot: &Path, defaults_file: &Path) -> Result<String, String> {
+    config_files(lkroot, defaults_file).map(|f| fingerprint_of(&f))
+}
+
+// ---- verification ------------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct Check {
+    checked: Vec<String>,
+    corrupt: Vec<String>,
+    missing: Vec<String>,
+}
+
+impl Check {
+    fn file(&mut self, dir: &Path, name: &str, expected: &str) {
+        match rfs::sha256_file(&dir.join(name)) {
+            Ok(h) if h == expected => self.checked.push(name.to_string()),
+            Ok(_) => self.corrupt.push(name.to_string()),
+            Err(_) => self.missing.push(name.to_string()),
+        }
+    }
+    fn ok(&self) -> bool {
+        self.corrupt.is_empty() && self.missing.is_empty()
+    }
+}
+
+/// An entry verifies when each of its files exists, matches the manifest, and SHA256SUMS agrees.
+fn entry_ok(dest: &Path, e: &BackupEntry, sums: &[SumLine]) -> bool {
+    e.files().iter().all(|(name, sha)| {
+        sum_of(sums, name) == Some(*sha)
+            && rfs::sha256_file(&dest.join(name)).is_ok_and(|h| h == *sha)
+    })
+}
+
+/// The newest backup of `host` in `dest` whose files exist and match both the manifest and
+/// SHA256SUMS (an older one when the newest is damaged); `None` when there is none. Read-only.
+pub fn find_verified(dest: &Path, host: &str) -> Result<Option<BackupEntry>, String> {
+    let m = read_manifest(dest)?;
+    let sums = read_sums(dest)?.unwrap_or_default();
+    let mut mine: Vec<&BackupEntry> = m.backups.iter().filter(|e| e.host == host).collect();
+    mine.sort_by(|a, b| (a.timestamp, &a.archive).cmp(&(b.timestamp, &b.archive)));
+    Ok(mine
+        .into_iter()
+        .rev()
+        .find(|e| entry_ok(dest, e, &sums))
+        .cloned())
+}
+
+// ---- state=present -----------------------------------------------------------------------------
+
+fn newest_of<'a>(m: &'a Manifest, host: &str) -> Option<&'a BackupEntry> {
+    m.backups
+        .iter()
+        .filter(|e| e.host == host)
+        .max_by(|a, b| (a.timestamp, &a.archive).cmp(&(b.timestamp, &b.archive)))
+}
+
+/// Entries of `host` that retention removes: all but the newest `retain`, oldest first.
+fn select_prune(m: &Manifest, host: &str, retain: usize) -> Vec<BackupEntry> {
+    let mut mine: Vec<&BackupEntry> = m.backups.iter().filter(|e| e.host == host).collect();
+    mine.sort_by(|a, b| (a.timestamp, &a.archive).cmp(&(b.timestamp, &b.archive)));
+    let n = mine.len().saturating_sub(retain);
+    mine[..n].iter().map(|e| (*e).clone()).collect()
+}
+
+/// One line per backup file recorded in dest, for the diff.
+fn listing(m: &Manifest) -> String {
+    let mut names: Vec<&str> = m
+        .backups
+        .iter()
+        .flat_map(|e| e.files().into_iter().map(|(n, _)| n))
+        .collect();
+    names.sort();
+    names.iter().map(|n| format!("{n}\n")).collect()
+}
+
+/// File names for a new backup taken at `now`, not colliding with anything in dest or recorded.
+/// `_2`, `_3`... sort after the plain name, so names still sort by time.
+fn new_names(dest: &Path, m: &Manifest, host: &str, now: i64) -> (String, String) {
+    let stamp = time::compact(now);
+    let taken = |n: &str| {
+        dest.join(n).exists()
+            || m.backups
+                .iter()
+                .any(|e| e.archive == n || e.defaults_copy.as_deref() == Some(n))
+    };
+    for i in 1.. {
+        let s = if i == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}_{i}")
+        };
+        let (a, d) = (
+            format!("{host}.lkbackup.{s}.tar.gz"),
+            format!("{host}.LifeKeeper.defaults.{s}"),
+        );
+        if !taken(&a) && !taken(&d) {
+            return (a, d);
+        }
+    }
+    unreachable!()
+}
+
+fn entries_json(m: &Manifest) -> Value {
+    serde_json::to_value(&m.backups).unwrap_or(Value::Null)
+}
+
+fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+    let dest = p
+        .dest
+        .as_deref()
+        .ok_or_else(|| Failure::param("dest", "dest is required with state=present"))?;
+    check_path("dest", dest)?;
+    check_outside_lkroot(dest, &p.lkroot)?;
+    if p.keep < 1 {
+        return Err(Failure::param(
+            "keep",
+            format!(
+                "keep must be at least 1 (the newest backup is never pruned), got: {}",
+                p.keep
+            ),
+        ));
+    }
+    let host = match &p.host {
+        Some(h) => h.clone(),
+        None => node_name(&ctx.runner).map_err(|e| Failure::param("host", e))?,
+    };
+    check_host(&host).map_err(|e| Failure::param("host", e))?;
+    if p.include_defaults && !p.defaults_file.is_file() {
+        return Err(Failure::param(
+            "defaults_file",
+            format!(
+                "defaults_file {} does not exist (set include_defaults: false to back up without it)",
+                p.defaults_file.display()
+            ),
+        ));
+    }
+    let exists = dest_exists(dest)?;
+    let mut warnings = vec![];
+    if !ctx.check_mode {
+        if !exists {
+            create_dest(dest)?;
+        } else if fs::metadata(dest).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            warnings.push(format!(
+                "dest {} is accessible to other users; the backups hold the cluster configuration (new dests are created 0700)",
+                dest.display()
+            ));
+        }
+    }
+    let _lock = if exists || !ctx.check_mode {
+        lock_dest(dest, !ctx.check_mode)?
+    } else {
+        None
+    };
+    if !ctx.check_mode {
+        for t in clean_temps(dest)? {
+            warnings.push(format!("removed a temp file an interrupted run left: {t}"));
+        }
+    }
+
+    let manifest = read_manifest(dest).map_err(|e| Failure::param("dest", e))?;
+    let sums = read_sums(dest)
+        .map_err(|e| Failure::param("dest", e))?
+        .unwrap_or_default();
+    let fp = fingerprint(&p.lkroot, &p.defaults_file).map_err(Failure::new)?;
+    let newest = newest_of(&manifest, &host);
+
+    // Decide: a backup is needed unless the newest one is of this very configuration and intact.
+    let reason = match newest {
+        _ if p.force => Some("force: a new backup was requested".to_string()),
+        None => Some(format!("no backup of {host} in {}", dest.display())),
+        Some(e) if e.fingerprint != fp => Some(format!(
+            "the configuration changed since the newest backup {}",
+            e.archive
+        )),
+        Some(e) if !entry_ok(dest, e, &sums) => {
+            let why = format!(
+                "the newest backup {} does not match its checksum or is missing",
+                e.archive
+            );
+            warnings.push(format!("{why}; taking a new one"));
+            Some(why)
+        }
+        Some(_) => None,
+    };
+    let take = reason.is_some();
+    let retain = p.keep as usize - usize::from(take);
+    let prune = select_prune(&manifest, &host, retain);
+
+    let now = time::now_secs();
+    let (arch_name, def_name) = new_names(dest, &manifest, &host, now);
+    let mut after = manifest.clone();
+    after.backups.retain(|e| !prune.contains(e));
+    let pruned_names: Vec<String> = prune
+        .iter()
+        .flat_map(|e| e.files().into_iter().map(|(n, _)| n.to_string()))
+        .collect();
+
+    let mut out;
+    let mut predicted = false;
+    if !take && prune.is_empty() {
+        let e = newest.expect("no backup needed means there is one");
+        out = Outcome::new(
+            false,
+            format!(
+                "the newest backup of {host} ({}) holds the current configuration",
+                e.archive
+            ),
+        );
+        out = with_entry(out, dest, e);
+    } else if ctx.check_mode {
+        let mut msg = vec![];
+        if let Some(r) = &reason {
+            msg.push(format!("would take a new backup ({r})"));
+            // What the real run will record; its checksum and size are known only after it.
+            after.backups.push(BackupEntry {
+                host: host.clone(),
+                time: time::iso8601(now),
+                timestamp: now,
+                // rpm -q is read-only, so check mode can tell the version it will record.
+                lifekeeper_version: version::installed(&ctx.runner)
+                    .ok()
+                    .flatten()
+                    .map(|v| v.to_string()),
+                fingerprint: fp.clone(),
+                archive: arch_name.clone(),
+                sha256: String::new(),
+                size: 0,
+                defaults_copy: p.include_defaults.then(|| def_name.clone()),
+                defaults_sha256: p.include_defaults.then(String::new),
+                source: String::new(),
+            });
+            predicted = true;
+            out = Outcome::new(true, "")
+                .with("archive", dest.join(&arch_name).display().to_string())
+                .with("sha256", Value::Null)
+                .with("size", Value::Null)
+                .with(
+                    "defaults_copy",
+                    p.include_defaults
+                        .then(|| dest.join(&def_name).display().to_string()),
+                );
+        } else {
+            out = with_entry(Outcome::new(true, ""), dest, newest.expect("kept"));
+        }
+        if !pruned_names.is_empty() {
+            msg.push(format!("would prune {}", pruned_names.join(", ")));
+        }
+        out.msg = msg.join("; ");
+    } else {
+        let mut msg = vec![];
+        if let Some(r) = &reason {
+            ctx.progress(&format!("taking a backup: {r}"));
+            let entry = take_backup(
+                p,
+                ctx,
+                dest,
+                &host,
+                &fp,
+                now,
+                &arch_name,
+                &def_name,
+                &mut warnings,
+            )?;
+            msg.push(format!("took backup {} ({r})", entry.archive));
+            after.backups.push(entry.clone());
+            out = with_entry(Outcome::new(true, ""), dest, &entry);
+        } else {
+            out = with_entry(Outcome::new(true, ""), dest, newest.expect("kept"));
+        }
+        // Record first, delete second: a crash in between leaves unrecorded files (harmless),
+        // never records that point at deleted files.
+        write_records(dest, &after, &sums, &pruned_names)?;
+        for n in &pruned_names {
+            match fs::remove_file(dest.join(n)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => warnings.push(format!(
+                    "pruned {n} from the records but could not delete it: {e}"
+                )),
+            }
+        }
+        if !pruned_names.is_empty() {
+            msg.push(format!("pruned {}", pruned_names.join(", ")));
+        }
+        out.msg = msg.join("; ");
+    }
+    for w in warnings {
+        out.warn(w);
+    }
+    let mut backups = entries_json(&after);
+    if predicted {
+        // The entry check mode predicts: what only the real run can know is null.
+        if let Some(Value::Object(e)) = backups.as_array_mut().and_then(|a| a.last_mut()) {
+            for k in ["sha256", "size", "source"] {
+                e.insert(k.into(), Value::Null);
+            }
+            if p.include_defaults {
+                e.insert("defaults_sha256".into(), Value::Null);
+            }
+        }
+    }
+    let before_list = listing(&manifest);
+    let after_list = listing(&after);
+    Ok(out
+        .with("host", host)
+        .with("fingerprint", fp)
+        .with("pruned", pruned_names)
+        .with("backups", backups)
+        .diff(Some(diff::text(
+            &format!("{} backups", dest.display()),
+            &before_list,
+            &after_list,
+        ))))
+}
+
+fn with_entry(o: Outcome, dest: &Path, e: &BackupEntry) -> Outcome {
+    o.with("archive", dest.join(&e.archive).display().to_string())
+        .with("sha256", e.sha256.clone())
+        .with("size", e.size)
+        .with(
+            "defaults_copy",
+            e.defaults_copy
+                .as_ref()
+                .map(|d| dest.join(d).display().to_string()),
+        )
+}
+
+fn create_dest(dest: &Path) -> Result<(), Failure> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| {
+            Failure::param("dest", format!("cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dest)
+        .and_then(|()| fs::set_permissions(dest, fs::Permissions::from_mode(0o700)))
+        .map_err(|e| {
+            Failure::param(
+                "dest",
+                format!("cannot create dest {}: {e}", dest.display()),
+            )
+        })
+}
+
+fn list_archives(config: &Path) -> BTreeSet<PathBuf> {
+    fs::read_dir(config)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with("archive.") && n.ends_with(".tar.gz")
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The archive path lkbackup announced (`Creating archive <path>`).
+fn announced_archive(stdout: &str) -> Option<PathBuf> {
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Creating archive "))
+        .map(|p| PathBuf::from(p.trim()))
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+/// Only lkbackup's own archives in `<lkroot>/config` are ever deleted by this module.
+fn is_lkbackup_archive(path: &Path, lkroot: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.parent() == Some(lkroot.join("config").as_path())
+        && name.starts_with("archive.")
+        && name.ends_with(".tar.gz")
+}
+
+/// Run `lkbackup -c` and find its archive. A failure removes the partial archive this call left.
+fn run_lkbackup(p: &Params, ctx: &Ctx) -> Result<PathBuf, Failure> {
+    let config = p.lkroot.join("config");
+    let before = list_archives(&config);
+    let cmd = Cmd::lk(&p.lkroot, "lkbackup").arg("-c");
+    let out = ctx.runner.run(&cmd)?;
+    if !out.ok() {
+        // Whatever it half-wrote is not a backup; leave no archive that could be mistaken for one.
+        let mut removed = vec![];
+        for a in list_archives(&config).difference(&before) {
+            if fs::remove_file(a).is_ok() {
+                removed.push(a.display().to_string());
+            }
+        }
+        return Err(out
+            .failure("lkbackup could not create the archive; nothing was written to dest and the previous backups are untouched")
+            .with("partial_archives_removed", removed));
+    }
+    if let Some(a) = announced_archive(&out.stdout) {
+        let a = if a.is_relative() { config.join(a) } else { a };
+        if a.is_file() {
+            return Ok(a);
+        }
+    }
+    // lkbackup did not say where (or said something we cannot find): the newest archive.
+    list_archives(&config)
+        .into_iter()
+        .filter_map(|a| Some((fs::metadata(&a).ok()?.modified().ok()?, a)))
+        .max()
+        .map(|(_, a)| a)
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "lkbackup -c succeeded but no archive was found (no 'Creating archive' line, no archive.*.tar.gz in {})",
+                config.display()
+            ))
+            .with("stdout", out.stdout.clone())
+        })
+}
+
+/// `tar -tzf`: the archive is a complete gzip tar (a truncated one fails), and its members.
+fn archive_members(ctx: &Ctx, archive: &Path) -> Result<Vec<String>, Failure> {
+    let out = ctx.runner.run_ok(
+        &Cmd::new("tar").arg("-tzf").arg(archive),
+        "the archive is not a readable gzip tar",
+    )?;
+    Ok(out.stdout.lines().map(String::from).collect())
+}
+
+/// Copy `src` into dest as `name` (0600) and prove the copy on disk equals the source.
+fn copy_verified(src: &Path, dest: &Path, name: &str) -> Result<(String, u64), Failure> {
+    let target = dest.join(name);
+    let fail = |what: String| {
+        let _ = fs::remove_file(&target);
+        Failure::new(what).with("source", src.display().to_string())
+    };
+    let src_sha =
+        rfs::sha256_file(src).map_err(|e| fail(format!("cannot read {}: {e}", src.display())))?;
+    let written = rfs::copy_atomic(src, &target, 0o600).map_err(|e| {
+        fail(format!(
+            "cannot copy {} to {}: {e}",
+            src.display(),
+            target.display()
+        ))
+    })?;
+    let on_disk = rfs::sha256_file(&target)
+        .map_err(|e| fail(format!("cannot read back {}: {e}", target.display())))?;
+    if written != src_sha || on_disk != src_sha {
+        return Err(fail(format!(
+            "the copy {} does not match its source {} (sha256 {on_disk} != {src_sha}); removed it",
+            target.display(),
+            src.display()
+        )));
+    }
+    let size = fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+    Ok((src_sha, size))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn take_backup(
+    p: &Params,
+    ctx: &Ctx,
+    dest: &Path,
+    host: &str,
+    fp: &str,
+    now: i64,
+    arch_name: &str,
+    def_name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<BackupEntry, Failure> {
+    let lk_version = match version::installed(&ctx.runner) {
+        Ok(v) => v.map(|v| v.to_string()),
+        Err(e) => {
+            warnings.push(format!("LifeKeeper version not recorded: {e}"));
+            None
+        }
+    };
+    let src = run_lkbackup(p, ctx)?;
+    archive_members(ctx, &src).map_err(|f| {
+        let mut f = f.with("source", src.display().to_string());
+        f.msg = format!(
+            "lkbackup wrote {}, but {}; nothing was written to dest",
+            src.display(),
+            f.msg
+        );
+        f
+    })?;
+    let (sha, size) = copy_verified(&src, dest, arch_name)?;
+    let (defaults_copy, defaults_sha256) = if p.include_defaults {
+        match copy_verified(&p.defaults_file, dest, def_name) {
+            Ok((s, _)) => (Some(def_name.to_string()), Some(s)),
+            Err(f) => {
+                let _ = fs::remove_file(dest.join(arch_name));
+                return Err(f);
+            }
+        }
+    } else {
+        (None, None)
+    };
+    if !p.keep_source {
+        if is_lkbackup_archive(&src, &p.lkroot) {
+            if let Err(e) = fs::remove_file(&src) {
+                warnings.push(format!(
+                    "could not remove lkbackup's archive {}: {e}",
+                    src.display()
+                ));
+            }
+        } else {
+            warnings.push(format!(
+                "lkbackup's archive {} is not an archive.*.tar.gz in {}/config; left it in place",
+                src.display(),
+                p.lkroot.display()
+            ));
+        }
+    }
+    Ok(BackupEntry {
+        host: host.to_string(),
+        time: time::iso8601(now),
+        timestamp: now,
+        lifekeeper_version: lk_version,
+        fingerprint: fp.to_string(),
+        archive: arch_name.to_string(),
+        sha256: sha,
+        size,
+        defaults_copy,
+        defaults_sha256,
+        source: src.display().to_string(),
+    })
+}
+
+/// Rewrite the manifest and SHA256SUMS atomically: drop pruned files, add the new entry's files,
+/// keep every line we did not write ourselves.
+fn write_records(
+    dest: &Path,
+    after: &Manifest,
+    sums: &[SumLine],
+    pruned: &[String],
+) -> Result<(), Failure> {
+    let mut lines: Vec<SumLine> = sums
+        .iter()
+        .filter(|l| !matches!(l, SumLine::Entry { name, .. } if pruned.contains(name)))
+        .cloned()
+        .collect();
+    for e in &after.backups {
+        for (name, sha) in e.files() {
+            if sum_of(&lines, name) != Some(sha) {
+                lines.retain(|l| !matches!(l, SumLine::Entry { name: n, .. } if n == name));
+                lines.push(SumLine::Entry {
+                    sha256: sha.to_string(),
+                    name: name.to_string(),
+                });
+            }
+        }
+    }
+    let mut text = serde_json::to_string_pretty(after).expect("manifest serialises");
+    text.push('\n');
+    rfs::write_atomic(&dest.join(MANIFEST), text.as_bytes(), 0o600)
+        .and_then(|()| rfs::write_atomic(&dest.join(SUMS), render_sums(&lines).as_bytes(), 0o600))
+        .map_err(|e| {
+            Failure::new(format!(
+                "cannot write the backup records in {}: {e}",
+                dest.display()
+            ))
+        })
+}
+
+// ---- state=verified ----------------------------------------------------------------------------
+
+fn verified(p: &Params) -> Result<Outcome, Failure> {
+    let dest = p
+        .dest
+        .as_deref()
+        .ok_or_else(|| Failure::param("dest", "dest is required with state=verified"))?;
+    check_path("dest", dest)?;
+    if !dest_exists(dest)? {
+        return Err(Failure::param(
+            "dest",
+            format!("dest {} does not exist", dest.display()),
+        ));
+    }
+    let _lock = lock_dest(dest, false)?;
+    let manifest = read_manifest(dest).map_err(|e| Failure::param("dest", e))?;
+    let Some(sums) = read_sums(dest).map_err(|e| Failure::param("dest", e))? else {
+        return Err(Failure::param(
+            "dest",
+            format!(
+                "{} has no {SUMS}: nothing to verify (is dest the right directory?)",
+                dest.display()
+            ),
+        ));
+    };
+    let mut check = Check::default();
+    let mut listed = BTreeSet::new();
+    for l in &sums {
+        if let SumLine::Entry { sha256, name } = l {
+            if listed.insert(name.clone()) {
+                check.file(dest, name, sum_of(&sums, name).unwrap_or(sha256));
+            }
+        }
+    }
+    // The manifest must agree with SHA256SUMS: a file recorded with another checksum (or not in
+    // SHA256SUMS at all) is as suspect as a corrupt one.
+    let mut disagree = vec![];
+    for e in &manifest.backups {
+        for (name, sha) in e.files() {
+            if sum_of(&sums, name) != Some(sha) {
+                disagree.push(name.to_string());
+                if !dest.join(name).exists() {
+                    check.missing.push(name.to_string());
+                } else if !check.corrupt.iter().any(|c| c == name) {
+                    check.corrupt.push(name.to_string());
+                }
+            }
+        }
+    }
+    check.missing.sort();
+    check.missing.dedup();
+    let out_data = |o: Outcome| {
+        o.with("checked", check.checked.clone())
+            .with("corrupt", check.corrupt.clone())
+            .with("missing", check.missing.clone())
+            .with("backups", entries_json(&manifest))
+    };
+    if check.ok() {
+        let mut o = out_data(Outcome::new(
+            false,
+            format!(
+                "all {} files in {} match {SUMS}",
+                check.checked.len(),
+                dest.display()
+            ),
+        ));
+        for u in unrecorded(dest, &listed) {
+            o.warn(format!(
+                "{u} looks like a backup but is not listed in {SUMS}"
+            ));
+        }
+        return Ok(o);
+    }
+    let mut f = Failure::new(format!(
+        "backups in {} failed verification: corrupt: [{}]; missing: [{}]",
+        dest.display(),
+        check.corrupt.join(", "),
+        check.missing.join(", ")
+    ))
+    .with("checked", check.checked.clone())
+    .with("corrupt", check.corrupt.clone())
+    .with("missing", check.missing.clone())
+    .with("backups", entries_json(&manifest));
+    if !disagree.is_empty() {
+        f = f.with("manifest_disagrees", disagree);
+    }
+    Err(f)
+}
+
+/// Files named like our backups that nothing records.
+fn unrecorded(dest: &Path, listed: &BTreeSet<String>) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dest)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    !n.starts_with('.')
+                        && (n.contains(".lkbackup.") || n.contains(".LifeKeeper.defaults."))
+                        && !listed.contains(n)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+// ---- state=restored ----------------------------------------------------------------------------
+
+fn restored(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+    let given = p
+        .archive
+        .as_deref()
+        .ok_or_else(|| Failure::param("archive", "archive is required with state=restored"))?;
+    let archive =
+        if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            match &p.dest {
+                Some(d) => {
+                    check_path("dest", d)?;
+                    d.join(given)
+                }
+                None => return Err(Failure::param(
+                    "archive",
+                    "archive must be an absolute path (or a file name in dest, with dest given)",
+                )),
+            }
+        };
+    check_path("archive", &archive)?;
+    let archive = lexical(&archive);
+    if !archive.is_file() {
+        return Err(Failure::param(
+            "archive",
+            format!(
+                "archive {} does not exist or is not a file",
+                archive.display()
+            ),
+        ));
+    }
+    let dir = archive.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let expected_param = match &p.sha256 {
+        Some(s) => {
+            let s = s.trim().to_ascii_lowercase();
+            if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Failure::param("sha256", "sha256 must be 64 hex digits"));
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let sums = read_sums(&dir).map_err(Failure::new)?.unwrap_or_default();
+    let expected_sums = sum_of(&sums, &name).map(String::from);
+    let actual = rfs::sha256_file(&archive).map_err(|e| {
+        Failure::param("archive", format!("cannot read {}: {e}", archive.display()))
+    })?;
+    let mut checked_against = vec![];
+    for (what, exp) in [("sha256", &expected_param), (SUMS, &expected_sums)] {
+        if let Some(exp) = exp {
+            if *exp != actual {
+                return Err(Failure::param(
+                    "archive",
+                    format!(
+                        "refusing to restore {}: its sha256 is {actual}, but {what} says {exp}; the archive is corrupt or not the one you meant",
+                        archive.display()
+                    ),
+                )
+                .with("expected_sha256", exp.clone())
+                .with("actual_sha256", actual.clone()));
+            }
+            checked_against.push(what);
+        }
+    }
+    if checked_against.is_empty() {
+        return Err(Failure::param(
+            "sha256",
+            format!(
+                "refusing to restore {} unverified: there is no {SUMS} entry for it beside it; pass sha256 (e.g. from `sha256sum`)",
+                archive.display()
+            ),
+        ));
+    }
+    let members = archive_members(ctx, &archive)?;
+
+    // What the manifest beside it knows: the fingerprint it was taken of, the defaults copy.
+    let manifest = read_manifest(&dir).unwrap_or_default();
+    let entry = manifest.backups.iter().find(|e| e.archive == name).cloned();
+    let recorded_defaults = entry.as_ref().and_then(|e| {
+        let (f, s) = (e.defaults_copy.as_ref()?, e.defaults_sha256.as_ref()?);
+        let data = fs::read(dir.join(f)).ok()?;
+        (rfs::sha256_bytes(&data) == *s).then(|| String::from_utf8_lossy(&data).into_owned())
+    });
+
+    let before_files = config_files(&p.lkroot, &p.defaults_file).map_err(Failure::new)?;
+    let fp_before = fingerprint_of(&before_files);
+    let defaults_before = fs::read_to_string(&p.defaults_file).unwrap_or_default();
+    let base = |o: Outcome| {
+        o.with("archive", archive.display().to_string())
+            .with("sha256", actual.clone())
+            .with("size", fs::metadata(&archive).map(|m| m.len()).unwrap_or(0))
+            .with("checked_against", json!(checked_against))
+            .with("would_restore", members.clone())
+            .with("backups", entries_json(&manifest))
+    };
+
+    if let Some(e) = &entry {
+        if e.fingerprint == fp_before {
+            return Ok(base(Outcome::new(
+                false,
+                format!("the configuration already is the one in {name} (fingerprint {fp_before})"),
+            ))
+            .with("fingerprint", fp_before));
+        }
+    }
+    let fp_diff = |after: &str| {
+        diff::text(
+            &format!("configuration fingerprint of {}/config", p.lkroot.display()),
+            &format!("{fp_before}\n"),
+            &format!("{after}\n"),
+        )
+    };
+    let defaults_diff = |after: &str| {
+        (after != defaults_before).then(|| {
+            diff::text(
+                &p.defaults_file.display().to_string(),
+                &defaults_before,
+                after,
+            )
+        })
+    };
+    let mut warnings = vec![];
+    if entry.is_none() {
+        warnings.push(format!(
+            "{name} is not in a manifest beside it: its configuration fingerprint is unknown, so it is restored every run"
+        ));
+    }
+
+    if ctx.check_mode {
+        let predicted_fp = entry
+            .as_ref()
+            .map(|e| e.fingerprint.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let mut d = vec![fp_diff(&predicted_fp)];
+        d.extend(recorded_defaults.as_deref().and_then(defaults_diff));
+        let mut o = base(Outcome::new(
+            true,
+            format!(
+                "would restore {} with lkbackup -x -f ({} members)",
+                archive.display(),
+                members.len()
+            ),
+        ))
+        .with("fingerprint", predicted_fp)
+        .diff(Some(Value::Array(d)));
+        for w in warnings {
+            o.warn(w);
+        }
+        return Ok(o);
+    }
+
+    let cmd = Cmd::lk(&p.lkroot, "lkbackup")
+        .arg("-x")
+        .arg("-f")
+        .arg(&archive);
+    if let Err(f) = ctx
+        .runner
+        .run_ok(&cmd, "lkbackup could not restore the archive")
+    {
+        // lkbackup may have got part-way: say "changed" exactly when the configuration moved.
+        let now = fingerprint(&p.lkroot, &p.defaults_file).unwrap_or_default();
+        return Err(f.changed(now != fp_before).with("fingerprint", now));
+    }
+    let after_files = config_files(&p.lkroot, &p.defaults_file).map_err(Failure::new)?;
+    let fp_after = fingerprint_of(&after_files);
+    let restored_files: Vec<String> = changed_files(&before_files, &after_files)
+        .into_iter()
+        .map(|f| {
+            if f == DEFAULTS_LABEL {
+                p.defaults_file.display().to_string()
+            } else {
+                f
+            }
+        })
+        .collect();
+    if let Some(e) = &entry {
+        if e.fingerprint != fp_after {
+            warnings.push(format!(
+                "after the restore the configuration fingerprint is {fp_after}, not the {} recorded for {name}",
+                e.fingerprint
+            ));
+        }
+    }
+    let defaults_after = fs::read_to_string(&p.defaults_file).unwrap_or_default();
+    let mut d = vec![fp_diff(&fp_after)];
+    d.extend(defaults_diff(&defaults_after));
+    let mut o = base(Outcome::new(
+        true,
+        format!(
+            "restored {} ({} configuration files changed)",
+            archive.display(),
+            restored_files.len()
+        ),
+    ))
+    .with("fingerprint", fp_after)
+    .with("restored_files", restored_files)
+    .diff(Some(Value::Array(d)));
+    for w in warnings {
+        o.warn(w);
+    }
+    Ok(o)
+}
+
+/// Paths whose digest differs, appeared or disappeared.
+fn changed_files(before: &[(String, String)], after: &[(String, String)]) -> Vec<String> {
+    let b: BTreeSet<&(String, String)> = before.iter().collect();
+    let a: BTreeSet<&(String, String)> = after.iter().collect();
+    let names: BTreeSet<&str> = b
+        .symmetric_difference(&a)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    names.into_iter().map(String::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("lkops-backup-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn entry(host: &str, ts: i64) -> BackupEntry {
+        BackupEntry {
+            host: host.into(),
+            time: time::iso8601(ts),
+            timestamp: ts,
+            lifekeeper_version: Some("9.4.0".into()),
+            fingerprint: "f".into(),
+            archive: format!("{host}.lkbackup.{}.tar.gz", time::compact(ts)),
+            sha256: "0".repeat(64),
+            size: 1,
+            defaults_copy: None,
+            defaults_sha256: None,
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn sums_round_trip_in_sha256sum_format_and_keep_foreign_lines() {
+        let h = "a".repeat(64);
+        let text = format!("{h}  x.tar.gz\n# note\n{h} *y\n");
+        let lines = parse_sums(&text);
+        assert_eq!(sum_of(&lines, "y"), Some(h.as_str()));
+        assert_eq!(
+            render_sums(&lines),
+            format!("{h}  x.tar.gz\n# note\n{h}  y\n")
+        );
+    }
+
+    #[test]
+    fn retention_prunes_oldest_of_this_host_only_and_never_the_newest() {
+        let m = Manifest {
+            format: 1,
+            backups: vec![
+                entry("a", 30),
+                entry("a", 10),
+                entry("b", 5),
+                entry("a", 20),
+            ],
+        };
+        let p = select_prune(&m, "a", 2);
+        assert_eq!(p.iter().map(|e| e.timestamp).collect::<Vec<_>>(), vec![10]);
+        // retain 0 (a new backup is about to be added with keep=1) prunes all old ones
+        assert_eq!(select_prune(&m, "a", 0).len(), 3);
+        assert!(select_prune(&m, "b", 1).is_empty());
+        assert_eq!(newest_of(&m, "a").unwrap().timestamp, 30);
+    }
+
+    #[test]
+    fn dest_inside_lkroot_is_refused_literally_and_through_symlinks() {
+        let d = tmpdir("inside");
+        let lk = d.join("opt/LifeKeeper");
+        fs::create_dir_all(lk.join("config")).unwrap();
+        assert!(check_outside_lkroot(&lk.join("config/bk"), &lk).is_err());
+        assert!(check_outside_lkroot(&d.join("x/../opt/LifeKeeper/bk"), &lk).is_err());
+        assert!(check_outside_lkroot(&lk, &lk).is_err());
+        std::os::unix::fs::symlink(lk.join("config"), d.join("link")).unwrap();
+        let e = check_outside_lkroot(&d.join("link/new/bk"), &lk).unwrap_err();
+        assert!(e.msg.contains("uninstaller"), "{}", e.msg);
+        assert!(check_outside_lkroot(&d.join("backups"), &lk).is_ok());
+        // a sibling whose name merely starts with lkroot's is outside
+        assert!(check_outside_lkroot(&d.join("opt/LifeKeeper2"), &lk).is_ok());
+    }
+
+    const PINNED_FP: &str = "6b6d3c818d8722c2e5b51318f39b00181f37c160572bdd56ea80f99400311ea7";
+
+    #[test]
+    fn fingerprint_ignores_archives_and_temps_but_sees_config_and_defaults() {
+        let d = tmpdir("fp");
+        let lk = d.join("lk");
+        fs::create_dir_all(lk.join("config/sub")).unwrap();
+        fs::write(lk.join("config/hierarchy.json"), "h").unwrap();
+        fs::write(lk.join("config/sub/x"), "x").unwrap();
+        let def = d.join("LifeKeeper");
+        fs::write(&def, "A=1\n").unwrap();
+        let f0 = fingerprint(&lk, &def).unwrap();
+        fs::write(lk.join("config/archive.2511251542.tar.gz"), "z").unwrap();
+        fs::write(lk.join("config/.x.lkops-tmp.1"), "z").unwrap();
+        assert_eq!(fingerprint(&lk, &def).unwrap(), f0);
+        fs::write(&def, "A=2\n").unwrap();
+        let f1 = fingerprint(&lk, &def).unwrap();
+        assert_ne!(f1, f0);
+        // The algorithm is pinned: changing it makes every node take a new backup.
+        assert_eq!(f1, PINNED_FP);
+        fs::rename(lk.join("config/sub/x"), lk.join("config/sub/y")).unwrap();
+        assert_ne!(fingerprint(&lk, &def).unwrap(), f1);
+    }
+
+    #[test]
+    fn announced_archive_is_parsed_from_lkbackup_output() {
+        assert_eq!(
+            announced_archive(
+                "Creating archive /opt/LifeKeeper/config/archive.1909191105.tar.gz\n"
+            ),
+            Some(PathBuf::from(
+                "/opt/LifeKeeper/config/archive.1909191105.tar.gz"
+            ))
+        );
+        assert_eq!(announced_archive("done\n"), None);
+        let lk = Path::new("/opt/LifeKeeper");
+        assert!(is_lkbackup_archive(
+            Path::new("/opt/LifeKeeper/config/archive.1.tar.gz"),
+            lk
+        ));
+        assert!(!is_lkbackup_archive(Path::new("/etc/passwd"), lk));
+        assert!(!is_lkbackup_archive(
+            Path::new("/opt/LifeKeeper/config/hierarchy.json"),
+            lk
+        ));
+    }
+
+    #[test]
+    fn host_names_are_plain_file_name_parts() {
+        assert!(check_host("node-a").is_ok());
+        assert!(check_host("n1.example.com").is_ok());
+        for bad in ["", "-x", ".x", "a/b", "a b", "a\nb"] {
+            assert!(check_host(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn new_names_sort_by_time_and_never_collide() {
+        let d = tmpdir("names");
+        let m = Manifest::default();
+        let (a, def) = new_names(&d, &m, "node-a", 1_795_619_573);
+        assert_eq!(a, "node-a.lkbackup.20261125T151253Z.tar.gz");
+        assert_eq!(def, "node-a.LifeKeeper.defaults.20261125T151253Z");
+        fs::write(d.join(&a), "x").unwrap();
+        let (a2, _) = new_names(&d, &m, "node-a", 1_795_619_573);
+        assert_eq!(a2, "node-a.lkbackup.20261125T151253Z_2.tar.gz");
+        assert!(a2 > a);
     }
 }

@@ -7,7 +7,9 @@
 //! is not reverted to the old default.
 
 use crate::lifekeeper::defaults_file::{self, Assign, DefaultsFile, Line};
-use crate::runtime::{diff, fs, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support};
+use crate::runtime::{
+    diff, fs, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -130,60 +132,148 @@ impl Module for DefaultsMerge {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
-        let set = explicit_values(&p.set)?;
-        for (param, keys) in [("drop", &p.drop), ("keep_new", &p.keep_new)] {
-            if let Some(bad) = keys.iter().find(|k| !valid_key(k)) {
-                return Err(Failure::param(param, format!("{param}: '{bad}' is not a valid shell variable name")));
-            }
-        }
-        if let Err(e) = fs::check_regular_target(&p.dest) {
-            return Err(Failure::param("dest", format!("dest: {e}")));
-        }
-        // Serialise with a concurrent run on the same file; a check run only reads.
-        let _lock = if ctx.check_mode { None } else { Some(lock_for(&p.dest)?) };
-        let src = load("src", &p.src)?;
-        let dest_text = fs::read_text(&p.dest, "dest").map_err(|e| Failure::param("dest", e))?;
-        let dest = parse_named("dest", &p.dest, &dest_text)?;
-        let base = match &p.base {
-            Some(b) => Some(load("base", b)?),
-            None => None,
-        };
-        let plan = plan(&src, &dest, base.as_ref(), &p, &set);
-        let merged = apply(&dest, &plan, &p.src);
-        let after = merged.render();
-        let changed = after != dest_text;
-        let mut backup_file = Value::Null;
-        if changed && !ctx.check_mode {
-            if !ctx.check_mode {
-                let _ = fs::clean_stale_temps(&p.dest);
-            }
-            if p.backup {
-                let b = fs::backup_copy(&p.dest)
-                    .map_err(|e| Failure::new(format!("cannot back up {}: {e}; dest left untouched", p.dest.display())))?;
-                backup_file = b.display().to_string().into();
-            }
-            fs::write_atomic(&p.dest, after.as_bytes(), 0o644)
-                .map_err(|e| Failure::new(format!("cannot write {}: {e}; dest left untouched", p.dest.display())))?;
-        }
-        let mut out = Outcome::new(changed, summary(&plan, changed, ctx.check_mode, &p.dest))
-            .with("carried", plan.carried_json())
-            .with("dropped", plan.dropped.clone())
-            .with("kept_new", plan.kept_new.clone())
-            .with("conflicts", plan.conflicts.clone())
-            .with("set_values", plan.set_json())
-            .with("backup_file", backup_file)
-            .with("dest", p.dest.display().to_string())
-            .diff(Some(diff::text(&p.dest.display().to_string(), &dest_text, &after)));
-        for c in &plan.conflicts {
-            out.warn(format!(
-                "{} carried from src ({}) over the new default ({}): without base it may be an old default rather than a site choice",
-                c["key"].as_str().unwrap_or_default(),
-                c["src"].as_str().unwrap_or_default(),
-                c["dest"].as_str().unwrap_or_default()
-            ));
+        let r = merge(&p, !ctx.check_mode)?;
+        let mut out = Outcome::new(
+            r.changed,
+            summary(&r.plan, r.changed, ctx.check_mode, &p.dest),
+        )
+        .with("carried", r.plan.carried_json())
+        .with("dropped", r.plan.dropped.clone())
+        .with("kept_new", r.plan.kept_new.clone())
+        .with("conflicts", r.plan.conflicts.clone())
+        .with("set_values", r.plan.set_json())
+        .with(
+            "backup_file",
+            r.backup_file.as_ref().map(|b| b.display().to_string()),
+        )
+        .with("dest", p.dest.display().to_string())
+        .diff(Some(diff::text(
+            &p.dest.display().to_string(),
+            &r.before,
+            &r.after,
+        )));
+        for w in r.warnings() {
+            out.warn(w);
         }
         Ok(out)
     }
+}
+
+/// What one merge did (or, with `write: false`, would do). Used by this module and by lk_upgrade,
+/// which re-applies the saved parameters after a reinstall.
+#[derive(Debug)]
+pub struct MergeReport {
+    pub changed: bool,
+    /// dest before and after the merge.
+    pub before: String,
+    pub after: String,
+    pub backup_file: Option<PathBuf>,
+    plan: Plan,
+}
+
+impl MergeReport {
+    /// Keys carried from src, with the value written.
+    pub fn carried(&self) -> Value {
+        self.plan.carried_json()
+    }
+    /// Without base: keys carried over a different dest value.
+    pub fn conflicts(&self) -> &[Value] {
+        &self.plan.conflicts
+    }
+    /// One warning per conflict (a carried key that may be an old default, not a site choice).
+    pub fn warnings(&self) -> Vec<String> {
+        self.plan
+            .conflicts
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} carried from src ({}) over the new default ({}): without base it may be an old default rather than a site choice",
+                    c["key"].as_str().unwrap_or_default(),
+                    c["src"].as_str().unwrap_or_default(),
+                    c["dest"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+/// Merge `src` into `dest` (three-way with `base`), no drop/keep_new/set, keeping a backup copy
+/// of dest. `write: false` only computes.
+pub fn merge_files(
+    src: &Path,
+    dest: &Path,
+    base: Option<&Path>,
+    write: bool,
+) -> Result<MergeReport, Failure> {
+    let p = Params {
+        src: src.to_path_buf(),
+        dest: dest.to_path_buf(),
+        base: base.map(Path::to_path_buf),
+        drop: vec![],
+        keep_new: vec![],
+        set: Map::new(),
+        backup: true,
+    };
+    merge(&p, write)
+}
+
+/// The whole merge for validated parameters; writes dest (atomically, under a lock) when `write`.
+pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
+    let set = explicit_values(&p.set)?;
+    for (param, keys) in [("drop", &p.drop), ("keep_new", &p.keep_new)] {
+        if let Some(bad) = keys.iter().find(|k| !valid_key(k)) {
+            return Err(Failure::param(
+                param,
+                format!("{param}: '{bad}' is not a valid shell variable name"),
+            ));
+        }
+    }
+    if let Err(e) = fs::check_regular_target(&p.dest) {
+        return Err(Failure::param("dest", format!("dest: {e}")));
+    }
+    // Serialise with a concurrent run on the same file; a check run only reads.
+    let _lock = if write {
+        Some(lock_for(&p.dest)?)
+    } else {
+        None
+    };
+    let src = load("src", &p.src)?;
+    let dest_text = fs::read_text(&p.dest, "dest").map_err(|e| Failure::param("dest", e))?;
+    let dest = parse_named("dest", &p.dest, &dest_text)?;
+    let base = match &p.base {
+        Some(b) => Some(load("base", b)?),
+        None => None,
+    };
+    let plan = plan(&src, &dest, base.as_ref(), p, &set);
+    let merged = apply(&dest, &plan, &p.src);
+    let after = merged.render();
+    let changed = after != dest_text;
+    let mut backup_file = None;
+    if changed && write {
+        let _ = fs::clean_stale_temps(&p.dest);
+        if p.backup {
+            let b = fs::backup_copy(&p.dest).map_err(|e| {
+                Failure::new(format!(
+                    "cannot back up {}: {e}; dest left untouched",
+                    p.dest.display()
+                ))
+            })?;
+            backup_file = Some(b);
+        }
+        fs::write_atomic(&p.dest, after.as_bytes(), 0o644).map_err(|e| {
+            Failure::new(format!(
+                "cannot write {}: {e}; dest left untouched",
+                p.dest.display()
+            ))
+        })?;
+    }
+    Ok(MergeReport {
+        changed,
+        before: dest_text,
+        after,
+        backup_file,
+        plan,
+    })
 }
 
 fn valid_key(k: &str) -> bool {
@@ -195,18 +285,27 @@ fn explicit_values(set: &Map<String, Value>) -> Result<BTreeMap<String, String>,
     let mut out = BTreeMap::new();
     for (k, v) in set {
         if !valid_key(k) {
-            return Err(Failure::param("set", format!("set: '{k}' is not a valid shell variable name")));
+            return Err(Failure::param(
+                "set",
+                format!("set: '{k}' is not a valid shell variable name"),
+            ));
         }
         let s = match v {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             other => {
-                return Err(Failure::param("set", format!("set: the value of {k} must be a string or number, got {other}")))
+                return Err(Failure::param(
+                    "set",
+                    format!("set: the value of {k} must be a string or number, got {other}"),
+                ))
             }
         };
         if s.contains(['\n', '\r', '\0']) {
-            return Err(Failure::param("set", format!("set: the value of {k} contains a line break")));
+            return Err(Failure::param(
+                "set",
+                format!("set: the value of {k} contains a line break"),
+            ));
         }
         out.insert(k.clone(), s);
     }
@@ -222,8 +321,14 @@ fn lock_for(dest: &Path) -> Result<fs::Lock, Failure> {
 
 fn parse_named(param: &str, path: &Path, text: &str) -> Result<DefaultsFile, Failure> {
     defaults_file::parse(text).map_err(|(line, msg)| {
-        Failure::param(param, format!("{param} {} line {line}: {msg}; nothing was changed", path.display()))
-            .with("line", line)
+        Failure::param(
+            param,
+            format!(
+                "{param} {} line {line}: {msg}; nothing was changed",
+                path.display()
+            ),
+        )
+        .with("line", line)
     })
 }
 
@@ -254,7 +359,12 @@ impl Plan {
         )
     }
     fn set_json(&self) -> Value {
-        Value::Object(self.set.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect())
+        Value::Object(
+            self.set
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -293,7 +403,8 @@ fn plan(
             continue;
         }
         if let (None, Some(dv)) = (&b, dv) {
-            plan.conflicts.push(json!({"key": key, "src": sv.meaning(), "dest": dv.meaning()}));
+            plan.conflicts
+                .push(json!({"key": key, "src": sv.meaning(), "dest": dv.meaning()}));
         }
         plan.carried.push((key, sv.clone()));
     }
@@ -312,7 +423,11 @@ fn apply(dest: &DefaultsFile, plan: &Plan, src_path: &Path) -> DefaultsFile {
         .carried
         .iter()
         .map(|(k, a)| (k.clone(), a.raw.clone(), true))
-        .chain(plan.set.iter().map(|(k, v)| (k.clone(), defaults_file::quote(v), false)));
+        .chain(
+            plan.set
+                .iter()
+                .map(|(k, v)| (k.clone(), defaults_file::quote(v), false)),
+        );
     for (key, raw, from_src) in writes {
         if let Some(i) = out.last_assign(&key) {
             if let Line::Assign(a) = &mut out.lines[i] {
@@ -340,8 +455,17 @@ fn apply(dest: &DefaultsFile, plan: &Plan, src_path: &Path) -> DefaultsFile {
         }
     }
     for (lines, header) in [
-        (appended_carried, format!("# Carried over from {} by lk_defaults_merge", src_path.display())),
-        (appended_set, "# Set explicitly by lk_defaults_merge".to_string()),
+        (
+            appended_carried,
+            format!(
+                "# Carried over from {} by lk_defaults_merge",
+                src_path.display()
+            ),
+        ),
+        (
+            appended_set,
+            "# Set explicitly by lk_defaults_merge".to_string(),
+        ),
     ] {
         if lines.is_empty() {
             continue;
@@ -364,7 +488,11 @@ fn summary(plan: &Plan, changed: bool, check: bool, dest: &Path) -> String {
         return format!("{} already holds the site's parameters", dest.display());
     }
     let verb = if check { "would carry" } else { "carried" };
-    let mut parts = vec![format!("{verb} {} key(s) into {}", plan.carried.len(), dest.display())];
+    let mut parts = vec![format!(
+        "{verb} {} key(s) into {}",
+        plan.carried.len(),
+        dest.display()
+    )];
     if !plan.set.is_empty() {
         parts.push(format!("{} set explicitly", plan.set.len()));
     }
@@ -407,14 +535,24 @@ mod tests {
 
     #[test]
     fn carried_value_replaces_the_line_in_place() {
-        let (out, plan) = merge("A=1\nB=site\n", "# about A\nA=1\n# about B\nB=new\nC=3\n", None, &params());
+        let (out, plan) = merge(
+            "A=1\nB=site\n",
+            "# about A\nA=1\n# about B\nB=new\nC=3\n",
+            None,
+            &params(),
+        );
         assert_eq!(out, "# about A\nA=1\n# about B\nB=site\nC=3\n");
         assert_eq!(plan.conflicts.len(), 1);
     }
 
     #[test]
     fn commented_default_gets_the_line_after_it_and_others_are_appended() {
-        let (out, _) = merge("LCMHBEATTIME=7\nSITE_ONLY='a b'\n", "X=1\n#LCMHBEATTIME=5\nY=2\n", None, &params());
+        let (out, _) = merge(
+            "LCMHBEATTIME=7\nSITE_ONLY='a b'\n",
+            "X=1\n#LCMHBEATTIME=5\nY=2\n",
+            None,
+            &params(),
+        );
         assert_eq!(
             out,
             "X=1\n#LCMHBEATTIME=5\nLCMHBEATTIME=7\nY=2\n\n# Carried over from /old by lk_defaults_merge\nSITE_ONLY='a b'\n"
@@ -424,7 +562,12 @@ mod tests {
     #[test]
     fn three_way_does_not_revert_a_changed_default() {
         // Old default 900, new default 1200, site never touched it: keep 1200.
-        let (out, plan) = merge("REMOTETIMEOUT=900\nLCMNUMHBEATS=6\n", "REMOTETIMEOUT=1200\nLCMNUMHBEATS=3\n", Some("REMOTETIMEOUT=900\nLCMNUMHBEATS=3\n"), &params());
+        let (out, plan) = merge(
+            "REMOTETIMEOUT=900\nLCMNUMHBEATS=6\n",
+            "REMOTETIMEOUT=1200\nLCMNUMHBEATS=3\n",
+            Some("REMOTETIMEOUT=900\nLCMNUMHBEATS=3\n"),
+            &params(),
+        );
         assert_eq!(out, "REMOTETIMEOUT=1200\nLCMNUMHBEATS=6\n");
         assert!(plan.conflicts.is_empty());
     }
@@ -436,9 +579,15 @@ mod tests {
         p.keep_new = vec!["K".into()];
         p.set = json!({"S": "x y", "K": 9}).as_object().unwrap().clone();
         let (out, plan) = merge("OLD=1\nK=site\n", "K=new\n", None, &p);
-        assert_eq!(out, "K=9\n\n# Set explicitly by lk_defaults_merge\nS='x y'\n");
+        assert_eq!(
+            out,
+            "K=9\n\n# Set explicitly by lk_defaults_merge\nS='x y'\n"
+        );
         assert_eq!(plan.dropped, vec!["OLD"]);
-        assert!(plan.kept_new.is_empty(), "K is set explicitly, so it is not 'kept new'");
+        assert!(
+            plan.kept_new.is_empty(),
+            "K is set explicitly, so it is not 'kept new'"
+        );
     }
 
     #[test]

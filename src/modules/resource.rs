@@ -1,25 +1,135 @@
-//! lk_resource (not yet implemented).
+//! lk_resource: "hierarchy X is in service on node Y" as a checkable desired state (issue 4).
+//!
+//! Reads `lcdstatus -e` (shared parser in `lifekeeper::status`), plans one action per root
+//! hierarchy that is not where it should be, runs it with `perform_action` (here) or through
+//! `lcdremexec -d NODE -- perform_action` (on the node taking a hierarchy over), then polls
+//! `lcdstatus -e` until the states settle.
+//!
+//! Placement (the diff) needs every node's view of a hierarchy, not just ours: an OSU hierarchy
+//! here may be ISP on the peer, or on nobody. We ask each peer that has an ALIVE comm path with
+//! `lcdremexec -d PEER -- <remote_lkroot>/bin/lcdstatus -e` (read only) rather than deriving it
+//! from our own view, which cannot tell "in service elsewhere" from "in service nowhere". A peer
+//! whose paths are all DEAD, or whose answer cannot be read, is shown as `unknown`.
+//! This node's own name comes from `lcdstatus -q` (its LOCAL column).
 
-use crate::runtime::{Ctx, Failure, Module, ModuleSpec, Outcome, Support, LKROOT};
+use crate::lifekeeper::status::{self, Resource as Res, Status};
+use crate::runtime::diff;
+use crate::runtime::{
+    Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
+};
 use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const PARAMS: &[Param] = &[
+    Param::new(
+        "state",
+        Kind::Str,
+        "C(query) only reads the status. C(active): the hierarchies are in service on this node (restored here, which switches them over from the node that holds them). C(standby): the hierarchies are out of service on this node.",
+    )
+    .choices(&["query", "active", "standby"])
+    .default("\"query\""),
+    Param::new(
+        "tags",
+        Kind::List,
+        "Root tags of the hierarchies to manage. A single string is accepted. Default: every root hierarchy known to this node.",
+    ),
+    Param::new(
+        "switch_to",
+        Kind::Str,
+        "For C(state=standby): the node that takes the hierarchies over; they are restored there with C(lcdremexec -d NODE -- perform_action -t TAG -a restore). Default: each hierarchy's BACKUP node from C(lcdstatus -e), or its PRIMARY when this node is the lowest priority (BACKUP C(------)). C(none) only takes them out of service here (nobody serves them afterwards).",
+    ),
+    Param::new(
+        "bottom_up",
+        Kind::Bool,
+        "Pass C(-b) to perform_action (act from the bottom of the hierarchy up to the tag only).",
+    )
+    .default("false"),
+    Param::new(
+        "wait",
+        Kind::Int,
+        "Seconds to wait for the states to settle after acting (no ILLSTATE, the wanted ISP/OSU reached). The module fails with the current states after that.",
+    )
+    .default("300"),
+    LKROOT,
+    Param::new(
+        "remote_lkroot",
+        Kind::Path,
+        "Where LifeKeeper is installed on the other nodes, for commands run there through C(lcdremexec). Default: the same as I(lkroot), as in every standard install.",
+    ),
+];
 
 pub static SPEC: ModuleSpec = ModuleSpec {
     name: "lk_resource",
-    short: "not yet implemented",
-    description: &["Not yet implemented."],
-    params: &[LKROOT],
-    check_mode: (Support::None, "Not yet implemented."),
-    diff_mode: (Support::None, "Not yet implemented."),
-    notes: &[],
-    examples: "",
-    returns: &[],
+    short: "Query, restore, remove and switch over LifeKeeper resource hierarchies as a desired state",
+    description: &[
+        "Treats \"hierarchy X is in service on node Y\" as a desired state: reads C(lcdstatus -e), and only when a root hierarchy is not where it should be runs C(perform_action -t TAG -a restore|remove) here or C(lcdremexec -d NODE -- perform_action ...) on the node that takes it over.",
+        "An OSF, ISU or ILLSTATE resource in a hierarchy counts as not in the wanted state.",
+        "Refuses to leave a hierarchy served by nobody unless C(switch_to=none) is explicit, and refuses to switch over to a node whose comm paths are all DEAD.",
+        "Returns the parsed status (resources with parent/depth, comm paths) also as C(ansible_facts.lifekeeper).",
+    ],
+    params: PARAMS,
+    check_mode: (
+        Support::Full,
+        "Runs only status reads (C(lcdstatus -e), C(lcdstatus -q), and C(lcdstatus -e) on ALIVE peers through C(lcdremexec)); reports the actions it would take and the predicted placement.",
+    ),
+    diff_mode: (
+        Support::Full,
+        "Placement before/after, one line per root hierarchy, e.g. C(pgsql-5432: ISP on node-a, OSU on node-b); resources of the hierarchy in another state than its root are named in parentheses.",
+    ),
+    notes: &[
+        "C(state=query) runs C(lcdstatus -e) and nothing else; when LifeKeeper is not running it succeeds with C(lifekeeper_running=false). C(active)/C(standby) fail when LifeKeeper is not running.",
+        "With an implicit target, a hierarchy that is already out of service here is left alone (even if nobody serves it; a warning says so). With an explicit C(switch_to) node, the hierarchy must also be in service on that node.",
+        "A failed perform_action fails the task with the resource states read right after the failure and the command's output tail (C(stderr_tail)).",
+        "C(switch_to=none) runs C(perform_action -a remove) on each leaf of the hierarchy that is still in service: remove takes a tag and the resources above it down, not its children. A leaf shared with another root hierarchy takes that one down too.",
+        "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
+    ],
+    examples: "- name: Move every hierarchy off this node before upgrading it
+  lk_resource:
+    state: standby
+
+- name: Bring pgsql back here
+  lk_resource:
+    state: active
+    tags: pgsql-5432
+
+- name: Hand the IP over to node-c
+  lk_resource:
+    state: standby
+    tags: [ip-10.0.0.50]
+    switch_to: node-c
+
+- name: Read the status for later tasks
+  lk_resource:
+  register: lk
+",
+    returns: &[
+        Ret::new("lifekeeper_running", "bool", "always", "Whether LifeKeeper answers on this node.").sample("true"),
+        Ret::new("node", "str", "when known", "This node's LifeKeeper name (from C(lcdstatus -q)).").sample("\"node-a\""),
+        Ret::new("resources", "list", "always", "This node's resources after the run (predicted in check mode): tag, id, state, prio, primary, backup (null for C(------)), parent (null for a root), depth.")
+            .sample("[{\"tag\": \"pgsql-5432\", \"id\": \"/var/run/postgresql/.s.PGSQL.5432\", \"state\": \"ISP\", \"prio\": 1, \"primary\": \"node-a\", \"backup\": \"node-b\", \"parent\": null, \"depth\": 0}]"),
+        Ret::new("comm_paths", "list", "always", "This node's comm paths: machine, network, address, state, prio (null for TTY).")
+            .sample("[{\"machine\": \"node-b\", \"network\": \"TCP\", \"address\": \"10.0.0.1/10.0.0.2\", \"state\": \"ALIVE\", \"prio\": 1}]"),
+        Ret::new("actions", "list", "always", "What was done (or would be, in check mode), in order: tag, action (restore|remove), node.")
+            .sample("[{\"tag\": \"pgsql-5432\", \"action\": \"restore\", \"node\": \"node-b\"}]"),
+        Ret::new("placement", "list", "state is active or standby", "One line per managed root hierarchy after the run (predicted in check mode).")
+            .sample("[\"pgsql-5432: OSU on node-a, ISP on node-b\"]"),
+        Ret::new("ansible_facts", "dict", "always", "C(lifekeeper): lifekeeper_running, node, resources, comm_paths, actions."),
+    ],
 };
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    #[allow(dead_code)]
-    lkroot: std::path::PathBuf,
+    pub state: String,
+    pub tags: Option<Vec<String>>,
+    pub switch_to: Option<String>,
+    pub bottom_up: bool,
+    pub wait: i64,
+    pub lkroot: PathBuf,
+    pub remote_lkroot: Option<PathBuf>,
 }
 
 pub struct Resource;
@@ -29,7 +139,951 @@ impl Module for Resource {
     fn spec() -> &'static ModuleSpec {
         &SPEC
     }
-    fn run(_p: Params, _ctx: &Ctx) -> Result<Outcome, Failure> {
-        Err(Failure::new("lk_resource is not implemented yet"))
+    fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        validate(&p)?;
+        let Some(local) = status::read(&ctx.runner, &p.lkroot)? else {
+            return not_running(&p);
+        };
+        if p.state == "query" {
+            return Ok(report(
+                Outcome::new(false, summary(&local)),
+                true,
+                None,
+                &local,
+                &[],
+            ));
+        }
+        let mut view = View::read(ctx, &p, local)?;
+        let roots = select_roots(&p, &view.local)?;
+        let (steps, warnings) = plan(&p, &view, &roots)?;
+        let before = placement(&view, &roots);
+        let changed = !steps.is_empty();
+        let actions: Vec<Value> = steps.iter().map(Step::json).collect();
+
+        if ctx.check_mode || steps.is_empty() {
+            if ctx.check_mode {
+                for s in &steps {
+                    view.apply(s);
+                }
+            }
+            let after = placement(&view, &roots);
+            let msg = if changed {
+                format!("would {}", describe(&steps))
+            } else {
+                "all hierarchies already in the wanted state".to_string()
+            };
+            let mut o = report(
+                Outcome::new(changed, msg),
+                true,
+                view.me.as_deref(),
+                &view.local,
+                &actions,
+            )
+            .with("placement", after.clone())
+            .diff(Some(diff::text(
+                "resource placement",
+                &lines(&before),
+                &lines(&after),
+            )));
+            o.warnings = warnings;
+            return Ok(o);
+        }
+
+        for (i, s) in steps.iter().enumerate() {
+            ctx.progress(&format!("{} {} on {}", s.action, s.tag, s.node));
+            for cmd in &s.cmds {
+                let out = ctx.runner.run(cmd)?;
+                if !out.ok() {
+                    let f = out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node));
+                    return Err(failed_with_states(ctx, &p, f, &actions[..=i], &roots));
+                }
+            }
+        }
+        let view = settle(ctx, &p, &roots, &steps, &actions)?;
+        let after = placement(&view, &roots);
+        let mut o = report(
+            Outcome::new(true, describe(&steps)),
+            true,
+            view.me.as_deref(),
+            &view.local,
+            &actions,
+        )
+        .with("placement", after.clone())
+        .diff(Some(diff::text(
+            "resource placement",
+            &lines(&before),
+            &lines(&after),
+        )));
+        o.warnings = warnings;
+        Ok(o)
+    }
+}
+
+// ---- input --------------------------------------------------------------------------------
+
+/// A value passed as one literal argument must not be read as an option or break a line.
+fn literal(name: &str, v: &str) -> Result<(), Failure> {
+    if v.trim().is_empty() {
+        return Err(Failure::param(name, format!("{name} must not be empty")));
+    }
+    if v.starts_with('-') {
+        return Err(Failure::param(
+            name,
+            format!("{name} {v:?} starts with '-' and would be read as an option"),
+        ));
+    }
+    if v.contains(['\n', '\r', '\0']) {
+        return Err(Failure::param(
+            name,
+            format!("{name} {v:?} contains a newline or NUL"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate(p: &Params) -> Result<(), Failure> {
+    for t in p.tags.iter().flatten() {
+        literal("tags", t)?;
+    }
+    if let Some(s) = &p.switch_to {
+        literal("switch_to", s)?;
+        if p.state != "standby" {
+            return Err(Failure::param(
+                "switch_to",
+                format!(
+                    "switch_to only applies to state=standby (state is {})",
+                    p.state
+                ),
+            ));
+        }
+    }
+    if p.wait < 0 {
+        return Err(Failure::param(
+            "wait",
+            format!("wait must be 0 or more seconds, got {}", p.wait),
+        ));
+    }
+    for (name, path) in [
+        ("lkroot", Some(&p.lkroot)),
+        ("remote_lkroot", p.remote_lkroot.as_ref()),
+    ] {
+        if let Some(path) = path {
+            if !path.is_absolute() {
+                return Err(Failure::param(
+                    name,
+                    format!("{name} must be an absolute path, got {}", path.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The root hierarchies to manage: the given tags (each must be a root known here) or all.
+fn select_roots(p: &Params, st: &Status) -> Result<Vec<String>, Failure> {
+    let Some(tags) = &p.tags else {
+        return Ok(st.roots().map(|r| r.tag.clone()).collect());
+    };
+    let known: Vec<&str> = st.roots().map(|r| r.tag.as_str()).collect();
+    let mut out: Vec<String> = vec![];
+    for t in tags {
+        match st.resource(t) {
+            None => {
+                return Err(Failure::param(
+                    "tags",
+                    format!(
+                        "no resource {t:?} on this node; root hierarchies here: {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            Some(r) if r.depth > 0 => {
+                let root = root_of(st, t).unwrap_or_default();
+                return Err(Failure::param("tags", format!("{t:?} is not a root tag (it is part of the hierarchy {root:?}); give the root tag")));
+            }
+            Some(_) if !out.contains(t) => out.push(t.clone()),
+            Some(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+fn root_of(st: &Status, tag: &str) -> Option<String> {
+    let mut cur = st.resource(tag)?;
+    while let Some(p) = &cur.parent {
+        cur = st.resource(p)?;
+    }
+    Some(cur.tag.clone())
+}
+
+// ---- reading the cluster ------------------------------------------------------------------
+
+/// What we know: this node's status and name, and each peer's status (None: unreadable/DEAD).
+#[derive(Debug, Clone)]
+struct View {
+    me: Option<String>,
+    local: Status,
+    peers: BTreeMap<String, Option<Status>>,
+}
+
+impl View {
+    fn read(ctx: &Ctx, p: &Params, local: Status) -> Result<View, Failure> {
+        let me = local_name(ctx, &p.lkroot)?;
+        let mut peers = BTreeMap::new();
+        for peer in local.peers() {
+            let v = if any_alive(&local, &peer) {
+                read_peer(ctx, p, &peer, me.as_deref())?
+            } else {
+                None
+            };
+            peers.insert(peer, v);
+        }
+        Ok(View { me, local, peers })
+    }
+
+    fn me(&self) -> String {
+        self.me.clone().unwrap_or_else(|| "this node".into())
+    }
+
+    /// Every node's status we know, this node included, keyed by name.
+    fn nodes(&self) -> BTreeMap<String, Option<&Status>> {
+        let mut m: BTreeMap<String, Option<&Status>> = self
+            .peers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_ref()))
+            .collect();
+        m.insert(self.me(), Some(&self.local));
+        m
+    }
+
+    fn status_mut(&mut self, node: &str) -> Option<&mut Status> {
+        if node == self.me() {
+            Some(&mut self.local)
+        } else {
+            self.peers.get_mut(node).and_then(|s| s.as_mut())
+        }
+    }
+
+    /// Predict the effect of a step, as perform_action behaves: restore brings the whole
+    /// hierarchy ISP on its node and removes it (ISP/ISU → OSU) wherever else it was in
+    /// service; remove takes it OSU on its node.
+    fn apply(&mut self, s: &Step) {
+        let set = |st: &mut Status, root: &str, f: &dyn Fn(&str) -> Option<&'static str>| {
+            let tags: Vec<String> = st.hierarchy(root).iter().map(|r| r.tag.clone()).collect();
+            for r in st.resources.iter_mut().filter(|r| tags.contains(&r.tag)) {
+                if let Some(n) = f(&r.state) {
+                    r.state = n.into();
+                }
+            }
+        };
+        match s.action {
+            "restore" => {
+                let names: Vec<String> = self.nodes().keys().cloned().collect();
+                for n in names {
+                    if let Some(st) = self.status_mut(&n) {
+                        if n == s.node {
+                            set(st, &s.tag, &|_| Some("ISP"));
+                        } else {
+                            set(st, &s.tag, &|x| matches!(x, "ISP" | "ISU").then_some("OSU"));
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Some(st) = self.status_mut(&s.node) {
+                    set(st, &s.tag, &|_| Some("OSU"));
+                }
+            }
+        }
+    }
+}
+
+fn any_alive(st: &Status, node: &str) -> bool {
+    st.paths_to(node).any(|c| c.state == "ALIVE")
+}
+
+fn remote_lkroot(p: &Params) -> &Path {
+    p.remote_lkroot.as_deref().unwrap_or(&p.lkroot)
+}
+
+/// This node's LifeKeeper name: the LOCAL column of `lcdstatus -q` (None when it lists no
+/// resource, in which case no name is needed).
+fn local_name(ctx: &Ctx, lkroot: &Path) -> Result<Option<String>, Failure> {
+    let out = ctx.runner.run_ok(
+        &Cmd::lk(lkroot, "lcdstatus").arg("-q"),
+        "reading this node's name",
+    )?;
+    let st = status::parse(&out.stdout)
+        .map_err(|e| Failure::new(format!("cannot parse `lcdstatus -q`: {e}")))?;
+    Ok(st.resources.first().and_then(|r| r.backup.clone()))
+}
+
+/// A peer's `lcdstatus -e` through lcdremexec. Unreadable → None (shown as unknown). A status
+/// that lists the peer itself as a remote machine is not the peer's: refuse it loudly rather than
+/// act on a wrong picture (this is what a misrouted lcdremexec would return).
+fn read_peer(
+    ctx: &Ctx,
+    p: &Params,
+    peer: &str,
+    me: Option<&str>,
+) -> Result<Option<Status>, Failure> {
+    let cmd = Cmd::lk(&p.lkroot, "lcdremexec")
+        .args(["-d", peer, "--"])
+        .arg(remote_lkroot(p).join("bin").join("lcdstatus"))
+        .arg("-e");
+    let st = match status::read_cmd(&ctx.runner, cmd) {
+        Ok(Some(st)) => st,
+        Ok(None) | Err(_) => return Ok(None),
+    };
+    let machines = st.peers();
+    if machines.iter().any(|m| m == peer)
+        || me.is_some_and(|m| !machines.is_empty() && !machines.iter().any(|x| x == m))
+    {
+        return Err(Failure::new(format!(
+            "`lcdremexec -d {peer} -- {}/bin/lcdstatus -e` answered with a status that is not {peer}'s (its comm paths go to {}); check remote_lkroot",
+            remote_lkroot(p).display(),
+            machines.join(", ")
+        )));
+    }
+    Ok(Some(st))
+}
+
+// ---- planning -----------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Step {
+    tag: String,
+    action: &'static str,
+    node: String,
+    /// Usually one command; a remove is one per in-service leaf (see `remove_cmds`).
+    cmds: Vec<Cmd>,
+}
+
+impl Step {
+    fn json(&self) -> Value {
+        json!({"tag": self.tag, "action": self.action, "node": self.node})
+    }
+}
+
+fn all_in(st: &Status, root: &str, want: &str) -> bool {
+    st.hierarchy(root).iter().all(|r| r.state == want)
+}
+
+fn perform_action(lkroot: &Path, p: &Params, tag: &str, action: &str) -> Cmd {
+    let mut c = Cmd::lk(lkroot, "perform_action");
+    if p.bottom_up {
+        c = c.arg("-b");
+    }
+    // perform_action may run a long restore script; give it at least the settle time.
+    c.args(["-t", tag, "-a", action])
+        .timeout(Duration::from_secs((p.wait.max(0) as u64).max(600)))
+}
+
+/// One step per root hierarchy that is not in the wanted state, plus warnings.
+fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<String>), Failure> {
+    let me = view.me();
+    let mut steps = vec![];
+    let mut warnings = vec![];
+    if let Some(t) = p.switch_to.as_deref().filter(|t| *t != "none") {
+        if t == me {
+            return Err(Failure::param(
+                "switch_to",
+                format!("switch_to {t:?} is this node; use state=active to bring hierarchies here"),
+            ));
+        }
+        if !view.peers.contains_key(t) {
+            let peers: Vec<&str> = view.peers.keys().map(String::as_str).collect();
+            return Err(Failure::param(
+                "switch_to",
+                format!(
+                    "switch_to {t:?} is not a node this one has comm paths to (known: {})",
+                    peers.join(", ")
+                ),
+            ));
+        }
+    }
+    for root in roots {
+        let here = view
+            .local
+            .resource(root)
+            .expect("selected from the local status");
+        if p.state == "active" {
+            if !all_in(&view.local, root, "ISP") {
+                steps.push(Step {
+                    tag: root.clone(),
+                    action: "restore",
+                    node: me.clone(),
+                    cmds: vec![perform_action(&p.lkroot, p, root, "restore")],
+                });
+            }
+            continue;
+        }
+        // standby
+        let out_here = all_in(&view.local, root, "OSU");
+        match p.switch_to.as_deref() {
+            Some("none") => {
+                if !out_here {
+                    steps.push(Step {
+                        tag: root.clone(),
+                        action: "remove",
+                        node: me.clone(),
+                        cmds: remove_cmds(p, &view.local, root),
+                    });
+                }
+            }
+            explicit => {
+                let target = match explicit {
+                    Some(t) => t.to_string(),
+                    None => match default_target(here, &me) {
+                        Some(t) => t,
+                        None if out_here => continue,
+                        None => {
+                            return Err(Failure::param("switch_to", format!(
+                                "{root}: no node to switch over to (BACKUP is ------ and PRIMARY is this node); give switch_to, or switch_to=none to leave it served by nobody"
+                            )))
+                        }
+                    },
+                };
+                let target_view = view.peers.get(&target);
+                let serving = target_view
+                    .and_then(|v| v.as_ref())
+                    .is_some_and(|v| v.resource(root).is_some_and(|r| r.state == "ISP"));
+                if out_here && (explicit.is_none() || serving) {
+                    if explicit.is_none() && !served_anywhere(view, root) {
+                        warnings.push(format!(
+                            "{root} is out of service here and in service on no node"
+                        ));
+                    }
+                    continue;
+                }
+                if target_view.is_none() {
+                    return Err(Failure::param("switch_to", format!("{root}: the target {target:?} is not a node this one has comm paths to")));
+                }
+                if !any_alive(&view.local, &target) {
+                    return Err(Failure::new(format!(
+                        "refusing to switch {root} over to {target}: all comm paths to {target} are DEAD; bring them up, choose another node with switch_to, or take it out of service with switch_to=none"
+                    ))
+                    .with("resources", json!(view.local.resources))
+                    .with("comm_paths", json!(view.local.comm_paths)));
+                }
+                if let Some(Some(tv)) = target_view {
+                    if tv.resource(root).is_none() {
+                        return Err(Failure::new(format!("refusing to switch {root} over to {target}: {target} has no resource {root}")));
+                    }
+                }
+                let cmd = Cmd::lk(&p.lkroot, "lcdremexec")
+                    .args(["-d", target.as_str(), "--"])
+                    .arg(remote_lkroot(p).join("bin").join("perform_action"))
+                    .args(if p.bottom_up { vec!["-b"] } else { vec![] })
+                    .args(["-t", root.as_str(), "-a", "restore"])
+                    .timeout(Duration::from_secs((p.wait.max(0) as u64).max(600)));
+                steps.push(Step {
+                    tag: root.clone(),
+                    action: "restore",
+                    node: target,
+                    cmds: vec![cmd],
+                });
+            }
+        }
+    }
+    Ok((steps, warnings))
+}
+
+/// `perform_action -a remove` takes a tag and the resources *above* it out of service, not its
+/// children (reference §3: "remove stops every object above the tag and then the tag itself").
+/// So a whole hierarchy goes out of service by removing each of its leaves that is not OSU yet:
+/// each remove clears its branch up to the root. Limitation: a leaf shared with another root
+/// hierarchy also takes that one down (lcdstatus -e shows a shared child under one parent only,
+/// so it cannot be seen from here).
+fn remove_cmds(p: &Params, st: &Status, root: &str) -> Vec<Cmd> {
+    let h = st.hierarchy(root);
+    h.iter()
+        .filter(|r| {
+            !h.iter()
+                .any(|c| c.parent.as_deref() == Some(r.tag.as_str()))
+        })
+        .filter(|leaf| {
+            // a leaf whose branch (leaf and ancestors up to the root) is all OSU needs nothing
+            let mut cur: Option<&Res> = Some(leaf);
+            let mut all_osu = true;
+            while let Some(r) = cur {
+                all_osu &= r.state == "OSU";
+                cur = r
+                    .parent
+                    .as_deref()
+                    .and_then(|t| h.iter().copied().find(|x| x.tag == t));
+            }
+            !all_osu
+        })
+        .map(|leaf| perform_action(&p.lkroot, p, &leaf.tag, "remove"))
+        .collect()
+}
+
+/// The node a hierarchy goes to by default: BACKUP, or PRIMARY when BACKUP is `------`.
+fn default_target(r: &Res, me: &str) -> Option<String> {
+    r.backup
+        .clone()
+        .or_else(|| (r.primary != me).then(|| r.primary.clone()))
+}
+
+fn served_anywhere(view: &View, root: &str) -> bool {
+    view.nodes().values().any(|s| match s {
+        Some(s) => s
+            .resource(root)
+            .is_some_and(|r| matches!(r.state.as_str(), "ISP" | "ISU")),
+        None => true, // unknown: do not claim nobody serves it
+    })
+}
+
+// ---- acting and settling ------------------------------------------------------------------
+
+/// Is every managed hierarchy where the steps put it (and nothing in ILLSTATE)?
+fn settled(view: &View, roots: &[String], steps: &[Step]) -> bool {
+    let me = view.me();
+    for root in roots {
+        if view
+            .local
+            .hierarchy(root)
+            .iter()
+            .any(|r| r.state == "ILLSTATE")
+        {
+            return false;
+        }
+        for s in steps.iter().filter(|s| &s.tag == root) {
+            let want_here = if s.node == me && s.action == "restore" {
+                "ISP"
+            } else {
+                "OSU"
+            };
+            if !all_in(&view.local, root, want_here) {
+                return false;
+            }
+            if s.node != me {
+                if let Some(Some(tv)) = view.peers.get(&s.node) {
+                    if !all_in(tv, root, "ISP") {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Poll until settled or `wait` seconds have passed.
+fn settle(
+    ctx: &Ctx,
+    p: &Params,
+    roots: &[String],
+    steps: &[Step],
+    actions: &[Value],
+) -> Result<View, Failure> {
+    let deadline = Instant::now() + Duration::from_secs(p.wait as u64);
+    loop {
+        let local = status::read(&ctx.runner, &p.lkroot)
+            .map_err(|f| f.changed(true))?
+            .ok_or_else(|| {
+                Failure::new("LifeKeeper stopped running while the hierarchies were settling")
+                    .changed(true)
+            })?;
+        let view = View::read(ctx, p, local).map_err(|f| f.changed(true))?;
+        if settled(&view, roots, steps) {
+            return Ok(view);
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::new(format!(
+                "the hierarchies did not settle within {}s after {}; current placement: {}",
+                p.wait,
+                describe(steps),
+                placement(&view, roots).join("; ")
+            ))
+            .changed(true)
+            .with("resources", json!(view.local.resources))
+            .with("comm_paths", json!(view.local.comm_paths))
+            .with("actions", actions.to_vec())
+            .with("placement", placement(&view, roots)));
+        }
+        std::thread::sleep(
+            Duration::from_secs(2)
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(100)),
+        );
+    }
+}
+
+/// A failed perform_action: the failure plus the states read right after it.
+fn failed_with_states(
+    ctx: &Ctx,
+    p: &Params,
+    f: Failure,
+    actions: &[Value],
+    roots: &[String],
+) -> Failure {
+    let mut f = f.changed(true).with("actions", actions.to_vec());
+    match status::read(&ctx.runner, &p.lkroot) {
+        Ok(Some(st)) => {
+            let placement = View::read(ctx, p, st.clone())
+                .map(|v| placement(&v, roots))
+                .unwrap_or_default();
+            f = f
+                .with("resources", json!(st.resources))
+                .with("comm_paths", json!(st.comm_paths))
+                .with("placement", placement)
+                .with("lifekeeper_running", true);
+        }
+        Ok(None) => f = f.with("lifekeeper_running", false),
+        Err(e) => f.msg.push_str(&format!(
+            " (and the status could not be read afterwards: {})",
+            e.msg
+        )),
+    }
+    f
+}
+
+// ---- output -------------------------------------------------------------------------------
+
+/// `root: ISP on node-a, OSU on node-b` per root; a node's resources whose state differs from
+/// its root are named in parentheses, so a half-restored hierarchy shows in the diff.
+fn placement(view: &View, roots: &[String]) -> Vec<String> {
+    roots
+        .iter()
+        .map(|root| {
+            let parts: Vec<String> = view
+                .nodes()
+                .into_iter()
+                .filter_map(|(node, st)| match st {
+                    None => Some(format!("unknown on {node}")),
+                    Some(st) => {
+                        let h = st.hierarchy(root);
+                        let top = h.first()?;
+                        let odd: Vec<String> = h[1..]
+                            .iter()
+                            .filter(|r| r.state != top.state)
+                            .map(|r| format!("{} {}", r.tag, r.state))
+                            .collect();
+                        Some(if odd.is_empty() {
+                            format!("{} on {node}", top.state)
+                        } else {
+                            format!("{} on {node} ({})", top.state, odd.join(", "))
+                        })
+                    }
+                })
+                .collect();
+            format!("{root}: {}", parts.join(", "))
+        })
+        .collect()
+}
+
+fn lines(v: &[String]) -> String {
+    v.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn describe(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| format!("{} {} on {}", s.action, s.tag, s.node))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn summary(st: &Status) -> String {
+    let roots: Vec<String> = st
+        .roots()
+        .map(|r| format!("{} {}", r.tag, r.state))
+        .collect();
+    if roots.is_empty() {
+        "LifeKeeper is running; no resource hierarchies on this node".into()
+    } else {
+        format!("{} root hierarchies: {}", roots.len(), roots.join(", "))
+    }
+}
+
+/// The data keys every successful run returns, also as `ansible_facts.lifekeeper`.
+fn report(o: Outcome, running: bool, me: Option<&str>, st: &Status, actions: &[Value]) -> Outcome {
+    let facts = json!({
+        "lifekeeper_running": running,
+        "node": me,
+        "resources": st.resources,
+        "comm_paths": st.comm_paths,
+        "actions": actions,
+    });
+    o.with("lifekeeper_running", running)
+        .with("node", me)
+        .with("resources", json!(st.resources))
+        .with("comm_paths", json!(st.comm_paths))
+        .with("actions", actions.to_vec())
+        .with("ansible_facts", json!({ "lifekeeper": facts }))
+}
+
+fn not_running(p: &Params) -> Result<Outcome, Failure> {
+    if p.state == "query" {
+        return Ok(report(
+            Outcome::new(false, "LifeKeeper is not running on this node"),
+            false,
+            None,
+            &Status::default(),
+            &[],
+        ));
+    }
+    Err(Failure::new(format!(
+        "LifeKeeper is not running on this node; state={} needs it (start it with {}/bin/lkstart)",
+        p.state,
+        p.lkroot.display()
+    ))
+    .with("lifekeeper_running", false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(lines: &[(&str, &str, &str, usize)], peers: &[(&str, &str)]) -> Status {
+        let mut s = Status::default();
+        let mut stack: Vec<String> = vec![];
+        for (tag, state, backup, depth) in lines {
+            stack.truncate(*depth);
+            s.resources.push(Res {
+                tag: tag.to_string(),
+                id: String::new(),
+                state: state.to_string(),
+                prio: 1,
+                primary: "node-a".into(),
+                backup: (*backup != "------").then(|| backup.to_string()),
+                parent: stack.last().cloned(),
+                depth: *depth,
+            });
+            stack.push(tag.to_string());
+        }
+        for (m, state) in peers {
+            s.comm_paths.push(status::CommPath {
+                machine: m.to_string(),
+                network: "TCP".into(),
+                address: "a/b".into(),
+                state: state.to_string(),
+                prio: Some(1),
+            });
+        }
+        s
+    }
+
+    fn params(state: &str) -> Params {
+        Params {
+            state: state.into(),
+            tags: None,
+            switch_to: None,
+            bottom_up: false,
+            wait: 0,
+            lkroot: "/opt/LifeKeeper".into(),
+            remote_lkroot: None,
+        }
+    }
+
+    fn view() -> View {
+        let a = st(
+            &[
+                ("app", "ISP", "node-b", 0),
+                ("fs", "ISP", "node-b", 1),
+                ("ip", "OSU", "node-b", 0),
+            ],
+            &[("node-b", "ALIVE")],
+        );
+        let b = st(
+            &[
+                ("app", "OSU", "------", 0),
+                ("fs", "OSU", "------", 1),
+                ("ip", "ISP", "------", 0),
+            ],
+            &[("node-a", "ALIVE")],
+        );
+        View {
+            me: Some("node-a".into()),
+            local: a,
+            peers: [("node-b".to_string(), Some(b))].into(),
+        }
+    }
+
+    #[test]
+    fn placement_lines_name_every_node_and_odd_children() {
+        let mut v = view();
+        assert_eq!(
+            placement(&v, &["app".into(), "ip".into()]),
+            vec![
+                "app: ISP on node-a, OSU on node-b",
+                "ip: OSU on node-a, ISP on node-b"
+            ]
+        );
+        v.local.resources[1].state = "OSF".into();
+        v.peers.insert("node-c".into(), None);
+        assert_eq!(
+            placement(&v, &["app".into()]),
+            vec!["app: ISP on node-a (fs OSF), OSU on node-b, unknown on node-c"]
+        );
+    }
+
+    #[test]
+    fn standby_plans_a_remote_restore_on_the_backup_and_predicts_it() {
+        let mut v = view();
+        let roots = vec!["app".to_string(), "ip".to_string()];
+        let (steps, w) = plan(&params("standby"), &v, &roots).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(
+            steps.iter().map(Step::json).collect::<Vec<_>>(),
+            vec![json!({"tag": "app", "action": "restore", "node": "node-b"})]
+        );
+        assert_eq!(
+            steps[0].cmds[0].display(),
+            vec![
+                "/opt/LifeKeeper/bin/lcdremexec",
+                "-d",
+                "node-b",
+                "--",
+                "/opt/LifeKeeper/bin/perform_action",
+                "-t",
+                "app",
+                "-a",
+                "restore"
+            ]
+        );
+        v.apply(&steps[0]);
+        assert_eq!(
+            placement(&v, &roots),
+            vec![
+                "app: OSU on node-a, ISP on node-b",
+                "ip: OSU on node-a, ISP on node-b"
+            ]
+        );
+        assert!(settled(&v, &roots, &steps));
+    }
+
+    #[test]
+    fn active_restores_here_and_switch_to_none_removes() {
+        let v = view();
+        let roots = vec!["app".to_string(), "ip".to_string()];
+        let (steps, _) = plan(
+            &Params {
+                bottom_up: true,
+                ..params("active")
+            },
+            &v,
+            &roots,
+        )
+        .unwrap();
+        assert_eq!(steps.len(), 1);
+        assert_eq!(
+            steps[0].cmds[0].display(),
+            vec![
+                "/opt/LifeKeeper/bin/perform_action",
+                "-b",
+                "-t",
+                "ip",
+                "-a",
+                "restore"
+            ]
+        );
+        let (steps, _) = plan(
+            &Params {
+                switch_to: Some("none".into()),
+                ..params("standby")
+            },
+            &v,
+            &roots,
+        )
+        .unwrap();
+        assert_eq!(
+            steps[0].cmds[0].display(),
+            vec![
+                "/opt/LifeKeeper/bin/perform_action",
+                "-t",
+                "fs",
+                "-a",
+                "remove"
+            ]
+        );
+        assert_eq!(steps.len(), 1);
+    }
+
+    #[test]
+    fn refuses_dead_target_self_target_and_unknown_target() {
+        let mut v = view();
+        v.local.comm_paths[0].state = "DEAD".into();
+        v.peers.insert("node-b".into(), None);
+        let e = plan(&params("standby"), &v, &["app".into()]).unwrap_err();
+        assert!(e.msg.contains("DEAD"), "{}", e.msg);
+        let e = plan(
+            &Params {
+                switch_to: Some("node-a".into()),
+                ..params("standby")
+            },
+            &v,
+            &["app".into()],
+        )
+        .unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "switch_to");
+        let e = plan(
+            &Params {
+                switch_to: Some("node-x".into()),
+                ..params("standby")
+            },
+            &v,
+            &["app".into()],
+        )
+        .unwrap_err();
+        assert!(e.msg.contains("node-b"), "{}", e.msg);
+    }
+
+    #[test]
+    fn lowest_priority_node_defaults_to_primary_and_refuses_without_any_target() {
+        let mut b = view().peers["node-b"].clone().unwrap();
+        let r = b.resource("ip").unwrap().clone();
+        assert_eq!(default_target(&r, "node-b").as_deref(), Some("node-a"));
+        b.resources[2].primary = "node-b".into();
+        assert_eq!(default_target(&b.resources[2], "node-b"), None);
+    }
+
+    #[test]
+    fn bad_input_names_the_parameter() {
+        let e = validate(&Params {
+            tags: Some(vec!["-x".into()]),
+            ..params("active")
+        })
+        .unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "tags");
+        let e = validate(&Params {
+            switch_to: Some("node-b".into()),
+            ..params("active")
+        })
+        .unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "switch_to");
+        let e = validate(&Params {
+            switch_to: Some("a\nb".into()),
+            ..params("standby")
+        })
+        .unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "switch_to");
+        let e = validate(&Params {
+            wait: -1,
+            ..params("standby")
+        })
+        .unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "wait");
+        let v = view();
+        let e = select_roots(
+            &Params {
+                tags: Some(vec!["fs".into()]),
+                ..params("active")
+            },
+            &v.local,
+        )
+        .unwrap_err();
+        assert!(e.msg.contains("\"app\""), "{}", e.msg);
+        let e = select_roots(
+            &Params {
+                tags: Some(vec!["nope".into()]),
+                ..params("active")
+            },
+            &v.local,
+        )
+        .unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "tags");
     }
 }

@@ -2,9 +2,9 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::io::Write;
 
 /// target/debug (or the profile dir the tests were built in).
 pub fn bin_dir() -> PathBuf {
@@ -16,7 +16,11 @@ pub fn bin_dir() -> PathBuf {
 /// (or `cargo build -p lksim`); a clear panic says so if it is missing.
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} not built: run `cargo build --workspace` first", p.display());
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo build --workspace` first",
+        p.display()
+    );
     p
 }
 
@@ -40,7 +44,11 @@ pub struct Node {
 impl Node {
     /// PATH for this node: its stand-ins first, then the system's.
     pub fn path_env(&self) -> String {
-        format!("{}:{}", self.path.display(), std::env::var("PATH").unwrap_or_default())
+        format!(
+            "{}:{}",
+            self.path.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
     }
     /// Run a module on this node with JSON args (Ansible's args-file contract).
     pub fn module(&self, module: &str, args: Value) -> (Value, i32) {
@@ -73,7 +81,11 @@ impl Cluster {
             .args(extra)
             .output()
             .unwrap();
-        assert!(out.status.success(), "lksim cluster create failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "lksim cluster create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         let nodes = v["nodes"]
             .as_array()
@@ -95,7 +107,12 @@ impl Cluster {
     /// `lksim <args...>` (fault, node, media, state), asserting success; returns stdout.
     pub fn sim(&self, args: &[&str]) -> String {
         let out = Command::new(bin("lksim")).args(args).output().unwrap();
-        assert!(out.status.success(), "lksim {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "lksim {:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
     /// `lksim state DIR` as JSON.
@@ -143,8 +160,14 @@ pub fn run_module_stdin(module: &str, argv: &[&str], stdin: &[u8]) -> (Value, i3
 /// Exactly one JSON object on stdout, and nothing else.
 pub fn parse_output(out: &Output) -> (Value, i32) {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.trim_end().lines().count(), 1, "stdout must be one JSON line, got: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    assert_eq!(
+        stdout.trim_end().lines().count(),
+        1,
+        "stdout must be one JSON line, got: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
     assert!(v.is_object(), "not an object: {v}");
     (v, out.status.code().unwrap_or(-1))
 }
@@ -152,7 +175,9 @@ pub fn parse_output(out: &Output) -> (Value, i32) {
 /// Every file under `root` with its sha256 and mode, for "nothing changed" assertions.
 pub fn tree_hash(root: &Path) -> Vec<(String, String)> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).map(|r| r.flatten().collect()).unwrap_or_default();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map(|r| r.flatten().collect())
+            .unwrap_or_default();
         entries.sort_by_key(|e: &std::fs::DirEntry| e.file_name());
         for e in entries {
             let p = e.path();
@@ -164,10 +189,16 @@ pub fn tree_hash(root: &Path) -> Vec<(String, String)> {
                 out.push((rel.clone(), format!("dir {mode:o}")));
                 walk(&p, root, out);
             } else if meta.file_type().is_symlink() {
-                out.push((rel, format!("link {}", std::fs::read_link(&p).unwrap().display())));
+                out.push((
+                    rel,
+                    format!("link {}", std::fs::read_link(&p).unwrap().display()),
+                ));
             } else {
                 let data = std::fs::read(&p).unwrap();
-                out.push((rel, format!("{mode:o} {}", lkops::runtime::fs::sha256_bytes(&data))));
+                out.push((
+                    rel,
+                    format!("{mode:o} {}", lkops::runtime::fs::sha256_bytes(&data)),
+                ));
             }
         }
     }
