@@ -447,6 +447,9 @@ fn cluster_create(args: &[String]) -> i32 {
     if let Err(e) = write_json(&meta_dir(&dirp).join("cluster.json"), &cf) {
         return die(&e.to_string());
     }
+    if let Err(e) = lock(&meta_dir(&dirp)) {
+        return die(&e.to_string());
+    }
     // Create the lock file now, so that a read-only command run later (lcdstatus) leaves the
     // cluster tree byte-identical: tests hash it to prove check mode changed nothing.
     if let Err(e) = crate::model::lock(&meta_dir(&dirp)) {
@@ -568,6 +571,11 @@ fn install(args: &[String]) -> i32 {
         }
     }
     if let Err(e) = write_json(&cf_path, &cf) {
+        return die(&e.to_string());
+    }
+    // the lock file exists from the start, so that the first read-only
+    // command does not create a file (check-mode fingerprints stay equal)
+    if let Err(e) = lock(&meta_dir(&cdir)) {
         return die(&e.to_string());
     }
     println!(
