@@ -63,7 +63,7 @@ demo: deps venv build
 clean:
 	rm -rf target $(VENV) $(addprefix modules/,$(MODULES)) build
 
-# ==== distribution (issue 10) =================================================================
+# ==== distribution (issue 10) ==========================================================
 # Portable release binaries, the Ansible collection, and the Salt used by the Salt example test.
 # Self-contained block: the only edit outside it is `dist collection salt-venv` in test's
 # prerequisites. Tool installs are project-local (.cache/, .venv, .venv-salt), pinned, and done
@@ -139,3 +139,16 @@ bench: deps bench-deps venv build
 	$(CARGO) build --release --locked $(addprefix --example ,$(BENCH_EXAMPLES))
 	LKOPS_VENV="$(abspath $(VENV))" $(PYTHON) bench/run
 # ---- bench (issue 11) — END --------------------------------------------------------------------
+# ---- molecule (issue 9) -----------------------------------------------------------------------
+# Molecule scenarios on clusters of containers (molecule/README.md). Without a container engine
+# only `local` runs and one line names the skipped scenarios; LKOPS_REQUIRE_DOCKER=1 (.ci/run)
+# turns that into a failure. `make molecule SCENARIOS="default local"` runs a subset.
+SCENARIOS ?=
+APT_PKGS += debootstrap
+.PHONY: molecule molecule-images
+molecule: deps venv build
+	LKOPS_VENV="$(CURDIR)/$(VENV)" ./molecule/run $(SCENARIOS)
+molecule-images:
+	./molecule/images/build --python
+test: molecule
+# ---- end molecule -----------------------------------------------------------------------------

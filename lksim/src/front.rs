@@ -79,6 +79,8 @@ pub fn main(args: &[String]) -> i32 {
         ["node", op @ ("down" | "up"), ..] => node_op(op, &args[2..]),
         ["commpath", op @ ("down" | "up"), ..] => commpath_op(op, &args[2..]),
         ["state", ..] => state(&args[1..]),
+        ["daemon", ..] => daemon(&args[1..]),
+        ["boot", ..] => boot(&args[1..]),
         _ => {
             eprintln!("lksim: unknown command; see lksim/README.md");
             2
@@ -313,10 +315,12 @@ fn make_node(
             faults: BTreeMap::new(),
             dead_paths: vec![],
             disk_free_kb: 41_943_040,
+            listen: None,
         },
         res,
         paths,
         has_config: true,
+        remote: None,
     };
     node.save().map_err(e)
 }
@@ -436,10 +440,14 @@ fn cluster_create(args: &[String]) -> i32 {
         cf.nodes.push(ClusterNode {
             name: n.clone(),
             root: root.to_string_lossy().to_string(),
+            addr: None,
         });
         out.push(node_json(n, &root));
     }
     if let Err(e) = write_json(&meta_dir(&dirp).join("cluster.json"), &cf) {
+        return die(&e.to_string());
+    }
+    if let Err(e) = lock(&meta_dir(&dirp)) {
         return die(&e.to_string());
     }
     // Create the lock file now, so that a read-only command run later (lcdstatus) leaves the
@@ -467,24 +475,48 @@ fn install(args: &[String]) -> i32 {
         Ok(x) => x,
         Err(e) => return die(&e),
     };
-    let peers: Vec<String> = opt
+    // --peers a,b[=host:port],...: the cluster's nodes in priority order
+    // (this node may be among them; if not, it comes first).  A peer is
+    // reached over TCP at host:port, by default at its name on port 7365.
+    let mut all: Vec<String> = Vec::new();
+    let mut addrs: BTreeMap<String, String> = BTreeMap::new();
+    for p in opt
         .get("peers")
-        .map(|p| {
-            p.split(',')
-                .filter(|s| !s.is_empty() && *s != name)
-                .map(|s| s.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut all = vec![name.clone()];
-    all.extend(peers);
+        .map(|p| p.as_str())
+        .unwrap_or("")
+        .split(',')
+    {
+        let (n, a) = match p.split_once('=') {
+            Some((n, a)) => (n.trim(), Some(a.trim())),
+            None => (p.trim(), None),
+        };
+        if n.is_empty() || all.iter().any(|x| x == n) {
+            continue;
+        }
+        all.push(n.to_string());
+        if n != name {
+            addrs.insert(n.to_string(), crate::transport::with_port(a.unwrap_or(n)));
+        }
+    }
+    if !all.contains(&name) {
+        all.insert(0, name.clone());
+    }
+    let index = all.iter().position(|n| *n == name).unwrap_or(0);
     let cdir = PathBuf::from(
         opt.get("cluster-dir")
             .cloned()
             .unwrap_or_else(|| root.join("var/lib/lksim").to_string_lossy().to_string()),
     );
-    let spec = match opt.get("hierarchies") {
-        Some(s) => match load_spec(s, &name) {
+    let spec = match opt.get("hierarchies").map(|s| s.as_str()) {
+        // the hierarchies of `cluster create`, active on the first node of --peers
+        Some("default") => {
+            let mut d = default_spec();
+            for r in d.iter_mut() {
+                r.active = Some(all[0].clone());
+            }
+            d
+        }
+        Some(s) => match load_spec(s, &all[0]) {
             Ok(x) => x,
             Err(e) => return die(&e),
         },
@@ -501,7 +533,7 @@ fn install(args: &[String]) -> i32 {
     let ns = NodeSpec {
         name: &name,
         root: root.clone(),
-        index: 0,
+        index,
     };
     if let Err(e) = make_node(
         &ns, &all, &cdir, &version, &kits, &selinux, running, &spec, &exe,
@@ -514,8 +546,36 @@ fn install(args: &[String]) -> i32 {
     cf.nodes.push(ClusterNode {
         name: name.clone(),
         root: root.to_string_lossy().to_string(),
+        addr: None,
     });
+    for (peer, addr) in &addrs {
+        // a peer installed into the same (shared) cluster dir stays local
+        if cf.nodes.iter().any(|n| n.name == *peer && n.addr.is_none()) {
+            continue;
+        }
+        cf.nodes.retain(|n| n.name != *peer);
+        cf.nodes.push(ClusterNode {
+            name: peer.clone(),
+            root: String::new(),
+            addr: Some(addr.clone()),
+        });
+    }
+    if let Some(l) = opt.get("listen") {
+        let mut n = match Node::load(&root) {
+            Ok(n) => n,
+            Err(e) => return die(&e.to_string()),
+        };
+        n.rt.listen = Some(crate::transport::with_port(l));
+        if let Err(e) = n.save() {
+            return die(&e.to_string());
+        }
+    }
     if let Err(e) = write_json(&cf_path, &cf) {
+        return die(&e.to_string());
+    }
+    // the lock file exists from the start, so that the first read-only
+    // command does not create a file (check-mode fingerprints stay equal)
+    if let Err(e) = lock(&meta_dir(&cdir)) {
         return die(&e.to_string());
     }
     println!(
@@ -546,8 +606,42 @@ fn resolve_cluster(opt: &BTreeMap<String, String>, node: Option<&str>) -> Result
             return Ok(cur);
         }
         if !cur.pop() {
-            return Err("cannot find the cluster: pass --dir DIR or set LKSIM_DIR".into());
+            break;
         }
+    }
+    // a node installed with `lksim install --root /` (a container)
+    let sys = PathBuf::from("/var/lib/lksim");
+    if meta_dir(&sys).join("cluster.json").exists() {
+        return Ok(sys);
+    }
+    Err("cannot find the cluster: pass --dir DIR or set LKSIM_DIR".into())
+}
+
+/// `lksim daemon [--root R] [--listen HOST:PORT]`: the TCP transport's
+/// server and heartbeat (foreground).  `lkstart` starts it in the
+/// background when the node has TCP peers.
+fn daemon(args: &[String]) -> i32 {
+    let (_, opt) = parse(args, &[]);
+    let root = PathBuf::from(opt.get("root").cloned().unwrap_or_else(|| "/".into()));
+    crate::transport::daemon(
+        &root,
+        opt.get("listen").map(|l| crate::transport::with_port(l)),
+    )
+}
+
+/// `lksim boot [--root R]`: the node starts after a crash or after its
+/// container was stopped; see `ops::boot`.
+fn boot(args: &[String]) -> i32 {
+    let (_, opt) = parse(args, &[]);
+    let root = PathBuf::from(opt.get("root").cloned().unwrap_or_else(|| "/".into()));
+    let (mut w, me) = match World::open_for_root(&root) {
+        Ok(x) => x,
+        Err(e) => return die(&e.to_string()),
+    };
+    ops::boot(&mut w, me);
+    match w.save() {
+        Ok(()) => 0,
+        Err(e) => die(&e.to_string()),
     }
 }
 
@@ -572,13 +666,21 @@ fn fault_set(args: &[String]) -> i32 {
     let (pos, opt) = parse(args, &[]);
     if pos.len() != 3 {
         return die(
-            "usage: lksim fault set NODE COMMAND fail|hang|halfway [--after N] [--dir DIR]",
+            "usage: lksim fault set NODE COMMAND fail|hang|halfway|delay [--after N] [--seconds N] [--dir DIR]",
         );
     }
     let mode = pos[2].as_str();
-    if !["fail", "hang", "halfway"].contains(&mode) {
-        return die(&format!("unknown fault mode {mode} (fail|hang|halfway)"));
+    if !["fail", "hang", "halfway", "delay"].contains(&mode) {
+        return die(&format!(
+            "unknown fault mode {mode} (fail|hang|halfway|delay)"
+        ));
     }
+    let seconds: u64 = match opt.get("seconds").map(|s| s.parse()) {
+        None => 10,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return die("--seconds needs a number"),
+    };
+    let seconds = if mode == "delay" { seconds } else { 0 };
     let after: u32 = match opt.get("after").map(|s| s.parse()) {
         None => 0,
         Some(Ok(n)) => n,
@@ -603,6 +705,7 @@ fn fault_set(args: &[String]) -> i32 {
             mode: mode.into(),
             after,
             calls: 0,
+            seconds,
         },
     );
     match w.save() {
@@ -756,6 +859,7 @@ pub fn state_json(w: &World) -> Value {
             "comm_paths": paths,
             "faults": n.rt.faults,
             "has_config": n.has_config,
+            "remote": n.remote,
         }));
     }
     json!({ "dir": w.dir, "nodes": nodes })

@@ -33,6 +33,8 @@ pub const HALFWAY_CMDS: &[&str] = &["setup", "perform_action", "lkbackup"];
 pub enum FaultGate {
     Proceed,
     Halfway,
+    /// setup only: pause this many seconds half-way, with LifeKeeper stopped.
+    Delay(u64),
 }
 
 /// Checks whether the node is down and whether a fault is armed for `key`.
@@ -58,7 +60,7 @@ pub fn fault_gate(root: &Path, key: &str, display: &str) -> Result<FaultGate, i3
             Some(f) => {
                 f.calls += 1;
                 if f.calls > f.after {
-                    Some(f.mode.clone())
+                    Some((f.mode.clone(), f.seconds))
                 } else {
                     None
                 }
@@ -70,8 +72,17 @@ pub fn fault_gate(root: &Path, key: &str, display: &str) -> Result<FaultGate, i3
         }
         mode
     };
+    let (mode, seconds) = match mode {
+        Some((m, s)) => (Some(m), s),
+        None => (None, 0),
+    };
     match mode.as_deref() {
         None => Ok(FaultGate::Proceed),
+        Some("delay") if key == "setup" => Ok(FaultGate::Delay(seconds)),
+        Some("delay") => {
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
+            Ok(FaultGate::Proceed)
+        }
         Some("hang") => {
             std::thread::sleep(std::time::Duration::from_secs(3600));
             err(display, "timed out (lksim fault: hang)");

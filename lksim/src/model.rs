@@ -87,6 +87,13 @@ pub struct Fault {
     pub after: u32,
     #[serde(default)]
     pub calls: u32,
+    /// Mode "delay": how long the command pauses (setup: with LifeKeeper stopped).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seconds: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -111,6 +118,9 @@ pub struct NodeRuntime {
     pub dead_paths: Vec<String>,
     #[serde(default = "default_free")]
     pub disk_free_kb: u64,
+    /// Where this node's `lksim daemon` listens (TCP transport), e.g. "0.0.0.0:7365".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
 }
 
 fn default_free() -> u64 {
@@ -158,7 +168,12 @@ pub struct ClusterFile {
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct ClusterNode {
     pub name: String,
+    /// The node root; empty for a node reached over TCP.
+    #[serde(default)]
     pub root: String,
+    /// "host:port" of a peer reached over TCP (its `lksim daemon`), e.g. "node-b:7365".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
 }
 
 pub fn lkroot(root: &Path) -> PathBuf {
@@ -192,6 +207,9 @@ pub struct Node {
     pub paths: Vec<CommPathDef>,
     /// Whether `$LKROOT/config` exists (rmlk removes it).
     pub has_config: bool,
+    /// Set for a peer reached over TCP: this is a snapshot of its state,
+    /// never saved here (see `transport.rs`).
+    pub remote: Option<String>,
 }
 
 pub fn write_json<T: Serialize>(p: &Path, v: &T) -> io::Result<()> {
@@ -233,10 +251,15 @@ impl Node {
             res,
             paths,
             has_config,
+            remote: None,
         })
     }
 
     pub fn save(&self) -> io::Result<()> {
+        if self.remote.is_some() {
+            // a peer's state belongs to that peer; changes there go through its daemon
+            return Ok(());
+        }
         write_json(&runtime_file(&self.root), &self.rt)?;
         if self.has_config {
             let hf = hierarchy_file(&self.root);
@@ -335,7 +358,11 @@ impl World {
         let cf: ClusterFile = read_json(&meta.join("cluster.json"))?;
         let mut nodes = Vec::new();
         for n in cf.nodes {
-            nodes.push(Node::load(Path::new(&n.root))?);
+            match &n.addr {
+                // a peer in another container: a snapshot fetched from its daemon
+                Some(addr) => nodes.push(crate::transport::snapshot(&n.name, addr)),
+                None => nodes.push(Node::load(Path::new(&n.root))?),
+            }
         }
         Ok(World {
             dir: cluster_dir.to_path_buf(),

@@ -187,6 +187,22 @@ pub fn restore(
         }
     }
     for (j, t) in remote {
+        if world.nodes[j].remote.is_some() {
+            // a peer in another container: its daemon removes it there
+            match crate::transport::remote_remove(&world.nodes[j], &t) {
+                Ok((l, snap)) => {
+                    log.extend(l);
+                    if let Some(n) = snap {
+                        world.nodes[j] = n;
+                    }
+                }
+                Err((l, e)) => {
+                    log.extend(l);
+                    return Err((log, e));
+                }
+            }
+            continue;
+        }
         match remove(world, j, &t, false) {
             Ok(l) => log.extend(l),
             Err((l, e)) => {
@@ -311,7 +327,8 @@ pub fn node_down(world: &mut World, d: usize) -> Vec<String> {
             .filter_map(|e| {
                 let j = world.idx(&e.node)?;
                 let p = &world.nodes[j];
-                if p.alive() && p.res(&e.tag).is_some() {
+                // a peer reached over TCP takes over by itself (its daemon's heartbeat)
+                if p.alive() && p.res(&e.tag).is_some() && p.remote.is_none() {
                     Some((e.prio, j, e.tag.clone()))
                 } else {
                     None
@@ -342,6 +359,35 @@ pub fn node_down(world: &mut World, d: usize) -> Vec<String> {
         }
     }
     log
+}
+
+/// A node's boot after a crash or a stop of its container (`lksim boot`):
+/// LifeKeeper starts, and what was in service before comes back unless it
+/// is in service on another node now (it failed over).
+pub fn boot(world: &mut World, d: usize) {
+    let n = &mut world.nodes[d];
+    let mut resume: Vec<String> =
+        n.rt.states
+            .iter()
+            .filter(|(_, s)| in_service(s))
+            .map(|(t, _)| t.clone())
+            .collect();
+    if n.rt.down {
+        resume.clear(); // a node crashed with `lksim node down` lost its resources then
+    }
+    for t in std::mem::take(&mut n.rt.resume_on_start) {
+        if !resume.contains(&t) {
+            resume.push(t);
+        }
+    }
+    n.rt.down = false;
+    n.rt.running = false;
+    n.rt.states.clear();
+    if n.installed_version().is_none() {
+        return;
+    }
+    n.rt.resume_on_start = resume;
+    start(world, d);
 }
 
 /// Bring a crashed node back: LifeKeeper running, resources OSU there.

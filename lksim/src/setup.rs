@@ -271,6 +271,22 @@ pub fn main(ctx: &Ctx) -> i32 {
         }
         println!("  Installed license file {}", name.to_string_lossy());
     }
+    let (mut w, me) = match g {
+        FaultGate::Delay(secs) => {
+            // fault "delay": the node stays half-way (packages replaced,
+            // LifeKeeper stopped) for a while, with the cluster lock released
+            if let Err(e) = w.save() {
+                return fail(&e.to_string());
+            }
+            drop(w);
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            match World::open_for_root(&ctx.root) {
+                Ok(x) => x,
+                Err(e) => return fail(&e.to_string()),
+            }
+        }
+        _ => (w, me),
+    };
     if was_running || (installed.is_none() && yes("LKCONF_START_LIFEKEEPER")) {
         println!("  Starting LifeKeeper ...");
         ops::start(&mut w, me);

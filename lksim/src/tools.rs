@@ -3,7 +3,7 @@
 use crate::model::{defaults_file, lkroot, World};
 use crate::ops;
 use crate::status;
-use crate::transport::{LocalDir, Transport};
+use crate::transport::{LocalDir, Tcp, Transport};
 use crate::{err, fault_gate, local_time, Ctx, FaultGate};
 use std::fs;
 use std::io::{BufRead, Write};
@@ -244,14 +244,14 @@ pub fn lcdremexec(ctx: &Ctx) -> i32 {
         eprintln!("usage: lcdremexec [-e] -d destname [-t remotetimeout] -- cmd [args]");
         return 2;
     }
-    let root = {
+    let (root, remote) = {
         let (w, me) = tryx!(open(ctx));
         if !w.nodes[me].alive() {
             eprintln!("lcdremexec: LifeKeeper is not running");
             return 1;
         }
         match w.idx(&dest) {
-            Some(j) if w.nodes[j].alive() => w.nodes[j].root.clone(),
+            Some(j) if w.nodes[j].alive() => (w.nodes[j].root.clone(), w.nodes[j].remote.clone()),
             Some(_) => {
                 eprintln!("lcdremexec: unable to communicate with system \"{dest}\"");
                 return 9;
@@ -263,7 +263,10 @@ pub fn lcdremexec(ctx: &Ctx) -> i32 {
         }
     }; // lock released before running the command
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lksim"));
-    let t = LocalDir { root, exe };
+    let t: Box<dyn Transport> = match remote {
+        Some(addr) => Box::new(Tcp { addr }),
+        None => Box::new(LocalDir { root, exe }),
+    };
     match t.remote_exec(&cmd) {
         Ok(c) => c,
         Err(e) => {
@@ -280,11 +283,20 @@ pub fn lkstart(ctx: &Ctx) -> i32 {
     let (mut w, me) = tryx!(open(ctx));
     if w.nodes[me].rt.running {
         println!("LifeKeeper is already running.");
+        drop(w);
+        let _ = crate::transport::ensure_daemon(&ctx.root);
         return 0;
     }
     ops::start(&mut w, me);
     println!("LifeKeeper is starting.");
-    save(ctx, &w)
+    let c = save(ctx, &w);
+    drop(w);
+    // peers in other containers reach this node through its daemon
+    if let Err(e) = crate::transport::ensure_daemon(&ctx.root) {
+        eprintln!("lkstart: cannot start the communication daemon: {e}");
+        return 1;
+    }
+    c
 }
 
 pub fn lkstop(ctx: &Ctx) -> i32 {
