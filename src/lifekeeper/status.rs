@@ -137,6 +137,8 @@ pub fn parse(text: &str) -> Result<Status, String> {
     let mut seen_anything = false;
     // (indent, tag) of the current line's ancestors, for parent/depth.
     let mut stack: Vec<(usize, String)> = vec![];
+    // Tags seen so far: a set, so a 10,000-resource display is not quadratic to check.
+    let mut tags: std::collections::HashSet<String> = std::collections::HashSet::new();
 
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches(['\r', ' ', '\t']);
@@ -184,7 +186,7 @@ pub fn parse(text: &str) -> Result<Status, String> {
                 };
                 let r = parse_resource(line, cols, &mut stack)
                     .map_err(|e| format!("line {lineno}: {e}: {line:?}"))?;
-                if st.resources.iter().any(|x| x.tag == r.tag) {
+                if !tags.insert(r.tag.clone()) {
                     return Err(format!("line {lineno}: tag {} listed twice", r.tag));
                 }
                 st.resources.push(r);
