@@ -487,3 +487,76 @@ fn playbooks_pass_ansible_lint() {
         .unwrap();
     assert!(out.status.success(), "ansible-lint:\n{}", text(&out));
 }
+
+/// Check-mode safety for every playbook besides rolling_upgrade.yml (covered above): a `--check`
+/// run changes not one file of the simulated nodes.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn every_other_playbook_in_check_mode_changes_nothing() {
+    let sim = Sim::create("check-all", &[("demo", TWO, None)], &[]);
+    let check = |playbook: &str, extra: &[&str]| {
+        let before = tree(&sim);
+        let mut args = vec!["--check", "--diff"];
+        args.extend_from_slice(extra);
+        let out = sim.playbook(playbook, &args);
+        assert!(
+            out.status.success(),
+            "{playbook} --check failed:\n{}",
+            text(&out)
+        );
+        assert_eq!(
+            tree(&sim),
+            before,
+            "{playbook} --check changed the simulated nodes"
+        );
+    };
+    check("preflight.yml", &[]);
+    check("backup.yml", &[]);
+    check(
+        "switchover.yml",
+        &[
+            "-e",
+            "lk_switchover_to=node-b",
+            "-e",
+            r#"{"lk_switchover_tags": ["app-pgsql"]}"#,
+        ],
+    );
+    check("support.yml", &[]);
+
+    // restore.yml needs a backup to restore and LifeKeeper stopped on the node (lkbackup -x).
+    let real = sim.playbook("backup.yml", &[]);
+    assert!(real.status.success(), "{}", text(&real));
+    let node_b = sim.dir.join("demo/node-b");
+    let backups = node_b.join("var/backups/lifekeeper");
+    let archive = std::fs::read_dir(&backups)
+        .unwrap_or_else(|e| panic!("{}: {e}", backups.display()))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.contains(".lkbackup.") && n.ends_with(".tar.gz"))
+        .expect("backup.yml left an archive on node-b");
+    let stop = Command::new(node_b.join("opt/LifeKeeper/bin/lkstop"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                node_b.join("bin").display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    check(
+        "restore.yml",
+        &[
+            "-e",
+            "lk_restore_node=node-b",
+            "-e",
+            &format!("lk_restore_archive={archive}"),
+        ],
+    );
+}
