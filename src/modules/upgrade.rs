@@ -2043,7 +2043,7 @@ mod tests {
     #[test]
     fn generated_configuration_is_non_interactive_and_never_starts_lifekeeper() {
         let p: Params = serde_json::from_value(json!({
-            "version": "9.6.1", "media_mode": "auto", "start_after": "auto", "allow_reinstall": false,
+            "version": "9.6.1", "media_mode": "auto", "start_after": "auto", "allow_reinstall": false, "restore_config": true,
             "require_standby": true, "timeout": 10, "work_dir": "/w", "state_dir": "/s",
             "defaults_file": "/etc/default/LifeKeeper", "lkroot": "/opt/LifeKeeper",
             "recovery_kits": ["lkIP", "lkNFS"], "license_files": ["/root/a.lic"], "quorum": true
