@@ -563,7 +563,7 @@ fn without_stepping_media_an_old_node_needs_allow_reinstall() {
         assert!(v["msg"]
             .as_str()
             .unwrap()
-            .contains("loses the resource hierarchies"));
+            .contains("rmlk removes the resource hierarchies"));
     }
     assert_eq!(tree_hash(&c.dir), before);
 }

@@ -152,7 +152,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     media: /srv/media/sps_961.img
     stepping_media: [/srv/media/sps_943.img]
 
-- name: Reinstall an old node (hierarchies are lost; parameters re-applied)
+- name: Reinstall an old node (hierarchies restored from the lk_backup; parameters re-applied)
   lk_upgrade:
     version: 9.6.1
     media: /srv/media/sps_961.img
@@ -998,7 +998,7 @@ fn make_plan(
             return Err(Failure::param(
                 "allow_reinstall",
                 format!(
-                    "{prev} cannot be upgraded in place to {target}{}; the only path is a reinstall, which loses the resource hierarchies. Set allow_reinstall: true with backup_dir holding a verified lk_backup of {host}, or give stepping_media (a 9.4.x image) to upgrade stepwise",
+                    "{prev} cannot be upgraded in place to {target}{}; the only path is a reinstall (rmlk removes the resource hierarchies; they are restored from the lk_backup archive afterwards). Set allow_reinstall: true with backup_dir holding a verified lk_backup of {host}, or give stepping_media (a 9.4.x image) to upgrade stepwise",
                     if p.stepping_media.is_empty() { " and no stepping_media was given" } else { " and no stepping_media fits" }
                 ),
             )
