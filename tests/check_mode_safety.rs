@@ -358,3 +358,49 @@ fn lk_upgrade_check_mode_touches_nothing_on_any_path() {
         check_then_real(&c, &b, "lk_upgrade", args, true);
     }
 }
+
+/// The one place where check mode and the real run differ on purpose: a reinstall with no
+/// verified backup yet. Check mode (a check-mode play, where lk_backup wrote nothing) returns
+/// the plan with a warning; the real run refuses. Neither touches anything.
+#[test]
+fn lk_upgrade_reinstall_without_a_backup_yet_plans_in_check_mode_and_the_real_run_refuses() {
+    let img = media("cm-upgrade-nobackup", "9.6.1");
+    let c = Cluster::create("cm-upgrade-nobackup", &["node-a", "node-b"], "9.2.2", &[]);
+    let b = c.node("node-b").clone();
+    let dest = c.dir.join("backups");
+    let args = json!({"version": "9.6.1", "media": img, "media_mode": "extract", "lkroot": b.lkroot,
+                      "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
+                      "state_dir": c.dir.join("state"), "allow_reinstall": true, "backup_dir": dest});
+    let run = |check: bool| {
+        let mut a = args.clone();
+        a["_ansible_check_mode"] = json!(check);
+        let f = c.dir.with_extension("nobackup-args.json");
+        fs::write(&f, a.to_string()).unwrap();
+        let out = std::process::Command::new(common::bin("lk_upgrade"))
+            .arg(&f)
+            .env("PATH", b.path_env())
+            .output()
+            .unwrap();
+        let _ = fs::remove_file(&f);
+        common::parse_output(&out)
+    };
+    b.lk("lcdstatus", &["-e"]); // the simulator's own first-use files
+    let before = tree_hash(&c.dir);
+    let (plan, rc) = run(true);
+    assert_eq!(tree_hash(&c.dir), before, "check mode changed something");
+    assert_eq!(rc, 0, "{plan:#}");
+    assert_eq!(plan["changed"], true);
+    assert_eq!(plan["steps"][0]["name"], "verify backup");
+    assert_eq!(plan["steps"][0]["status"], "planned");
+    assert!(
+        plan["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("the real run refuses unless one exists"),
+        "{plan:#}"
+    );
+    let (real, rc) = run(false);
+    assert_eq!(rc, 1, "{real:#}");
+    assert_eq!(real["invalid_parameter"], "backup_dir");
+    assert_eq!(tree_hash(&c.dir), before, "the refusal changed something");
+}

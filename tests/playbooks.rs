@@ -23,6 +23,16 @@ impl Sim {
     /// clusters: (name, nodes, optional lksim hierarchy SPEC). Created by tests/ansible/simulate.yml,
     /// the same way `make demo` does.
     fn create(test: &str, clusters: &[(&str, &[&str], Option<Value>)], extra: &[&str]) -> Sim {
+        Sim::create_at(test, clusters, extra, "9.4.0")
+    }
+
+    /// `create` with every node at `version`.
+    fn create_at(
+        test: &str,
+        clusters: &[(&str, &[&str], Option<Value>)],
+        extra: &[&str],
+        version: &str,
+    ) -> Sim {
         let root = common::scratch(&format!("pb-{test}"));
         let sim = Sim {
             dir: root.join("sim"),
@@ -32,7 +42,7 @@ impl Sim {
         let clusters: Vec<Value> = clusters
             .iter()
             .map(|(name, nodes, h)| {
-                let mut c = json!({"name": name, "nodes": nodes});
+                let mut c = json!({"name": name, "nodes": nodes, "version": version});
                 if let Some(h) = h {
                     c["hierarchies"] = h.clone();
                 }
@@ -463,6 +473,70 @@ fn setup_failure_on_the_second_node_keeps_the_first_nodes_upgrade() {
         "served by the upgraded node: {st}"
     );
     assert_backups_verified(&sim, "demo", "node-b");
+}
+
+/// Nodes at 9.2.2 reinstalled to 9.6.1: the hierarchies and comm paths come back from each node's
+/// lk_backup (the Molecule reinstall scenario waited for comm paths forever before that).
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn reinstall_restores_the_hierarchies_and_comm_paths_from_the_backup() {
+    let sim = Sim::create_at("reinstall", &[("demo", TWO, None)], &[], "9.2.2");
+    let start = placement(&sim.state("demo"));
+    let run = sim.playbook(
+        "rolling_upgrade.yml",
+        &[
+            "-e",
+            "lk_allow_reinstall=true",
+            "-e",
+            "lk_fetch_backups=false",
+        ],
+    );
+    let log = text(&run);
+    assert!(run.status.success(), "{log}");
+    let st = sim.state("demo");
+    assert_all_at(&st, "9.6.1");
+    assert_eq!(placement(&st), start, "hierarchies end where they started");
+    assert_served(&st);
+    for n in st["nodes"].as_array().unwrap() {
+        assert_eq!(n["comm_paths"].as_array().unwrap().len(), 2, "{n}");
+    }
+}
+
+/// A run that fails after the node was upgraded (here: reinstalled without restoring the comm
+/// paths, so they never come up) reports the version installed now, not the one before.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn summary_after_a_failure_past_setup_shows_the_installed_version() {
+    let sim = Sim::create_at("reinstall-norestore", &[("demo", TWO, None)], &[], "9.2.2");
+    let run = sim.playbook(
+        "rolling_upgrade.yml",
+        &[
+            "-e",
+            "lk_allow_reinstall=true",
+            "-e",
+            "lk_restore_config=false",
+            "-e",
+            "lk_verify_retries=1",
+            "-e",
+            "lk_fetch_backups=false",
+        ],
+    );
+    let log = text(&run);
+    assert!(!run.status.success(), "{log}");
+    assert!(
+        log.contains("Wait until LifeKeeper runs and every comm path is ALIVE"),
+        "{log}"
+    );
+    let summary = sim.summary();
+    let node_a = summary["clusters"]["demo"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == "node-a")
+        .unwrap();
+    assert_eq!(node_a["version_before"], "9.2.2", "{summary:#}");
+    assert_eq!(node_a["version_after"], "9.6.1", "{summary:#}");
+    assert!(log.contains("node-a: 9.2.2 -> 9.6.1"), "{log}");
 }
 
 #[test]

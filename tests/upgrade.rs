@@ -563,7 +563,7 @@ fn without_stepping_media_an_old_node_needs_allow_reinstall() {
         assert!(v["msg"]
             .as_str()
             .unwrap()
-            .contains("loses the resource hierarchies"));
+            .contains("rmlk removes the resource hierarchies"));
     }
     assert_eq!(tree_hash(&c.dir), before);
 }
@@ -640,7 +640,28 @@ fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
             .contains("holds no backup of node-b that verifies"),
         "{v}"
     );
-    std::fs::remove_dir(&backups).unwrap();
+    // Check mode predicts the reinstall instead of refusing (in a check-mode play lk_backup
+    // wrote nothing earlier), and says in its first step and a warning that the real run refuses.
+    let no_backup = format!(
+        "no verified backup of node-b in {} yet: the real run refuses unless one exists (take it with lk_backup first)",
+        s(&backups)
+    );
+    for dir_exists in [true, false] {
+        if !dir_exists {
+            std::fs::remove_dir(&backups).unwrap();
+        }
+        let before = settled_hash(&c);
+        let plan = run_ok(b, check(args(&c, b, base.clone())));
+        assert_eq!(tree_hash(&c.dir), before, "check mode changed something");
+        assert_eq!(plan["changed"], true);
+        assert_eq!(plan["path"], "reinstall");
+        assert_eq!(
+            plan["steps"][0],
+            json!({"name": "verify backup", "status": "planned", "detail": no_backup})
+        );
+        assert_eq!(plan["warnings"], json!([no_backup]), "{plan:#}");
+        assert_eq!(plan.get("backup"), None, "{plan:#}");
+    }
     assert_eq!(tree_hash(&c.dir), before);
 
     take_backup(&c, &backups);
@@ -662,17 +683,28 @@ fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
     assert_eq!(
         names(&plan),
         [
+            "verify backup",
             "save defaults",
             "stop LifeKeeper",
             "uninstall LifeKeeper",
             "mount media 9.6.1",
             "setup 9.6.1",
+            "restore configuration",
             "re-apply defaults",
             "start LifeKeeper",
             "verify"
         ]
     );
     assert_eq!(plan["backup"], s(&archive));
+    assert_eq!(plan.get("warnings"), None, "{plan:#}");
+    assert!(plan["steps"][6]["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("bin/lkbackup -x -f {}", s(&archive))));
+    let hierarchies_before = node_state(&c, "node-b")["resources"].clone();
+    let paths_before = node_state(&c, "node-b")["comm_paths"].clone();
+    assert_eq!(hierarchies_before.as_array().unwrap().len(), 6);
+    assert_eq!(paths_before.as_array().unwrap().len(), 2);
 
     let done = run_ok(b, diff(args(&c, b, base.clone())));
     assert_eq!(done["changed"], true);
@@ -696,7 +728,39 @@ fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
     let st = node_state(&c, "node-b");
     assert_eq!(st["version"], "9.6.1");
     assert_eq!(st["running"], true);
+    // The hierarchies and comm paths are back from the archive (rmlk had removed them), and the
+    // module brought nothing into service here.
+    assert_eq!(st["resources"], hierarchies_before, "{st:#}");
+    assert!(placement(&c, "node-b").iter().all(|(_, s)| s == "OSU"));
+    assert_eq!(st["comm_paths"], paths_before, "{st:#}");
+    // The copy of the fresh defaults file kept across the restore is gone once finished.
+    assert!(!backups
+        .join("node-b.LifeKeeper.defaults.9.6.1.fresh")
+        .exists());
     assert_eq!(run_ok(b, args(&c, b, base))["changed"], false);
+}
+
+#[test]
+fn reinstall_with_restore_config_false_leaves_the_hierarchies_to_recreate_by_hand() {
+    let (c, img, backups) = reinstall_cluster("upgrade-reinstall-norestore");
+    take_backup(&c, &backups);
+    let b = c.node("node-b");
+    let a = args(
+        &c,
+        b,
+        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true,
+               "restore_config": false}),
+    );
+    let plan = run_ok(b, check(a.clone()));
+    assert!(!names(&plan).contains(&"restore configuration".to_string()));
+    let done = run_ok(b, a);
+    assert_eq!(names(&done), names(&plan));
+    let st = node_state(&c, "node-b");
+    assert_eq!(st["version"], "9.6.1");
+    assert_eq!(st["running"], true);
+    assert_eq!(st["resources"], json!([]), "{st:#}");
+    assert_eq!(st["comm_paths"], json!([]), "{st:#}");
+    assert_site_values_reapplied(&c);
 }
 
 #[test]
@@ -731,9 +795,9 @@ fn reinstall_resumes_after_lkstop_rmlk_and_setup_failures() {
         steps(&v)
             .iter()
             .map(|(_, s)| s.as_str())
-            .take(3)
+            .take(4)
             .collect::<Vec<_>>(),
-        ["done", "done", "failed"]
+        ["done", "done", "done", "failed"]
     );
     clear(&c);
 
@@ -759,6 +823,18 @@ fn reinstall_resumes_after_lkstop_rmlk_and_setup_failures() {
     assert_work_dir_clean(&c);
     clear(&c);
 
+    // The restore fails; as if lkbackup -x had died after bringing back the old defaults file,
+    // the file is the old release's when the run is resumed: the new one is kept all the same.
+    fault(&c, "node-b", "lkbackup", "fail", &[]);
+    let v = run_fail(b, a.clone());
+    assert_eq!(v["failed_step"], "restore configuration", "{v:#}");
+    let fresh = backups.join("node-b.LifeKeeper.defaults.9.6.1.fresh");
+    assert!(std::fs::read_to_string(&fresh)
+        .unwrap()
+        .contains("\nAPI_SSL_PORT="));
+    std::fs::copy(v["saved_defaults"].as_str().unwrap(), &b.defaults_file).unwrap();
+    clear(&c);
+
     let done = run_ok(b, a.clone());
     assert_eq!(done["previous_version"], "9.2.2");
     assert_eq!(
@@ -766,8 +842,16 @@ fn reinstall_resumes_after_lkstop_rmlk_and_setup_failures() {
             .iter()
             .map(|(_, s)| s.as_str())
             .collect::<Vec<_>>(),
-        ["done", "done", "done", "done", "done", "done", "done", "done"]
+        ["done", "done", "done", "done", "done", "done", "done", "done", "done", "done"]
     );
+    assert_eq!(
+        node_state(&c, "node-b")["resources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    assert!(!fresh.exists());
     let text = assert_site_values_reapplied(&c);
     // Three-way with defaults_base: the new release's default stands where the site kept the old one.
     assert!(
@@ -817,8 +901,9 @@ fn reinstall_from_older_than_7_5_plans_the_package_removal() {
     let plan = run_ok(b, check(a.clone()));
     assert_eq!(tree_hash(&c.dir), before);
     assert_eq!(
-        names(&plan)[..4],
+        names(&plan)[..5],
         [
+            "verify backup",
             "save defaults",
             "stop LifeKeeper",
             "uninstall LifeKeeper",
@@ -828,7 +913,7 @@ fn reinstall_from_older_than_7_5_plans_the_package_removal() {
     let done = run_ok(b, diff(a));
     // rmlk of the simulator removes every package itself, so nothing is left for rpm -e.
     assert_eq!(
-        steps(&done)[3],
+        steps(&done)[4],
         ("remove old packages".to_string(), "skipped".to_string())
     );
     assert_eq!(

@@ -615,6 +615,21 @@ pub fn find_verified(dest: &Path, host: &str) -> Result<Option<BackupEntry>, Str
         .cloned())
 }
 
+/// The backup of `host` whose archive is `archive`, when its files still verify; `None`
+/// otherwise. Read-only.
+pub fn find_verified_archive(
+    dest: &Path,
+    host: &str,
+    archive: &str,
+) -> Result<Option<BackupEntry>, String> {
+    let m = read_manifest(dest)?;
+    let sums = read_sums(dest)?.unwrap_or_default();
+    Ok(m.backups
+        .iter()
+        .find(|e| e.host == host && e.archive == archive && entry_ok(dest, e, &sums))
+        .cloned())
+}
+
 // ---- state=present -----------------------------------------------------------------------------
 
 fn newest_of<'a>(m: &'a Manifest, host: &str) -> Option<&'a BackupEntry> {

@@ -71,9 +71,15 @@ const PARAMS: &[Param] = &[
     Param::new(
         "allow_reinstall",
         Kind::Bool,
-        "Allow the reinstall path (uninstall, install fresh, re-apply saved parameters). It loses the resource hierarchies, so it runs only when asked for.",
+        "Allow the reinstall path (uninstall, install fresh, restore the configuration from the lk_backup archive, re-apply saved parameters). rmlk removes the resource hierarchies and comm paths with LifeKeeper, so it runs only when asked for.",
     )
     .default("false"),
+    Param::new(
+        "restore_config",
+        Kind::Bool,
+        "On the reinstall path, restore the node's configuration (resource hierarchies, comm paths) from the verified lk_backup archive after the fresh setup and before LifeKeeper starts, as the vendor does (C(lkbackup -x -f ARCHIVE)). The new release's /etc/default/LifeKeeper is kept and the saved site parameters are re-applied to it. With false the hierarchies must be recreated by hand.",
+    )
+    .default("true"),
     Param::new(
         "backup_dir",
         Kind::Path,
@@ -111,7 +117,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     name: "lk_upgrade",
     short: "Upgrade LifeKeeper on this node: direct, stepwise or reinstall, resumable",
     description: &[
-        "Upgrades LifeKeeper for Linux on this node to I(version), choosing the path by the same rules as lk_preflight's LK-VERSION-PATH check: C(direct) (setup from the target media upgrades in place), C(stepwise) (setup from a 9.4.x stepping media first, then the target; resource hierarchies kept) or C(reinstall) (save /etc/default/LifeKeeper, lkstop, rmlk, rpm -e of steeleye*/HADR* packages when older than 7.5, install fresh, re-apply the saved parameters; hierarchies are lost).",
+        "Upgrades LifeKeeper for Linux on this node to I(version), choosing the path by the same rules as lk_preflight's LK-VERSION-PATH check: C(direct) (setup from the target media upgrades in place), C(stepwise) (setup from a 9.4.x stepping media first, then the target; resource hierarchies kept) or C(reinstall) (verify the lk_backup archive, save /etc/default/LifeKeeper, lkstop, rmlk, rpm -e of steeleye*/HADR* packages when older than 7.5, install fresh, restore the hierarchies and comm paths with C(lkbackup -x -f ARCHIVE) (restore_config), re-apply the saved parameters).",
         "setup always runs non-interactively (C(setup -f CONF -q y)); its output is kept in a log file and must end with C(Setup Complete.).",
         "Steps that change the node are recorded in a journal (C(upgrade-journal.<node>.json) in backup_dir, else state_dir). A failed step stops the run with a message saying what state the node is in; rerunning with the same arguments resumes from the first step not done.",
         "At the end it verifies that the target version is installed, that LifeKeeper runs when expected, and that no resource is in service on this node. It never brings resources into service.",
@@ -119,7 +125,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     params: PARAMS,
     check_mode: (
         Support::Full,
-        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media versions and package lists are read from the images read-only; nothing is mounted, extracted or written.",
+        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media versions and package lists are read from the images read-only; nothing is mounted, extracted or written. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
     ),
     diff_mode: (
         Support::Full,
@@ -129,7 +135,9 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "Installed version == version means nothing to do: changed is false and no media is touched.",
         "The journal records the path chosen at the first run; a rerun with a different version is refused while an upgrade is unfinished.",
         "The media version is read from the media's C(sps.version) marker, else the ISO volume id, else a file name such as C(sps_961.img) or C(sps_9.6.1.img). The target media must match version.",
-        "The generated setup configuration sets LKCONF_START_LIFEKEEPER=n: LifeKeeper is started by the module's own start step, after the saved parameters are re-applied.",
+        "The generated setup configuration sets LKCONF_START_LIFEKEEPER=n: LifeKeeper is started by the module's own start step, after the configuration is restored and the saved parameters are re-applied.",
+        "C(lkbackup -x) also restores the old release's /etc/default/LifeKeeper; the restore step keeps the fresh release's file (a copy in backup_dir, C(<node>.LifeKeeper.defaults.<version>.fresh), written back atomically after the restore, so a resumed run still has it) and the re-apply step then carries the site's values into it.",
+        "The archive a reinstall relies on is recorded in the journal at the first run; a resumed run restores that one (it must still verify), not a newer backup taken of the half-reinstalled node.",
         "The core package set used to predict the package diff in check mode (steeleye-lk, steeleye-lkGUI, steeleye-lkDR) is UNCONFIRMED against real media.",
     ],
     examples: r#"
@@ -144,7 +152,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     media: /srv/media/sps_961.img
     stepping_media: [/srv/media/sps_943.img]
 
-- name: Reinstall an old node (hierarchies are lost; parameters re-applied)
+- name: Reinstall an old node (hierarchies restored from the lk_backup; parameters re-applied)
   lk_upgrade:
     version: 9.6.1
     media: /srv/media/sps_961.img
@@ -192,6 +200,7 @@ pub struct Params {
     pub quorum: Option<bool>,
     pub start_after: String,
     pub allow_reinstall: bool,
+    pub restore_config: bool,
     pub backup_dir: Option<PathBuf>,
     pub defaults_base: Option<PathBuf>,
     pub require_standby: bool,
@@ -384,6 +393,12 @@ struct Journal {
     saved_defaults: Option<String>,
     setup_logs: Vec<String>,
     finished: bool,
+    /// The verified lk_backup archive the reinstall restores (absent in journals of older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+    /// The fresh release's defaults file, kept across the restore (which brings back the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fresh_defaults: Option<String>,
 }
 
 fn read_journal(path: &Path) -> Result<Option<Journal>, Failure> {
@@ -806,12 +821,14 @@ fn open_media(
 
 #[derive(Debug, Clone, PartialEq)]
 enum Action {
+    VerifyBackup,
     SaveDefaults,
     Stop,
     Uninstall,
     ErasePackages,
     Media(usize),
     Setup(usize),
+    Restore,
     Reapply,
     Start,
     Verify,
@@ -839,6 +856,8 @@ struct Plan {
     resuming: bool,
     saved_defaults: Option<PathBuf>,
     backup_archive: Option<PathBuf>,
+    /// Check mode only: no verified backup yet; the real run refuses (the plan says so).
+    backup_missing: Option<String>,
     running_now: bool,
     expect_running: Option<bool>,
 }
@@ -970,6 +989,7 @@ fn make_plan(
         }
     }
     let mut backup_archive = None;
+    let mut backup_missing = None;
     if path == UpPath::Reinstall {
         let prev = previous
             .map(|v| v.to_string())
@@ -978,7 +998,7 @@ fn make_plan(
             return Err(Failure::param(
                 "allow_reinstall",
                 format!(
-                    "{prev} cannot be upgraded in place to {target}{}; the only path is a reinstall, which loses the resource hierarchies. Set allow_reinstall: true with backup_dir holding a verified lk_backup of {host}, or give stepping_media (a 9.4.x image) to upgrade stepwise",
+                    "{prev} cannot be upgraded in place to {target}{}; the only path is a reinstall (rmlk removes the resource hierarchies; they are restored from the lk_backup archive afterwards). Set allow_reinstall: true with backup_dir holding a verified lk_backup of {host}, or give stepping_media (a 9.4.x image) to upgrade stepwise",
                     if p.stepping_media.is_empty() { " and no stepping_media was given" } else { " and no stepping_media fits" }
                 ),
             )
@@ -990,9 +1010,29 @@ fn make_plan(
                 "the reinstall path needs backup_dir holding a verified lk_backup of this node",
             ));
         };
-        match backup::find_verified(dir, host).map_err(|e| Failure::param("backup_dir", e))? {
-            Some(e) => backup_archive = Some(dir.join(e.archive)),
-            None => {
+        // A resumed run restores the archive the first run relied on, never a newer backup that
+        // may have been taken of the half-reinstalled node in between.
+        let recorded = pending.and_then(|j| j.backup.clone());
+        let found = match &recorded {
+            Some(a) => backup::find_verified_archive(dir, host, a),
+            None => backup::find_verified(dir, host),
+        }
+        .map_err(|e| Failure::param("backup_dir", e))?;
+        match (found, recorded) {
+            (Some(e), _) => backup_archive = Some(dir.join(e.archive)),
+            (None, Some(a)) => {
+                return Err(Failure::param(
+                    "backup_dir",
+                    format!("the backup {a} in {} that this unfinished upgrade of {host} relies on no longer verifies (checksum and host); restore it from your copy, then rerun", dir.display()),
+                ))
+            }
+            (None, None) if ctx.check_mode => {
+                backup_missing = Some(format!(
+                    "no verified backup of {host} in {} yet: the real run refuses unless one exists (take it with lk_backup first)",
+                    dir.display()
+                ));
+            }
+            (None, None) => {
                 return Err(Failure::param(
                     "backup_dir",
                     format!("{} holds no backup of {host} that verifies (checksum and host); run lk_backup dest={} first", dir.display(), dir.display()),
@@ -1112,6 +1152,15 @@ fn make_plan(
         })
     };
     if path == UpPath::Reinstall {
+        push(
+            "verify backup".into(),
+            match (&backup_archive, &backup_missing) {
+                (Some(a), _) => format!("{} verifies (checksum and host of {host})", a.display()),
+                (None, Some(why)) => why.clone(),
+                (None, None) => unreachable!("reinstall refused without a backup"),
+            },
+            Action::VerifyBackup,
+        );
         let saved = saved_defaults.as_ref().expect("reinstall has backup_dir");
         push(
             "save defaults".into(),
@@ -1158,6 +1207,21 @@ fn make_plan(
             format!("setup {target}"),
             "done by an earlier run".into(),
             Action::Setup(usize::MAX),
+        );
+    }
+    if path == UpPath::Reinstall && p.restore_config {
+        push(
+            "restore configuration".into(),
+            format!(
+                "{}/bin/lkbackup -x -f {} (resource hierarchies, comm paths); the {target} {} is kept and the saved parameters re-applied next",
+                p.lkroot.display(),
+                backup_archive
+                    .as_ref()
+                    .map(|a| a.display().to_string())
+                    .unwrap_or_else(|| "ARCHIVE (the verified lk_backup, once taken)".into()),
+                p.defaults_file.display()
+            ),
+            Action::Restore,
         );
     }
     if path == UpPath::Reinstall {
@@ -1239,6 +1303,11 @@ fn make_plan(
             saved_defaults: saved_defaults.as_ref().map(|s| s.display().to_string()),
             setup_logs: vec![],
             finished: false,
+            backup: backup_archive
+                .as_ref()
+                .and_then(|a| a.file_name())
+                .map(|a| a.to_string_lossy().into_owned()),
+            fresh_defaults: None,
         },
     };
     Ok(Plan {
@@ -1253,6 +1322,7 @@ fn make_plan(
         resuming: pending.is_some(),
         saved_defaults,
         backup_archive,
+        backup_missing,
         running_now,
         expect_running,
     })
@@ -1405,6 +1475,9 @@ fn predicted(p: &Params, ctx: &Ctx, plan: &Plan, journal: &Path) -> Outcome {
     if let Some(b) = &plan.backup_archive {
         o.set("backup", b.display().to_string());
     }
+    if let Some(w) = &plan.backup_missing {
+        o.warn(w.clone());
+    }
     o
 }
 
@@ -1498,6 +1571,13 @@ impl Run<'_> {
         let lkroot = self.p.lkroot.clone();
         let t = self.timeout();
         match self.plan.steps[i].action.clone() {
+            // Verified while planning (before anything was touched); not journaled, so every
+            // run checks it again.
+            Action::VerifyBackup => {}
+            Action::Restore => {
+                self.restore(i)?;
+                self.mark_done(i)?;
+            }
             Action::SaveDefaults => {
                 let dest = self.plan.saved_defaults.clone().expect("reinstall");
                 // 0600 like every file beside the backups (the dir is lk_backup's, 0700).
@@ -1671,6 +1751,72 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Restore the hierarchies and comm paths from the verified archive (`lkbackup -x -f`).
+    /// lkbackup also brings back the old release's defaults file: the fresh one is copied to
+    /// backup_dir first (recorded in the journal, so a run resumed after a failed restore still
+    /// has it) and written back afterwards; the re-apply step carries the site's values into it.
+    fn restore(&mut self, i: usize) -> Result<(), Failure> {
+        let archive = self.plan.backup_archive.clone().expect("reinstall");
+        let lkroot = self.p.lkroot.clone();
+        let defaults = self.p.defaults_file.clone();
+        let fresh = match &self.plan.journal.fresh_defaults {
+            Some(f) => PathBuf::from(f),
+            None => {
+                let dir = self.p.backup_dir.clone().expect("reinstall");
+                let f = dir.join(format!(
+                    "{}.LifeKeeper.defaults.{}.fresh",
+                    self.plan.host, self.plan.target
+                ));
+                rfs::copy_atomic(&defaults, &f, 0o600).map_err(|e| {
+                    Failure::new(format!(
+                        "cannot keep the new {} as {}: {e}",
+                        defaults.display(),
+                        f.display()
+                    ))
+                })?;
+                self.plan.journal.fresh_defaults = Some(f.display().to_string());
+                write_journal(self.journal_path, &self.plan.journal)?;
+                f
+            }
+        };
+        let mode = fs::metadata(&defaults)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
+        // lkbackup -x refuses while LifeKeeper runs (a given setup_config may have started it).
+        if current_status(self.ctx, &lkroot)?.is_some() {
+            self.ctx.runner.run_ok(
+                &Cmd::lk(&lkroot, "lkstop").timeout(self.timeout()),
+                "stopping LifeKeeper before the restore (lkstop)",
+            )?;
+            self.warnings.push(
+                "LifeKeeper was running after setup; stopped it to restore the configuration"
+                    .into(),
+            );
+        }
+        self.ctx.runner.run_ok(
+            &Cmd::lk(&lkroot, "lkbackup")
+                .args(["-x", "-f"])
+                .arg(&archive)
+                .timeout(self.timeout()),
+            "restoring the configuration (lkbackup -x)",
+        )?;
+        rfs::copy_atomic(&fresh, &defaults, mode).map_err(|e| {
+            Failure::new(format!(
+                "the configuration is restored, but writing the new {} back from {} failed: {e}",
+                defaults.display(),
+                fresh.display()
+            ))
+        })?;
+        self.plan.steps[i].detail = format!(
+            "{}/bin/lkbackup -x -f {}: resource hierarchies and comm paths restored; kept the {} {} (the restored old one replaced)",
+            lkroot.display(),
+            archive.display(),
+            self.plan.target,
+            defaults.display()
+        );
+        Ok(())
+    }
+
     fn verify(&mut self, i: usize) -> Result<(), Failure> {
         let inst = version::installed(&self.ctx.runner).map_err(Failure::new)?;
         let mut problems = vec![];
@@ -1799,6 +1945,10 @@ impl Run<'_> {
         }
         self.plan.journal.finished = true;
         write_journal(self.journal_path, &self.plan.journal)?;
+        if let Some(f) = &self.plan.journal.fresh_defaults {
+            // Only needed while the restore could be resumed.
+            let _ = fs::remove_file(f);
+        }
         let after = version::packages(&self.ctx.runner).map_err(Failure::new)?;
         let running = current_status(self.ctx, &self.p.lkroot)?.is_some();
         let plan = &self.plan;
@@ -1893,7 +2043,7 @@ mod tests {
     #[test]
     fn generated_configuration_is_non_interactive_and_never_starts_lifekeeper() {
         let p: Params = serde_json::from_value(json!({
-            "version": "9.6.1", "media_mode": "auto", "start_after": "auto", "allow_reinstall": false,
+            "version": "9.6.1", "media_mode": "auto", "start_after": "auto", "allow_reinstall": false, "restore_config": true,
             "require_standby": true, "timeout": 10, "work_dir": "/w", "state_dir": "/s",
             "defaults_file": "/etc/default/LifeKeeper", "lkroot": "/opt/LifeKeeper",
             "recovery_kits": ["lkIP", "lkNFS"], "license_files": ["/root/a.lic"], "quorum": true
