@@ -172,7 +172,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "Firewall rules are read, not simulated exactly: for nftables and iptables the input chain's rules are evaluated in order by TCP destination port (jumps to other chains are not followed); for firewalld the default zone's C(--list-ports) is used (ports opened through firewalld services are not counted).",
         "A missing 7365/tcp or DataKeeper port fails; missing GUI ports (81, 82, 1024-65535) only warn, because ssh X forwarding is the documented alternative.",
         "A DataKeeper port is free when it is not in O(services_file), not listening (C(ss -ltn)) and not chosen for another mirror.",
-        "Upgrade path rules are shared with lk_upgrade (one implementation). C(reinstall) loses the resource hierarchies; upgrading via 9.4.x (O(stepping_versions)) keeps them.",
+        "Upgrade path rules are shared with lk_upgrade (one implementation). C(reinstall) uninstalls, which deletes the resource hierarchies (lk_upgrade restores them from the verified lkbackup archive, O(restore_config)); upgrading via 9.4.x (O(stepping_versions)) keeps them in place.",
     ],
     examples: "- name: Pre-upgrade checks\n  lk_preflight:\n    target_version: 9.6.1\n    backup_dir: /var/backups/lifekeeper\n    require_standby: true\n  register: preflight\n\n- name: Upgrade from 8.1 with new licenses, gating on warnings too\n  lk_preflight:\n    license_files: [/root/licenses/node-a.lic]\n    stepping_versions: [9.4.3]\n    datakeeper_mirrors: [0, 1]\n    fail_on: warn\n    skip: [LK-NET-LOCALHOST]\n",
     returns: &[
@@ -1334,14 +1334,14 @@ fn check_version_path(env: &Env) -> Finding {
                 Finding::warn(
                     expected,
                     actual,
-                    format!("{i} cannot be upgraded to {t} in place: uninstall and reinstall loses the resource hierarchies; upgrading via 9.4.x first (stepping_versions) keeps them"),
+                    format!("{i} cannot be upgraded to {t} in place: uninstall and reinstall deletes the resource hierarchies (lk_upgrade restores them from the verified lkbackup archive); upgrading via 9.4.x first (stepping_versions) keeps them in place"),
                 )
                 .remedy(format!("Get 9.4.x media and pass its version in stepping_versions for a stepwise upgrade, or {backup}."))
             } else {
                 Finding::warn(
                     expected,
                     actual,
-                    format!("{i} cannot be upgraded to {t} in place, nor via 9.4.x: uninstall and reinstall loses the resource hierarchies"),
+                    format!("{i} cannot be upgraded to {t} in place, nor via 9.4.x: uninstall and reinstall deletes the resource hierarchies (lk_upgrade restores them from the verified lkbackup archive)"),
                 )
                 .remedy(format!("Plan a reinstall: {backup}; recreate the hierarchies afterwards."))
             }
