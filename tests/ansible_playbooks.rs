@@ -2,56 +2,12 @@
 //! modules/ (built by `make build`). Ignored by a plain `cargo test`; `make test` runs them with
 //! `--include-ignored` after creating the venv and building the modules.
 
+#[path = "common/ansible.rs"]
+mod ansible;
 mod common;
 
-use std::path::{Path, PathBuf};
+use ansible::{ansible_playbook, repo, venv};
 use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Run ansible-playbook from the venv with the repository's ansible.cfg (library = modules).
-pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let venv =
-        std::env::var("LKOPS_VENV").unwrap_or_else(|_| repo().join(".venv").display().to_string());
-    let exe = Path::new(&venv).join("bin/ansible-playbook");
-    assert!(
-        exe.exists(),
-        "{} missing: run `make test` (it creates the venv)",
-        exe.display()
-    );
-    for m in [
-        "lk_defaults_merge",
-        "lk_backup",
-        "lk_preflight",
-        "lk_resource",
-        "lk_upgrade",
-    ] {
-        assert!(
-            repo().join("modules").join(m).exists(),
-            "modules/{m} missing: run `make build`"
-        );
-    }
-    let mut c = Command::new(exe);
-    c.current_dir(repo())
-        .args(args)
-        .env("ANSIBLE_CONFIG", repo().join("ansible.cfg"))
-        .env(
-            "ANSIBLE_LOCAL_TEMP",
-            common::bin_dir().join("scratch/ansible-local"),
-        )
-        .env(
-            "ANSIBLE_REMOTE_TEMP",
-            common::bin_dir().join("scratch/ansible-remote"),
-        )
-        .env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_FORCE_COLOR", "0");
-    for (k, v) in extra_env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
 
 fn recap(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -109,8 +65,7 @@ fn defaults_merge_reports_changed_then_ok_and_check_diff_touches_nothing() {
 #[test]
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
 fn ansible_doc_shows_every_module_from_its_sidecar() {
-    let venv =
-        std::env::var("LKOPS_VENV").unwrap_or_else(|_| repo().join(".venv").display().to_string());
+    let venv = venv();
     for m in [
         "lk_defaults_merge",
         "lk_backup",
@@ -118,7 +73,7 @@ fn ansible_doc_shows_every_module_from_its_sidecar() {
         "lk_resource",
         "lk_upgrade",
     ] {
-        let out = Command::new(Path::new(&venv).join("bin/ansible-doc"))
+        let out = Command::new(venv.join("bin/ansible-doc"))
             .current_dir(repo())
             .args(["-M", "modules", m])
             .env("ANSIBLE_NOCOLOR", "1")

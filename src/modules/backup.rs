@@ -23,7 +23,7 @@
 use crate::lifekeeper::version;
 use crate::runtime::{
     diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret,
-    Runner, Support, LKROOT,
+    Support, LKROOT,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -170,20 +170,9 @@ impl Module for Backup {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
-        if p.timeout < 1 {
-            return Err(Failure::param(
-                "timeout",
-                format!("timeout must be at least 1 second, got {}", p.timeout),
-            ));
-        }
         // Every command this module runs is bounded by `timeout` (a hung lkbackup must not hang
-        // the play): it becomes the runner's default.
-        let ctx = &Ctx {
-            runner: Runner {
-                default_timeout: Duration::from_secs(p.timeout as u64),
-            },
-            ..ctx.clone()
-        };
+        // the play).
+        let ctx = &ctx.bounded("timeout", p.timeout)?;
         check_path("lkroot", &p.lkroot)?;
         check_path("defaults_file", &p.defaults_file)?;
         match p.state.as_str() {

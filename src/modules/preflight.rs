@@ -1785,20 +1785,9 @@ impl Module for Preflight {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
-        if p.timeout < 1 {
-            return Err(Failure::param(
-                "timeout",
-                format!("timeout must be at least 1 second, got {}", p.timeout),
-            ));
-        }
         // Every probe (lcdstatus and rpm included) is bounded by `timeout`: a read-only check
         // must never hang the play.
-        let ctx = &Ctx {
-            runner: crate::runtime::Runner {
-                default_timeout: std::time::Duration::from_secs(p.timeout as u64),
-            },
-            ..ctx.clone()
-        };
+        let ctx = &ctx.bounded("timeout", p.timeout)?;
         let env = validate(&p, ctx)?;
         let checks = run_checks(&env);
         report(&env, &checks)

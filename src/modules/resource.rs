@@ -15,7 +15,7 @@
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 use crate::runtime::diff;
 use crate::runtime::{
-    Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Runner, Support, LKROOT,
+    Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -148,13 +148,13 @@ impl Module for Resource {
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         validate(&p)?;
         // An explicit timeout bounds every command, the status reads included.
-        let ctx = &Ctx {
-            runner: Runner {
-                default_timeout: p.timeout.map_or(ctx.runner.default_timeout, |t| {
-                    Duration::from_secs(t as u64)
-                }),
-            },
-            ..ctx.clone()
+        let bounded;
+        let ctx = match p.timeout {
+            Some(t) => {
+                bounded = ctx.bounded("timeout", t)?;
+                &bounded
+            }
+            None => ctx,
         };
         let Some(local) = status::read(&ctx.runner, &p.lkroot)? else {
             return not_running(&p);

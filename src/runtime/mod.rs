@@ -46,6 +46,23 @@ impl Ctx {
             runner: Runner::default(),
         }
     }
+    /// This context with every command bounded by `secs` (a module's `timeout` parameter), so a
+    /// hung LifeKeeper command can never hang the play. Refuses a value below one second.
+    pub fn bounded(&self, param: &str, secs: i64) -> Result<Ctx, Failure> {
+        if secs < 1 {
+            return Err(Failure::param(
+                param,
+                format!("{param} must be at least 1 second, got {secs}"),
+            ));
+        }
+        Ok(Ctx {
+            runner: Runner {
+                default_timeout: std::time::Duration::from_secs(secs as u64),
+            },
+            ..self.clone()
+        })
+    }
+
     /// A progress line on stderr, for people watching a long step (never on stdout).
     pub fn progress(&self, msg: &str) {
         if self.progress {
