@@ -187,21 +187,14 @@ impl Module for Resource {
             } else {
                 "all hierarchies already in the wanted state".to_string()
             };
-            let mut o = report(
+            return Ok(placed(
                 Outcome::new(changed, msg),
-                true,
-                view.me.as_deref(),
-                &view.local,
+                &view,
                 &actions,
-            )
-            .with("placement", after.clone())
-            .diff(Some(diff::text(
-                "resource placement",
-                &lines(&before),
-                &lines(&after),
-            )));
-            o.warnings = warnings;
-            return Ok(o);
+                &before,
+                &after,
+                warnings,
+            ));
         }
 
         for (i, s) in steps.iter().enumerate() {
@@ -216,21 +209,14 @@ impl Module for Resource {
         }
         let view = settle(ctx, &p, &roots, &steps, &actions)?;
         let after = placement(&view, &roots);
-        let mut o = report(
+        Ok(placed(
             Outcome::new(true, describe(&steps)),
-            true,
-            view.me.as_deref(),
-            &view.local,
+            &view,
             &actions,
-        )
-        .with("placement", after.clone())
-        .diff(Some(diff::text(
-            "resource placement",
-            &lines(&before),
-            &lines(&after),
-        )));
-        o.warnings = warnings;
-        Ok(o)
+            &before,
+            &after,
+            warnings,
+        ))
     }
 }
 
@@ -839,6 +825,27 @@ fn summary(st: &Status) -> String {
 }
 
 /// The data keys every successful run returns, also as `ansible_facts.lifekeeper`.
+/// The result of `active`/`standby`, predicted (check mode) or done: the report, the placement
+/// and its before/after diff. One function, so check mode and the real run cannot drift apart.
+fn placed(
+    o: Outcome,
+    view: &View,
+    actions: &[Value],
+    before: &[String],
+    after: &[String],
+    warnings: Vec<String>,
+) -> Outcome {
+    let mut o = report(o, true, view.me.as_deref(), &view.local, actions)
+        .with("placement", after.to_vec())
+        .diff(Some(diff::text(
+            "resource placement",
+            &lines(before),
+            &lines(after),
+        )));
+    o.warnings = warnings;
+    o
+}
+
 fn report(o: Outcome, running: bool, me: Option<&str>, st: &Status, actions: &[Value]) -> Outcome {
     let facts = json!({
         "lifekeeper_running": running,
