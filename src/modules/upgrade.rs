@@ -862,6 +862,48 @@ struct Plan {
     expect_running: Option<bool>,
 }
 
+impl Plan {
+    /// "upgraded LifeKeeper on node-a from 9.4.0 to 9.6.1 (direct path)", with the verb for a
+    /// resumed or a fresh run.
+    fn headline(&self, resuming: &str, fresh: &str) -> String {
+        format!(
+            "{} LifeKeeper on {} from {} to {} ({} path{})",
+            if self.resuming { resuming } else { fresh },
+            self.host,
+            self.previous
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "?".into()),
+            self.target,
+            self.path.name(),
+            self.stepping
+                .map(|s| format!(" through {s}"))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The result keys a check-mode plan and a real run share, so the two cannot drift apart.
+    fn outcome(&self, msg: String, running: bool, after: &[String], journal: &Path) -> Outcome {
+        let mut o = Outcome::new(true, msg)
+            .with("path", self.path.name())
+            .with("previous_version", self.previous.map(|v| v.to_string()))
+            .with("version", self.target.to_string())
+            .with("steps", steps_json(&self.steps))
+            .with("setup_log", self.journal.setup_logs.last().cloned())
+            .with("setup_logs", self.journal.setup_logs.clone())
+            .with("lifekeeper_running", running)
+            .with("packages", after.to_vec())
+            .with("journal", journal.display().to_string())
+            .diff(Some(package_diff(&self.journal.packages_before, after)));
+        if let Some(s) = &self.saved_defaults {
+            o.set("saved_defaults", s.display().to_string());
+        }
+        if let Some(b) = &self.backup_archive {
+            o.set("backup", b.display().to_string());
+        }
+        o
+    }
+}
+
 /// LifeKeeper's status on this node; `None` when it is not running or not installed.
 fn current_status(ctx: &Ctx, lkroot: &Path) -> Result<Option<Status>, Failure> {
     if !lkroot.join("bin/lcdstatus").exists() {
@@ -1438,43 +1480,15 @@ fn predicted(p: &Params, ctx: &Ctx, plan: &Plan, journal: &Path) -> Outcome {
         .iter()
         .filter(|s| s.status == "planned" && s.action != Action::Verify)
         .count();
-    let mut o = Outcome::new(
-        true,
+    let mut o = plan.outcome(
         format!(
-            "would {} LifeKeeper on {} from {} to {} ({} path{}): {} step(s)",
-            if plan.resuming {
-                "resume upgrading"
-            } else {
-                "upgrade"
-            },
-            plan.host,
-            plan.previous
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "?".into()),
-            plan.target,
-            plan.path.name(),
-            plan.stepping
-                .map(|s| format!(" through {s}"))
-                .unwrap_or_default(),
-            todo
+            "would {}: {todo} step(s)",
+            plan.headline("resume upgrading", "upgrade")
         ),
-    )
-    .with("path", plan.path.name())
-    .with("previous_version", plan.previous.map(|v| v.to_string()))
-    .with("version", plan.target.to_string())
-    .with("steps", steps_json(&plan.steps))
-    .with("setup_log", plan.journal.setup_logs.last().cloned())
-    .with("setup_logs", plan.journal.setup_logs.clone())
-    .with("lifekeeper_running", plan.running_now)
-    .with("packages", after.clone())
-    .with("journal", journal.display().to_string())
-    .diff(Some(package_diff(&plan.journal.packages_before, &after)));
-    if let Some(s) = &plan.saved_defaults {
-        o.set("saved_defaults", s.display().to_string());
-    }
-    if let Some(b) = &plan.backup_archive {
-        o.set("backup", b.display().to_string());
-    }
+        plan.running_now,
+        &after,
+        journal,
+    );
     if let Some(w) = &plan.backup_missing {
         o.warn(w.clone());
     }
@@ -1952,42 +1966,12 @@ impl Run<'_> {
         let after = version::packages(&self.ctx.runner).map_err(Failure::new)?;
         let running = current_status(self.ctx, &self.p.lkroot)?.is_some();
         let plan = &self.plan;
-        let mut o = Outcome::new(
-            true,
-            format!(
-                "{} LifeKeeper on {} from {} to {} ({} path{})",
-                if plan.resuming {
-                    "finished upgrading"
-                } else {
-                    "upgraded"
-                },
-                plan.host,
-                plan.previous
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "?".into()),
-                plan.target,
-                plan.path.name(),
-                plan.stepping
-                    .map(|s| format!(" through {s}"))
-                    .unwrap_or_default(),
-            ),
-        )
-        .with("path", plan.path.name())
-        .with("previous_version", plan.previous.map(|v| v.to_string()))
-        .with("version", plan.target.to_string())
-        .with("steps", steps_json(&plan.steps))
-        .with("setup_log", plan.journal.setup_logs.last().cloned())
-        .with("setup_logs", plan.journal.setup_logs.clone())
-        .with("lifekeeper_running", running)
-        .with("packages", after.clone())
-        .with("journal", self.journal_path.display().to_string())
-        .diff(Some(package_diff(&plan.journal.packages_before, &after)));
-        if let Some(s) = &plan.saved_defaults {
-            o.set("saved_defaults", s.display().to_string());
-        }
-        if let Some(b) = &plan.backup_archive {
-            o.set("backup", b.display().to_string());
-        }
+        let mut o = plan.outcome(
+            plan.headline("finished upgrading", "upgraded"),
+            running,
+            &after,
+            self.journal_path,
+        );
         for w in self.warnings {
             o.warn(w);
         }
