@@ -1,5 +1,9 @@
-//! Knowledge of LifeKeeper itself, shared by the modules.
+//! Knowledge of LifeKeeper itself, shared by the modules (one home each).
 
 pub mod defaults_file;
+pub mod media;
+pub mod node;
+pub mod packages;
+pub mod setup;
 pub mod status;
 pub mod version;
