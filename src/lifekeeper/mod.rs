@@ -1,5 +1,6 @@
 //! Knowledge of LifeKeeper itself, shared by the modules (one home each).
 
+pub mod backup_store;
 pub mod defaults_file;
 pub mod media;
 pub mod node;
