@@ -3,6 +3,7 @@
 pub mod backup_store;
 pub mod defaults_file;
 pub mod defaults_merge;
+pub mod defaults_reapply;
 pub mod media;
 pub mod node;
 pub mod packages;

@@ -2,12 +2,12 @@
 //! failure say what state the node is in and how to resume.
 
 use super::journal;
-use super::plan::{steps_json, Action, StepStatus, Upgrade};
+use super::outcome::steps_json;
+use super::plan::{Action, StepStatus, Upgrade};
 use super::Params;
 use crate::lifekeeper::media::{self, OpenMedia};
 use crate::lifekeeper::setup::{self, Conf};
-use crate::lifekeeper::{packages, status};
-use crate::modules::defaults_merge;
+use crate::lifekeeper::{backup_store, defaults_reapply, packages, status};
 use crate::runtime::{fs as rfs, Cmd, Ctx, Failure, Outcome};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -135,7 +135,7 @@ impl Run<'_> {
             Action::SaveDefaults => {
                 let dest = self.plan.saved_defaults.clone().expect("reinstall");
                 // 0600 like every file beside the backups (the dir is lk_backup's, 0700).
-                let sha = rfs::copy_atomic(&self.p.defaults_file, &dest, 0o600).map_err(|e| {
+                let sha = backup_store::save_copy(&self.p.defaults_file, &dest).map_err(|e| {
                     Failure::new(format!(
                         "cannot copy {} to {}: {e}",
                         self.p.defaults_file.display(),
@@ -217,11 +217,10 @@ impl Run<'_> {
             }
             Action::Reapply => {
                 let saved = self.plan.saved_defaults.clone().expect("reinstall");
-                let r = defaults_merge::merge_files(
+                let r = defaults_reapply::reapply(
                     &saved,
                     &self.p.defaults_file,
                     self.p.defaults_base.as_deref(),
-                    true,
                 )?;
                 self.warnings.extend(r.warnings());
                 self.plan.steps[i].detail = format!(
@@ -282,10 +281,11 @@ impl Run<'_> {
             let _ = fs::remove_file(&conf);
         }
         let out = out?;
-        let log = self
-            .log_dir
-            .join(format!("lkops-setup.{}.{v}.log", self.plan.host));
-        rfs::write_atomic(&log, setup::log_text(&out).as_bytes(), 0o600).map_err(|e| {
+        let log = self.log_dir.join(backup_store::setup_log_name(
+            &self.plan.host,
+            &v.to_string(),
+        ));
+        backup_store::save_file(&log, setup::log_text(&out).as_bytes()).map_err(|e| {
             Failure::new(format!("cannot write the setup log {}: {e}", log.display()))
         })?;
         let shown = log.display().to_string();
@@ -313,11 +313,12 @@ impl Run<'_> {
             Some(f) => PathBuf::from(f),
             None => {
                 let dir = self.p.backup_dir.clone().expect("reinstall");
-                let f = dir.join(format!(
-                    "{}.LifeKeeper.defaults.{}.fresh",
-                    self.plan.host, self.plan.target
-                ));
-                rfs::copy_atomic(&defaults, &f, 0o600).map_err(|e| {
+                let f = backup_store::fresh_defaults_path(
+                    &dir,
+                    &self.plan.host,
+                    &self.plan.target.to_string(),
+                );
+                backup_store::save_copy(&defaults, &f).map_err(|e| {
                     Failure::new(format!(
                         "cannot keep the new {} as {}: {e}",
                         defaults.display(),

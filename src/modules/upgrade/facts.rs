@@ -7,8 +7,7 @@ use super::Params;
 use crate::lifekeeper::media::{self, MediaSrc};
 use crate::lifekeeper::status::{self, Probe};
 use crate::lifekeeper::version::Version;
-use crate::lifekeeper::{node, packages};
-use crate::modules::backup;
+use crate::lifekeeper::{backup_store, node, packages};
 use crate::runtime::{time, Ctx, Failure};
 use std::path::PathBuf;
 
@@ -90,8 +89,8 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
     let backup = match &p.backup_dir {
         Some(dir) if upgrading => Some(
             match pending.and_then(|j| j.backup.as_deref()) {
-                Some(a) => backup::find_verified_archive(dir, &host, a),
-                None => backup::find_verified(dir, &host),
+                Some(a) => backup_store::find_verified_archive(dir, &host, a),
+                None => backup_store::find_verified(dir, &host),
             }
             .map(|e| e.map(|e| dir.join(e.archive))),
         ),

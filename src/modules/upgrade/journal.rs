@@ -2,6 +2,7 @@
 //! One JSON file per node (`upgrade-journal.<node>.json` in backup_dir, else state_dir), written
 //! atomically after every step that changes the node.
 
+use crate::lifekeeper::backup_store;
 use crate::lifekeeper::version::Path as UpPath;
 use crate::runtime::{fs as rfs, Failure};
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,7 @@ impl Journal {
 
 /// Where the journal of `host` is kept.
 pub fn path(dir: &Path, host: &str) -> PathBuf {
-    dir.join(format!("upgrade-journal.{host}.json"))
+    dir.join(backup_store::journal_name(host))
 }
 
 /// The journal at `path`; `None` when there is none.

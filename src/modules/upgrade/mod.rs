@@ -2,7 +2,7 @@
 //! an intermediate 9.4.x release (stepwise), or by uninstalling and installing fresh (reinstall).
 //! This file owns the parameters and the reading order; then `facts` (gather everything that
 //! informs a decision), `plan` (the pure decision: path, refusals, steps), `journal` (what is
-//! done, for resuming) and `execute` (apply the steps).
+//! done, for resuming), `execute` (apply the steps) and `outcome` (the results).
 //!
 //! The run is a list of steps decided up front (the plan, which check mode prints in full). Steps
 //! that change the node are recorded in a small journal as they finish, so a rerun with the same
@@ -11,6 +11,7 @@
 mod execute;
 mod facts;
 mod journal;
+mod outcome;
 mod plan;
 #[cfg(test)]
 mod plan_tests;
