@@ -1,14 +1,17 @@
-//! This node's LifeKeeper name: the one rule every module uses to tell which node it runs on.
+//! This node's LifeKeeper name: the rules the modules use to tell which node they run on.
 //!
-//! Today's rule is `uname -n` (resolved on PATH, so on the simulator, where several nodes share
+//! `name` (lk_backup's default host, lk_upgrade's journal and file names) is `uname -n` (resolved on PATH, so on the simulator, where several nodes share
 //! one machine, each node's stand-in answers with its own name), else the kernel's hostname.
 //! Field evidence says LifeKeeper itself takes its name from `lcduname` / `$LKROOT/config/UNAME`;
 //! where that differs from `uname -n` (a host renamed after install) this rule is wrong.
 //! UNCONFIRMED which one LifeKeeper uses on every release; lk_backup's `host` parameter
-//! overrides it.
+//! overrides it. `in_status` (lk_resource) reads the name LifeKeeper itself shows, the LOCAL
+//! column of `lcdstatus -q`, and needs LifeKeeper running.
 
-use crate::runtime::{Cmd, Runner};
+use crate::lifekeeper::status;
+use crate::runtime::{Cmd, Failure, Runner};
 use std::fs;
+use std::path::Path;
 
 /// The node name LifeKeeper knows this node by: `uname -n`, else `/proc/sys/kernel/hostname`.
 pub fn name(runner: &Runner) -> Result<String, String> {
@@ -21,6 +24,18 @@ pub fn name(runner: &Runner) -> Result<String, String> {
     let n = fs::read_to_string("/proc/sys/kernel/hostname")
         .map_err(|e| format!("cannot tell the node name (uname -n failed, /proc/sys/kernel/hostname: {e}); pass host"))?;
     Ok(n.trim().to_string())
+}
+
+/// This node's name as LifeKeeper shows it: the LOCAL column of `lcdstatus -q` (`None` when it
+/// lists no resource, in which case no name is needed).
+pub fn in_status(runner: &Runner, lkroot: &Path) -> Result<Option<String>, Failure> {
+    let out = runner.run_ok(
+        &Cmd::lk(lkroot, "lcdstatus").arg("-q"),
+        "reading this node's name",
+    )?;
+    let st = status::parse(&out.stdout)
+        .map_err(|e| Failure::new(format!("cannot parse `lcdstatus -q`: {e}")))?;
+    Ok(st.resources.first().and_then(|r| r.backup.clone()))
 }
 
 /// Whether a node name can be part of a file name (journal, saved defaults, setup logs): not

@@ -206,20 +206,6 @@ fn check_path(name: &str, p: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The node name LifeKeeper knows this node by: `uname -n` (resolved on PATH, so the simulator's
-/// per-node stand-in answers), else the kernel's hostname.
-pub fn node_name(runner: &crate::runtime::Runner) -> Result<String, String> {
-    if let Ok(out) = runner.run(&Cmd::new("uname").arg("-n")) {
-        let n = out.stdout.trim();
-        if out.ok() && !n.is_empty() {
-            return Ok(n.to_string());
-        }
-    }
-    let n = fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_err(|e| format!("cannot tell the node name (uname -n failed, /proc/sys/kernel/hostname: {e}); pass host"))?;
-    Ok(n.trim().to_string())
-}
-
 // ---- state=present -----------------------------------------------------------------------------
 
 fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
@@ -240,7 +226,9 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     }
     let host = match &p.host {
         Some(h) => h.clone(),
-        None => node_name(&ctx.runner).map_err(|e| Failure::param("host", e))?,
+        None => {
+            crate::lifekeeper::node::name(&ctx.runner).map_err(|e| Failure::param("host", e))?
+        }
     };
     check_host(&host).map_err(|e| Failure::param("host", e))?;
     if p.include_defaults && !p.defaults_file.is_file() {

@@ -9,6 +9,7 @@
 //! The check table (`checks!` below) is written once: the report, the `skip` validation and the
 //! module documentation all come from it.
 
+use crate::lifekeeper::packages;
 use crate::lifekeeper::status as lcd;
 use crate::lifekeeper::version::{self, Path as UpPath, Version};
 use crate::runtime::LKROOT;
@@ -312,17 +313,8 @@ struct Check {
 
 // ---- probes shared by several checks ----------------------------------------------------------
 
-/// What `lcdstatus -e` told us.
-#[derive(Debug, Clone)]
-enum Lcd {
-    /// lcdstatus is not installed (no LifeKeeper at lkroot).
-    Missing(String),
-    /// lcdstatus failed saying LifeKeeper is not running.
-    Stopped,
-    /// lcdstatus failed otherwise, or printed something unparseable.
-    Error(String),
-    Up(lcd::Status),
-}
+/// What `lcdstatus -e` told us (the shared node probe).
+use lcd::Probe as Lcd;
 
 /// The validated parameters plus lazily run probes (a skipped check runs none of its probes).
 struct Env<'a> {
@@ -349,29 +341,13 @@ impl Env<'_> {
     /// Names (without version) of the installed LifeKeeper packages.
     fn lk_packages(&self) -> &Result<Vec<String>, String> {
         self.lk_packages.get_or_init(|| {
-            version::packages(&self.ctx.runner).map(|v| v.iter().map(|n| rpm_name(n)).collect())
+            version::packages(&self.ctx.runner)
+                .map(|v| v.iter().map(|n| packages::name(n).to_string()).collect())
         })
     }
     fn lcd(&self) -> &Lcd {
-        self.lcd.get_or_init(|| {
-            let cmd = Cmd::lk(&self.p.lkroot, "lcdstatus").arg("-e");
-            match self.ctx.runner.run(&cmd) {
-                Err(e) if e.not_found => Lcd::Missing(e.msg),
-                Err(e) => Lcd::Error(e.msg),
-                Ok(out) if !out.ok() => {
-                    let text = format!("{}\n{}", out.stdout, out.stderr);
-                    if !out.timed_out && lcd::says_not_running(&text) {
-                        Lcd::Stopped
-                    } else {
-                        Lcd::Error(out.failure("reading the status").msg)
-                    }
-                }
-                Ok(out) => match lcd::parse(&out.stdout) {
-                    Ok(s) => Lcd::Up(s),
-                    Err(e) => Lcd::Error(format!("cannot parse `lcdstatus -e`: {e}")),
-                },
-            }
-        })
+        self.lcd
+            .get_or_init(|| lcd::probe(&self.ctx.runner, &self.p.lkroot))
     }
     /// Run a probe; `Err(Some(note))` when the program is missing (→ skip), `Err(None)` never.
     fn probe(&self, cmd: Cmd) -> Probe {
@@ -386,16 +362,6 @@ impl Env<'_> {
 enum Probe {
     Ran(crate::runtime::CmdOutput),
     Missing(String),
-}
-
-/// `steeleye-lkIP-9.4.0-1.noarch` → `steeleye-lkIP` (name-version-release.arch).
-fn rpm_name(nevra: &str) -> String {
-    let mut parts: Vec<&str> = nevra.rsplitn(3, '-').collect();
-    if parts.len() == 3 {
-        parts.pop().unwrap_or_default().to_string()
-    } else {
-        nevra.to_string()
-    }
 }
 
 // ---- the checks -------------------------------------------------------------------------------
@@ -525,9 +491,9 @@ fn check_localhost(env: &Env) -> Finding {
 
 fn lcd_why(l: &Lcd) -> String {
     match l {
-        Lcd::Missing(m) => format!("lcdstatus: {m}"),
+        Lcd::NotInstalled(m) => format!("lcdstatus: {m}"),
         Lcd::Stopped => "LifeKeeper is not running".into(),
-        Lcd::Error(e) => e.clone(),
+        Lcd::Failed(e) => e.msg.clone(),
         Lcd::Up(_) => "LifeKeeper is running".into(),
     }
 }
@@ -1619,9 +1585,7 @@ fn check_standby(env: &Env) -> Finding {
         }
     };
     let active: Vec<String> = st
-        .resources
-        .iter()
-        .filter(|r| r.state == "ISP" || r.state == "ISU")
+        .in_service()
         .map(|r| format!("{} {}", r.tag, r.state))
         .collect();
     if active.is_empty() {
@@ -1634,7 +1598,7 @@ fn check_standby(env: &Env) -> Finding {
         let roots: Vec<String> = st
             .resources
             .iter()
-            .filter(|r| r.parent.is_none() && (r.state == "ISP" || r.state == "ISU"))
+            .filter(|r| r.parent.is_none() && r.in_service())
             .map(|r| r.tag.clone())
             .collect();
         Finding::fail(expected, active.join(", "), format!("resources in service on this node: {}", active.join(", ")))
@@ -1651,11 +1615,13 @@ fn check_service(env: &Env) -> Finding {
             "stopped",
             "LifeKeeper is not running (start it after the upgrade only if it should run)",
         ),
-        Lcd::Missing(m) => Finding::skip(expected, format!("LifeKeeper commands not found: {m}")),
-        Lcd::Error(e) => Finding::warn(
+        Lcd::NotInstalled(m) => {
+            Finding::skip(expected, format!("LifeKeeper commands not found: {m}"))
+        }
+        Lcd::Failed(e) => Finding::warn(
             expected,
             "unknown",
-            format!("cannot tell whether LifeKeeper runs: {e}"),
+            format!("cannot tell whether LifeKeeper runs: {}", e.msg),
         ),
     }
 }
@@ -1977,16 +1943,11 @@ mod tests {
     }
 
     #[test]
-    fn df_and_rpm_names() {
+    fn df_output_is_parsed() {
         assert_eq!(
             parse_df("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 100 50 2048 50% /var lib\n"),
             Some(("/var lib".into(), 2048))
         );
-        assert_eq!(
-            rpm_name("steeleye-lkSAPDB-9.4.0-6.noarch"),
-            "steeleye-lkSAPDB"
-        );
-        assert_eq!(rpm_name("steeleye-lk-9.4.0-6.x86_64"), "steeleye-lk");
     }
 
     #[test]
