@@ -24,8 +24,8 @@ use crate::lifekeeper::backup_store::{
 };
 use crate::lifekeeper::version;
 use crate::runtime::{
-    diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret,
-    Support, LKROOT,
+    check_abs_path, diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome,
+    Param, Ret, Support, LKROOT,
 };
 // lk_upgrade still reaches these through this module; they live in the backup store now.
 pub use crate::lifekeeper::backup_store::{
@@ -39,17 +39,26 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+crate::choice_enum! {
+    /// What lk_backup makes true (the `state` parameter).
+    pub enum State {
+        Present = "present",
+        Verified = "verified",
+        Restored = "restored",
+    }
+}
+
 const PARAMS: &[Param] = &[
     Param::new(
         "state",
         Kind::Str,
         "C(present): a backup of the node's current configuration exists in O(dest) (taken with C(lkbackup -c) when the configuration changed since the newest backup). C(verified): read-only; every backup recorded in O(dest) matches its checksum. C(restored): the configuration in O(archive) is restored with C(lkbackup -x -f).",
     )
-    .choices(&["present", "verified", "restored"])
+    .choices(State::NAMES)
     .default("\"present\""),
     Param::new(
         "dest",
-        Kind::Path,
+        Kind::AbsPath,
         "Absolute path of the directory that holds the backups; required for C(present) and C(verified). Must be outside O(lkroot): the uninstaller (rmlk) deletes C(/opt/LifeKeeper/config) and every backup in it. Created with mode 0700; files in it are 0600. A symbolic link is refused. With C(restored), a relative O(archive) is looked up here.",
     ),
     Param::new(
@@ -60,7 +69,7 @@ const PARAMS: &[Param] = &[
     .default("true"),
     Param::new(
         "defaults_file",
-        Kind::Path,
+        Kind::AbsPath,
         "The LifeKeeper defaults file. It is part of the configuration fingerprint.",
     )
     .default("\"/etc/default/LifeKeeper\""),
@@ -152,7 +161,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    pub state: String,
+    pub state: State,
     pub dest: Option<PathBuf>,
     pub include_defaults: bool,
     pub defaults_file: PathBuf,
@@ -177,33 +186,13 @@ impl Module for Backup {
         // Every command this module runs is bounded by `timeout` (a hung lkbackup must not hang
         // the play).
         let ctx = &ctx.bounded("timeout", p.timeout)?;
-        check_path("lkroot", &p.lkroot)?;
-        check_path("defaults_file", &p.defaults_file)?;
-        match p.state.as_str() {
-            "present" => present(&p, ctx),
-            "verified" => verified(&p),
-            _ => restored(&p, ctx),
+        // lkroot, defaults_file and dest are absolute (Kind::AbsPath, checked by the runtime).
+        match p.state {
+            State::Present => present(&p, ctx),
+            State::Verified => verified(&p),
+            State::Restored => restored(&p, ctx),
         }
     }
-}
-
-// ---- parameters and paths ----------------------------------------------------------------------
-
-fn check_path(name: &str, p: &Path) -> Result<(), Failure> {
-    let s = p.to_string_lossy();
-    if s.contains('\n') || s.contains('\0') {
-        return Err(Failure::param(
-            name,
-            format!("{name} must not contain a newline or NUL"),
-        ));
-    }
-    if !p.is_absolute() {
-        return Err(Failure::param(
-            name,
-            format!("{name} must be an absolute path, got: {s}"),
-        ));
-    }
-    Ok(())
 }
 
 // ---- state=present -----------------------------------------------------------------------------
@@ -213,7 +202,6 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         .dest
         .as_deref()
         .ok_or_else(|| Failure::param("dest", "dest is required with state=present"))?;
-    check_path("dest", dest)?;
     check_outside_lkroot(dest, &p.lkroot)?;
     if p.keep < 1 {
         return Err(Failure::param(
@@ -592,7 +580,6 @@ fn verified(p: &Params) -> Result<Outcome, Failure> {
         .dest
         .as_deref()
         .ok_or_else(|| Failure::param("dest", "dest is required with state=verified"))?;
-    check_path("dest", dest)?;
     if !dest_exists(dest)? {
         return Err(Failure::param(
             "dest",
@@ -686,17 +673,14 @@ fn restored(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
             given.to_path_buf()
         } else {
             match &p.dest {
-                Some(d) => {
-                    check_path("dest", d)?;
-                    d.join(given)
-                }
+                Some(d) => d.join(given),
                 None => return Err(Failure::param(
                     "archive",
                     "archive must be an absolute path (or a file name in dest, with dest given)",
                 )),
             }
         };
-    check_path("archive", &archive)?;
+    check_abs_path("archive", &archive.to_string_lossy())?;
     let archive = lexical(&archive);
     if !archive.is_file() {
         return Err(Failure::param(

@@ -139,21 +139,38 @@ const DEFAULT_DEB_PACKAGES: &[&str] = &[
 
 // ---- parameters -----------------------------------------------------------------------------
 
+crate::choice_enum! {
+    /// How OS packages are queried (the `package_manager` parameter).
+    pub enum PackageManager {
+        Auto = "auto",
+        Rpm = "rpm",
+        Dpkg = "dpkg",
+    }
+}
+
+crate::choice_enum! {
+    /// The check status at which the module fails (the `fail_on` parameter).
+    pub enum FailOn {
+        Fail = "fail",
+        Warn = "warn",
+    }
+}
+
 const PARAMS: &[Param] = &[
     Param::new("target_version", Kind::Str, "The LifeKeeper version to upgrade to.").default("\"9.6.1\""),
     Param::new("stepping_versions", Kind::List, "Versions of intermediate media you have (e.g. C(9.4.3)). With one that the installed version upgrades to directly, an older installation reports C(stepwise) instead of C(reinstall).").default("[]"),
     Param::new("nodes", Kind::List, "Cluster node names that must resolve. Default: the peers of this node's communication paths (from C(lcdstatus -e)).",),
     Param::new("allow_selinux_permissive", Kind::Bool, "Accept SELinux permissive (as a warning) when every installed Recovery Kit is in the tested list. Without it permissive fails.").default("false"),
     Param::new("required_packages", Kind::List, "OS packages the installer needs. Default: bzip2 cpio gzip iproute iputils lsof patch perl procps-ng psmisc tar util-linux which (rpm), or the Debian names (dpkg). The vendor's dependency list is UNCONFIRMED; override it with the list from your installation guide."),
-    Param::new("package_manager", Kind::Str, "How to query OS packages. C(auto) uses rpm when it is on PATH, else dpkg-query; set C(dpkg) on a Debian-family host that also has rpm installed.").choices(&["auto", "rpm", "dpkg"]).default("\"auto\""),
+    Param::new("package_manager", Kind::Str, "How to query OS packages. C(auto) uses rpm when it is on PATH, else dpkg-query; set C(dpkg) on a Debian-family host that also has rpm installed.").choices(PackageManager::NAMES).default("\"auto\""),
     Param::new("datakeeper_mirrors", Kind::IntList, "DataKeeper mirror numbers whose ports (10001 + mirror + 256*i, first free i) must be open. Default: none; mirrors are not detected (their numbering is not visible in lcdstatus), so a node with steeleye-lkDR installed gets a note asking for this list."),
-    Param::new("services_file", Kind::Path, "The services database consulted when choosing DataKeeper ports (a port listed there is taken).").default("\"/etc/services\""),
+    Param::new("services_file", Kind::AbsPath, "The services database consulted when choosing DataKeeper ports (a port listed there is taken).").default("\"/etc/services\""),
     Param::new("min_free_mb", Kind::Int, "Free space (MiB) needed for each of the installation (filesystem of lkroot), the media (media_dir) and the backups (backup_dir); when they share a filesystem the amounts add up.").default("1024"),
-    Param::new("media_dir", Kind::Path, "Where the media image will be copied.").default("\"/tmp\""),
-    Param::new("backup_dir", Kind::Path, "Where backups will be written (lk_backup dest). Not checked when omitted."),
+    Param::new("media_dir", Kind::AbsPath, "Where the media image will be copied.").default("\"/tmp\""),
+    Param::new("backup_dir", Kind::AbsPath, "Where backups will be written (lk_backup dest). Not checked when omitted."),
     Param::new("require_standby", Kind::Bool, "Require that no resource is in service (ISP/ISU) on this node, as a rolling upgrade does.").default("false"),
     Param::new("license_files", Kind::List, "New license files for an upgrade from 8.1.x. Only their paths are checked (exist, regular, readable); their contents are never read into any output."),
-    Param::new("fail_on", Kind::Str, "The check status at which the module fails.").choices(&["fail", "warn"]).default("\"fail\""),
+    Param::new("fail_on", Kind::Str, "The check status at which the module fails.").choices(FailOn::NAMES).default("\"fail\""),
     Param::new("skip", Kind::List, "Check IDs not to run (reported as skip).").default("[]"),
     Param::new("timeout", Kind::Int, "Seconds allowed for each probe command (C(lcdstatus), C(rpm), C(df), ...); a probe still running then is killed and its check reports warn (or skip) instead of hanging the run.").default("60"),
     LKROOT,
@@ -200,7 +217,7 @@ pub struct Params {
     pub nodes: Option<Vec<String>>,
     pub allow_selinux_permissive: bool,
     pub required_packages: Option<Vec<String>>,
-    pub package_manager: String,
+    pub package_manager: PackageManager,
     pub datakeeper_mirrors: Option<Vec<i64>>,
     pub services_file: PathBuf,
     pub min_free_mb: i64,
@@ -208,7 +225,7 @@ pub struct Params {
     pub backup_dir: Option<PathBuf>,
     pub require_standby: bool,
     pub license_files: Option<Vec<String>>,
-    pub fail_on: String,
+    pub fail_on: FailOn,
     pub skip: Vec<String>,
     pub timeout: i64,
     pub lkroot: PathBuf,
@@ -1105,10 +1122,10 @@ enum PkgMgr {
 
 impl Env<'_> {
     fn pkg_mgr(&self) -> Result<PkgMgr, String> {
-        match self.p.package_manager.as_str() {
-            "rpm" => Ok(PkgMgr::Rpm),
-            "dpkg" => Ok(PkgMgr::Dpkg),
-            _ => {
+        match self.p.package_manager {
+            PackageManager::Rpm => Ok(PkgMgr::Rpm),
+            PackageManager::Dpkg => Ok(PkgMgr::Dpkg),
+            PackageManager::Auto => {
                 if let Probe::Ran(_) = self.probe(Cmd::new("rpm").arg("--version")) {
                     return Ok(PkgMgr::Rpm);
                 }
@@ -1698,23 +1715,8 @@ fn validate<'a>(p: &'a Params, ctx: &'a Ctx) -> Result<Env<'a>, Failure> {
             format!("min_free_mb must be 0 or more, got {}", p.min_free_mb),
         ));
     }
-    // Paths reach df and file reads as arguments: absolute (never read as an option), one line.
-    for (name, path) in [
-        ("lkroot", Some(&p.lkroot)),
-        ("media_dir", Some(&p.media_dir)),
-        ("backup_dir", p.backup_dir.as_ref()),
-        ("services_file", Some(&p.services_file)),
-    ] {
-        if let Some(path) = path {
-            let s = path.to_string_lossy();
-            if s.contains(['\n', '\r', '\0']) || !path.is_absolute() {
-                return Err(Failure::param(
-                    name,
-                    format!("{name} must be an absolute path on one line, got {s:?}"),
-                ));
-            }
-        }
-    }
+    // Paths reach df and file reads as arguments: lkroot, media_dir, backup_dir and
+    // services_file are Kind::AbsPath (absolute, never read as an option, one line).
     let mut license_files = vec![];
     for f in p.license_files.iter().flatten() {
         if f.is_empty() || f.contains('\n') || f.contains('\0') {
@@ -1831,7 +1833,7 @@ fn report(env: &Env, checks: &[Check]) -> Result<Outcome, Failure> {
         ("datakeeper_ports", Value::Object(dk)),
         ("ansible_facts", json!({ "lk_preflight": facts })),
     ];
-    let level = if env.p.fail_on == "warn" {
+    let level = if env.p.fail_on == FailOn::Warn {
         Status::Warn
     } else {
         Status::Fail

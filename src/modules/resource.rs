@@ -24,13 +24,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+crate::choice_enum! {
+    /// Where the hierarchies should be (the `state` parameter).
+    pub enum State {
+        Query = "query",
+        Active = "active",
+        Standby = "standby",
+    }
+}
+
 const PARAMS: &[Param] = &[
     Param::new(
         "state",
         Kind::Str,
         "C(query) only reads the status. C(active): the hierarchies are in service on this node (restored here, which switches them over from the node that holds them). C(standby): the hierarchies are out of service on this node.",
     )
-    .choices(&["query", "active", "standby"])
+    .choices(State::NAMES)
     .default("\"query\""),
     Param::new(
         "tags",
@@ -62,7 +71,7 @@ const PARAMS: &[Param] = &[
     LKROOT,
     Param::new(
         "remote_lkroot",
-        Kind::Path,
+        Kind::AbsPath,
         "Where LifeKeeper is installed on the other nodes, for commands run there through C(lcdremexec). Default: the same as I(lkroot), as in every standard install.",
     ),
 ];
@@ -129,7 +138,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    pub state: String,
+    pub state: State,
     pub tags: Option<Vec<String>>,
     pub switch_to: Option<String>,
     pub bottom_up: bool,
@@ -160,7 +169,7 @@ impl Module for Resource {
         let Some(local) = status::read(&ctx.runner, &p.lkroot)? else {
             return not_running(&p);
         };
-        if p.state == "query" {
+        if p.state == State::Query {
             return Ok(report(
                 Outcome::new(false, summary(&local)),
                 true,
@@ -249,7 +258,7 @@ fn validate(p: &Params) -> Result<(), Failure> {
     }
     if let Some(s) = &p.switch_to {
         literal("switch_to", s)?;
-        if p.state != "standby" {
+        if p.state != State::Standby {
             return Err(Failure::param(
                 "switch_to",
                 format!(
@@ -274,25 +283,7 @@ fn validate(p: &Params) -> Result<(), Failure> {
             format!("wait must be 0 or more seconds, got {}", p.wait),
         ));
     }
-    for (name, path) in [
-        ("lkroot", Some(&p.lkroot)),
-        ("remote_lkroot", p.remote_lkroot.as_ref()),
-    ] {
-        if let Some(path) = path {
-            if path.to_string_lossy().contains(['\n', '\r', '\0']) {
-                return Err(Failure::param(
-                    name,
-                    format!("{name} must not contain a newline or NUL"),
-                ));
-            }
-            if !path.is_absolute() {
-                return Err(Failure::param(
-                    name,
-                    format!("{name} must be an absolute path, got {}", path.display()),
-                ));
-            }
-        }
-    }
+    // lkroot and remote_lkroot are Kind::AbsPath: the runtime checked them.
     Ok(())
 }
 
@@ -526,7 +517,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
             .local
             .resource(root)
             .expect("selected from the local status");
-        if p.state == "active" {
+        if p.state == State::Active {
             if !all_in(&view.local, root, "ISP") {
                 steps.push(Step {
                     tag: root.clone(),
@@ -857,7 +848,7 @@ fn report(o: Outcome, running: bool, me: Option<&str>, st: &Status, actions: &[V
 }
 
 fn not_running(p: &Params) -> Result<Outcome, Failure> {
-    if p.state == "query" {
+    if p.state == State::Query {
         return Ok(report(
             Outcome::new(false, "LifeKeeper is not running on this node"),
             false,
@@ -877,6 +868,7 @@ fn not_running(p: &Params) -> Result<Outcome, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::Choice;
 
     fn st(lines: &[(&str, &str, &str, usize)], peers: &[(&str, &str)]) -> Status {
         let mut s = Status::default();
@@ -909,7 +901,7 @@ mod tests {
 
     fn params(state: &str) -> Params {
         Params {
-            state: state.into(),
+            state: State::from_name(state).expect("a declared state"),
             tags: None,
             switch_to: None,
             bottom_up: false,

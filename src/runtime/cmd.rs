@@ -6,6 +6,8 @@
 //! optional stdin (rmlk's prompt) and a timeout.
 
 use super::result::Failure;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use serde_json::json;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
@@ -196,10 +198,9 @@ impl Runner {
                 Ok(Some(st)) => break Some(st),
                 Ok(None) if start.elapsed() >= timeout => {
                     timed_out = true;
-                    // SAFETY: kill(2) on the child's process group, which we created.
-                    unsafe {
-                        libc::kill(-(child.id() as i32), libc::SIGKILL);
-                    }
+                    // The child's process group, which we created (process_group(0)): its
+                    // grandchildren die with it.
+                    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
                     break child.wait().ok();
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
