@@ -2,5 +2,6 @@
 
 pub mod backup_store;
 pub mod defaults_file;
+pub mod ports;
 pub mod status;
 pub mod version;
