@@ -52,7 +52,8 @@ pub struct DefaultsFile {
     pub trailing_newline: bool,
 }
 
-fn is_key(s: &str) -> bool {
+/// A valid shell variable name (what `sh` accepts on the left of an assignment).
+pub fn is_key(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
@@ -262,6 +263,11 @@ impl DefaultsFile {
             .iter()
             .rposition(|l| matches!(l, Line::Comment { commented_key: Some(k), .. } if k == key))
     }
+}
+
+/// A key or value as messages show it: single-quoted.
+pub fn shown(s: &str) -> String {
+    format!("'{s}'")
 }
 
 /// Quote a literal value for the shell: bare when safe, otherwise single-quoted.

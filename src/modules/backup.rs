@@ -22,12 +22,12 @@ use crate::lifekeeper::backup_store::{
     new_names, newest_of, read_manifest, read_sums, select_prune, sum_of, unrecorded,
     write_records, Check, SumLine, DEFAULTS_LABEL,
 };
-use crate::lifekeeper::version;
+use crate::lifekeeper::packages;
 use crate::runtime::{
     check_abs_path, diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome,
     Param, Ret, Support, LKROOT,
 };
-// lk_upgrade still reaches these through this module; they live in the backup store now.
+// tests/backup.rs reaches these through this module; they live in the backup store.
 pub use crate::lifekeeper::backup_store::{
     find_verified, find_verified_archive, fingerprint, BackupEntry, MANIFEST, SUMS,
 };
@@ -195,22 +195,6 @@ impl Module for Backup {
     }
 }
 
-// ---- parameters and paths ----------------------------------------------------------------------
-
-/// The node name LifeKeeper knows this node by: `uname -n` (resolved on PATH, so the simulator's
-/// per-node stand-in answers), else the kernel's hostname.
-pub fn node_name(runner: &crate::runtime::Runner) -> Result<String, String> {
-    if let Ok(out) = runner.run(&Cmd::new("uname").arg("-n")) {
-        let n = out.stdout.trim();
-        if out.ok() && !n.is_empty() {
-            return Ok(n.to_string());
-        }
-    }
-    let n = fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_err(|e| format!("cannot tell the node name (uname -n failed, /proc/sys/kernel/hostname: {e}); pass host"))?;
-    Ok(n.trim().to_string())
-}
-
 // ---- state=present -----------------------------------------------------------------------------
 
 fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
@@ -230,7 +214,9 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     }
     let host = match &p.host {
         Some(h) => h.clone(),
-        None => node_name(&ctx.runner).map_err(|e| Failure::param("host", e))?,
+        None => {
+            crate::lifekeeper::node::name(&ctx.runner).map_err(|e| Failure::param("host", e))?
+        }
     };
     check_host(&host).map_err(|e| Failure::param("host", e))?;
     if p.include_defaults && !p.defaults_file.is_file() {
@@ -325,7 +311,7 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
                 time: time::iso8601(now),
                 timestamp: now,
                 // rpm -q is read-only, so check mode can tell the version it will record.
-                lifekeeper_version: version::installed(&ctx.runner)
+                lifekeeper_version: packages::installed(&ctx.runner)
                     .ok()
                     .flatten()
                     .map(|v| v.to_string()),
@@ -527,7 +513,7 @@ fn take_backup(
     def_name: &str,
     warnings: &mut Vec<String>,
 ) -> Result<BackupEntry, Failure> {
-    let lk_version = match version::installed(&ctx.runner) {
+    let lk_version = match packages::installed(&ctx.runner) {
         Ok(v) => v.map(|v| v.to_string()),
         Err(e) => {
             warnings.push(format!("LifeKeeper version not recorded: {e}"));

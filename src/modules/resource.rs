@@ -12,6 +12,7 @@
 //! whose paths are all DEAD, or whose answer cannot be read, is shown as `unknown`.
 //! This node's own name comes from `lcdstatus -q` (its LOCAL column).
 
+use crate::lifekeeper::node;
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 use crate::runtime::diff;
 use crate::runtime::{
@@ -391,7 +392,9 @@ impl View {
                         if n == s.node {
                             set(st, &s.tag, &|_| Some("ISP"));
                         } else {
-                            set(st, &s.tag, &|x| matches!(x, "ISP" | "ISU").then_some("OSU"));
+                            set(st, &s.tag, &|x| {
+                                status::State::of(x).in_service().then_some("OSU")
+                            });
                         }
                     }
                 }
@@ -413,16 +416,9 @@ fn remote_lkroot(p: &Params) -> &Path {
     p.remote_lkroot.as_deref().unwrap_or(&p.lkroot)
 }
 
-/// This node's LifeKeeper name: the LOCAL column of `lcdstatus -q` (None when it lists no
-/// resource, in which case no name is needed).
+/// This node's LifeKeeper name (`lcdstatus -q`, see `lifekeeper::node::in_status`).
 fn local_name(ctx: &Ctx, lkroot: &Path) -> Result<Option<String>, Failure> {
-    let out = ctx.runner.run_ok(
-        &Cmd::lk(lkroot, "lcdstatus").arg("-q"),
-        "reading this node's name",
-    )?;
-    let st = status::parse(&out.stdout)
-        .map_err(|e| Failure::new(format!("cannot parse `lcdstatus -q`: {e}")))?;
-    Ok(st.resources.first().and_then(|r| r.backup.clone()))
+    node::in_status(&ctx.runner, lkroot)
 }
 
 /// A peer's `lcdstatus -e` through lcdremexec. Unreadable → None (shown as unknown). A status
@@ -645,9 +641,7 @@ fn default_target(r: &Res, me: &str) -> Option<String> {
 
 fn served_anywhere(view: &View, root: &str) -> bool {
     view.nodes().values().any(|s| match s {
-        Some(s) => s
-            .resource(root)
-            .is_some_and(|r| matches!(r.state.as_str(), "ISP" | "ISU")),
+        Some(s) => s.resource(root).is_some_and(|r| r.in_service()),
         None => true, // unknown: do not claim nobody serves it
     })
 }

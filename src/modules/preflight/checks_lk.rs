@@ -352,9 +352,7 @@ pub(super) fn check_standby(env: &Env) -> Finding {
         }
     };
     let active: Vec<String> = st
-        .resources
-        .iter()
-        .filter(|r| r.state == "ISP" || r.state == "ISU")
+        .in_service()
         .map(|r| format!("{} {}", r.tag, r.state))
         .collect();
     if active.is_empty() {
@@ -367,7 +365,7 @@ pub(super) fn check_standby(env: &Env) -> Finding {
         let roots: Vec<String> = st
             .resources
             .iter()
-            .filter(|r| r.parent.is_none() && (r.state == "ISP" || r.state == "ISU"))
+            .filter(|r| r.parent.is_none() && r.in_service())
             .map(|r| r.tag.clone())
             .collect();
         Finding::fail(expected, active.join(", "), format!("resources in service on this node: {}", active.join(", ")))
@@ -384,11 +382,13 @@ pub(super) fn check_service(env: &Env) -> Finding {
             "stopped",
             "LifeKeeper is not running (start it after the upgrade only if it should run)",
         ),
-        Lcd::Missing(m) => Finding::skip(expected, format!("LifeKeeper commands not found: {m}")),
-        Lcd::Error(e) => Finding::warn(
+        Lcd::NotInstalled(m) => {
+            Finding::skip(expected, format!("LifeKeeper commands not found: {m}"))
+        }
+        Lcd::Failed(e) => Finding::warn(
             expected,
             "unknown",
-            format!("cannot tell whether LifeKeeper runs: {e}"),
+            format!("cannot tell whether LifeKeeper runs: {}", e.msg),
         ),
     }
 }

@@ -2,28 +2,20 @@
 //! at most once, and only when a check that needs it runs), as plain data for the checks.
 
 use super::{PackageManager, Params};
+use crate::lifekeeper::packages;
 use crate::lifekeeper::ports::{
     datakeeper_ports, firewalld_filter, iptables_filter, listening_ports, nft_filter,
     services_ports, Filter,
 };
 use crate::lifekeeper::status as lcd;
-use crate::lifekeeper::version::{self, Version};
+use crate::lifekeeper::version::Version;
 use crate::runtime::{Cmd, Ctx};
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-/// What `lcdstatus -e` told us.
-#[derive(Debug, Clone)]
-pub(super) enum Lcd {
-    /// lcdstatus is not installed (no LifeKeeper at lkroot).
-    Missing(String),
-    /// lcdstatus failed saying LifeKeeper is not running.
-    Stopped,
-    /// lcdstatus failed otherwise, or printed something unparseable.
-    Error(String),
-    Up(lcd::Status),
-}
+/// What `lcdstatus -e` told us (the shared node probe).
+pub(super) use lcd::Probe as Lcd;
 
 /// The validated parameters plus lazily run probes (a skipped check runs none of its probes).
 pub(super) struct Env<'a> {
@@ -45,34 +37,18 @@ impl Env<'_> {
     /// The installed LifeKeeper version (shared rule: `rpm -q steeleye-lk`).
     pub(super) fn installed(&self) -> &Result<Option<Version>, String> {
         self.installed
-            .get_or_init(|| version::installed(&self.ctx.runner))
+            .get_or_init(|| packages::installed(&self.ctx.runner))
     }
     /// Names (without version) of the installed LifeKeeper packages.
     pub(super) fn lk_packages(&self) -> &Result<Vec<String>, String> {
         self.lk_packages.get_or_init(|| {
-            version::packages(&self.ctx.runner).map(|v| v.iter().map(|n| rpm_name(n)).collect())
+            packages::packages(&self.ctx.runner)
+                .map(|v| v.iter().map(|n| packages::name(n).to_string()).collect())
         })
     }
     pub(super) fn lcd(&self) -> &Lcd {
-        self.lcd.get_or_init(|| {
-            let cmd = Cmd::lk(&self.p.lkroot, "lcdstatus").arg("-e");
-            match self.ctx.runner.run(&cmd) {
-                Err(e) if e.not_found => Lcd::Missing(e.msg),
-                Err(e) => Lcd::Error(e.msg),
-                Ok(out) if !out.ok() => {
-                    let text = format!("{}\n{}", out.stdout, out.stderr);
-                    if !out.timed_out && lcd::says_not_running(&text) {
-                        Lcd::Stopped
-                    } else {
-                        Lcd::Error(out.failure("reading the status").msg)
-                    }
-                }
-                Ok(out) => match lcd::parse(&out.stdout) {
-                    Ok(s) => Lcd::Up(s),
-                    Err(e) => Lcd::Error(format!("cannot parse `lcdstatus -e`: {e}")),
-                },
-            }
-        })
+        self.lcd
+            .get_or_init(|| lcd::probe(&self.ctx.runner, &self.p.lkroot))
     }
     /// Run a probe; `Err(Some(note))` when the program is missing (→ skip), `Err(None)` never.
     pub(super) fn probe(&self, cmd: Cmd) -> Probe {
@@ -89,21 +65,11 @@ pub(super) enum Probe {
     Missing(String),
 }
 
-/// `steeleye-lkIP-9.4.0-1.noarch` → `steeleye-lkIP` (name-version-release.arch).
-pub(super) fn rpm_name(nevra: &str) -> String {
-    let mut parts: Vec<&str> = nevra.rsplitn(3, '-').collect();
-    if parts.len() == 3 {
-        parts.pop().unwrap_or_default().to_string()
-    } else {
-        nevra.to_string()
-    }
-}
-
 pub(super) fn lcd_why(l: &Lcd) -> String {
     match l {
-        Lcd::Missing(m) => format!("lcdstatus: {m}"),
+        Lcd::NotInstalled(m) => format!("lcdstatus: {m}"),
         Lcd::Stopped => "LifeKeeper is not running".into(),
-        Lcd::Error(e) => e.clone(),
+        Lcd::Failed(e) => e.msg.clone(),
         Lcd::Up(_) => "LifeKeeper is running".into(),
     }
 }
@@ -250,19 +216,5 @@ pub(super) fn running(env: &Env) -> Option<bool> {
         Lcd::Up(_) => Some(true),
         Lcd::Stopped => Some(false),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rpm_names_drop_version_release_and_arch() {
-        assert_eq!(
-            rpm_name("steeleye-lkSAPDB-9.4.0-6.noarch"),
-            "steeleye-lkSAPDB"
-        );
-        assert_eq!(rpm_name("steeleye-lk-9.4.0-6.x86_64"), "steeleye-lk");
     }
 }
