@@ -7,6 +7,7 @@ pub mod defaults_reapply;
 pub mod media;
 pub mod node;
 pub mod packages;
+pub mod ports;
 pub mod setup;
 pub mod status;
 pub mod version;

@@ -22,12 +22,12 @@ use crate::lifekeeper::backup_store::{
     new_names, newest_of, read_manifest, read_sums, select_prune, sum_of, unrecorded,
     write_records, Check, SumLine, DEFAULTS_LABEL,
 };
-use crate::lifekeeper::version;
+use crate::lifekeeper::packages;
 use crate::runtime::{
     check_abs_path, diff, fs as rfs, time, Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome,
     Param, Ret, Support, LKROOT,
 };
-// lk_upgrade still reaches these through this module; they live in the backup store now.
+// tests/backup.rs reaches these through this module; they live in the backup store.
 pub use crate::lifekeeper::backup_store::{
     find_verified, find_verified_archive, fingerprint, BackupEntry, MANIFEST, SUMS,
 };
@@ -311,7 +311,7 @@ fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
                 time: time::iso8601(now),
                 timestamp: now,
                 // rpm -q is read-only, so check mode can tell the version it will record.
-                lifekeeper_version: version::installed(&ctx.runner)
+                lifekeeper_version: packages::installed(&ctx.runner)
                     .ok()
                     .flatten()
                     .map(|v| v.to_string()),
@@ -513,7 +513,7 @@ fn take_backup(
     def_name: &str,
     warnings: &mut Vec<String>,
 ) -> Result<BackupEntry, Failure> {
-    let lk_version = match version::installed(&ctx.runner) {
+    let lk_version = match packages::installed(&ctx.runner) {
         Ok(v) => v.map(|v| v.to_string()),
         Err(e) => {
             warnings.push(format!("LifeKeeper version not recorded: {e}"));

@@ -1,0 +1,576 @@
+//! The checks of the host itself: architecture, name resolution, the firewall, SELinux and the
+//! OS packages the installer needs. Each is a function of the gathered facts (`Env`).
+
+use super::env::{active_filter, lcd_why, Env, Lcd, PkgMgr, Probe};
+use super::{plain_word, Finding};
+use crate::lifekeeper::ports::LK_PORTS;
+use crate::runtime::Cmd;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+/// Recovery Kit RPM suffixes (steeleye-lk<KIT>) tested with SELinux permissive (seed §3.4), with
+/// the names the procedure uses. FileSystem is part of the core package.
+pub(super) const PERMISSIVE_TESTED_KITS: &[(&str, &str)] = &[
+    ("lkSAP", "SAP"),
+    ("lkSAPDB", "SAP MaxDB"),
+    ("lkSYBASE", "Sybase"),
+    ("lkORA", "Oracle"),
+    ("lkDB2", "DB2"),
+    ("lkNFS", "NFS"),
+    ("lkDR", "DataKeeper"),
+    ("lkNAS", "NAS"),
+    ("lkEC2", "EC2"),
+    ("lkIP", "IP"),
+    ("lkMQS", "MQ"),
+];
+
+/// LifeKeeper packages that are not Recovery Kits (core, GUI, man pages, API, quorum/witness).
+/// UNCONFIRMED beyond steeleye-lk and steeleye-lkGUI (reference Gaps 8).
+pub(super) const NOT_KITS: &[&str] = &[
+    "steeleye-lk",
+    "steeleye-lkGUI",
+    "steeleye-lkMAN",
+    "steeleye-lkapi",
+    "steeleye-lkQWK",
+];
+
+/// Multipath Recovery Kits that need sg3_utils (seed §3.5): DMMP, PowerPath, HDLM, SDD, NEC SPS.
+pub(super) const MULTIPATH_KITS: &[&str] = &[
+    "steeleye-lkDMMP",
+    "steeleye-lkPPATH",
+    "steeleye-lkHDLM",
+    "steeleye-lkSDD",
+    "steeleye-lkSPS",
+];
+
+/// Default `required_packages` (the vendor's "Linux Dependencies" list was not retrievable,
+/// reference Gaps 10): the tools LifeKeeper's scripts and setup use that a minimal install lacks.
+pub(super) const DEFAULT_RPM_PACKAGES: &[&str] = &[
+    "bzip2",
+    "cpio",
+    "gzip",
+    "iproute",
+    "iputils",
+    "lsof",
+    "patch",
+    "perl",
+    "procps-ng",
+    "psmisc",
+    "tar",
+    "util-linux",
+    "which",
+];
+pub(super) const DEFAULT_DEB_PACKAGES: &[&str] = &[
+    "bzip2",
+    "cpio",
+    "gzip",
+    "iproute2",
+    "iputils-ping",
+    "lsof",
+    "patch",
+    "perl",
+    "procps",
+    "psmisc",
+    "tar",
+    "util-linux",
+    "debianutils",
+];
+
+pub(super) fn check_arch(env: &Env) -> Finding {
+    let expected = "64-bit (x86_64, aarch64, ppc64le, s390x)";
+    let out = match env.probe(Cmd::new("uname").arg("-m")) {
+        Probe::Missing(n) => {
+            return Finding::skip(expected, format!("cannot read the architecture: {n}"))
+        }
+        Probe::Ran(o) => o,
+    };
+    let arch = out.stdout.trim().to_string();
+    if !out.ok() || arch.is_empty() {
+        return Finding::warn(
+            expected,
+            "unknown",
+            format!("`uname -m` failed: {}", out.tail()),
+        );
+    }
+    if arch.contains("64") || arch == "s390x" {
+        Finding::pass(expected, &arch, format!("64-bit architecture {arch}"))
+    } else {
+        Finding::fail(
+            expected,
+            &arch,
+            format!("{arch} is 32-bit; LifeKeeper does not support 32-bit since v8.2"),
+        )
+        .remedy("Move the node to a 64-bit OS before upgrading (seed §3.1).")
+    }
+}
+
+pub(super) fn check_resolve(env: &Env) -> Finding {
+    let expected = "every cluster node name resolves";
+    let (nodes, source) = match &env.nodes {
+        Some(n) => (n.clone(), "nodes parameter"),
+        None => match env.lcd() {
+            Lcd::Up(s) => (s.peers(), "communication paths"),
+            other => {
+                return Finding::skip(
+                    expected,
+                    format!("no node names to check: nodes not given and the comm-path peers are unknown ({})", lcd_why(other)),
+                )
+            }
+        },
+    };
+    if nodes.is_empty() {
+        return Finding::skip(
+            expected,
+            format!("no node names to check (none in the {source})"),
+        );
+    }
+    let mut resolved = vec![];
+    let mut failed = vec![];
+    for n in &nodes {
+        if let Err(e) = plain_word(n) {
+            failed.push(format!("{n:?} ({e})"));
+            continue;
+        }
+        match env.probe(Cmd::new("getent").args(["ahosts", n])) {
+            Probe::Missing(m) => {
+                return Finding::skip(expected, format!("cannot resolve names: {m}"))
+            }
+            Probe::Ran(o) => match first_address(&o.stdout) {
+                Some(a) if o.ok() => resolved.push(format!("{n}={a}")),
+                _ => failed.push(n.clone()),
+            },
+        }
+    }
+    let actual = resolved
+        .iter()
+        .cloned()
+        .chain(failed.iter().map(|f| format!("{f}=UNRESOLVED")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if failed.is_empty() {
+        Finding::pass(
+            expected,
+            actual,
+            format!("{} node name(s) resolve ({source})", nodes.len()),
+        )
+    } else {
+        Finding::fail(
+            expected,
+            actual,
+            format!("node name(s) do not resolve: {}", failed.join(", ")),
+        )
+        .remedy("Add every cluster node to DNS or /etc/hosts on every node (seed §3.2).")
+    }
+}
+
+/// The first address of `getent ahosts` output (`ADDR  STREAM name`).
+pub(super) fn first_address(out: &str) -> Option<String> {
+    out.lines()
+        .find_map(|l| l.split_whitespace().next())
+        .map(String::from)
+}
+
+pub(super) fn check_localhost(env: &Env) -> Finding {
+    let expected = "localhost resolves to 127.0.0.1";
+    let out = match env.probe(Cmd::new("getent").args(["ahosts", "localhost"])) {
+        Probe::Missing(m) => return Finding::skip(expected, format!("cannot resolve names: {m}")),
+        Probe::Ran(o) => o,
+    };
+    let addrs: BTreeSet<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(String::from)
+        .collect();
+    let actual = if addrs.is_empty() {
+        "UNRESOLVED".to_string()
+    } else {
+        addrs.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    if out.ok() && addrs.contains("127.0.0.1") {
+        Finding::pass(expected, actual, "localhost resolves to 127.0.0.1")
+    } else {
+        Finding::fail(
+            expected,
+            actual,
+            "localhost does not resolve to 127.0.0.1 (the GUI needs it)",
+        )
+        .remedy("Add `127.0.0.1 localhost` to /etc/hosts (seed §3.2).")
+    }
+}
+
+pub(super) fn check_firewall(env: &Env) -> Finding {
+    let mut notes: Vec<String> = vec![];
+    let dk = env.dk_ports(&mut notes).clone();
+    for m in &env.mirrors {
+        if !dk.contains_key(m) {
+            notes.push(format!("mirror {m}: no free port up to 65535"));
+        }
+    }
+    if env.mirrors.is_empty() {
+        if let Ok(pk) = env.lk_packages() {
+            if pk.iter().any(|n| n == "steeleye-lkDR") {
+                notes.push(
+                    "DataKeeper is installed: pass datakeeper_mirrors to check its ports".into(),
+                );
+            }
+        }
+    }
+    let mut wanted: Vec<(u16, u16, String, bool)> = LK_PORTS
+        .iter()
+        .map(|(a, b, w, f)| (*a, *b, w.to_string(), *f))
+        .collect();
+    for (m, p) in &dk {
+        wanted.push((*p, *p, format!("DataKeeper mirror {m}"), true));
+    }
+    let expected = wanted
+        .iter()
+        .map(|(a, b, w, _)| {
+            if a == b {
+                format!("{a}/tcp ({w})")
+            } else {
+                format!("{a}-{b}/tcp ({w})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+        + " allowed";
+    let dk_json: Map<String, Value> = dk.iter().map(|(m, p)| (m.to_string(), json!(p))).collect();
+    let probe = match active_filter(env) {
+        Ok(x) => x,
+        Err(e) => {
+            return Finding::skip(expected, format!("no firewall tool found: {e}"))
+                .details(json!({ "datakeeper_ports": dk_json }))
+        }
+    };
+    notes.extend(probe.notes);
+    let Some(f) = probe.filter else {
+        if probe.inconclusive {
+            return Finding::warn(
+                expected,
+                "unknown",
+                format!(
+                    "no active firewall found, but a firewall probe failed ({})",
+                    notes.join("; ")
+                ),
+            )
+            .remedy("Run lk_preflight as root (become: true) so the firewall rules can be read.")
+            .details(json!({ "firewall": null, "datakeeper_ports": dk_json, "notes": notes }));
+        }
+        let mut f = Finding::pass(
+            expected,
+            "no active firewall",
+            "no firewall is active; every port is reachable",
+        );
+        f.msg = format!("{} ({})", f.msg, notes.join("; "));
+        return f.details(json!({ "firewall": null, "datakeeper_ports": dk_json, "notes": notes }));
+    };
+    let mut closed_fail = vec![];
+    let mut closed_warn = vec![];
+    for (a, b, w, fails) in &wanted {
+        let all_open = if a == b {
+            f.allows(*a)
+        } else {
+            (*a..=*b).all(|p| f.allows(p))
+        };
+        if !all_open {
+            let label = if a == b {
+                format!("{a}/tcp ({w})")
+            } else {
+                format!("{a}-{b}/tcp ({w})")
+            };
+            if *fails {
+                closed_fail.push(label)
+            } else {
+                closed_warn.push(label)
+            }
+        }
+    }
+    let closed: Vec<String> = closed_fail
+        .iter()
+        .chain(closed_warn.iter())
+        .cloned()
+        .collect();
+    let actual = if closed.is_empty() {
+        format!("{}: all allowed", f.name)
+    } else {
+        format!("{}: closed {}", f.name, closed.join(", "))
+    };
+    let details = json!({ "firewall": f.name, "closed": closed, "datakeeper_ports": dk_json, "notes": notes });
+    let port_args: Vec<String> = closed_fail
+        .iter()
+        .chain(closed_warn.iter())
+        .map(|l| l.split('/').next().unwrap_or_default().to_string())
+        .collect();
+    let remedy = match f.name {
+        "firewalld" => format!(
+            "{} && firewall-cmd --reload (seed §3.3; for the GUI, ssh X forwarding avoids opening the RMI range)",
+            port_args.iter().map(|p| format!("firewall-cmd --permanent --add-port={p}/tcp")).collect::<Vec<_>>().join(" && ")
+        ),
+        "nftables" => format!(
+            "Add an accept rule to the input chain for tcp dport {{ {} }} (seed §3.3)",
+            port_args.join(", ")
+        ),
+        _ => format!(
+            "{} and save the rules (seed §3.3)",
+            port_args.iter().map(|p| format!("iptables -I INPUT -p tcp --dport {} -j ACCEPT", p.replace('-', ":"))).collect::<Vec<_>>().join("; ")
+        ),
+    };
+    let note = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    };
+    if !closed_fail.is_empty() {
+        Finding::fail(
+            expected,
+            actual,
+            format!("{} blocks {}{note}", f.name, closed.join(", ")),
+        )
+        .remedy(remedy)
+        .details(details)
+    } else if !closed_warn.is_empty() {
+        Finding::warn(
+            expected,
+            actual,
+            format!(
+                "{} blocks the GUI ports {}{note}",
+                f.name,
+                closed_warn.join(", ")
+            ),
+        )
+        .remedy(remedy)
+        .details(details)
+    } else {
+        Finding::pass(
+            expected,
+            actual,
+            format!("{} allows every LifeKeeper port{note}", f.name),
+        )
+        .details(details)
+    }
+}
+
+// -- SELinux --
+
+pub(super) fn check_selinux(env: &Env) -> Finding {
+    let expected = "Disabled (Permissive only with tested kits and allow_selinux_permissive)";
+    let out = match env.probe(Cmd::new("getenforce")) {
+        Probe::Missing(m) => {
+            return Finding::skip(expected, format!("cannot read the SELinux mode: {m}"))
+        }
+        Probe::Ran(o) => o,
+    };
+    let mode = out.stdout.trim().to_string();
+    let disable = "Set SELINUX=disabled in /etc/selinux/config and reboot (seed §3.4).";
+    match mode.as_str() {
+        "Disabled" => Finding::pass(expected, mode, "SELinux is disabled"),
+        "Enforcing" => Finding::fail(
+            expected,
+            mode,
+            "SELinux is enforcing; LifeKeeper does not install while SELinux is enforcing",
+        )
+        .remedy(disable),
+        "Permissive" => {
+            let kits = match env.lk_packages() {
+                Ok(p) => installed_kits(p),
+                Err(e) => {
+                    return Finding::fail(expected, mode, format!("SELinux is permissive and the installed Recovery Kits cannot be listed ({e})"))
+                        .remedy(disable)
+                }
+            };
+            let untested: Vec<String> = kits
+                .iter()
+                .filter(|k| kit_name(k).is_none())
+                .cloned()
+                .collect();
+            let shown: Vec<String> = kits
+                .iter()
+                .map(|k| kit_name(k).map(String::from).unwrap_or_else(|| k.clone()))
+                .collect();
+            let details = json!({ "kits": kits, "untested_kits": untested });
+            let kit_text = if shown.is_empty() {
+                "no Recovery Kits".to_string()
+            } else {
+                format!("kits {}", shown.join(", "))
+            };
+            if !untested.is_empty() {
+                Finding::fail(
+                    expected,
+                    mode,
+                    format!(
+                        "SELinux is permissive and these Recovery Kits are not tested with it: {}",
+                        untested.join(", ")
+                    ),
+                )
+                .remedy(disable)
+                .details(details)
+            } else if !env.p.allow_selinux_permissive {
+                Finding::fail(expected, mode, format!("SELinux is permissive ({kit_text}, all tested); permissive needs allow_selinux_permissive: true"))
+                    .remedy(format!("{disable} Or, if permissive is required (e.g. by SAP), set allow_selinux_permissive: true."))
+                    .details(details)
+            } else {
+                Finding::warn(expected, mode, format!("SELinux is permissive, accepted: {kit_text} all tested with permissive (not recommended)"))
+                    .remedy(disable)
+                    .details(details)
+            }
+        }
+        other => Finding::warn(
+            expected,
+            other,
+            format!("unexpected `getenforce` output {other:?} (rc={})", out.rc),
+        ),
+    }
+}
+
+/// Installed Recovery Kit package names (steeleye-lk<KIT>, minus the core/GUI packages).
+pub(super) fn installed_kits(pkgs: &[String]) -> Vec<String> {
+    pkgs.iter()
+        .filter(|n| n.starts_with("steeleye-lk") && !NOT_KITS.contains(&n.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The tested-kit name for a package (`steeleye-lkSAPDB` → SAP MaxDB), `None` if untested.
+pub(super) fn kit_name(pkg: &str) -> Option<&'static str> {
+    let suffix = pkg.strip_prefix("steeleye-")?;
+    PERMISSIVE_TESTED_KITS
+        .iter()
+        .find(|(s, _)| *s == suffix)
+        .map(|(_, n)| *n)
+}
+
+pub(super) fn install_cmd(mgr: PkgMgr, pkgs: &[String]) -> String {
+    match mgr {
+        PkgMgr::Rpm => format!("yum install -y {}", pkgs.join(" ")),
+        PkgMgr::Dpkg => format!("apt-get install -y {}", pkgs.join(" ")),
+    }
+}
+
+pub(super) fn check_pkg_deps(env: &Env) -> Finding {
+    let mgr = match env.pkg_mgr() {
+        Ok(m) => m,
+        Err(e) => {
+            return Finding::skip(
+                "required packages installed",
+                format!("cannot query packages: {e}"),
+            )
+        }
+    };
+    let list: Vec<String> = match &env.p.required_packages {
+        Some(_) => env.packages.clone(),
+        None => (if mgr == PkgMgr::Rpm {
+            DEFAULT_RPM_PACKAGES
+        } else {
+            DEFAULT_DEB_PACKAGES
+        })
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    };
+    let expected = format!("installed: {}", list.join(" "));
+    let mut missing = vec![];
+    for p in &list {
+        match env.pkg_installed(mgr, p) {
+            Ok(true) => {}
+            Ok(false) => missing.push(p.clone()),
+            Err(e) => return Finding::skip(expected, format!("cannot query packages: {e}")),
+        }
+    }
+    let tool = if mgr == PkgMgr::Rpm { "rpm" } else { "dpkg" };
+    if missing.is_empty() {
+        Finding::pass(
+            expected,
+            "all installed",
+            format!(
+                "all {} required packages are installed ({tool})",
+                list.len()
+            ),
+        )
+    } else {
+        Finding::fail(
+            expected,
+            format!("missing: {}", missing.join(" ")),
+            format!("required packages are missing: {}", missing.join(", ")),
+        )
+        .remedy(format!(
+            "{} (seed §3.5; use the distribution's 64-bit packages)",
+            install_cmd(mgr, &missing)
+        ))
+        .details(json!({ "missing": missing }))
+    }
+}
+
+pub(super) fn check_sg3utils(env: &Env) -> Finding {
+    let expected = "sg3_utils installed when a multipath kit is installed";
+    let pkgs = match env.lk_packages() {
+        Ok(p) => p,
+        Err(e) => {
+            return Finding::skip(
+                expected,
+                format!("cannot list the installed Recovery Kits: {e}"),
+            )
+        }
+    };
+    let mp: Vec<&String> = pkgs
+        .iter()
+        .filter(|p| MULTIPATH_KITS.contains(&p.as_str()))
+        .collect();
+    if mp.is_empty() {
+        return Finding::pass(
+            expected,
+            "no multipath kit",
+            "sg3_utils is not required (no multipath Recovery Kit installed)",
+        );
+    }
+    let kits = mp.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let mgr = match env.pkg_mgr() {
+        Ok(m) => m,
+        Err(e) => return Finding::skip(expected, format!("cannot query packages: {e}")),
+    };
+    let name = if mgr == PkgMgr::Rpm {
+        "sg3_utils"
+    } else {
+        "sg3-utils"
+    };
+    match env.pkg_installed(mgr, name) {
+        Err(e) => Finding::skip(expected, format!("cannot query packages: {e}")),
+        Ok(true) => Finding::pass(
+            expected,
+            format!("{name} installed; {kits}"),
+            format!("{name} is installed for {kits}"),
+        ),
+        Ok(false) => Finding::fail(
+            expected,
+            format!("{name} missing; {kits}"),
+            format!("{name} is not installed but the multipath kit(s) {kits} need it"),
+        )
+        .remedy(install_cmd(mgr, &[name.to_string()])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kits_and_tested_names() {
+        let pk: Vec<String> = [
+            "steeleye-lk",
+            "steeleye-lkGUI",
+            "steeleye-lkIP",
+            "steeleye-lkSAPDB",
+            "steeleye-lkAPA",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let kits = installed_kits(&pk);
+        assert_eq!(
+            kits,
+            vec!["steeleye-lkIP", "steeleye-lkSAPDB", "steeleye-lkAPA"]
+        );
+        assert_eq!(kit_name("steeleye-lkSAPDB"), Some("SAP MaxDB"));
+        assert_eq!(kit_name("steeleye-lkAPA"), None);
+    }
+}
