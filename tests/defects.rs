@@ -153,3 +153,87 @@ fn grandchild_holding_stdout_defeats_the_timeout() {
         t.elapsed()
     );
 }
+
+/// Defect 11: `wait: 9223372036854775807` ran the switchover and then panicked (reporting
+/// changed: false); `min_free_mb: 18014398509481984` wrapped and LK-DISK-FREE passed. Every
+/// integer parameter of every module now declares its bounds, checked before anything runs.
+#[test]
+fn integer_overflow_in_parameters_is_refused_before_anything_runs() {
+    use lkops::modules::{backup, defaults_merge, preflight, resource, upgrade};
+    use lkops::runtime::Kind;
+    for spec in [
+        &backup::SPEC,
+        &defaults_merge::SPEC,
+        &preflight::SPEC,
+        &resource::SPEC,
+        &upgrade::SPEC,
+    ] {
+        for p in spec.params {
+            if matches!(p.kind, Kind::Int | Kind::IntList) {
+                let (min, max) = p
+                    .range
+                    .unwrap_or_else(|| panic!("{} {} declares no range", spec.name, p.name));
+                // Seconds, MiB and counts: nothing beyond what u32 arithmetic can hold.
+                assert!(min >= 0 && max <= 1 << 32, "{} {}", spec.name, p.name);
+            }
+        }
+    }
+
+    let c = Cluster::create("defect11", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let before = c.state();
+    let huge = 9_223_372_036_854_775_807i64;
+    let cases = [
+        (
+            "lk_resource",
+            json!({"state": "standby", "lkroot": a.lkroot, "wait": huge}),
+            "wait",
+        ),
+        (
+            "lk_resource",
+            json!({"state": "standby", "lkroot": a.lkroot, "timeout": huge}),
+            "timeout",
+        ),
+        (
+            "lk_preflight",
+            json!({"lkroot": a.lkroot, "min_free_mb": 18_014_398_509_481_984i64}),
+            "min_free_mb",
+        ),
+        (
+            "lk_preflight",
+            json!({"lkroot": a.lkroot, "timeout": huge}),
+            "timeout",
+        ),
+        (
+            "lk_preflight",
+            json!({"lkroot": a.lkroot, "datakeeper_mirrors": [huge]}),
+            "datakeeper_mirrors",
+        ),
+        (
+            "lk_backup",
+            json!({"lkroot": a.lkroot, "dest": c.dir.join("b"), "keep": huge}),
+            "keep",
+        ),
+        (
+            "lk_backup",
+            json!({"lkroot": a.lkroot, "dest": c.dir.join("b"), "timeout": huge}),
+            "timeout",
+        ),
+        (
+            "lk_upgrade",
+            json!({"lkroot": a.lkroot, "timeout": huge}),
+            "timeout",
+        ),
+    ];
+    for (module, args, param) in cases {
+        let (v, rc) = a.module(module, args.clone());
+        assert_eq!(rc, 1, "{module} {args}: {v}");
+        assert_eq!(v["invalid_parameter"], param, "{module} {args}: {v}");
+        assert_eq!(v["changed"], false, "{module} {args}: {v}");
+        assert!(
+            v["msg"].as_str().unwrap().contains("must be between"),
+            "{module} {args}: {v}"
+        );
+    }
+    assert_eq!(c.state(), before, "a refused run changed the cluster");
+}
