@@ -8,7 +8,6 @@
 
 use crate::lifekeeper::version::Version;
 use crate::runtime::{Cmd, Runner};
-use serde::Deserialize;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -37,16 +36,16 @@ impl MediaSrc {
     }
 }
 
-/// How an image is opened for setup (lk_upgrade's `media_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Mount; where mounting is not permitted (an unprivileged container), extract.
-    Auto,
-    /// Loop-mount read-only, nothing else.
-    Mount,
-    /// Copy out with xorriso (or bsdtar).
-    Extract,
+crate::choice_enum! {
+    /// How an image is opened for setup (lk_upgrade's `media_mode`).
+    pub enum Mode {
+        /// Mount; where mounting is not permitted (an unprivileged container), extract.
+        Auto = "auto",
+        /// Loop-mount read-only, nothing else.
+        Mount = "mount",
+        /// Copy out with xorriso (or bsdtar).
+        Extract = "extract",
+    }
 }
 
 /// The per-run directory a media is mounted on or extracted to: `<work_dir>/media-<v>-<pid>`.

@@ -3,7 +3,7 @@
 
 use super::journal;
 use super::outcome::steps_json;
-use super::plan::{Action, StepStatus, Upgrade};
+use super::plan::{in_service, Action, StepStatus, Upgrade};
 use super::Params;
 use crate::lifekeeper::media::{self, OpenMedia};
 use crate::lifekeeper::setup::{self, Conf};
@@ -387,11 +387,7 @@ impl Run<'_> {
             ),
             _ => {}
         }
-        let busy: Vec<String> = st
-            .iter()
-            .flat_map(|s| s.in_service())
-            .map(|r| format!("{} ({})", r.tag, r.state))
-            .collect();
+        let busy = in_service(st.as_ref());
         if !busy.is_empty() {
             problems.push(format!(
                 "resources are in service on this node: {}",

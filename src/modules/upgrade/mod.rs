@@ -9,32 +9,32 @@
 //! arguments resumes at the first step not done: a half-finished upgrade never needs hand repair.
 
 mod execute;
-mod facts;
-mod journal;
-mod outcome;
-mod plan;
+pub mod facts;
+pub mod journal;
+pub mod outcome;
+pub mod plan;
 #[cfg(test)]
 mod plan_tests;
 
 use crate::lifekeeper::media::Mode as MediaMode;
 use crate::lifekeeper::version::Version;
 use crate::runtime::{
-    Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
+    check_abs_path, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
 };
 use serde::Deserialize;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const PARAMS: &[Param] = &[
     Param::new("version", Kind::Str, "The target LifeKeeper version, e.g. C(9.6.1).").required(),
     Param::new(
         "media",
-        Kind::Path,
+        Kind::AbsPath,
         "Absolute path of the target release's ISO image (e.g. C(/srv/sps_961.img)). Mutually exclusive with media_dir.",
     ),
     Param::new(
         "media_dir",
-        Kind::Path,
+        Kind::AbsPath,
         "Absolute path of the target release's media, already mounted or extracted (holds C(setup)). Not cleaned up.",
     ),
     Param::new(
@@ -42,7 +42,7 @@ const PARAMS: &[Param] = &[
         Kind::Str,
         "How to open an ISO image: C(mount) loop-mounts it read-only; C(extract) copies it out with xorriso (or bsdtar); C(auto) mounts and, where mounting is not permitted (an unprivileged container), extracts. Whatever was mounted or extracted is removed on success and on failure.",
     )
-    .choices(&["auto", "mount", "extract"])
+    .choices(MediaMode::NAMES)
     .default("\"auto\""),
     Param::new(
         "stepping_media",
@@ -51,7 +51,7 @@ const PARAMS: &[Param] = &[
     ),
     Param::new(
         "setup_config",
-        Kind::Path,
+        Kind::AbsPath,
         "A saved setup configuration for the non-interactive setup (C(setup -f FILE -q y)). Without it one is generated from recovery_kits, license_files, install_jre and quorum.",
     ),
     Param::new("recovery_kits", Kind::List, "Recovery kits to install (e.g. C(lkIP)), for the generated setup configuration. Installed kits are upgraded anyway."),
@@ -68,7 +68,7 @@ const PARAMS: &[Param] = &[
         Kind::Str,
         "C(auto): start LifeKeeper at the end if it was running before the upgrade; C(always); C(never) (the module does not start it; note that setup itself restarts a LifeKeeper that was running when setup began).",
     )
-    .choices(&["auto", "always", "never"])
+    .choices(StartAfter::NAMES)
     .default("\"auto\""),
     Param::new(
         "allow_reinstall",
@@ -84,12 +84,12 @@ const PARAMS: &[Param] = &[
     .default("true"),
     Param::new(
         "backup_dir",
-        Kind::Path,
+        Kind::AbsPath,
         "lk_backup's directory. Required for the reinstall path, which refuses before touching anything unless it holds a backup of this node that verifies. The saved defaults file, the setup log and the journal go there too.",
     ),
     Param::new(
         "defaults_base",
-        Kind::Path,
+        Kind::AbsPath,
         "The old release's pristine /etc/default/LifeKeeper. With it, re-applying the saved parameters after a reinstall is a three-way merge (only keys the site changed are carried).",
     ),
     Param::new(
@@ -101,17 +101,17 @@ const PARAMS: &[Param] = &[
     Param::new("timeout", Kind::Int, "Seconds allowed for each external step (setup, rmlk, lkstop, mount, extraction).").default("1800"),
     Param::new(
         "work_dir",
-        Kind::Path,
+        Kind::AbsPath,
         "Where media are mounted or extracted (in a per-run subdirectory that is removed afterwards), the generated setup configuration is written (mode 0600, removed afterwards), and the setup log is kept when there is no backup_dir.",
     )
     .default("\"/var/tmp/lkops-upgrade\""),
     Param::new(
         "state_dir",
-        Kind::Path,
+        Kind::AbsPath,
         "Where the journal is kept when there is no backup_dir.",
     )
     .default("\"/var/lib/lkops\""),
-    Param::new("defaults_file", Kind::Path, "LifeKeeper's defaults file.").default("\"/etc/default/LifeKeeper\""),
+    Param::new("defaults_file", Kind::AbsPath, "LifeKeeper's defaults file.").default("\"/etc/default/LifeKeeper\""),
     LKROOT,
 ];
 
@@ -213,24 +213,14 @@ pub struct Params {
     pub lkroot: PathBuf,
 }
 
-/// When LifeKeeper is started at the end (`start_after`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StartAfter {
-    /// If it was running before the upgrade.
-    Auto,
-    Always,
-    /// The module does not start it.
-    Never,
-}
-
-impl StartAfter {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StartAfter::Auto => "auto",
-            StartAfter::Always => "always",
-            StartAfter::Never => "never",
-        }
+crate::choice_enum! {
+    /// When LifeKeeper is started at the end (`start_after`).
+    pub enum StartAfter {
+        /// If it was running before the upgrade.
+        Auto = "auto",
+        Always = "always",
+        /// The module does not start it.
+        Never = "never",
     }
 }
 
@@ -254,24 +244,6 @@ impl Module for Upgrade {
 
 // ---- parameters ----------------------------------------------------------------------------------
 
-fn literal(name: &str, p: &Path) -> Result<(), Failure> {
-    let s = p.to_string_lossy();
-    if s.contains(['\n', '\r', '\0']) {
-        return Err(Failure::param(
-            name,
-            format!("{name} must not contain a line break or NUL"),
-        ));
-    }
-    // Absolute paths can never be read as an option by mount, xorriso or setup.
-    if !p.is_absolute() {
-        return Err(Failure::param(
-            name,
-            format!("{name} must be an absolute path, got {s}"),
-        ));
-    }
-    Ok(())
-}
-
 fn validate(p: &Params) -> Result<Version, Failure> {
     let target = Version::parse(&p.version)
         .map_err(|e| Failure::param("version", format!("version: {e}")))?;
@@ -281,30 +253,13 @@ fn validate(p: &Params) -> Result<Version, Failure> {
             "media and media_dir are mutually exclusive",
         ));
     }
-    for (name, v) in [
-        ("media", &p.media),
-        ("media_dir", &p.media_dir),
-        ("setup_config", &p.setup_config),
-        ("backup_dir", &p.backup_dir),
-        ("defaults_base", &p.defaults_base),
-    ] {
-        if let Some(v) = v {
-            literal(name, v)?;
-        }
-    }
-    for (name, v) in [
-        ("work_dir", &p.work_dir),
-        ("state_dir", &p.state_dir),
-        ("defaults_file", &p.defaults_file),
-        ("lkroot", &p.lkroot),
-    ] {
-        literal(name, v)?;
-    }
+    // Single paths are Kind::AbsPath (checked by the runtime); list entries are checked here.
+    // Absolute paths can never be read as an option by mount, xorriso or setup.
     for m in &p.stepping_media {
-        literal("stepping_media", m)?;
+        check_abs_path("stepping_media", &m.to_string_lossy())?;
     }
     for l in &p.license_files {
-        literal("license_files", l)?;
+        check_abs_path("license_files", &l.to_string_lossy())?;
         // The generated configuration lists them separated by spaces.
         if l.to_string_lossy().contains(|c: char| {
             c.is_whitespace() || c == '"' || c == '\'' || c == '$' || c == '`' || c == '\\'

@@ -7,10 +7,9 @@ use super::journal::Journal;
 use super::{Params, StartAfter};
 use crate::lifekeeper::backup_store;
 use crate::lifekeeper::media::{self, MediaSrc, Mode};
-use crate::lifekeeper::status::Probe;
+use crate::lifekeeper::status::{Probe, Status};
 use crate::lifekeeper::version::{self, Path as UpPath, Version};
 use crate::runtime::Failure;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Why the run stops before touching anything: the failed result, naming the parameter to
@@ -36,24 +35,13 @@ pub enum Action {
     Verify,
 }
 
-/// A step's status in the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    Planned,
-    Done,
-    Skipped,
-    Failed,
-}
-
-impl StepStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Planned => "planned",
-            StepStatus::Done => "done",
-            StepStatus::Skipped => "skipped",
-            StepStatus::Failed => "failed",
-        }
+crate::choice_enum! {
+    /// A step's status in the result.
+    pub enum StepStatus {
+        Planned = "planned",
+        Done = "done",
+        Skipped = "skipped",
+        Failed = "failed",
     }
 }
 
@@ -109,6 +97,15 @@ pub struct Upgrade {
 /// gather step also uses it, to leave the media alone then).
 pub fn at_target(installed: Option<Version>, target: Version, pending: Option<&Journal>) -> bool {
     installed == Some(target) && pending.is_none()
+}
+
+/// The resources in service on this node, as `TAG (STATE)`: what the refusal and the final
+/// verification name.
+pub fn in_service(st: Option<&Status>) -> Vec<String> {
+    st.iter()
+        .flat_map(|s| s.in_service())
+        .map(|r| format!("{} ({})", r.tag, r.state))
+        .collect()
 }
 
 fn media_refusal(param: &str, src: &MediaSrc, why: &str) -> Refusal {
@@ -200,11 +197,7 @@ pub fn plan(
         _ => {}
     }
     if p.require_standby {
-        let busy: Vec<String> = st
-            .iter()
-            .flat_map(|s| s.in_service())
-            .map(|r| format!("{} ({})", r.tag, r.state))
-            .collect();
+        let busy = in_service(st);
         if !busy.is_empty() {
             return Err(Failure::new(format!(
                 "resources are in service on {host}: {}; move them to another node first (lk_resource), or set require_standby: false",
