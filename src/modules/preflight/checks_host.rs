@@ -1,11 +1,10 @@
 //! The checks of the host itself: architecture, name resolution, the firewall, SELinux and the
 //! OS packages the installer needs. Each is a function of the gathered facts (`Env`).
 
-use super::env::{active_filter, lcd_why, Env, Lcd, PkgMgr, Probe};
+use super::env::{lcd_why, Env, Lcd, PkgMgr, Probe};
 use super::{plain_word, Finding};
-use crate::lifekeeper::ports::LK_PORTS;
 use crate::runtime::Cmd;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 /// Recovery Kit RPM suffixes (steeleye-lk<KIT>) tested with SELinux permissive (seed §3.4), with
@@ -196,158 +195,6 @@ pub(super) fn check_localhost(env: &Env) -> Finding {
             "localhost does not resolve to 127.0.0.1 (the GUI needs it)",
         )
         .remedy("Add `127.0.0.1 localhost` to /etc/hosts (seed §3.2).")
-    }
-}
-
-pub(super) fn check_firewall(env: &Env) -> Finding {
-    let mut notes: Vec<String> = vec![];
-    let dk = env.dk_ports(&mut notes).clone();
-    for m in &env.mirrors {
-        if !dk.contains_key(m) {
-            notes.push(format!("mirror {m}: no free port up to 65535"));
-        }
-    }
-    if env.mirrors.is_empty() {
-        if let Ok(pk) = env.lk_packages() {
-            if pk.iter().any(|n| n == "steeleye-lkDR") {
-                notes.push(
-                    "DataKeeper is installed: pass datakeeper_mirrors to check its ports".into(),
-                );
-            }
-        }
-    }
-    let mut wanted: Vec<(u16, u16, String, bool)> = LK_PORTS
-        .iter()
-        .map(|(a, b, w, f)| (*a, *b, w.to_string(), *f))
-        .collect();
-    for (m, p) in &dk {
-        wanted.push((*p, *p, format!("DataKeeper mirror {m}"), true));
-    }
-    let expected = wanted
-        .iter()
-        .map(|(a, b, w, _)| {
-            if a == b {
-                format!("{a}/tcp ({w})")
-            } else {
-                format!("{a}-{b}/tcp ({w})")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-        + " allowed";
-    let dk_json: Map<String, Value> = dk.iter().map(|(m, p)| (m.to_string(), json!(p))).collect();
-    let probe = match active_filter(env) {
-        Ok(x) => x,
-        Err(e) => {
-            return Finding::skip(expected, format!("no firewall tool found: {e}"))
-                .details(json!({ "datakeeper_ports": dk_json }))
-        }
-    };
-    notes.extend(probe.notes);
-    let Some(f) = probe.filter else {
-        if probe.inconclusive {
-            return Finding::warn(
-                expected,
-                "unknown",
-                format!(
-                    "no active firewall found, but a firewall probe failed ({})",
-                    notes.join("; ")
-                ),
-            )
-            .remedy("Run lk_preflight as root (become: true) so the firewall rules can be read.")
-            .details(json!({ "firewall": null, "datakeeper_ports": dk_json, "notes": notes }));
-        }
-        let mut f = Finding::pass(
-            expected,
-            "no active firewall",
-            "no firewall is active; every port is reachable",
-        );
-        f.msg = format!("{} ({})", f.msg, notes.join("; "));
-        return f.details(json!({ "firewall": null, "datakeeper_ports": dk_json, "notes": notes }));
-    };
-    let mut closed_fail = vec![];
-    let mut closed_warn = vec![];
-    for (a, b, w, fails) in &wanted {
-        let all_open = if a == b {
-            f.allows(*a)
-        } else {
-            (*a..=*b).all(|p| f.allows(p))
-        };
-        if !all_open {
-            let label = if a == b {
-                format!("{a}/tcp ({w})")
-            } else {
-                format!("{a}-{b}/tcp ({w})")
-            };
-            if *fails {
-                closed_fail.push(label)
-            } else {
-                closed_warn.push(label)
-            }
-        }
-    }
-    let closed: Vec<String> = closed_fail
-        .iter()
-        .chain(closed_warn.iter())
-        .cloned()
-        .collect();
-    let actual = if closed.is_empty() {
-        format!("{}: all allowed", f.name)
-    } else {
-        format!("{}: closed {}", f.name, closed.join(", "))
-    };
-    let details = json!({ "firewall": f.name, "closed": closed, "datakeeper_ports": dk_json, "notes": notes });
-    let port_args: Vec<String> = closed_fail
-        .iter()
-        .chain(closed_warn.iter())
-        .map(|l| l.split('/').next().unwrap_or_default().to_string())
-        .collect();
-    let remedy = match f.name {
-        "firewalld" => format!(
-            "{} && firewall-cmd --reload (seed §3.3; for the GUI, ssh X forwarding avoids opening the RMI range)",
-            port_args.iter().map(|p| format!("firewall-cmd --permanent --add-port={p}/tcp")).collect::<Vec<_>>().join(" && ")
-        ),
-        "nftables" => format!(
-            "Add an accept rule to the input chain for tcp dport {{ {} }} (seed §3.3)",
-            port_args.join(", ")
-        ),
-        _ => format!(
-            "{} and save the rules (seed §3.3)",
-            port_args.iter().map(|p| format!("iptables -I INPUT -p tcp --dport {} -j ACCEPT", p.replace('-', ":"))).collect::<Vec<_>>().join("; ")
-        ),
-    };
-    let note = if notes.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", notes.join("; "))
-    };
-    if !closed_fail.is_empty() {
-        Finding::fail(
-            expected,
-            actual,
-            format!("{} blocks {}{note}", f.name, closed.join(", ")),
-        )
-        .remedy(remedy)
-        .details(details)
-    } else if !closed_warn.is_empty() {
-        Finding::warn(
-            expected,
-            actual,
-            format!(
-                "{} blocks the GUI ports {}{note}",
-                f.name,
-                closed_warn.join(", ")
-            ),
-        )
-        .remedy(remedy)
-        .details(details)
-    } else {
-        Finding::pass(
-            expected,
-            actual,
-            format!("{} allows every LifeKeeper port{note}", f.name),
-        )
-        .details(details)
     }
 }
 
