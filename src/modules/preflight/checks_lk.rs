@@ -26,15 +26,23 @@ pub(super) fn path_of(env: &Env) -> Option<(UpPath, Option<Version>)> {
 }
 
 pub(super) fn check_version_path(env: &Env) -> Finding {
-    let t = env.target;
+    judge_version_path(env.target, &env.stepping, env.installed())
+}
+
+/// LK-VERSION-PATH from the installed version (`Err`: rpm could not tell).
+pub(super) fn judge_version_path(
+    t: Version,
+    stepping: &[Version],
+    installed: &Result<Option<Version>, String>,
+) -> Finding {
     let expected = format!("an upgrade path to {t} (none, direct or stepwise)");
-    let inst = match env.installed() {
+    let inst = match installed {
         Ok(i) => *i,
         Err(e) => {
             return Finding::skip(expected, format!("cannot read the installed version: {e}"))
         }
     };
-    let (path, via) = version::upgrade_path(inst.as_ref(), &t, &env.stepping);
+    let (path, via) = version::upgrade_path(inst.as_ref(), &t, stepping);
     let shown = inst
         .map(|v| v.to_string())
         .unwrap_or_else(|| "not installed".into());
@@ -259,8 +267,13 @@ pub(super) fn check_disk(env: &Env) -> Finding {
 // -- cluster state --
 
 pub(super) fn check_comm_paths(env: &Env) -> Finding {
+    judge_comm_paths(env.lcd())
+}
+
+/// LK-COMM-PATHS from the status (`lcdstatus -e`).
+pub(super) fn judge_comm_paths(lcd: &Lcd) -> Finding {
     let expected = "every communication path ALIVE";
-    let st = match env.lcd() {
+    let st = match lcd {
         Lcd::Up(s) => s,
         other => {
             return Finding::skip(
@@ -331,11 +344,19 @@ pub(super) fn check_comm_paths(env: &Env) -> Finding {
 }
 
 pub(super) fn check_standby(env: &Env) -> Finding {
-    let expected = "no resource ISP or ISU on this node";
     if !env.p.require_standby {
+        return judge_standby(false, &Lcd::Stopped);
+    }
+    judge_standby(true, env.lcd())
+}
+
+/// LK-STATE-STANDBY from `require_standby` and the status.
+pub(super) fn judge_standby(require_standby: bool, lcd: &Lcd) -> Finding {
+    let expected = "no resource ISP or ISU on this node";
+    if !require_standby {
         return Finding::skip(expected, "not required (require_standby is false)");
     }
-    let st = match env.lcd() {
+    let st = match lcd {
         Lcd::Up(s) => s,
         Lcd::Stopped => {
             return Finding::pass(
@@ -374,8 +395,13 @@ pub(super) fn check_standby(env: &Env) -> Finding {
 }
 
 pub(super) fn check_service(env: &Env) -> Finding {
+    judge_service(env.lcd())
+}
+
+/// LK-SERVICE from the status.
+pub(super) fn judge_service(lcd: &Lcd) -> Finding {
     let expected = "informational";
-    match env.lcd() {
+    match lcd {
         Lcd::Up(_) => Finding::pass(expected, "running", "LifeKeeper is running"),
         Lcd::Stopped => Finding::pass(
             expected,
@@ -403,5 +429,73 @@ mod tests {
             parse_df("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 100 50 2048 50% /var lib\n"),
             Some(("/var lib".into(), 2048))
         );
+    }
+
+    // The vendor's short status display (lifekeeper.md §1.2): svr1 holds two resources ISP.
+    const STATUS: &str = "Resource Hierarchy Information
+
+BACKUP   TAG                ID          STATE     PRIO  PRIMARY
+svr1     appfs3910-on-svr1  appfs4238   ISP          1  svr2
+svr1      filesys4083       /jrl1       ISP          1  svr2
+
+Communication Status Information
+
+MACHINE  NETWORK ADDRESSES/DEVICE         STATE     PRIO
+svr1     TCP     100.10.1.20/100.11.1.21  ALIVE        1
+svr1     TTY     /dev/ttyS0               ALIVE       --
+";
+
+    fn up(text: &str) -> Lcd {
+        Lcd::Up(lcd::parse(text).unwrap())
+    }
+
+    #[test]
+    fn cluster_checks_judge_the_status_without_running_anything() {
+        assert_eq!(judge_comm_paths(&up(STATUS)).status.name(), "pass");
+        let one_dead = STATUS.replace(
+            "/dev/ttyS0               ALIVE",
+            "/dev/ttyS0               DEAD ",
+        );
+        let f = judge_comm_paths(&up(&one_dead));
+        assert_eq!(f.status.name(), "warn", "{}", f.msg);
+        let all_dead = one_dead.replace("100.11.1.21  ALIVE", "100.11.1.21  DEAD ");
+        let f = judge_comm_paths(&up(&all_dead));
+        assert_eq!(f.status.name(), "fail", "{}", f.msg);
+        assert_eq!(judge_comm_paths(&Lcd::Stopped).status.name(), "skip");
+
+        let f = judge_standby(true, &up(STATUS));
+        assert_eq!(f.status.name(), "fail");
+        assert!(f.remedy.unwrap().ends_with("appfs3910-on-svr1"));
+        assert_eq!(
+            judge_standby(true, &up(&STATUS.replace("ISP", "OSU")))
+                .status
+                .name(),
+            "pass"
+        );
+        assert_eq!(judge_standby(true, &Lcd::Stopped).status.name(), "pass");
+        assert_eq!(judge_standby(false, &up(STATUS)).status.name(), "skip");
+
+        assert_eq!(judge_service(&up(STATUS)).actual, "running");
+        assert_eq!(judge_service(&Lcd::Stopped).actual, "stopped");
+        assert_eq!(
+            judge_service(&Lcd::NotInstalled("x".into())).status.name(),
+            "skip"
+        );
+    }
+
+    #[test]
+    fn version_path_is_judged_from_the_installed_version() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        let t = v("9.6.1");
+        let j = |inst: Result<Option<Version>, String>, step: &[Version]| {
+            judge_version_path(t, step, &inst)
+        };
+        assert_eq!(j(Ok(Some(v("9.6.1"))), &[]).status.name(), "pass");
+        assert_eq!(j(Ok(Some(v("9.5.0"))), &[]).status.name(), "pass");
+        assert_eq!(j(Ok(Some(v("9.9.0"))), &[]).status.name(), "fail");
+        assert_eq!(j(Ok(None), &[]).status.name(), "fail");
+        assert_eq!(j(Err("rpm not found".into()), &[]).status.name(), "skip");
+        let f = j(Ok(Some(v("8.1.2"))), &[]);
+        assert_eq!(f.status.name(), "warn", "{}", f.msg);
     }
 }
