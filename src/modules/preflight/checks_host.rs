@@ -76,8 +76,13 @@ pub(super) const DEFAULT_DEB_PACKAGES: &[&str] = &[
 ];
 
 pub(super) fn check_arch(env: &Env) -> Finding {
+    judge_arch(env.probe(Cmd::new("uname").arg("-m")))
+}
+
+/// LK-ARCH-64BIT from `uname -m`.
+pub(super) fn judge_arch(uname_m: Probe) -> Finding {
     let expected = "64-bit (x86_64, aarch64, ppc64le, s390x)";
-    let out = match env.probe(Cmd::new("uname").arg("-m")) {
+    let out = match uname_m {
         Probe::Missing(n) => {
             return Finding::skip(expected, format!("cannot read the architecture: {n}"))
         }
@@ -170,8 +175,13 @@ pub(super) fn first_address(out: &str) -> Option<String> {
 }
 
 pub(super) fn check_localhost(env: &Env) -> Finding {
+    judge_localhost(env.probe(Cmd::new("getent").args(["ahosts", "localhost"])))
+}
+
+/// LK-NET-LOCALHOST from `getent ahosts localhost`.
+pub(super) fn judge_localhost(getent: Probe) -> Finding {
     let expected = "localhost resolves to 127.0.0.1";
-    let out = match env.probe(Cmd::new("getent").args(["ahosts", "localhost"])) {
+    let out = match getent {
         Probe::Missing(m) => return Finding::skip(expected, format!("cannot resolve names: {m}")),
         Probe::Ran(o) => o,
     };
@@ -201,8 +211,21 @@ pub(super) fn check_localhost(env: &Env) -> Finding {
 // -- SELinux --
 
 pub(super) fn check_selinux(env: &Env) -> Finding {
+    let getenforce = env.probe(Cmd::new("getenforce"));
+    // The installed kits matter only when SELinux is permissive: list them only then.
+    let permissive = matches!(&getenforce, Probe::Ran(o) if o.stdout.trim() == "Permissive");
+    let packages = permissive.then(|| env.lk_packages());
+    judge_selinux(env.p.allow_selinux_permissive, getenforce, packages)
+}
+
+/// LK-SELINUX from `getenforce` and, when permissive, the installed LifeKeeper package names.
+pub(super) fn judge_selinux(
+    allow_permissive: bool,
+    getenforce: Probe,
+    packages: Option<&Result<Vec<String>, String>>,
+) -> Finding {
     let expected = "Disabled (Permissive only with tested kits and allow_selinux_permissive)";
-    let out = match env.probe(Cmd::new("getenforce")) {
+    let out = match getenforce {
         Probe::Missing(m) => {
             return Finding::skip(expected, format!("cannot read the SELinux mode: {m}"))
         }
@@ -219,7 +242,7 @@ pub(super) fn check_selinux(env: &Env) -> Finding {
         )
         .remedy(disable),
         "Permissive" => {
-            let kits = match env.lk_packages() {
+            let kits = match packages.expect("gathered when permissive") {
                 Ok(p) => installed_kits(p),
                 Err(e) => {
                     return Finding::fail(expected, mode, format!("SELinux is permissive and the installed Recovery Kits cannot be listed ({e})"))
@@ -252,7 +275,7 @@ pub(super) fn check_selinux(env: &Env) -> Finding {
                 )
                 .remedy(disable)
                 .details(details)
-            } else if !env.p.allow_selinux_permissive {
+            } else if !allow_permissive {
                 Finding::fail(expected, mode, format!("SELinux is permissive ({kit_text}, all tested); permissive needs allow_selinux_permissive: true"))
                     .remedy(format!("{disable} Or, if permissive is required (e.g. by SAP), set allow_selinux_permissive: true."))
                     .details(details)
@@ -419,5 +442,70 @@ mod tests {
         );
         assert_eq!(kit_name("steeleye-lkSAPDB"), Some("SAP MaxDB"));
         assert_eq!(kit_name("steeleye-lkAPA"), None);
+    }
+
+    fn ran(stdout: &str, rc: i32) -> Probe {
+        Probe::Ran(crate::runtime::CmdOutput {
+            cmd: vec!["probe".into()],
+            rc,
+            stdout: stdout.into(),
+            stderr: String::new(),
+            timed_out: false,
+        })
+    }
+
+    #[test]
+    fn host_checks_judge_probe_output_without_running_anything() {
+        assert_eq!(judge_arch(ran("x86_64\n", 0)).status.name(), "pass");
+        assert_eq!(judge_arch(ran("i686\n", 0)).status.name(), "fail");
+        assert_eq!(judge_arch(ran("", 1)).status.name(), "warn");
+        assert_eq!(
+            judge_arch(Probe::Missing("uname not found on PATH".into()))
+                .status
+                .name(),
+            "skip"
+        );
+
+        let lh = "127.0.0.1       STREAM localhost\n::1 STREAM localhost\n";
+        assert_eq!(judge_localhost(ran(lh, 0)).status.name(), "pass");
+        assert_eq!(
+            judge_localhost(ran("::1 STREAM localhost\n", 0))
+                .status
+                .name(),
+            "fail"
+        );
+        assert_eq!(judge_localhost(ran("", 2)).actual, "UNRESOLVED");
+
+        let pk = |v: &[&str]| Ok(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            judge_selinux(false, ran("Disabled\n", 0), None)
+                .status
+                .name(),
+            "pass"
+        );
+        assert_eq!(
+            judge_selinux(true, ran("Enforcing\n", 0), None)
+                .status
+                .name(),
+            "fail"
+        );
+        let tested = pk(&["steeleye-lk", "steeleye-lkSAPDB"]);
+        let permissive = || ran("Permissive\n", 0);
+        assert_eq!(
+            judge_selinux(false, permissive(), Some(&tested))
+                .status
+                .name(),
+            "fail"
+        );
+        assert_eq!(
+            judge_selinux(true, permissive(), Some(&tested))
+                .status
+                .name(),
+            "warn"
+        );
+        let untested = pk(&["steeleye-lk", "steeleye-lkAPA"]);
+        let f = judge_selinux(true, permissive(), Some(&untested));
+        assert_eq!(f.status.name(), "fail");
+        assert!(f.msg.contains("steeleye-lkAPA"), "{}", f.msg);
     }
 }
