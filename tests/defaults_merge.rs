@@ -294,3 +294,51 @@ fn two_concurrent_runs_serialise_and_both_end_correct() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+/// Issue 22 defect 12: a CRLF dest with nothing to carry reported changed: true, "carried 0
+/// key(s)", and was rewritten to LF. A CRLF file (src, dest or base) is now refused, naming the
+/// file, the line and the line endings, and left byte for byte as it was.
+#[test]
+fn crlf_defaults_file_is_refused_not_rewritten() {
+    let (old, dest) = setup("dm-crlf");
+    let crlf = NEW.replace('\n', "\r\n");
+    std::fs::write(&dest, &crlf).unwrap();
+    std::fs::write(&old, "LKROOT=/opt/LifeKeeper\n").unwrap();
+    for check in [true, false] {
+        let (v, rc) = run_module(
+            "lk_defaults_merge",
+            json!({"src": old, "dest": dest, "_ansible_check_mode": check}),
+        );
+        assert_eq!(rc, 1, "{v}");
+        assert_eq!(v["invalid_parameter"], "dest", "{v}");
+        assert_eq!(v["changed"], false, "{v}");
+        let msg = v["msg"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("dest {} line 1: ", dest.display()))
+                && msg.contains("carriage return (CRLF line endings)"),
+            "{msg}"
+        );
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), crlf);
+    }
+    std::fs::write(&dest, NEW).unwrap();
+    std::fs::write(&old, OLD.replace('\n', "\r\n")).unwrap();
+    let (v, _) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest}));
+    assert_eq!(v["invalid_parameter"], "src", "{v}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), NEW);
+}
+
+/// Issue 22 defect 13: a UTF-8 byte order mark was refused with a message naming a variable
+/// ("'\u{feff}LKROOT' is not a valid shell variable name"); it now names the byte order mark.
+#[test]
+fn utf8_bom_is_refused_naming_the_byte_order_mark() {
+    let (old, dest) = setup("dm-bom");
+    let bom = format!("\u{feff}{NEW}");
+    std::fs::write(&dest, &bom).unwrap();
+    let (v, rc) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest}));
+    assert_eq!(rc, 1, "{v}");
+    assert_eq!(v["invalid_parameter"], "dest", "{v}");
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains("byte order mark"), "{msg}");
+    assert!(!msg.contains("variable name"), "{msg}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), bom);
+}

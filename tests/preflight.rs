@@ -764,7 +764,7 @@ fn bad_parameters_name_the_parameter() {
         (
             json!({"datakeeper_mirrors": [-1]}),
             "datakeeper_mirrors",
-            "not a mirror number",
+            "must be between 0 and 55534",
         ),
         (
             json!({"required_packages": ["a b"]}),

@@ -135,10 +135,6 @@ pub fn upgrade_path(
     }
 }
 
-// What is installed is read by `packages` (one home for the rpm queries); re-exported here
-// for the callers that still name it `version::installed` / `version::packages`.
-pub use super::packages::{installed, packages};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,12 +62,14 @@ const PARAMS: &[Param] = &[
         Kind::Int,
         "Seconds to wait for the states to settle after acting (no ILLSTATE, the wanted ISP/OSU reached). The module fails with the current states after that.",
     )
-    .default("300"),
+    .default("300")
+    .range(0, 86400),
     Param::new(
         "timeout",
         Kind::Int,
         "Seconds allowed for each LifeKeeper command (C(lcdstatus), C(perform_action), C(lcdremexec)); a command still running then is killed and the module fails naming it. Default: 600, and at least I(wait) for C(perform_action).",
-    ),
+    )
+    .range(1, 86400),
     LKROOT,
     Param::new(
         "remote_lkroot",

@@ -113,6 +113,9 @@ pub struct Param {
     pub choices: &'static [&'static str],
     /// Masked in `invocation` and scrubbed from every output string.
     pub no_log: bool,
+    /// For `Int` and `IntList`: the inclusive bounds every value must lie in, checked at
+    /// validation, so a module never computes with a value that overflows a duration or a size.
+    pub range: Option<(i64, i64)>,
 }
 
 impl Param {
@@ -125,6 +128,7 @@ impl Param {
             default: None,
             choices: &[],
             no_log: false,
+            range: None,
         }
     }
     pub const fn required(mut self) -> Param {
@@ -141,6 +145,11 @@ impl Param {
     }
     pub const fn no_log(mut self) -> Param {
         self.no_log = true;
+        self
+    }
+    /// Inclusive bounds for an `Int` (or each element of an `IntList`).
+    pub const fn range(mut self, min: i64, max: i64) -> Param {
+        self.range = Some((min, max));
         self
     }
 }
@@ -287,6 +296,7 @@ impl ModuleSpec {
                     ));
                 }
             }
+            check_range(param, &v)?;
             out.insert(key.clone(), v);
         }
         for param in self.params {
@@ -329,6 +339,31 @@ impl ModuleSpec {
     pub fn secret_params(&self) -> impl Iterator<Item = &Param> {
         self.params.iter().filter(|p| p.no_log)
     }
+}
+
+/// Every integer within the parameter's declared range.
+fn check_range(p: &Param, v: &Value) -> Result<(), ParamError> {
+    let Some((min, max)) = p.range else {
+        return Ok(());
+    };
+    let values: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    for n in values.into_iter().filter_map(Value::as_i64) {
+        if !(min..=max).contains(&n) {
+            let what = if p.kind == Kind::IntList {
+                format!("each element of {}", p.name)
+            } else {
+                p.name.to_string()
+            };
+            return Err(ParamError::new(
+                p.name,
+                format!("{what} must be between {min} and {max}, got: {n}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn display(v: &Value) -> String {
@@ -603,6 +638,9 @@ impl ModuleSpec {
             if !p.choices.is_empty() {
                 head.push_str(&format!(", one of {}", p.choices.join("|")));
             }
+            if let Some((min, max)) = p.range {
+                head.push_str(&format!(", {min} to {max}"));
+            }
             if p.no_log {
                 head.push_str(", secret");
             }
@@ -687,10 +725,12 @@ mod tests {
 
     const PARAMS: &[Param] = &[
         Param::new("path", Kind::Path, "A path.").required(),
-        Param::new("count", Kind::Int, "A count.").default("5"),
+        Param::new("count", Kind::Int, "A count.")
+            .default("5")
+            .range(0, 100),
         Param::new("flag", Kind::Bool, "A flag.").default("false"),
         Param::new("tags", Kind::List, "Tags."),
-        Param::new("ports", Kind::IntList, "Ports."),
+        Param::new("ports", Kind::IntList, "Ports.").range(1, 65535),
         Param::new("state", Kind::Str, "State.")
             .choices(&["present", "absent"])
             .default("\"present\""),
@@ -778,6 +818,34 @@ mod tests {
             e.msg,
             "ports must be of type list (elements int), got: [\"a\"]"
         );
+    }
+
+    /// Defect 11 (issue 22): integers were taken whatever their size, and overflowed later.
+    #[test]
+    fn integer_parameters_outside_their_declared_range_are_refused() {
+        for (args, msg) in [
+            (
+                json!({"path": "/x", "count": 9223372036854775807i64}),
+                "count must be between 0 and 100, got: 9223372036854775807",
+            ),
+            (
+                json!({"path": "/x", "count": "-1"}),
+                "count must be between 0 and 100, got: -1",
+            ),
+            (
+                json!({"path": "/x", "ports": [80, 0]}),
+                "each element of ports must be between 1 and 65535, got: 0",
+            ),
+        ] {
+            let e = SPEC.validate(&obj(args)).unwrap_err();
+            assert_eq!(e.msg, msg);
+        }
+        let (p, _) = SPEC
+            .validate(&obj(
+                json!({"path": "/x", "count": 100, "ports": [1, 65535]}),
+            ))
+            .unwrap();
+        assert_eq!(p["count"], 100);
     }
 
     #[test]

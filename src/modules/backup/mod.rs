@@ -70,7 +70,8 @@ const PARAMS: &[Param] = &[
         Kind::Int,
         "How many backups of this host to keep (at least 1). Only backups recorded in the manifest by this module are pruned, oldest first, never the newest; other files in O(dest) are never touched.",
     )
-    .default("5"),
+    .default("5")
+    .range(1, 1000),
     Param::new(
         "force",
         Kind::Bool,
@@ -103,7 +104,8 @@ const PARAMS: &[Param] = &[
         Kind::Int,
         "Seconds allowed for each command the module runs (C(lkbackup -c), C(lkbackup -x), C(tar), C(rpm)); a command still running then is killed with its process group and the module fails naming it.",
     )
-    .default("600"),
+    .default("600")
+    .range(1, 86400),
     LKROOT,
 ];
 

@@ -451,6 +451,7 @@ mod tests {
             stdout: stdout.into(),
             stderr: String::new(),
             timed_out: false,
+            truncated: false,
         })
     }
 

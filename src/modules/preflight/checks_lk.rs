@@ -533,6 +533,7 @@ svr1     TTY     /dev/ttyS0               ALIVE       --
             stdout: format!("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/x 1 1 {avail_kib} 1% {mount}\n"),
             stderr: String::new(),
             timed_out: false,
+            truncated: false,
         })
     }
 

@@ -98,7 +98,7 @@ const PARAMS: &[Param] = &[
         "Refuse while any resource is in service (ISP/ISU) on this node; rolling upgrades move them away first.",
     )
     .default("true"),
-    Param::new("timeout", Kind::Int, "Seconds allowed for each external step (setup, rmlk, lkstop, mount, extraction).").default("1800"),
+    Param::new("timeout", Kind::Int, "Seconds allowed for each external step (setup, rmlk, lkstop, mount, extraction).").default("1800").range(1, 86400),
     Param::new(
         "work_dir",
         Kind::AbsPath,
