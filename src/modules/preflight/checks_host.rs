@@ -318,7 +318,48 @@ pub(super) fn install_cmd(mgr: PkgMgr, pkgs: &[String]) -> String {
 }
 
 pub(super) fn check_pkg_deps(env: &Env) -> Finding {
-    let mgr = match env.pkg_mgr() {
+    let mgr = env.pkg_mgr();
+    let list = match &mgr {
+        Ok(m) => required_list(env.p.required_packages.is_some(), &env.packages, *m),
+        Err(_) => vec![],
+    };
+    // One query per package, stopping at the first that cannot be made (as the judge does).
+    let mut queried = vec![];
+    if let Ok(m) = mgr {
+        for p in &list {
+            let r = env.pkg_installed(m, p);
+            let stop = r.is_err();
+            queried.push(r);
+            if stop {
+                break;
+            }
+        }
+    }
+    judge_pkg_deps(mgr, &list, &queried)
+}
+
+/// The packages to look for: the given ones, else the defaults for the package manager.
+pub(super) fn required_list(given: bool, packages: &[String], mgr: PkgMgr) -> Vec<String> {
+    if given {
+        return packages.to_vec();
+    }
+    (if mgr == PkgMgr::Rpm {
+        DEFAULT_RPM_PACKAGES
+    } else {
+        DEFAULT_DEB_PACKAGES
+    })
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// LK-PKG-DEPS from the package manager, the list and each package's query result, in order.
+pub(super) fn judge_pkg_deps(
+    mgr: Result<PkgMgr, String>,
+    list: &[String],
+    queried: &[Result<bool, String>],
+) -> Finding {
+    let mgr = match mgr {
         Ok(m) => m,
         Err(e) => {
             return Finding::skip(
@@ -327,21 +368,10 @@ pub(super) fn check_pkg_deps(env: &Env) -> Finding {
             )
         }
     };
-    let list: Vec<String> = match &env.p.required_packages {
-        Some(_) => env.packages.clone(),
-        None => (if mgr == PkgMgr::Rpm {
-            DEFAULT_RPM_PACKAGES
-        } else {
-            DEFAULT_DEB_PACKAGES
-        })
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-    };
     let expected = format!("installed: {}", list.join(" "));
     let mut missing = vec![];
-    for p in &list {
-        match env.pkg_installed(mgr, p) {
+    for (p, r) in list.iter().zip(queried) {
+        match r {
             Ok(true) => {}
             Ok(false) => missing.push(p.clone()),
             Err(e) => return Finding::skip(expected, format!("cannot query packages: {e}")),
@@ -508,5 +538,37 @@ mod tests {
         let f = judge_selinux(true, permissive(), Some(&untested));
         assert_eq!(f.status.name(), "fail");
         assert!(f.msg.contains("steeleye-lkAPA"), "{}", f.msg);
+    }
+
+    #[test]
+    fn package_deps_are_judged_from_the_queries() {
+        let list = required_list(false, &[], PkgMgr::Rpm);
+        assert!(list.contains(&"procps-ng".to_string()));
+        let given = vec!["bzip2".to_string(), "tar".to_string()];
+        assert_eq!(required_list(true, &given, PkgMgr::Dpkg), given);
+        let f = judge_pkg_deps(Ok(PkgMgr::Rpm), &given, &[Ok(true), Ok(false)]);
+        assert_eq!(f.status.name(), "fail");
+        assert_eq!(
+            f.remedy.as_deref(),
+            Some("yum install -y tar (seed §3.5; use the distribution's 64-bit packages)")
+        );
+        assert_eq!(
+            judge_pkg_deps(Ok(PkgMgr::Dpkg), &given, &[Ok(true), Ok(true)])
+                .status
+                .name(),
+            "pass"
+        );
+        let f = judge_pkg_deps(
+            Ok(PkgMgr::Rpm),
+            &given,
+            &[Err("rpm not found on PATH".into())],
+        );
+        assert_eq!(f.status.name(), "skip");
+        assert_eq!(
+            judge_pkg_deps(Err("neither".into()), &[], &[])
+                .status
+                .name(),
+            "skip"
+        );
     }
 }
