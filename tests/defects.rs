@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bin, scratch, Cluster};
+use common::{bin, run_module, scratch, Cluster};
 use lkops::runtime::cmd::{Cmd, Runner, KEEP_HEAD, KEEP_TAIL};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -236,4 +236,78 @@ fn integer_overflow_in_parameters_is_refused_before_anything_runs() {
         );
     }
     assert_eq!(c.state(), before, "a refused run changed the cluster");
+}
+
+/// Defect 16: a 100 MB unknown key produced 314 MB of output (msg, comment, invalid_parameter).
+/// Whatever input is huge — a key, a value, a list, a dict key — and wherever it is echoed
+/// (invocation, messages naming keys or values, the parameter named), the result stays small.
+#[test]
+fn huge_input_echoed_back_in_the_result() {
+    let dir = scratch("defect16");
+    let dest = dir.join("LifeKeeper");
+    std::fs::write(&dest, "A=1\n").unwrap();
+    let src = dir.join("old");
+    std::fs::write(&src, "A=2\n").unwrap();
+    let big = "A".repeat(4 << 20);
+    let many: Vec<String> = (0..200_000).map(|i| format!("K{i}")).collect();
+    let cases = [
+        ("unknown key", json!({ big.clone(): 1, "src": src })),
+        (
+            "wrong type",
+            json!({"src": src, "dest": dest, "backup": big}),
+        ),
+        (
+            "missing file",
+            json!({"src": big, "dest": dest, "_ansible_check_mode": true}),
+        ),
+        (
+            "set key",
+            json!({"src": src, "dest": dest, "set": { big.clone(): "x\ny" }}),
+        ),
+        (
+            "set value",
+            json!({"src": src, "dest": dest, "set": { "A": [big.clone()] }}),
+        ),
+        (
+            "bad drop",
+            json!({"src": src, "dest": dest, "drop": [format!("-{big}")]}),
+        ),
+        (
+            "long list",
+            json!({"src": src, "dest": dest, "drop": many, "_ansible_check_mode": true}),
+        ),
+    ];
+    for (what, args) in cases {
+        let t = Instant::now();
+        let (v, rc) = run_module("lk_defaults_merge", args);
+        let size = v.to_string().len();
+        assert!(v.get("failed").is_some(), "{what}: no result");
+        assert!(
+            size < 64 << 10,
+            "{what}: a result of {size} bytes (rc {rc})"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{what}: took {:?}",
+            t.elapsed()
+        );
+    }
+    // A module's command failing on a huge argument: the cmd echoed in the failure is clipped.
+    let c = Cluster::create("defect16", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let (v, rc) = a.module(
+        "lk_resource",
+        json!({"state": "active", "lkroot": a.lkroot, "tags": [format!("x{}", "y".repeat(1 << 20))]}),
+    );
+    assert_eq!(rc, 1, "{}", common_short(&v));
+    assert!(
+        v.to_string().len() < 64 << 10,
+        "{} bytes",
+        v.to_string().len()
+    );
+}
+
+fn common_short(v: &Value) -> String {
+    let s = v.to_string();
+    s.chars().take(500).collect()
 }
