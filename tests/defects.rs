@@ -292,6 +292,14 @@ fn huge_input_echoed_back_in_the_result() {
             t.elapsed()
         );
     }
+    // Input beyond any real argument set is not read whole, and says why.
+    let huge = vec![b' '; (64 << 20) + 1];
+    let (v, rc) = common::run_module_stdin("lk_defaults_merge", &["-"], &huge);
+    assert_eq!(rc, 1, "{v}");
+    assert!(
+        v["msg"].as_str().unwrap().contains("larger than 64 MiB"),
+        "{v}"
+    );
     // A module's command failing on a huge argument: the cmd echoed in the failure is clipped.
     let c = Cluster::create("defect16", &["node-a", "node-b"], "9.4.0", &[]);
     let a = c.node("node-a");

@@ -49,15 +49,18 @@ impl Ctx {
     /// This context with every command bounded by `secs` (a module's `timeout` parameter), so a
     /// hung LifeKeeper command can never hang the play. Refuses a value below one second.
     pub fn bounded(&self, param: &str, secs: i64) -> Result<Ctx, Failure> {
-        if secs < 1 {
-            return Err(Failure::param(
-                param,
-                format!("{param} must be at least 1 second, got {secs}"),
-            ));
-        }
+        let secs = u64::try_from(secs)
+            .ok()
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| {
+                Failure::param(
+                    param,
+                    format!("{param} must be at least 1 second, got {secs}"),
+                )
+            })?;
         Ok(Ctx {
             runner: Runner {
-                default_timeout: std::time::Duration::from_secs(secs as u64),
+                default_timeout: std::time::Duration::from_secs(secs),
             },
             ..self.clone()
         })
