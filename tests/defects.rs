@@ -319,3 +319,45 @@ fn common_short(v: &Value) -> String {
     let s = v.to_string();
     s.chars().take(500).collect()
 }
+
+/// Defect 12, as lk_upgrade meets it: the reinstall re-applies the site's defaults after setup,
+/// and the merge now refuses a CRLF file. Such a file must stop the reinstall while planning
+/// (and in check mode), before lkstop, never after the new release is installed.
+#[test]
+fn crlf_defaults_file_stops_a_reinstall_before_lkstop() {
+    let c = Cluster::create("defect12-upgrade", &["node-a", "node-b"], "9.2.2", &[]);
+    let b = c.node("node-b");
+    let media_dir = scratch("defect12-upgrade-media");
+    let img = media_dir.join("sps_961.img");
+    let o = Command::new(bin("lksim"))
+        .args(["media", "create", "--version", "9.6.1", "--out"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let backups = c.dir.join("backups");
+    let (v, rc) = b.module(
+        "lk_backup",
+        json!({"dest": backups, "lkroot": b.lkroot, "defaults_file": b.defaults_file}),
+    );
+    assert_eq!(rc, 0, "lk_backup: {v}");
+    let crlf = std::fs::read_to_string(&b.defaults_file)
+        .unwrap()
+        .replace('\n', "\r\n");
+    std::fs::write(&b.defaults_file, &crlf).unwrap();
+    let before = c.state();
+    for check in [true, false] {
+        let (v, rc) = b.module(
+            "lk_upgrade",
+            json!({"version": "9.6.1", "lkroot": b.lkroot, "defaults_file": b.defaults_file,
+                   "media": img, "backup_dir": backups, "allow_reinstall": true,
+                   "work_dir": c.dir.join("work"), "state_dir": c.dir.join("state"),
+                   "timeout": 60, "_ansible_check_mode": check}),
+        );
+        assert_eq!(rc, 1, "{v}");
+        assert_eq!(v["invalid_parameter"], "defaults_file", "{v}");
+        assert!(v["msg"].as_str().unwrap().contains("CRLF"), "{v}");
+    }
+    assert_eq!(c.state(), before, "the node was touched");
+    assert_eq!(std::fs::read_to_string(&b.defaults_file).unwrap(), crlf);
+}

@@ -1162,6 +1162,27 @@ fn make_plan(
             ));
         }
     }
+    // The reinstall re-applies the site's defaults after setup: a file that merge would refuse
+    // (a line sh would run, CRLF line endings, a byte order mark) must stop the run here, before
+    // lkstop, not after the new release is installed.
+    if path == UpPath::Reinstall && pending.is_none() {
+        for (name, file) in [
+            ("defaults_file", Some(&p.defaults_file)),
+            ("defaults_base", p.defaults_base.as_ref()),
+        ] {
+            let Some(f) = file else { continue };
+            let text = rfs::read_text(f, name).map_err(|e| Failure::param(name, e))?;
+            crate::lifekeeper::defaults_file::parse(&text).map_err(|(line, msg)| {
+                Failure::param(
+                    name,
+                    format!(
+                        "{name} {} line {line}: {msg}; nothing was changed",
+                        f.display()
+                    ),
+                )
+            })?;
+        }
+    }
 
     let saved_defaults = match (path, &p.backup_dir) {
         (UpPath::Reinstall, Some(dir)) => Some(
