@@ -9,6 +9,7 @@ mod common;
 mod backup;
 mod check_mode_safety;
 mod defaults_merge;
+mod defects;
 mod docs;
 mod fault_matrix;
 mod preflight;
