@@ -81,6 +81,7 @@ pub fn main(args: &[String]) -> i32 {
         ["state", ..] => state(&args[1..]),
         ["daemon", ..] => daemon(&args[1..]),
         ["boot", ..] => boot(&args[1..]),
+        ["twin", ..] => crate::twin::main(&args[1..]),
         _ => {
             eprintln!("lksim: unknown command; see lksim/README.md");
             2
