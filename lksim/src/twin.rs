@@ -786,6 +786,21 @@ fn make_twin_node(
             c.name
         )),
     }
+    let mirrors: Vec<String> = fs::read_dir(&c.dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|f| f.starts_with("mirror_status-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !mirrors.is_empty() {
+        guesses.push(format!(
+            "{}: mirror_status was captured ({}) but this lksim models no mirror state yet: the twin's mirrors are not simulated",
+            c.name,
+            mirrors.join(", ")
+        ));
+    }
     let detailed = c.detailed.as_ref();
     if detailed.is_none() && !c.short.rows.is_empty() {
         guesses.push(format!(
@@ -914,29 +929,30 @@ fn norm(l: &str) -> String {
 /// Line-by-line differences of a short display. Without `exact`, runs of spaces compare equal
 /// (LifeKeeper computes widths per output) but each tag's hierarchy depth must match.
 pub fn diff_short(file: &str, captured: &str, twin: &str, exact: bool) -> Vec<String> {
-    let a: Vec<&str> = captured
-        .lines()
-        .filter(|l| exact || !l.trim().is_empty())
-        .collect();
-    let b: Vec<&str> = twin
-        .lines()
-        .filter(|l| exact || !l.trim().is_empty())
-        .collect();
+    // (file line number, text); blank lines only count in exact mode
+    let keep = |t: &str| -> Vec<(usize, String)> {
+        t.lines()
+            .enumerate()
+            .filter(|(_, l)| exact || !l.trim().is_empty())
+            .map(|(i, l)| (i + 1, l.to_string()))
+            .collect()
+    };
+    let (a, b) = (keep(captured), keep(twin));
     let mut out = vec![];
     for i in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(i).copied(), b.get(i).copied());
+        let (x, y) = (a.get(i), b.get(i));
         let same = match (x, y) {
-            (Some(x), Some(y)) if exact => x == y,
-            (Some(x), Some(y)) => norm(x) == norm(y),
+            (Some(x), Some(y)) if exact => x.1 == y.1,
+            (Some(x), Some(y)) => norm(&x.1) == norm(&y.1),
             _ => false,
         };
         if !same {
+            let line = x.or(y).map(|l| l.0).unwrap_or(0);
             out.push(format!(
-                "{file} line {}: captured {} | twin {}",
-                i + 1,
-                x.map(|s| format!("{s:?}"))
+                "{file} line {line}: captured {} | twin {}",
+                x.map(|s| format!("{:?}", s.1))
                     .unwrap_or_else(|| "(none)".into()),
-                y.map(|s| format!("{s:?}"))
+                y.map(|s| format!("{:?}", s.1))
                     .unwrap_or_else(|| "(none)".into())
             ));
         }
