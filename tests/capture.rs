@@ -557,3 +557,53 @@ fn replay_every_shipped_capture() {
         twin_round_trip(&cap, &scratch(&format!("replay-{name}")));
     }
 }
+
+/// tests/docs.rs checks the other modules' sidecars; this one is checked here.
+#[test]
+fn committed_sidecar_matches_the_declaration_and_help_lists_every_parameter() {
+    let out = Command::new(bin("lk_capture"))
+        .arg("--doc")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("modules/lk_capture.yml");
+    assert_eq!(
+        generated,
+        std::fs::read_to_string(&path).unwrap(),
+        "{} drifted from the declaration: run `make docs`",
+        path.display()
+    );
+    let help = String::from_utf8(
+        Command::new(bin("lk_capture"))
+            .arg("--help")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for p in [
+        "lkroot",
+        "defaults_file",
+        "dest",
+        "redact",
+        "media",
+        "license_dir",
+        "os_release",
+        "node",
+        "timeout",
+    ] {
+        assert!(
+            help.contains(&format!("\n  {p} (")),
+            "--help lacks {p}: {help}"
+        );
+        assert!(
+            generated.contains(&format!("\n    {p}:\n")),
+            "sidecar lacks {p}"
+        );
+    }
+    assert!(
+        generated.contains("check_mode:") && generated.contains("support: \"full\""),
+        "{generated}"
+    );
+}
