@@ -607,3 +607,30 @@ fn committed_sidecar_matches_the_declaration_and_help_lists_every_parameter() {
         "{generated}"
     );
 }
+
+#[test]
+fn a_node_captured_while_lifekeeper_was_stopped_becomes_a_stopped_twin_node() {
+    let c = Cluster::create("rt-stopped", &["node-a", "node-b"], "9.4.0", &[]);
+    let b = c.node("node-b");
+    assert!(b.lk("lkstop", &[]).status.success());
+    let dest = scratch("rt-stopped-cap");
+    capture_all(&c, &dest);
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dest.join("node-b/manifest.json")).unwrap())
+            .unwrap();
+    let e = m["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["file"] == "lcdstatus-e.out")
+        .unwrap();
+    assert_ne!(e["rc"], 0, "{e}");
+    let t = twin_round_trip(&dest, &scratch("rt-stopped-twin"));
+    assert!(
+        t["guesses"].as_array().unwrap().iter().any(|g| g
+            .as_str()
+            .unwrap()
+            .contains("node-b: LifeKeeper was not running")),
+        "{t}"
+    );
+}
