@@ -234,3 +234,54 @@ fn capture_playbook_fetches_verified_captures_that_rebuild_the_cluster() {
         assert_eq!(recap[n]["changed"], 0, "{n}: {}", text(&o));
     }
 }
+
+/// A capture the real run would stop on (SELinux permissive with the PostgreSQL kit, and
+/// 9.3.2 is more than two releases back) gives a report naming why, moves nothing, and fails.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn rehearsal_of_a_cluster_the_real_run_would_stop_on_reports_why_and_fails() {
+    modules_built();
+    let capture = repo().join("tests/fixtures/captures/lksim-3node-9.3.2-shared");
+    let dir = scratch("rehearse-stops");
+    let out = ansible_playbook(
+        &[
+            "playbooks/rehearse.yml",
+            "-e",
+            &format!("lk_capture={}", capture.display()),
+            "-e",
+            &format!("lk_rehearsal_dir={}", dir.display()),
+            "-e",
+            &format!("lk_lksim={}", bin("lksim").display()),
+        ],
+        &[],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("the rehearsal found problems"),
+        "{}",
+        text(&out)
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report/rehearsal.json")).unwrap())
+            .unwrap();
+    let fails = report["failures"].as_array().unwrap();
+    assert!(
+        fails
+            .iter()
+            .any(|f| f["run"] == "real" && f["why"].as_str().unwrap().contains("LK-SELINUX")),
+        "{fails:?}"
+    );
+    for r in report["runs"].as_array().unwrap() {
+        assert_eq!(r["switchovers"], serde_json::json!([]), "{}", r["name"]);
+    }
+    assert!(
+        journal(&dir.join("twin")).is_empty(),
+        "a stopped rehearsal moved a hierarchy"
+    );
+    assert_eq!(report["placement_before"], report["placement_after"]);
+    let md = std::fs::read_to_string(dir.join("report/rehearsal.md")).unwrap();
+    assert!(
+        md.contains("## Failures") && md.contains("LK-SELINUX"),
+        "{md}"
+    );
+}
