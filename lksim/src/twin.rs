@@ -406,6 +406,8 @@ struct NodeCap {
     packages: Vec<Package>,
     version: String,
     running: bool,
+    /// $LKROOT on the captured node (from the manifest's lcdstatus argv), when known.
+    lkroot: Option<String>,
 }
 
 fn read_opt(p: &Path) -> Option<String> {
@@ -501,6 +503,15 @@ fn read_capture(
             ));
         }
         let version = core.version.clone();
+        let lkroot = manifest.as_ref().and_then(|m| {
+            m["commands"]
+                .as_array()?
+                .iter()
+                .find(|c| c["file"] == "lcdstatus-e.out")?["argv"][0]
+                .as_str()?
+                .strip_suffix("/bin/lcdstatus")
+                .map(String::from)
+        });
         let dfile = d.join("lcdstatus.out");
         let detailed = match read_opt(&dfile) {
             Some(t) if !t.trim().is_empty() => Some(parse_detailed(&t).map_err(|x| at(&dfile, x))?),
@@ -514,6 +525,7 @@ fn read_capture(
             packages,
             version,
             running,
+            lkroot,
         });
     }
     let mut seen = BTreeSet::new();
@@ -907,7 +919,55 @@ fn make_twin_node(
         has_config: true,
         remote: None,
     };
-    node.save().map_err(e)
+    node.save().map_err(e)?;
+    unowned_files(c, root, guesses).map_err(e)
+}
+
+/// Files under $LKROOT that no package owned on the captured node (kits shipped apart from the
+/// media, site scripts): recreated as placeholders of the captured size, so the twin's rpm -qf and
+/// rmlk see them. Files lksim itself keeps there (its commands, config) are left alone.
+fn unowned_files(c: &NodeCap, root: &Path, guesses: &mut Vec<String>) -> std::io::Result<()> {
+    let Some(text) = read_opt(&c.dir.join("unowned-files.txt")) else {
+        return Ok(());
+    };
+    let Some(cap_lk) = c.lkroot.as_deref() else {
+        guesses.push(format!(
+            "{}: unowned-files.txt without a manifest naming $LKROOT: not recreated",
+            c.name
+        ));
+        return Ok(());
+    };
+    let mut made = 0;
+    for l in text.lines() {
+        let Some((size, path)) = l.trim().split_once(' ') else {
+            continue;
+        };
+        let (Ok(size), Some(rel)) = (
+            size.parse::<usize>(),
+            path.strip_prefix(cap_lk).and_then(|p| p.strip_prefix('/')),
+        ) else {
+            continue;
+        };
+        if rel.split('/').any(|x| x == ".." || x.is_empty()) {
+            continue;
+        }
+        let dest = lkroot(root).join(rel);
+        if dest.exists() {
+            continue;
+        }
+        if let Some(d) = dest.parent() {
+            fs::create_dir_all(d)?;
+        }
+        let mut body =
+            b"lksim twin: placeholder for a file no package owned on the captured node\n".to_vec();
+        body.resize(size, b'#');
+        fs::write(&dest, body)?;
+        made += 1;
+    }
+    if made > 0 {
+        guesses.push(format!("{}: {made} file(s) under $LKROOT that no package owned are placeholders of the captured size (contents not captured)", c.name));
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------ check
