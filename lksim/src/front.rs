@@ -1,6 +1,8 @@
 //! The `lksim` test-setup front: cluster create, install, media create,
 //! fault set/clear, node down/up, commpath down/up, state.
 
+use crate::catalog::DEFAULT_KITS;
+use crate::catalog::{CORE_PACKAGES, OS_PACKAGES};
 use crate::model::*;
 use crate::ops;
 use crate::versions;
@@ -9,35 +11,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-pub const DEFAULT_KITS: &[&str] = &["lkIP", "lkPGSQL"];
-pub const CORE_PACKAGES: &[&str] = &["steeleye-lk", "steeleye-lkGUI", "steeleye-lkDR"];
-pub const OS_PACKAGES: &[(&str, &str)] = &[
-    ("bash", "4.4.20"),
-    ("coreutils", "8.30"),
-    ("glibc", "2.28"),
-    ("redhat-release", "8.9"),
-];
-/// Kits shipped on simulated media.
-pub const MEDIA_KITS: &[&str] = &[
-    "lkAPA",
-    "lkDB2",
-    "lkDMMP",
-    "lkIP",
-    "lkLVM",
-    "lkMD",
-    "lkNAS",
-    "lkNFS",
-    "lkORA",
-    "lkPGSQL",
-    "lkPOSTFIX",
-    "lkQWK",
-    "lkSAP",
-    "lkSAPDB",
-    "lkSMB",
-    "lkSQL",
-    "lkSYBASE",
-];
 
 fn die(msg: &str) -> i32 {
     eprintln!("lksim: {msg}");
@@ -300,10 +273,9 @@ fn make_node(
             prio: Some(2),
         });
     }
-    let node = Node {
-        name: ns.name.to_string(),
-        root: root.clone(),
-        rt: NodeRuntime {
+    let node = Node::new_local(
+        root.clone(),
+        NodeRuntime {
             name: ns.name.to_string(),
             cluster_dir: cluster_dir.to_string_lossy().to_string(),
             running,
@@ -319,9 +291,7 @@ fn make_node(
         },
         res,
         paths,
-        has_config: true,
-        remote: None,
-    };
+    );
     node.save().map_err(e)
 }
 
@@ -621,11 +591,12 @@ fn resolve_cluster(opt: &BTreeMap<String, String>, node: Option<&str>) -> Result
 /// server and heartbeat (foreground).  `lkstart` starts it in the
 /// background when the node has TCP peers.
 fn daemon(args: &[String]) -> i32 {
-    let (_, opt) = parse(args, &[]);
+    let (_, opt) = parse(args, &["detach"]);
     let root = PathBuf::from(opt.get("root").cloned().unwrap_or_else(|| "/".into()));
     crate::transport::daemon(
         &root,
         opt.get("listen").map(|l| crate::transport::with_port(l)),
+        opt.contains_key("detach"),
     )
 }
 

@@ -18,29 +18,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub const LK_COMMANDS: &[&str] = &[
-    "lcdstatus",
-    "perform_action",
-    "lcdremexec",
-    "lkstart",
-    "lkstop",
-    "lkcli",
-    "lkbackup",
-    "lksupport",
-    "rmlk",
-];
-
-pub const SYS_COMMANDS: &[&str] = &[
-    "rpm",
-    "getenforce",
-    "uname",
-    "getent",
-    "df",
-    "ss",
-    "firewall-cmd",
-    "hostname",
-    "lksim-setup",
-];
+pub use crate::catalog::{LK_COMMANDS, SYS_COMMANDS};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Package {
@@ -210,6 +188,9 @@ pub struct Node {
     /// Set for a peer reached over TCP: this is a snapshot of its state,
     /// never saved here (see `transport.rs`).
     pub remote: Option<String>,
+    /// For a remote peer: its state as the peer sent it.  `save` compares against it, so that
+    /// a change made to the copy is an error instead of being dropped without a word.
+    pristine: Option<String>,
 }
 
 pub fn write_json<T: Serialize>(p: &Path, v: &T) -> io::Result<()> {
@@ -229,6 +210,55 @@ pub fn read_json<T: for<'a> Deserialize<'a>>(p: &Path) -> io::Result<T> {
 }
 
 impl Node {
+    /// The one way to make a node that stands for a peer reached over TCP (a snapshot its
+    /// daemon sent, or an unreachable peer): the copy is remembered as it arrived.  Changes
+    /// to a peer go through its daemon (`transport::remote_remove`), never through this copy.
+    pub fn remote_peer(
+        addr: &str,
+        root: PathBuf,
+        rt: NodeRuntime,
+        res: Vec<ResourceDef>,
+        paths: Vec<CommPathDef>,
+        has_config: bool,
+    ) -> Node {
+        let mut n = Node {
+            name: rt.name.clone(),
+            root,
+            rt,
+            res,
+            paths,
+            has_config,
+            remote: Some(addr.to_string()),
+            pristine: None,
+        };
+        n.pristine = Some(n.digest());
+        n
+    }
+
+    /// A freshly built local node (cluster create, install).
+    pub fn new_local(
+        root: PathBuf,
+        rt: NodeRuntime,
+        res: Vec<ResourceDef>,
+        paths: Vec<CommPathDef>,
+    ) -> Node {
+        Node {
+            name: rt.name.clone(),
+            root,
+            rt,
+            res,
+            paths,
+            has_config: true,
+            remote: None,
+            pristine: None,
+        }
+    }
+
+    fn digest(&self) -> String {
+        serde_json::to_string(&(&self.rt, &self.res, &self.paths, self.has_config))
+            .unwrap_or_default()
+    }
+
     pub fn load(root: &Path) -> io::Result<Node> {
         let rt: NodeRuntime = read_json(&runtime_file(root))?;
         let hf = hierarchy_file(root);
@@ -252,12 +282,21 @@ impl Node {
             paths,
             has_config,
             remote: None,
+            pristine: None,
         })
     }
 
     pub fn save(&self) -> io::Result<()> {
-        if self.remote.is_some() {
-            // a peer's state belongs to that peer; changes there go through its daemon
+        if let Some(addr) = &self.remote {
+            // A peer's state belongs to that peer; changes there go through its daemon.  A
+            // change to this copy would be lost, so it is an error, not a silent no-op.
+            if self.pristine.as_deref() != Some(self.digest().as_str()) {
+                return Err(io::Error::other(format!(
+                    "node {} is a peer reached over TCP ({addr}); a change to its state was made \
+                     to a local copy and cannot be saved (changes to a peer go through its daemon)",
+                    self.name
+                )));
+            }
             return Ok(());
         }
         write_json(&runtime_file(&self.root), &self.rt)?;
@@ -321,22 +360,18 @@ impl Node {
 
 /// Exclusive cluster-wide lock, released on drop.
 pub struct Lock {
-    _f: fs::File,
+    _f: nix::fcntl::Flock<fs::File>,
 }
 
 pub fn lock(dir: &Path) -> io::Result<Lock> {
-    use std::os::unix::io::AsRawFd;
     fs::create_dir_all(dir)?;
     let f = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(dir.join("lock"))?;
-    // SAFETY: flock on a valid open file descriptor.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let f = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| io::Error::from(e))?;
     Ok(Lock { _f: f })
 }
 
@@ -393,8 +428,13 @@ impl World {
         self.nodes.iter().position(|n| n.name == name)
     }
 
+    /// Save every local node.  A changed copy of a remote peer fails the whole save before
+    /// anything is written, so a command never leaves half its change behind.
     pub fn save(&self) -> io::Result<()> {
-        for n in &self.nodes {
+        for n in self.nodes.iter().filter(|n| n.remote.is_some()) {
+            n.save()?;
+        }
+        for n in self.nodes.iter().filter(|n| n.remote.is_none()) {
             n.save()?;
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! The media `setup` installer (run through the node-bound `lksim-setup`)
 //! and `lksim media create`.
 
-use crate::front::{CORE_PACKAGES, MEDIA_KITS};
+use crate::catalog::{CORE_PACKAGES, MEDIA_KITS};
 use crate::model::{defaults_file, lkroot, write_wrappers, Package, World};
 use crate::{fault_gate, ops, versions, Ctx, FaultGate};
 use std::collections::BTreeMap;

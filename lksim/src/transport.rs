@@ -195,33 +195,31 @@ fn node_of(v: &Value, name: &str, addr: &str) -> Option<Node> {
     if s.name != name {
         return None; // another node answers at that address: treat as unreachable
     }
-    Some(Node {
-        name: s.name,
-        root: PathBuf::from(s.root),
-        rt: s.rt,
-        res: s.res,
-        paths: s.paths,
-        has_config: s.has_config,
-        remote: Some(addr.to_string()),
-    })
+    Some(Node::remote_peer(
+        addr,
+        PathBuf::from(s.root),
+        s.rt,
+        s.res,
+        s.paths,
+        s.has_config,
+    ))
 }
 
 /// What this node knows of a peer that does not answer: it is gone, as a
 /// crashed node is (its comm paths are DEAD, switchovers ignore it).
 fn unreachable(name: &str, addr: &str) -> Node {
-    Node {
-        name: name.to_string(),
-        root: PathBuf::new(),
-        rt: NodeRuntime {
+    Node::remote_peer(
+        addr,
+        PathBuf::new(),
+        NodeRuntime {
             name: name.to_string(),
             down: true,
             ..Default::default()
         },
-        res: vec![],
-        paths: vec![],
-        has_config: false,
-        remote: Some(addr.to_string()),
-    }
+        vec![],
+        vec![],
+        false,
+    )
 }
 
 /// The state of peer `name` at `addr`, or an "unreachable" node.
@@ -294,8 +292,8 @@ pub fn remote_peers(root: &Path) -> Vec<(String, String)> {
 }
 
 fn pid_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    // signal "0" only checks that the process exists
+    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 /// The pid of this node's running daemon, if any.
@@ -313,7 +311,6 @@ pub fn ensure_daemon(root: &Path) -> io::Result<()> {
     if remote_peers(root).is_empty() || daemon_pid(root).is_some() {
         return Ok(());
     }
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -321,18 +318,13 @@ pub fn ensure_daemon(root: &Path) -> io::Result<()> {
         .open(logfile(root))?;
     let mut c = Command::new(exe);
     c.arg("daemon")
+        .arg("--detach")
         .arg("--root")
         .arg(root)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    // SAFETY: setsid is async-signal-safe; detaches the daemon from the caller's session.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // the daemon calls setsid() itself (`--detach`), leaving the caller's session
     c.spawn()?;
     Ok(())
 }
@@ -343,7 +335,12 @@ fn dlog(msg: &str) {
 }
 
 /// `lksim daemon --root R [--listen ADDR]`: serve peers, send heartbeats.
-pub fn daemon(root: &Path, listen: Option<String>) -> i32 {
+pub fn daemon(root: &Path, listen: Option<String>, detach: bool) -> i32 {
+    if detach {
+        // A new session: the caller's terminal and its signals (^C, hangup) do not reach the
+        // daemon that lkstart left behind.  Fails only for a process-group leader.
+        let _ = nix::unistd::setsid();
+    }
     let rt: NodeRuntime = match read_json(&runtime_file(root)) {
         Ok(r) => r,
         Err(e) => {

@@ -456,3 +456,38 @@ fn local_clusters_start_no_daemon() {
     assert_eq!(c.lk("node-a", "lkstart", &[]).code, 0);
     assert!(pid_of(&c.root("node-a")).is_none());
 }
+
+/// Regression (issue 15): a change made to a remote peer's copy (a TCP snapshot) used to be
+/// dropped by `Node::save` without a word.  Now saving it is an error, and a change made
+/// through the CLI (`lksim node down` of a peer in another container) says so and exits 1.
+#[test]
+fn save_refuses_a_change_to_a_remote_peers_copy_instead_of_dropping_it() {
+    let p = Pair::new("remote-copy");
+    let root = p.root(0);
+    let before = p.local_states(0);
+    let (mut w, _) = lksim::model::World::open_for_root(&root).unwrap();
+    let b = w.idx("node-b").unwrap();
+    assert!(w.nodes[b].remote.is_some(), "node-b is reached over TCP");
+    // an unchanged copy saves fine (every command saves the whole world)
+    w.save().expect("unchanged remote copy");
+    w.nodes[b].set_state("app-x", "ISP");
+    let e = w
+        .save()
+        .expect_err("a change to a remote copy must not vanish");
+    assert!(e.to_string().contains("node-b"), "{e}");
+    drop(w);
+    // nothing changed on node-b itself
+    assert!(p.all_in(1, "OSU"), "{:?}", p.local_states(1));
+    assert_eq!(p.local_states(0), before);
+    let o = lksim(&[
+        "node",
+        "down",
+        "node-b",
+        "--dir",
+        root.join("var/lib/lksim").to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1, "{} {}", o.out, o.err);
+    assert!(o.err.contains("node-b"), "{}", o.err);
+    // refused as a whole: nothing half-saved on node-a either
+    assert_eq!(p.local_states(0), before);
+}
