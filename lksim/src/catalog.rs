@@ -12,6 +12,9 @@ pub const LK_COMMANDS: &[&str] = &[
     "lkbackup",
     "lksupport",
     "rmlk",
+    "lktest",
+    "mirror_status",
+    "mirror_action",
 ];
 
 pub const SYS_COMMANDS: &[&str] = &[
@@ -54,3 +57,29 @@ pub const MEDIA_KITS: &[&str] = &[
     "lkSQL",
     "lkSYBASE",
 ];
+
+/// What the core package `steeleye-lk` owns under `$LKROOT` (paths relative to it; folders
+/// end in `/`).  Everything else there — the configuration, the resources' files, kits
+/// shipped apart from the media, site scripts — is owned by no package, as `rpm -qf` tells.
+/// UNCONFIRMED: a real steeleye-lk owns many more files; the kits own their `subsys/` trees.
+pub fn owned_by(package: &str) -> Vec<String> {
+    if package != "steeleye-lk" {
+        return vec![];
+    }
+    let mut v: Vec<String> = [
+        "",
+        "bin/",
+        "config/",
+        "subsys/",
+        "lkadm/",
+        "lkadm/subsys/",
+        "lkadm/subsys/gen/",
+        "lkadm/subsys/gen/app/",
+        "lkadm/subsys/gen/app/bin/",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(LK_COMMANDS.iter().map(|c| format!("bin/{c}")));
+    v
+}

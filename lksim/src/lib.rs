@@ -4,12 +4,15 @@
 
 pub mod catalog;
 pub mod clock;
+pub mod datakeeper;
 pub mod front;
 pub mod model;
 pub mod ops;
+pub mod resfiles;
 pub mod setup;
 pub mod status;
 pub mod sys;
+pub mod timing;
 pub mod tools;
 pub mod transport;
 pub mod versions;
@@ -174,6 +177,9 @@ pub fn dispatch(ctx: Ctx) -> i32 {
         "lkbackup" => tools::lkbackup(&ctx),
         "lksupport" => tools::lksupport(&ctx),
         "rmlk" => tools::rmlk(&ctx),
+        "lktest" => tools::lktest(&ctx),
+        "mirror_status" => tools::mirror_status(&ctx),
+        "mirror_action" => tools::mirror_action(&ctx),
         "lksim-setup" | "setup" => setup::main(&ctx),
         "rpm" | "getenforce" | "uname" | "getent" | "df" | "ss" | "firewall-cmd" | "hostname" => {
             sys::main(&ctx)

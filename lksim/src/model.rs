@@ -99,6 +99,55 @@ pub struct NodeRuntime {
     /// Where this node's `lksim daemon` listens (TCP transport), e.g. "0.0.0.0:7365".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    /// Counts LifeKeeper starts; the helper that writes `LK_INITDONE` late checks it.
+    #[serde(default)]
+    pub start_gen: u64,
+    /// When (ms since the epoch) the current start finishes and `LK_INITDONE` appears.
+    #[serde(default)]
+    pub initdone_at_ms: u64,
+    /// A plain `lkstop` disables the systemd unit (start at boot) until the next `lkstart`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub boot_disabled: bool,
+    /// How long commands take (`--timings`); see `timing.rs`.
+    #[serde(default, skip_serializing_if = "is_default_timings")]
+    pub timings: crate::timing::Timings,
+    /// Start and end of every resource restored or removed here (newest last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRec>,
+    /// DataKeeper mirror bookkeeping per netraid tag (see `datakeeper.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mirrors: BTreeMap<String, crate::datakeeper::MirrorRec>,
+    /// `--resync-seconds`: how long a resync takes (real seconds, not scaled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync_seconds: Option<f64>,
+    /// `--resync-restore removes-source`: a restore onto a target that is not in sync removes
+    /// the hierarchy from its source first and then fails (the worst case).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub resync_removes_source: bool,
+}
+
+/// Records kept per node; older ones are dropped.
+pub const MAX_ACTIONS: usize = 200;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ActionRec {
+    /// "restore" or "remove"
+    pub action: String,
+    pub tag: String,
+    pub started: String,
+    pub ended: String,
+    pub started_ms: u64,
+    pub ended_ms: u64,
+    /// "ok" or "failed"
+    pub result: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_default_timings(t: &crate::timing::Timings) -> bool {
+    *t == crate::timing::Timings::default()
 }
 
 fn default_free() -> u64 {
@@ -173,6 +222,9 @@ pub fn path_dir(root: &Path) -> PathBuf {
 pub fn hierarchy_file(root: &Path) -> PathBuf {
     lkroot(root).join("config/hierarchy.json")
 }
+pub fn initdone_file(root: &Path) -> PathBuf {
+    lkroot(root).join("config/LK_INITDONE")
+}
 pub fn commpaths_file(root: &Path) -> PathBuf {
     lkroot(root).join("config/commpaths.json")
 }
@@ -188,6 +240,9 @@ pub struct Node {
     /// Set for a peer reached over TCP: this is a snapshot of its state,
     /// never saved here (see `transport.rs`).
     pub remote: Option<String>,
+    /// Set by `ops::start` when `LK_INITDONE` is due later: `World::save` then starts the
+    /// helper that writes it.
+    pub spawn_initdone: bool,
     /// For a remote peer: its state as the peer sent it.  `save` compares against it, so that
     /// a change made to the copy is an error instead of being dropped without a word.
     pristine: Option<String>,
@@ -199,8 +254,13 @@ pub fn write_json<T: Serialize>(p: &Path, v: &T) -> io::Result<()> {
     }
     let mut s = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
     s.push('\n');
+    write_atomic(p, s.as_bytes())
+}
+
+/// Write `p` through a temporary file in the same folder and a rename.
+pub fn write_atomic(p: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = p.with_extension("tmp~");
-    fs::write(&tmp, s)?;
+    fs::write(&tmp, data)?;
     fs::rename(&tmp, p)
 }
 
@@ -229,6 +289,7 @@ impl Node {
             paths,
             has_config,
             remote: Some(addr.to_string()),
+            spawn_initdone: false,
             pristine: None,
         };
         n.pristine = Some(n.digest());
@@ -250,6 +311,7 @@ impl Node {
             paths,
             has_config: true,
             remote: None,
+            spawn_initdone: false,
             pristine: None,
         }
     }
@@ -282,6 +344,7 @@ impl Node {
             paths,
             has_config,
             remote: None,
+            spawn_initdone: false,
             pristine: None,
         })
     }
@@ -312,6 +375,23 @@ impl Node {
             if cur_c.as_ref() != Some(&self.paths) {
                 write_json(&cf, &self.paths)?;
             }
+            crate::resfiles::sync(&self.root, &self.res)?;
+        }
+        self.sync_initdone()
+    }
+
+    /// `$LKROOT/config/LK_INITDONE` exists exactly while LifeKeeper runs here and its start
+    /// has finished (the vendor's scripts wait for it after `lkstart`).
+    fn sync_initdone(&self) -> io::Result<()> {
+        let f = initdone_file(&self.root);
+        let done =
+            self.alive() && self.has_config && crate::clock::now_ms() >= self.rt.initdone_at_ms;
+        if done {
+            if !f.exists() {
+                fs::write(&f, "")?;
+            }
+        } else if f.exists() {
+            fs::remove_file(&f)?;
         }
         Ok(())
     }
@@ -379,7 +459,51 @@ pub fn lock(dir: &Path) -> io::Result<Lock> {
 pub struct World {
     pub dir: PathBuf,
     pub nodes: Vec<Node>,
-    _lock: Lock,
+    _lock: Option<Lock>,
+}
+
+/// Start the helper (`lksim initdone`) that writes `LK_INITDONE` when the start finishes.
+fn spawn_initdone(root: &Path, gen: u64) {
+    use std::os::unix::process::CommandExt;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let _ = std::process::Command::new(exe)
+        .arg("initdone")
+        .arg("--root")
+        .arg(root)
+        .arg("--gen")
+        .arg(gen.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        // its own process group: a caller that kills its command's group (a timeout) does
+        // not stop LifeKeeper's start-up from finishing
+        .process_group(0)
+        .spawn();
+}
+
+/// `lksim initdone --root R --gen G`: wait until the start `G` of the node at `R` has
+/// finished, then write `LK_INITDONE` (unless LifeKeeper was stopped or started again).
+pub fn initdone_helper(root: &Path, gen: u64) -> io::Result<()> {
+    loop {
+        let rt: NodeRuntime = read_json(&runtime_file(root))?;
+        if rt.start_gen != gen || !rt.running {
+            return Ok(());
+        }
+        let now = crate::clock::now_ms();
+        if now >= rt.initdone_at_ms {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(
+            (rt.initdone_at_ms - now).min(1000),
+        ));
+    }
+    let (w, i) = World::open_for_root(root)?;
+    if w.nodes[i].rt.start_gen == gen {
+        w.nodes[i].save()?;
+    }
+    Ok(())
 }
 
 pub fn meta_dir(cluster_dir: &Path) -> PathBuf {
@@ -402,7 +526,7 @@ impl World {
         Ok(World {
             dir: cluster_dir.to_path_buf(),
             nodes,
-            _lock: l,
+            _lock: Some(l),
         })
     }
 
@@ -437,6 +561,28 @@ impl World {
         for n in self.nodes.iter().filter(|n| n.remote.is_none()) {
             n.save()?;
         }
+        for n in self.nodes.iter().filter(|n| n.spawn_initdone) {
+            spawn_initdone(&n.root, n.rt.start_gen);
+        }
+        Ok(())
+    }
+
+    /// Let the other commands run for `d` (a command that takes time on a real node): save,
+    /// release the cluster lock, wait, take it again and reload every node.  Zero does nothing
+    /// at all, so that with the default time scale nothing changes.
+    pub fn pace(&mut self, d: std::time::Duration) -> io::Result<()> {
+        if d.is_zero() {
+            return Ok(());
+        }
+        self.save()?;
+        for n in self.nodes.iter_mut() {
+            n.spawn_initdone = false;
+        }
+        self._lock = None;
+        std::thread::sleep(d);
+        let again = World::open(&self.dir)?;
+        self.nodes = again.nodes;
+        self._lock = again._lock;
         Ok(())
     }
 
