@@ -56,6 +56,7 @@ pub fn main(args: &[String]) -> i32 {
         ["boot", ..] => boot(&args[1..]),
         ["initdone", ..] => initdone(&args[1..]),
         ["mirror", "resync", ..] => mirror_resync(&args[2..]),
+        ["mirror", "resync-restore", ..] => mirror_policy(&args[2..]),
         ["kit", "install", ..] => kit_install(&args[2..]),
         _ => {
             eprintln!("lksim: unknown command; see lksim/README.md");
@@ -998,6 +999,28 @@ fn mirror_resync(args: &[String]) -> i32 {
     }
     let source = w.nodes[s].name.clone();
     crate::datakeeper::start_own(&mut w.nodes[i], tag, &source, dur);
+    match w.save() {
+        Ok(()) => 0,
+        Err(e) => die(&e.to_string()),
+    }
+}
+
+/// `lksim mirror resync-restore refuses|removes-source [--dir DIR]`: the worst-case switch of
+/// `cluster create --resync-restore`, on every local node of a running cluster.
+fn mirror_policy(args: &[String]) -> i32 {
+    let (pos, opt) = parse(args, &[]);
+    let removes = match pos.first().map(|s| s.as_str()) {
+        Some("refuses") if pos.len() == 1 => false,
+        Some("removes-source") if pos.len() == 1 => true,
+        _ => return die("usage: lksim mirror resync-restore refuses|removes-source [--dir DIR]"),
+    };
+    let mut w = match open_world(&opt, None) {
+        Ok(w) => w,
+        Err(e) => return die(&e),
+    };
+    for n in w.nodes.iter_mut().filter(|n| n.remote.is_none()) {
+        n.rt.resync_removes_source = removes;
+    }
     match w.save() {
         Ok(()) => 0,
         Err(e) => die(&e.to_string()),

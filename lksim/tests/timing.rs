@@ -112,3 +112,42 @@ fn scale_in_the_timings_file_and_bad_timings_are_refused() {
         assert!(o.err.contains("--timings"), "{}", o.err);
     }
 }
+
+#[test]
+fn setup_takes_its_time_with_lifekeeper_stopped_most_of_it() {
+    let c = cluster(
+        "setup-time",
+        r#"{"setup": 50, "lkstart": 20, "scale": 0.02}"#,
+    );
+    let m = c.dir.join("media-9.6.1");
+    std::fs::create_dir_all(&m).unwrap();
+    let conf = c.write_conf("c.conf", "LKCONF_START_LIFEKEEPER=y\n");
+    let mut cmd = Command::new(c.path("node-b").join("lksim-setup"));
+    cmd.args([
+        "--media-dir",
+        m.to_str().unwrap(),
+        "--media-version",
+        "9.6.1",
+    ])
+    .args(["-f", conf.to_str().unwrap(), "-q", "y"])
+    .stdout(std::process::Stdio::null());
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // half-way: LifeKeeper stopped, lktest says so, others still answer
+    assert_ne!(c.lk("node-b", "lktest", &[]).code, 0);
+    assert!(child.wait().unwrap().success());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t0.elapsed()
+    );
+    let done = c.lkroot("node-b").join("config/LK_INITDONE");
+    assert!(!done.exists(), "start-up still running (20 s x 0.02)");
+    let t1 = Instant::now();
+    while !done.exists() {
+        assert!(t1.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.node_state("node-b")["version"], "9.6.1");
+}
