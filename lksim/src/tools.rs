@@ -609,7 +609,7 @@ pub fn lkbackup(ctx: &Ctx) -> i32 {
             eprintln!("lkbackup: -x requires -f archive");
             return 2;
         };
-        let (w, me) = tryx!(open(ctx));
+        let (mut w, me) = tryx!(open(ctx));
         if w.nodes[me].rt.running {
             eprintln!("lkbackup: LifeKeeper is running; stop LifeKeeper (lkstop) before restoring an archive");
             return 1;
@@ -623,6 +623,11 @@ pub fn lkbackup(ctx: &Ctx) -> i32 {
             return 1;
         }
         println!("Restoring archive {f}");
+        let t = w.nodes[me].rt.timings.clone();
+        if let Err(e) = w.pace(t.scaled(t.lkbackup)) {
+            eprintln!("lkbackup: cannot save state: {e}");
+            return 1;
+        }
         let out = Command::new("tar")
             .arg("-xzf")
             .arg(&f)
