@@ -611,3 +611,33 @@ pub fn failover_here(world: &mut World, me: usize, peer: &str, tags: &[String]) 
     }
     log
 }
+
+#[cfg(test)]
+mod tests {
+    use super::map_lkroot;
+    #[test]
+    fn map_lkroot_only_where_a_path_starts() {
+        let to = "/c/n/opt/LifeKeeper";
+        assert_eq!(
+            map_lkroot("/opt/LifeKeeper/bin/x -q", to),
+            "/c/n/opt/LifeKeeper/bin/x -q"
+        );
+        assert_eq!(
+            map_lkroot(
+                "'/opt/LifeKeeper/bin/x' a=/opt/LifeKeeper;/opt/LifeKeeper",
+                to
+            ),
+            "'/c/n/opt/LifeKeeper/bin/x' a=/c/n/opt/LifeKeeper;/c/n/opt/LifeKeeper"
+        );
+        // inside another path, or a longer name: untouched
+        assert_eq!(
+            map_lkroot("/x/opt/LifeKeeper/bin", to),
+            "/x/opt/LifeKeeper/bin"
+        );
+        assert_eq!(map_lkroot("/opt/LifeKeeperX", to), "/opt/LifeKeeperX");
+        assert_eq!(
+            map_lkroot("データ /opt/LifeKeeper", to),
+            "データ /c/n/opt/LifeKeeper"
+        );
+    }
+}
