@@ -798,21 +798,6 @@ fn make_twin_node(
             c.name
         )),
     }
-    let mirrors: Vec<String> = fs::read_dir(&c.dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|f| f.starts_with("mirror_status-"))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !mirrors.is_empty() {
-        guesses.push(format!(
-            "{}: mirror_status was captured ({}) but this lksim models no mirror state yet: the twin's mirrors are not simulated",
-            c.name,
-            mirrors.join(", ")
-        ));
-    }
     let detailed = c.detailed.as_ref();
     if detailed.is_none() && !c.short.rows.is_empty() {
         guesses.push(format!(
@@ -897,30 +882,145 @@ fn make_twin_node(
             ));
         }
     }
-    let node = Node {
+    let rt = NodeRuntime {
         name: c.name.clone(),
-        root: root.to_path_buf(),
-        rt: NodeRuntime {
-            name: c.name.clone(),
-            cluster_dir: cluster_dir.to_string_lossy().into_owned(),
-            running: c.running,
-            down: false,
-            selinux,
-            packages: c.packages.clone(),
-            states,
-            resume_on_start: vec![],
-            faults: BTreeMap::new(),
-            dead_paths: dead,
-            disk_free_kb: 41_943_040,
-            listen: None,
-        },
-        res,
-        paths,
-        has_config: true,
-        remote: None,
+        cluster_dir: cluster_dir.to_string_lossy().into_owned(),
+        running: c.running,
+        down: false,
+        selinux,
+        packages: c.packages.clone(),
+        states,
+        resume_on_start: vec![],
+        faults: BTreeMap::new(),
+        dead_paths: dead,
+        disk_free_kb: 41_943_040,
+        listen: None,
+        ..Default::default()
     };
+    let mut node = Node::new_local(root.to_path_buf(), rt, res, paths);
+    mirrors_from_capture(c, &mut node, guesses);
     node.save().map_err(e)?;
     unowned_files(c, root, guesses).map_err(e)
+}
+
+/// One captured `mirror_status TAG` output: the tag and, per target, (state, progress %,
+/// remaining seconds).
+pub fn parse_mirror_status(
+    text: &str,
+) -> Option<(String, Vec<(String, String, u32, Option<u64>)>)> {
+    let mut tag = None;
+    let mut targets = vec![];
+    for l in text.lines() {
+        let t = l.trim();
+        if let Some(m) = t.strip_prefix("Mirror:") {
+            tag = Some(m.trim().to_string());
+        } else if let Some(rest) = t.strip_prefix("Target:") {
+            let name = rest.split_whitespace().next()?.to_string();
+            let state = rest
+                .split("State:")
+                .nth(1)?
+                .split("Progress:")
+                .next()?
+                .trim()
+                .to_string();
+            let progress = rest
+                .split("Progress:")
+                .nth(1)
+                .and_then(|p| p.trim().split('%').next())
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(0);
+            let remaining = rest
+                .split("Remaining:")
+                .nth(1)
+                .and_then(|r| r.trim().trim_end_matches('s').parse().ok());
+            targets.push((name, state, progress, remaining));
+        }
+    }
+    Some((tag?, targets))
+}
+
+fn mirror_captures(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|f| f.to_string_lossy().starts_with("mirror_status-"))
+                })
+                .filter_map(|p| fs::read_to_string(&p).ok().map(|t| (p, t)))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// DataKeeper mirrors (type netraid): the node where one is in service is its source; each
+/// captured target that was paused or resyncing is set so (a resync keeps the captured progress
+/// and remaining time, from now). Targets captured in sync, or not captured, are in sync.
+fn mirrors_from_capture(c: &NodeCap, node: &mut Node, guesses: &mut Vec<String>) {
+    let sources: Vec<String> = node
+        .res
+        .iter()
+        .filter(|r| crate::datakeeper::is_mirror(r))
+        .filter(|r| matches!(node.state_of(&r.tag).as_str(), "ISP" | "ISU"))
+        .map(|r| r.tag.clone())
+        .collect();
+    for t in &sources {
+        crate::datakeeper::created_source(&mut node.rt, t);
+    }
+    let now = crate::clock::now_ms();
+    for (file, text) in mirror_captures(&c.dir) {
+        let Some((tag, targets)) = parse_mirror_status(&text) else {
+            guesses.push(format!(
+                "{}: {} is not mirror_status output: ignored",
+                c.name,
+                file.display()
+            ));
+            continue;
+        };
+        if !sources.contains(&tag) {
+            continue;
+        }
+        let Some(rec) = node.rt.mirrors.get_mut(&tag) else {
+            continue;
+        };
+        for (target, state, progress, remaining) in targets {
+            match state.as_str() {
+                "paused" => {
+                    rec.paused.insert(target, progress);
+                }
+                "resyncing" => {
+                    let left_ms = remaining.unwrap_or(0) * 1000;
+                    let dur_ms = if progress < 100 {
+                        left_ms * 100 / u64::from(100 - progress)
+                    } else {
+                        left_ms
+                    };
+                    rec.targets.insert(
+                        target,
+                        crate::datakeeper::Window {
+                            start_ms: now.saturating_sub(dur_ms - left_ms),
+                            dur_ms,
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    let mirrors: Vec<&ResourceDef> = node
+        .res
+        .iter()
+        .filter(|r| crate::datakeeper::is_mirror(r))
+        .collect();
+    if !mirrors.is_empty() && mirror_captures(&c.dir).is_empty() && !sources.is_empty() {
+        guesses.push(format!(
+            "{}: no mirror_status captured: the twin's mirrors are in sync",
+            c.name
+        ));
+    }
 }
 
 /// Files under $LKROOT that no package owned on the captured node (kits shipped apart from the
@@ -1083,6 +1183,38 @@ fn check(from: &Path, dir: &Path, exact: bool) -> i32 {
             }
             for p in sb.difference(&sa) {
                 d.push(format!("rpm-qa.out: {p} in the twin, not captured"));
+            }
+        }
+        for (file, text) in mirror_captures(&c.dir) {
+            let fname = file
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let Some((tag, cap_t)) = parse_mirror_status(&text) else {
+                continue;
+            };
+            let twin = run_cmd(&bin.join("mirror_status"), &[tag.as_str()]).unwrap_or_default();
+            let twin_t = parse_mirror_status(&twin).map(|x| x.1).unwrap_or_default();
+            // A resync's progress moves on by itself: the target and its state must match, and
+            // the progress of a paused target.
+            let key = |v: &[(String, String, u32, Option<u64>)]| -> Vec<String> {
+                v.iter()
+                    .map(|(t, s, p, _)| {
+                        if s == "paused" {
+                            format!("{t} {s} {p}%")
+                        } else {
+                            format!("{t} {s}")
+                        }
+                    })
+                    .collect()
+            };
+            if key(&cap_t) != key(&twin_t) {
+                d.push(format!(
+                    "{fname}: captured {:?} | twin {:?}",
+                    key(&cap_t),
+                    key(&twin_t)
+                ));
             }
         }
         if let Some(captured) = read_opt(&c.dir.join("getenforce.out")) {
