@@ -1198,7 +1198,7 @@ fn check(from: &Path, dir: &Path, exact: bool) -> i32 {
             let twin_t = parse_mirror_status(&twin).map(|x| x.1).unwrap_or_default();
             // A resync's progress moves on by itself: the target and its state must match, and
             // the progress of a paused target.
-            let key = |v: &[(String, String, u32, Option<u64>)]| -> Vec<String> {
+            let key = |v: &[MirrorTarget]| -> Vec<String> {
                 v.iter()
                     .map(|(t, s, p, _)| {
                         if s == "paused" {
