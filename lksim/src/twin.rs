@@ -903,11 +903,11 @@ fn make_twin_node(
     unowned_files(c, root, guesses).map_err(e)
 }
 
-/// One captured `mirror_status TAG` output: the tag and, per target, (state, progress %,
-/// remaining seconds).
-pub fn parse_mirror_status(
-    text: &str,
-) -> Option<(String, Vec<(String, String, u32, Option<u64>)>)> {
+/// One target line of `mirror_status`: (target, state, progress %, remaining seconds).
+pub type MirrorTarget = (String, String, u32, Option<u64>);
+
+/// One captured `mirror_status TAG` output: the tag and its targets.
+pub fn parse_mirror_status(text: &str) -> Option<(String, Vec<MirrorTarget>)> {
     let mut tag = None;
     let mut targets = vec![];
     for l in text.lines() {
