@@ -634,3 +634,42 @@ fn a_node_captured_while_lifekeeper_was_stopped_becomes_a_stopped_twin_node() {
         "{t}"
     );
 }
+
+#[test]
+fn round_trip_mirror_paused_witness_node_and_a_kit_no_package_owns() {
+    let spec = json!([
+        {"tag": "/data", "id": "/data", "type": "filesys", "children": ["datarep-dk"]},
+        {"tag": "datarep-dk", "id": "/dev/md0", "app": "scsi", "type": "netraid"},
+        {"tag": "ip-データ", "id": "IP-10.9.0.1", "app": "comm", "type": "ip"}
+    ]);
+    let c = Cluster::create(
+        "rt-mirror",
+        &["node-a", "node-b", "wit"],
+        "9.5.1",
+        &["--hierarchies", &spec.to_string(), "--witness", "wit"],
+    );
+    let d = c.dir.to_str().unwrap();
+    c.sim(&["kit", "install", "node-a", "HANA2-ARK", "--dir", d]);
+    let a = c.node("node-a");
+    let o = a.lk("mirror_action", &["datarep-dk", "pause"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dest = scratch("rt-mirror-cap");
+    capture_all(&c, &dest);
+    let ms = std::fs::read_to_string(dest.join("node-a/mirror_status-datarep-dk.out")).unwrap();
+    assert!(ms.contains("paused"), "{ms}");
+    let unowned = std::fs::read_to_string(dest.join("node-a/unowned-files.txt")).unwrap();
+    assert!(unowned.contains("HANA2-ARK"), "{unowned}");
+    let twin = scratch("rt-mirror-twin");
+    let t = twin_round_trip(&dest, &twin);
+    assert!(twin.join("node-a/opt/LifeKeeper/HANA2-ARK").is_dir(), "{t}");
+    // The twin's rpm does not own the recreated kit either.
+    let rpm = Command::new(twin.join("node-a/bin/rpm"))
+        .arg("-qf")
+        .arg(twin.join("node-a/opt/LifeKeeper/HANA2-ARK/setup"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&rpm.stdout).contains("not owned"),
+        "{rpm:?}"
+    );
+}

@@ -310,6 +310,10 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
 fn local_from_q(text: &str) -> Option<String> {
     let mut after_header = false;
     for l in text.lines() {
+        // A node without resources (a witness) has no LOCAL value to read.
+        if l.trim() == "Communication Status Information" {
+            return None;
+        }
         let w: Vec<&str> = l.split_whitespace().collect();
         if w.len() >= 2 && w[0] == "LOCAL" && w[1] == "TAG" {
             after_header = true;
@@ -660,6 +664,16 @@ mod tests {
         let d = parse_detailed_strict(sim).unwrap();
         assert_eq!(d[0].tag, "ip-1");
         assert_eq!(d[0].local_priority, Some(10));
+    }
+
+    /// Regression: a witness node (no resources) was named "Communication" after the next
+    /// section's title.
+    #[test]
+    fn node_name_is_not_read_from_a_q_display_without_resources() {
+        let q = "Resource Hierarchy Information\n\nLOCAL    TAG  ID   STATE     PRIO  PRIMARY\n\nCommunication Status Information\n\nMACHINE  NETWORK ADDRESSES/DEVICE  STATE  PRIO\nnode-a   TCP  10.0.0.3/10.0.0.1  ALIVE  1\n";
+        assert_eq!(local_from_q(q), None);
+        let q = "Resource Hierarchy Information\n\nLOCAL    TAG  ID   STATE     PRIO  PRIMARY\nnode-a   ip   IP   ISP  1  node-a\n";
+        assert_eq!(local_from_q(q).as_deref(), Some("node-a"));
     }
 
     #[test]
