@@ -1,4 +1,4 @@
-# lkops — the two commands a newcomer needs are `make demo` and `make test`; both do all set-up.
+# lkops — the everyday commands are `make demo`, `make test` and `make rehearse CAPTURE=DIR`; all do all set-up.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
