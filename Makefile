@@ -1,8 +1,8 @@
-# lkops — the two commands a newcomer needs are `make demo` and `make test`; both do all set-up.
+# lkops — the everyday commands are `make demo`, `make test` and `make rehearse CAPTURE=DIR`; all do all set-up.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-MODULES := lk_preflight lk_backup lk_upgrade lk_defaults_merge lk_resource
+MODULES := lk_preflight lk_backup lk_upgrade lk_defaults_merge lk_resource lk_capture
 PYTHON  ?= python3
 VENV    := .venv
 VENV_OK := $(VENV)/.installed
@@ -15,6 +15,7 @@ APT_PKGS := xorriso libarchive-tools
 help:
 	@echo "make demo   - rolling upgrade 9.4.0 -> 9.6.1 on a simulated two-node cluster"
 	@echo "make test   - every test: cargo tests, real ansible-playbook runs, Molecule scenarios"
+	@echo "make rehearse CAPTURE=DIR - the rolling upgrade rehearsed on a simulated twin of a captured cluster"
 	@echo "make build  - release binaries into modules/ (the Ansible library path)"
 	@echo "make docs   - regenerate modules/<name>.yml from the parameter declarations"
 	@echo "make lint   - cargo fmt --check, clippy -D warnings, ansible-lint"
@@ -152,3 +153,16 @@ molecule-images:
 	./molecule/images/build --python
 test: molecule
 # ---- end molecule -----------------------------------------------------------------------------
+# ---- rehearse (issue 18) ----------------------------------------------------------------------
+# `make rehearse CAPTURE=DIR`: the rolling upgrade rehearsed on a simulated twin of a captured
+# cluster (playbooks/capture.yml writes DIR = lk_capture_dir/<cluster>); report in
+# build/rehearsal/report/rehearsal.{md,html}. REHEARSE_ARGS passes more -e to the rehearsal,
+# e.g. REHEARSE_ARGS="-e lk_target_version=9.6.1 -e lk_allow_reinstall=true".
+CAPTURE ?=
+REHEARSE_ARGS ?=
+.PHONY: rehearse
+rehearse: deps venv build
+	@test -n "$(CAPTURE)" || { echo "usage: make rehearse CAPTURE=DIR (one cluster's capture, e.g. tests/fixtures/captures/lksim-2node-9.4.0)" >&2; exit 2; }
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.cfg" \
+	  $(VENV)/bin/ansible-playbook playbooks/rehearse.yml -e lk_capture="$(abspath $(CAPTURE))" $(REHEARSE_ARGS)
+# ---- end rehearse -----------------------------------------------------------------------------

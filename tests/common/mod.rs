@@ -21,6 +21,17 @@ pub const MODULES: [&str; 5] = [
     "lk_defaults_merge",
 ];
 
+/// Every module binary the project ships (the procedure's and the read-only ones): what the
+/// docs, dist and collection checks cover.
+pub const ALL_MODULES: [&str; 6] = [
+    "lk_preflight",
+    "lk_resource",
+    "lk_backup",
+    "lk_upgrade",
+    "lk_defaults_merge",
+    "lk_capture",
+];
+
 /// The repository (this crate's manifest dir).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -50,6 +61,7 @@ pub fn bin(name: &str) -> PathBuf {
         "lk_backup" => env!("CARGO_BIN_EXE_lk_backup"),
         "lk_upgrade" => env!("CARGO_BIN_EXE_lk_upgrade"),
         "lk_defaults_merge" => env!("CARGO_BIN_EXE_lk_defaults_merge"),
+        "lk_capture" => env!("CARGO_BIN_EXE_lk_capture"),
         "lksim" => return lksim_bin(),
         other => panic!(
             "{other}: not a binary of this package; add `\"{other}\" => env!(\"CARGO_BIN_EXE_{other}\")` \

@@ -7,6 +7,7 @@
 mod common;
 
 mod backup;
+mod capture;
 mod check_mode_safety;
 mod defaults_merge;
 mod defects;

@@ -137,7 +137,7 @@ fn collection_tarball_holds_binaries_sidecars_action_plugins_and_playbooks() {
             .find(|l| l.split_whitespace().last() == Some(path))
             .map(str::to_string)
     };
-    for m in common::MODULES {
+    for m in common::ALL_MODULES {
         let bin = entry(&format!("plugins/modules/{m}"))
             .unwrap_or_else(|| panic!("no binary for {m}:\n{listing}"));
         assert!(bin.starts_with("-rwx"), "{m} not executable: {bin}");
@@ -231,7 +231,7 @@ fn installed_collection_runs_by_fqcn_check_then_changed_then_ok_and_documents_it
         text(&second.stdout)
     );
 
-    for m in common::MODULES {
+    for m in common::ALL_MODULES {
         let doc = c.run(
             &venv_bin("ansible-doc"),
             &[&format!("lkops.lifekeeper.{m}")],

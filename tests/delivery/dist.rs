@@ -174,7 +174,7 @@ fn version_parser_sees_a_native_build_above_2_17_and_agrees_with_objdump() {
 #[ignore = "needs dist/ from `make dist`: run by `make test`"]
 fn dist_binaries_need_at_most_glibc_2_17_and_fit_in_1_5_mib() {
     let mut report = Vec::new();
-    for m in common::MODULES {
+    for m in common::ALL_MODULES {
         let path = dist_bin(m);
         let needs = version_needs(&path);
         assert!(

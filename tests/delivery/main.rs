@@ -11,4 +11,5 @@ mod ansible_playbooks;
 mod collection;
 mod dist;
 mod playbooks;
+mod rehearse;
 mod salt;
