@@ -19,6 +19,11 @@ pub fn venv() -> PathBuf {
 
 /// Run ansible-playbook from the venv with the repository's ansible.cfg.
 pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    ansible_playbook_cmd(args, extra_env).output().unwrap()
+}
+
+/// The ansible-playbook command `ansible_playbook` runs, for a test that spawns it (and kills it).
+pub fn ansible_playbook_cmd(args: &[&str], extra_env: &[(&str, &str)]) -> Command {
     let exe = venv().join("bin/ansible-playbook");
     assert!(
         exe.exists(),
@@ -55,7 +60,7 @@ pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     for (k, v) in extra_env {
         c.env(k, v);
     }
-    c.output().unwrap()
+    c
 }
 
 /// stdout + stderr, for assertion messages.
