@@ -1010,3 +1010,246 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
         "hierarchies out of service everywhere: {outages:#?}"
     );
 }
+
+/// The way back: a cluster upgraded 9.4.0 -> 9.6.1 goes back to 9.4.0 with rollback.yml, node by
+/// node, from the old release's media: refused while a node's pre-upgrade backup is missing
+/// (before any change), the check-mode plan equals the real run's switchovers, and afterwards
+/// every node runs 9.4.0 with its hierarchies home, its comm paths ALIVE and the site's defaults
+/// file as it was before the upgrade; a second rollback changes nothing.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn rollback_returns_an_upgraded_cluster_to_the_recorded_release() {
+    let spec = json!([
+        {"tag": "ip-10.0.0.50", "id": "IP-10.0.0.50", "app": "comm", "type": "ip", "active": "node-b"},
+        {"tag": "app-web", "id": "/opt/web", "children": ["fs-web"], "active": "node-a"},
+        {"tag": "fs-web", "id": "/web", "type": "filesys", "active": "node-a"}
+    ]);
+    let sim = Sim::create("rollback", &[("demo", TWO, Some(spec))], &[]);
+    let start = placement(&sim.state("demo"));
+    let defaults = |n: &str| {
+        std::fs::read_to_string(sim.dir.join("demo").join(n).join("etc/default/LifeKeeper"))
+            .unwrap()
+    };
+    let site: Vec<String> = TWO.iter().map(|n| defaults(n)).collect();
+    let up = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert_all_at(&sim.state("demo"), "9.6.1");
+
+    let media = sim.dir.join("sps_940.img");
+    sim.lksim(&[
+        "media",
+        "create",
+        "--version",
+        "9.4.0",
+        "--out",
+        media.to_str().unwrap(),
+    ]);
+    let media_arg = format!("lk_rollback_media={}", media.display());
+    let rb = |extra: &[&str]| {
+        let mut a = vec!["-e", media_arg.as_str()];
+        a.extend_from_slice(extra);
+        sim.playbook("rollback.yml", &a)
+    };
+
+    // No pre-upgrade backup on node-b: refused before anything changes.
+    let backups = sim.dir.join("demo/node-b/var/backups/lifekeeper");
+    let hidden = sim.dir.join("hidden-backups");
+    std::fs::rename(&backups, &hidden).unwrap();
+    let before = tree(&sim);
+    let refused = rb(&[]);
+    let log = text(&refused);
+    assert!(!refused.status.success(), "{log}");
+    assert!(
+        log.contains("no verified backup of node-b taken at 9.4.0"),
+        "{log}"
+    );
+    assert_eq!(tree(&sim), before, "the refused rollback changed the nodes");
+    std::fs::rename(&hidden, &backups).unwrap();
+
+    let check = rb(&["--check", "--diff"]);
+    assert!(check.status.success(), "{}", text(&check));
+    assert_eq!(tree(&sim), before, "rollback --check changed the nodes");
+    let predicted = switchovers(&sim.summary(), "demo");
+    assert!(
+        text(&check).contains("would roll back to 9.4.0"),
+        "{}",
+        text(&check)
+    );
+
+    let run = rb(&[]);
+    let log = text(&run);
+    assert!(run.status.success(), "{log}");
+    let st = sim.state("demo");
+    assert_all_at(&st, "9.4.0");
+    assert_eq!(placement(&st), start, "every hierarchy home again");
+    for n in st["nodes"].as_array().unwrap() {
+        let paths = n["comm_paths"].as_array().unwrap();
+        assert!(
+            !paths.is_empty() && paths.iter().all(|p| p["state"] == "ALIVE"),
+            "{n}"
+        );
+    }
+    for (i, n) in TWO.iter().enumerate() {
+        assert_eq!(
+            defaults(n),
+            site[i],
+            "{n}: the site's defaults file is back"
+        );
+    }
+    let summary = sim.summary();
+    assert_eq!(
+        summary["clusters"]["demo"]["rollback_to"], "9.4.0",
+        "{summary:#}"
+    );
+    assert_eq!(summary["clusters"]["demo"]["status"], "ok");
+    assert_eq!(
+        switchovers(&summary, "demo"),
+        predicted,
+        "check mode vs the real rollback"
+    );
+    assert!(log.contains("rolled back to 9.4.0"), "{log}");
+    let report = std::fs::read_to_string(sim.out.join("report/readiness.md")).unwrap();
+    assert!(report.contains("rollback to 9.4.0"), "{report}");
+
+    let again = rb(&[]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(recap_total(&again, "changed"), 0, "{:?}", recap(&again));
+}
+
+// ---- issue 21: safe partial runs ---------------------------------------------------------------
+
+/// `--limit` to one node of a two-node cluster used to upgrade that node alone and exit 0; now
+/// it is refused, non-zero, before any node is touched, naming the missing node and the safe
+/// way. A whole cluster may be chosen with lk_clusters, and the controller plays (report,
+/// summary, the final check) run under any limit; a failed pre-flight exits non-zero under
+/// any limit; misspelt or badly typed variables and playbooks missing their required
+/// variables fail up front.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn partial_limits_misspelt_variables_and_missing_arguments_are_refused_up_front() {
+    let sim = Sim::create(
+        "limits",
+        &[
+            ("alpha", TWO, None),
+            ("bravo", &["bravo-a", "bravo-b"], None),
+        ],
+        &[],
+    );
+    let before = tree(&sim);
+    let refused = |args: &[&str], expect: &str| {
+        let out = sim.playbook(args[0], &args[1..]);
+        let log = text(&out);
+        assert!(!out.status.success(), "{args:?} must fail:\n{log}");
+        assert!(log.contains(expect), "{args:?}: {expect:?} not in:\n{log}");
+        assert_eq!(tree(&sim), before, "{args:?} touched a node");
+        assert!(
+            !sim.out.join("report/summary.json").exists(),
+            "{args:?} got as far as the summary"
+        );
+    };
+    for pb in ["rolling_upgrade.yml", "preflight.yml", "backup.yml"] {
+        refused(
+            &[pb, "--limit", "node-b"],
+            "refusing to run on part of cluster alpha: node-a is not in this run",
+        );
+    }
+    refused(
+        &["rolling_upgrade.yml", "-e", "lk_nodes=node-a"],
+        "choose clusters with -e lk_clusters=alpha",
+    );
+    refused(
+        &["rolling_upgrade.yml", "-e", "lk_target_verison=9.6.1"],
+        "unknown variable lk_target_verison",
+    );
+    refused(
+        &["rolling_upgrade.yml", "-e", "lk_media_mode=loop"],
+        "lk_media_mode must be one of: auto, mount, extract",
+    );
+    refused(
+        &["rolling_upgrade.yml", "-e", "lk_clusters=zulu"],
+        "lk_clusters names zulu",
+    );
+    refused(
+        &["switchover.yml"],
+        "switchover.yml needs -e lk_switchover_to=",
+    );
+    refused(
+        &["switchover.yml", "-e", "lk_switchover_to=node-x"],
+        "no such host in the inventory",
+    );
+    refused(
+        &[
+            "switchover.yml",
+            "-e",
+            "lk_switchover_to=node-a",
+            "--limit",
+            "bravo-a",
+        ],
+        "excluded by --limit",
+    );
+    refused(
+        &["restore.yml", "-e", "lk_restore_node=node-a"],
+        "restore.yml needs -e lk_restore_archive=",
+    );
+    refused(
+        &["preflight.yml", "-e", "lk_nodes=nosuchgroup"],
+        "names no host",
+    );
+
+    // A failed pre-flight exits non-zero whatever the limit (the report and the final check run
+    // even though localhost is outside the limit).
+    sim.lksim(&[
+        "fault",
+        "set",
+        "bravo-b",
+        "rpm",
+        "fail",
+        "--dir",
+        &sim.cluster_dir("bravo"),
+    ]);
+    for args in [
+        &["preflight.yml", "--limit", "bravo-a,bravo-b"][..],
+        &["preflight.yml", "-e", "lk_clusters=bravo"][..],
+        &[
+            "rolling_upgrade.yml",
+            "--limit",
+            "cluster_bravo",
+            "-e",
+            "lk_fetch_backups=false",
+        ][..],
+    ] {
+        let out = sim.playbook(args[0], &args[1..]);
+        let log = text(&out);
+        assert!(
+            !out.status.success(),
+            "{args:?}: a failed pre-flight must fail:\n{log}"
+        );
+        assert!(
+            sim.out.join("report/readiness.md").exists(),
+            "{args:?}: no readiness report"
+        );
+        assert!(log.contains("bravo-b"), "{log}");
+    }
+    let summary = sim.summary();
+    assert_eq!(
+        summary["clusters"]["bravo"]["status"], "FAILED",
+        "{summary:#}"
+    );
+    assert!(
+        summary["clusters"].get("alpha").is_none(),
+        "alpha was outside the limit: {summary:#}"
+    );
+    assert_eq!(
+        versions(&sim.state("alpha")),
+        [
+            ("node-a".into(), "9.4.0".into()),
+            ("node-b".into(), "9.4.0".into())
+        ]
+    );
+
+    // preflight.yml --check on a fresh controller: changed=0.
+    std::fs::remove_dir_all(&sim.out).unwrap();
+    let pf = sim.playbook("preflight.yml", &["--check", "-e", "lk_clusters=alpha"]);
+    assert!(pf.status.success(), "{}", text(&pf));
+    assert_eq!(recap_total(&pf, "changed"), 0, "{:?}", recap(&pf));
+}
