@@ -744,7 +744,15 @@ fn setup_fault_then_rerun_resumes_the_plan_and_returns_every_hierarchy_to_its_re
     let sim = Sim::create("plan-resume", &[("demo", TWO, Some(spec))], &[]);
     let start = placement(&sim.state("demo"));
     sim.fault("demo", "node-b", "setup");
-    let first = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    let first = sim.playbook(
+        "rolling_upgrade.yml",
+        &[
+            "-e",
+            "lk_fetch_backups=false",
+            "-e",
+            "lk_plan_on_nodes=true",
+        ],
+    );
     assert!(!first.status.success(), "{}", text(&first));
     let st = sim.state("demo");
     assert!(
@@ -785,7 +793,15 @@ fn setup_fault_then_rerun_resumes_the_plan_and_returns_every_hierarchy_to_its_re
     // The controller's copy lost: the nodes' copies carry the plan.
     std::fs::remove_file(sim.out.join("report/demo/plan.json")).unwrap();
     sim.clear_faults("demo");
-    let rerun = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    let rerun = sim.playbook(
+        "rolling_upgrade.yml",
+        &[
+            "-e",
+            "lk_fetch_backups=false",
+            "-e",
+            "lk_plan_on_nodes=true",
+        ],
+    );
     let log = text(&rerun);
     assert!(rerun.status.success(), "{log}");
     let st = sim.state("demo");
@@ -809,7 +825,15 @@ fn setup_fault_then_rerun_resumes_the_plan_and_returns_every_hierarchy_to_its_re
     assert_eq!(on_node["status"], "closed");
 
     // Finished: the next run records no plan and changes nothing.
-    let again = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    let again = sim.playbook(
+        "rolling_upgrade.yml",
+        &[
+            "-e",
+            "lk_fetch_backups=false",
+            "-e",
+            "lk_plan_on_nodes=true",
+        ],
+    );
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(recap_total(&again, "changed"), 0, "{:?}", recap(&again));
     assert_eq!(sim.summary()["clusters"]["demo"]["plan"]["resumed"], false);
