@@ -853,7 +853,7 @@ fn group_members(pgid: u32) -> Vec<u32> {
         // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after the last ')'.
         let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
         let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.get(0) != Some(&"Z") && f.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
+        if f.first() != Some(&"Z") && f.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
             out.push(pid);
         }
     }
