@@ -45,15 +45,20 @@ fn wave_plays(playbook: &str, play: &str) -> Vec<usize> {
 /// groups.yml refuses clusters larger than lk_max_waves, so every wave up to it must have its
 /// play: one missing would silently skip the last node of the largest clusters.
 #[test]
-fn rolling_upgrade_has_one_upgrade_and_one_return_play_per_wave_up_to_lk_max_waves() {
+fn rolling_upgrade_and_rollback_have_one_play_per_wave_up_to_lk_max_waves() {
     let n = max_waves();
     assert!(n >= 2, "lk_max_waves = {n}");
     let want: Vec<usize> = (1..=n).collect();
-    for play in ["plays/upgrade_wave.yml", "plays/return_wave.yml"] {
+    for (playbook, play) in [
+        ("playbooks/rolling_upgrade.yml", "plays/upgrade_wave.yml"),
+        ("playbooks/rolling_upgrade.yml", "plays/return_wave.yml"),
+        ("playbooks/rollback.yml", "plays/rollback_wave.yml"),
+        ("playbooks/rollback.yml", "plays/return_wave.yml"),
+    ] {
         assert_eq!(
-            wave_plays("playbooks/rolling_upgrade.yml", play),
+            wave_plays(playbook, play),
             want,
-            "rolling_upgrade.yml must import {play} once per wave 1..lk_max_waves ({n}), in order"
+            "{playbook} must import {play} once per wave 1..lk_max_waves ({n}), in order"
         );
     }
 }
