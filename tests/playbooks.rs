@@ -1090,6 +1090,7 @@ fn rollback_returns_an_upgraded_cluster_to_the_recorded_release() {
     assert_eq!(tree(&sim), before, "the refused rollback changed the nodes");
     std::fs::rename(&hidden, &backups).unwrap();
 
+    let before = tree(&sim);
     let check = rb(&["--check", "--diff"]);
     assert!(check.status.success(), "{}", text(&check));
     assert_eq!(tree(&sim), before, "rollback --check changed the nodes");
