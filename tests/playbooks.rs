@@ -725,6 +725,11 @@ fn check_mode_switchovers_equal_the_real_runs_in_every_shape() {
                 log.contains(&line),
                 "{name}: {line:?} not in --check output:\n{log}"
             );
+            let shown = format!("would switch {tag} from {from} to {to} (wave {wave}, {stage})");
+            assert!(
+                log.contains(&shown),
+                "{name}: {shown:?} not in --check output:\n{log}"
+            );
         }
         assert_eq!(placement(&sim.state("demo")), start, "{name}: back home");
     }
