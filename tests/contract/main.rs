@@ -16,5 +16,6 @@ mod fault_matrix;
 mod preflight;
 mod properties;
 mod resource;
+mod role_layout;
 mod security;
 mod upgrade;
