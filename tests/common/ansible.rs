@@ -31,8 +31,19 @@ pub fn venv_bin(tool: &str) -> PathBuf {
 
 /// Run ansible-playbook from the venv with the repository's ansible.cfg.
 pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let exe = venv_bin("ansible-playbook");
-    for m in crate::common::MODULES {
+    let exe = venv().join("bin/ansible-playbook");
+    assert!(
+        exe.exists(),
+        "{} missing: run `make test` (it creates the venv)",
+        exe.display()
+    );
+    for m in [
+        "lk_defaults_merge",
+        "lk_backup",
+        "lk_preflight",
+        "lk_resource",
+        "lk_upgrade",
+    ] {
         assert!(
             repo().join("modules").join(m).exists(),
             "modules/{m} missing: run `make build`"
