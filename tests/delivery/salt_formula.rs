@@ -646,4 +646,28 @@ fn salt_formula_test_mode_on_an_active_node_orchestrated_rolling_upgrade_and_a_r
         "{:#}",
         states["lkops-standby"]
     );
+
+    // Bad input: every other keyword goes to the module, whose own validation answers. A
+    // misspelt argument fails the state with the module's message naming it, in both modes.
+    let dest = format!("dest={}", dir.join("node-a-backups").display());
+    // (The `salt` command exits 0 for a failed state: the state's result is what counts.)
+    for test in ["test=False", "test=True"] {
+        let (v, _) = salt.salt(
+            &[
+                "node-a",
+                "state.single",
+                "lkops.backed_up",
+                "name=typo",
+                &dest,
+                "kepe=3",
+                test,
+            ],
+            60,
+        );
+        let states = salt.by_id(&v["node-a"], &v);
+        let s = &states["typo"];
+        assert_eq!(s["result"], false, "{test}: {s:#}");
+        assert_eq!(s["changes"], json!({}), "{test}: {s:#}");
+        assert!(comment(s).contains("kepe"), "{test}: {s:#}");
+    }
 }
