@@ -13,3 +13,4 @@ mod dist;
 mod playbooks;
 mod rehearse;
 mod salt;
+mod salt_formula;
