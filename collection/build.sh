@@ -45,6 +45,20 @@ class ActionModule(LkActionModule):
 PY
 done
 
+# ansible-test sanity: validate-modules reads every file under plugins/modules/ as UTF-8 text
+# and crashes on an ELF binary (UnicodeDecodeError), so the binaries are skipped there. That is
+# the one ignore inherent to binary modules: the documentation, the sidecar lk_x.yml, is still
+# validated in full (a target of its own). Same lines for every ansible-core supported.
+mkdir -p "$src/tests/sanity"
+for core in 2.17 2.18 2.19 2.20 2.21; do
+  for m in "$@"; do
+    echo "plugins/modules/$m validate-modules!skip # ELF binary module: validate-modules can only read text; its sidecar $m.yml is validated"
+    # The check wants a GPLv3 header in every module file; this collection is Apache-2.0
+    # (LICENSE, galaxy.yml), and the sidecar is generated YAML with no licence header to carry.
+    echo "plugins/modules/$m.yml validate-modules:missing-gplv3-license # Apache-2.0 collection (LICENSE), not GPLv3"
+  done > "$src/tests/sanity/ignore-$core.txt"
+done
+
 # `module_defaults: {group/lkops.lifekeeper.lifekeeper: {...}}` covers every module built.
 {
   echo "action_groups:"

@@ -54,9 +54,31 @@ fn is_block(v: &Value) -> bool {
     matches!(v, Value::Array(a) if !a.is_empty()) || matches!(v, Value::Object(o) if !o.is_empty())
 }
 
+/// A mapping key as written: plain when YAML reads it back as that same string, else quoted
+/// (a key `0` read back as the integer 0, which made lk_preflight's datakeeper_ports sample a
+/// dict with an int key; `yes`, `null`, ... would turn into booleans and nulls).
+fn key(k: &str) -> String {
+    let plain = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
+        && !matches!(
+            k.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
+        );
+    if plain {
+        k.to_string()
+    } else {
+        Value::from(k).to_string()
+    }
+}
+
 pub fn emit_map(m: &Map<String, Value>, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     for (k, v) in m {
+        let k = &key(k);
         if is_block(v) {
             out.push_str(&format!("{pad}{k}:\n"));
             emit(v, indent + 2, out);
@@ -122,6 +144,19 @@ mod tests {
         let joined: String = out.lines().map(str::trim).collect::<Vec<_>>().join(" ");
         let expect = format!("description: - {0} short: {0}", json!(long));
         assert_eq!(joined, expect);
+    }
+
+    /// Regression (issue 21): lk_preflight's datakeeper_ports sample `{"0": 10257}` was written
+    /// `0: 10257`, an integer key, and ansible-test refused the sample's type.
+    #[test]
+    fn keys_yaml_would_read_as_other_types_are_quoted() {
+        let v = json!({"0": 1, "yes": 2, "Null": 3, "lk_x": 4, "LK-VERSION-PATH": 5, "a b": 6});
+        let mut out = String::new();
+        emit(&v, 0, &mut out);
+        assert_eq!(
+            out,
+            "\"0\": 1\nLK-VERSION-PATH: 5\n\"Null\": 3\n\"a b\": 6\nlk_x: 4\n\"yes\": 2\n"
+        );
     }
 
     #[test]

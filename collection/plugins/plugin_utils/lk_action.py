@@ -21,12 +21,18 @@ import os
 
 import yaml
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 # Sidecar option keys the controller-side validator understands.
-_SPEC_KEYS = ("type", "elements", "required", "choices", "no_log", "aliases")
+_SPEC_KEYS = ("type", "elements", "required", "choices", "aliases")
+# `no_log` is not a documentation key, so the sidecar names its secret options in a comment line
+# (written by the same renderer as the rest): `# lkops-no-log: license_files ...`.
+_NO_LOG_MARK = "# lkops-no-log:"
 
 
 # The names the group has in module_defaults: by FQCN, or short inside the collection's own
@@ -49,7 +55,13 @@ def load_sidecar(module):
         raise AnsibleError("lkops: cannot read the documentation of %s (%s): %s" % (module, path, e)) from e
     if not isinstance(doc, dict) or not isinstance(doc.get("DOCUMENTATION"), dict):
         raise AnsibleError("lkops: %s has no DOCUMENTATION mapping" % path)
-    return doc["DOCUMENTATION"]
+    documentation = dict(doc["DOCUMENTATION"])
+    with open(path, "rb") as f:
+        head = f.read(4096).decode("utf-8", "replace").splitlines()
+    documentation["_no_log"] = set(
+        name for line in head if line.startswith(_NO_LOG_MARK) for name in line[len(_NO_LOG_MARK):].split()
+    )
+    return documentation
 
 
 def argument_spec(documentation):
@@ -63,6 +75,8 @@ def argument_spec(documentation):
             entry["type"] = "str"
         if entry.get("elements") == "path":
             entry["elements"] = "str"
+        if name in documentation.get("_no_log", ()):
+            entry["no_log"] = True
         spec[name] = entry
     return spec
 
@@ -105,7 +119,7 @@ class LkActionModule(ActionBase):
         for name in group_default_names(self._task.module_defaults) - known:
             args.pop(name, None)
         self._task.args = args
-        self.validate_argument_spec(argument_spec=spec)
+        self._validate(spec, args)
 
         wrap_async = self._task.async_val and not self._connection.has_native_async
         result = merge_hash(
@@ -115,3 +129,17 @@ class LkActionModule(ActionBase):
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+    def _validate(self, spec, args):
+        """ActionBase.validate_argument_spec, minus what could leak a secret.
+
+        The stock method attaches the task's arguments to the error, and ansible-core 2.19 prints
+        them with the message; a no_log option's value would be shown. Here the message names
+        the parameter only, with every no_log value masked.
+        """
+        validation = ArgumentSpecValidator(spec).validate(dict(args))
+        if validation.errors:
+            msg = validation.errors.msg
+            if isinstance(validation.errors[0], UnsupportedError):
+                msg = "Unsupported parameters for (%s) module: %s" % (self._load_name, msg)
+            raise AnsibleActionFail(remove_values(msg, validation._no_log_values))
