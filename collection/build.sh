@@ -74,21 +74,16 @@ done > "$src/.ansible-lint-ignore"
 } >> "$src/meta/runtime.yml"
 
 if [ -d "$repo/playbooks" ]; then
-  # Collection playbooks (`ansible-playbook lkops.lifekeeper.<name>`). Their relative includes
-  # (plays/, roles/) keep working because the tree is copied whole. The role stays where the
-  # playbooks find it (playbooks/roles/) and is NOT published as a collection role: it is a task
-  # library for these playbooks (used through tasks_from), not an entry point of its own, and a
-  # second copy under roles/ would ship it twice. The example inventory ships (the README shows
-  # it); the simulator's generated inventory does not.
+  # Collection playbooks (`ansible-playbook lkops.lifekeeper.<name>`). Their role ships ONCE, as
+  # the collection role roles/<name> (lkops.lifekeeper.lk): that is where the playbooks' short
+  # role names resolve from inside the collection, also for the plays/ they import (a role
+  # directory next to the playbooks is not searched for those, and ansible-test sanity refuses
+  # a symlinked directory). It used to ship a second time under playbooks/roles/. The example
+  # inventory ships (the README shows it); the simulator's generated inventory does not.
   mkdir -p "$src/playbooks"
-  (cd "$repo/playbooks" && tar --exclude=./inventory/simulated.yml --exclude='*.retry' -cf - .) |
+  (cd "$repo/playbooks" && tar --exclude=./inventory/simulated.yml --exclude=./roles --exclude='*.retry' -cf - .) |
     (cd "$src/playbooks" && tar -xf -)
-  # The playbooks in plays/ are imported by the top-level ones and find the role relative to
-  # the top; run (or linted) on their own they look in plays/roles/, so that points at the
-  # same, single copy (ansible-galaxy keeps a symlink inside the collection as a symlink).
-  if [ -d "$src/playbooks/plays" ] && [ -d "$src/playbooks/roles" ] && [ ! -e "$src/playbooks/plays/roles" ]; then
-    ln -s ../roles "$src/playbooks/plays/roles"
-  fi
+  if [ -d "$repo/playbooks/roles" ]; then cp -R "$repo/playbooks/roles" "$src/roles"; fi
   if [ -f "$src/playbooks/README.md" ]; then
     # The project's playbooks/README.md is written for the repository checkout; say up front
     # what differs in the collection and where the files it names that do not ship are.
@@ -103,7 +98,8 @@ if [ -d "$repo/playbooks" ]; then
 > \`lksim\`) lives in the project repository, $url.
 
 MD
-      cat "$repo/playbooks/README.md"
+      # Its links into roles/ point one level up here, where the role ships.
+      sed 's#](roles/#](../roles/#g' "$repo/playbooks/README.md"
     } > "$src/playbooks/README.md"
   fi
 fi

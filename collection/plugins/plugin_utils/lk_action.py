@@ -138,8 +138,9 @@ class LkActionModule(ActionBase):
         the parameter only, with every no_log value masked.
         """
         validation = ArgumentSpecValidator(spec).validate(dict(args))
-        if validation.errors:
+        errors = validation.errors.errors  # the list; the container itself is always truthy
+        if errors:
             msg = validation.errors.msg
-            if isinstance(validation.errors[0], UnsupportedError):
+            if isinstance(errors[0], UnsupportedError):
                 msg = "Unsupported parameters for (%s) module: %s" % (self._load_name, msg)
             raise AnsibleActionFail(remove_values(msg, validation._no_log_values))
