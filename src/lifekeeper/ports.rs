@@ -267,6 +267,65 @@ pub fn datakeeper_ports(mirrors: &[u16], taken: &BTreeSet<u16>) -> BTreeMap<u16,
     out
 }
 
+/// One port range that must be reachable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortRule {
+    pub first: u16,
+    pub last: u16,
+    pub what: String,
+    /// A closed port fails the check (else it warns).
+    pub required: bool,
+}
+
+impl PortRule {
+    /// `7365/tcp (communication paths)`, `1024-65535/tcp (GUI RMI)`.
+    pub fn label(&self) -> String {
+        if self.first == self.last {
+            format!("{}/tcp ({})", self.first, self.what)
+        } else {
+            format!("{}-{}/tcp ({})", self.first, self.last, self.what)
+        }
+    }
+}
+
+/// The ports a node needs open: LifeKeeper's (`LK_PORTS`) and each DataKeeper mirror's.
+pub fn required_ports(dk_ports: &BTreeMap<u16, u16>) -> Vec<PortRule> {
+    let mut v: Vec<PortRule> = LK_PORTS
+        .iter()
+        .map(|(a, b, w, f)| PortRule {
+            first: *a,
+            last: *b,
+            what: w.to_string(),
+            required: *f,
+        })
+        .collect();
+    for (m, p) in dk_ports {
+        v.push(PortRule {
+            first: *p,
+            last: *p,
+            what: format!("DataKeeper mirror {m}"),
+            required: true,
+        });
+    }
+    v
+}
+
+/// The labels of the wanted ranges `filter` does not allow entirely: (required, GUI-only).
+pub fn closed_ports(filter: &Filter, wanted: &[PortRule]) -> (Vec<String>, Vec<String>) {
+    let mut fail = vec![];
+    let mut warn = vec![];
+    for r in wanted {
+        if !(r.first..=r.last).all(|p| filter.allows(p)) {
+            if r.required {
+                fail.push(r.label());
+            } else {
+                warn.push(r.label());
+            }
+        }
+    }
+    (fail, warn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -575,21 +575,9 @@ pub fn read_cmd(runner: &Runner, cmd: Cmd) -> Result<Option<Status>, Failure> {
 mod tests {
     use super::*;
 
-    /// The vendor sample, docs 9.6.0/short-status-display (reference §1.2), verbatim.
-    const VENDOR: &str = "Resource Hierarchy Information
-
-BACKUP   TAG                ID          STATE     PRIO  PRIMARY
-svr1     appfs3910-on-svr1  appfs4238   ISP          1  svr2
-svr1      filesys4083       /jrl1       ISP          1  svr2
-svr1       device2126       000…300-1   ISP          1  svr2
-svr1        disk2083        000…300     ISP          1  svr2
-
-Communication Status Information
-
-MACHINE  NETWORK ADDRESSES/DEVICE         STATE     PRIO
-svr1     TCP     100.10.1.20/100.11.1.21  ALIVE        1
-svr1     TTY     /dev/ttyS0               ALIVE       --
-";
+    /// The vendor sample, docs 9.6.0/short-status-display (reference §1.2), verbatim; one file
+    /// shared with lksim's layout test.
+    const VENDOR: &str = include_str!("../../tests/fixtures/lcdstatus-e.vendor.txt");
 
     fn res(
         tag: &str,

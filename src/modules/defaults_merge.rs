@@ -7,6 +7,7 @@
 //! is not reverted to the old default.
 
 use crate::lifekeeper::defaults_merge::{self as three_way, Merged, Options};
+use crate::runtime::result::clip;
 use crate::runtime::{
     diff, fs, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support,
 };
@@ -311,7 +312,11 @@ fn explicit_values(set: &Map<String, Value>) -> Result<BTreeMap<String, String>,
             other => {
                 return Err(Failure::param(
                     "set",
-                    format!("set: the value of {k} must be a string or number, got {other}"),
+                    format!(
+                        "set: the value of {} must be a string or number, got {}",
+                        clip(k),
+                        clip(&other.to_string())
+                    ),
                 ))
             }
         };

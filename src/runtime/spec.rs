@@ -4,6 +4,7 @@
 //! declaration validates input (`validate`), renders `--help`, and renders the ansible-doc sidecar
 //! (`modules/<name>.yml`) — so the three can never disagree (ripgrep's "define each flag once").
 
+use super::result::clip;
 use serde_json::{Map, Value};
 
 /// The declared type of a parameter, with Ansible's names in `ansible_name`.
@@ -319,15 +320,19 @@ impl ModuleSpec {
 
     fn unknown_key(&self, key: &str) -> ParamError {
         let valid: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        // A key more than twice as long as a name is never within the hint's distance of it;
+        // skipping those keeps a huge key from costing a huge edit-distance computation.
         let closest = valid
             .iter()
+            .filter(|v| key.len() <= 2 * v.len() + 2)
             .map(|v| (levenshtein(key, v), *v))
             .min()
             .filter(|(d, v)| *d <= (v.len().max(key.len()) / 2).max(2))
             .map(|(_, v)| format!(" Did you mean '{v}'?"))
             .unwrap_or_default();
+        let key = clip(key);
         ParamError::new(
-            key,
+            &key,
             format!(
                 "unsupported parameter: {key}.{closest} Supported parameters: {}.",
                 valid.join(", ")
@@ -366,10 +371,11 @@ fn check_range(p: &Param, v: &Value) -> Result<(), ParamError> {
     Ok(())
 }
 
+/// A value as an error message quotes it (clipped: input is never echoed at length).
 fn display(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => clip(s).into_owned(),
+        other => clip(&super::result::clip_value(other).to_string()).into_owned(),
     }
 }
 

@@ -1,11 +1,10 @@
 //! The checks of the host itself: architecture, name resolution, the firewall, SELinux and the
 //! OS packages the installer needs. Each is a function of the gathered facts (`Env`).
 
-use super::env::{active_filter, lcd_why, Env, Lcd, PkgMgr, Probe};
+use super::env::{lcd_why, Env, Lcd, PkgMgr, Probe};
 use super::{plain_word, Finding};
-use crate::lifekeeper::ports::LK_PORTS;
 use crate::runtime::Cmd;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 /// Recovery Kit RPM suffixes (steeleye-lk<KIT>) tested with SELinux permissive (seed §3.4), with
@@ -77,8 +76,13 @@ pub(super) const DEFAULT_DEB_PACKAGES: &[&str] = &[
 ];
 
 pub(super) fn check_arch(env: &Env) -> Finding {
+    judge_arch(env.probe(Cmd::new("uname").arg("-m")))
+}
+
+/// LK-ARCH-64BIT from `uname -m`.
+pub(super) fn judge_arch(uname_m: Probe) -> Finding {
     let expected = "64-bit (x86_64, aarch64, ppc64le, s390x)";
-    let out = match env.probe(Cmd::new("uname").arg("-m")) {
+    let out = match uname_m {
         Probe::Missing(n) => {
             return Finding::skip(expected, format!("cannot read the architecture: {n}"))
         }
@@ -171,8 +175,13 @@ pub(super) fn first_address(out: &str) -> Option<String> {
 }
 
 pub(super) fn check_localhost(env: &Env) -> Finding {
+    judge_localhost(env.probe(Cmd::new("getent").args(["ahosts", "localhost"])))
+}
+
+/// LK-NET-LOCALHOST from `getent ahosts localhost`.
+pub(super) fn judge_localhost(getent: Probe) -> Finding {
     let expected = "localhost resolves to 127.0.0.1";
-    let out = match env.probe(Cmd::new("getent").args(["ahosts", "localhost"])) {
+    let out = match getent {
         Probe::Missing(m) => return Finding::skip(expected, format!("cannot resolve names: {m}")),
         Probe::Ran(o) => o,
     };
@@ -199,163 +208,24 @@ pub(super) fn check_localhost(env: &Env) -> Finding {
     }
 }
 
-pub(super) fn check_firewall(env: &Env) -> Finding {
-    let mut notes: Vec<String> = vec![];
-    let dk = env.dk_ports(&mut notes).clone();
-    for m in &env.mirrors {
-        if !dk.contains_key(m) {
-            notes.push(format!("mirror {m}: no free port up to 65535"));
-        }
-    }
-    if env.mirrors.is_empty() {
-        if let Ok(pk) = env.lk_packages() {
-            if pk.iter().any(|n| n == "steeleye-lkDR") {
-                notes.push(
-                    "DataKeeper is installed: pass datakeeper_mirrors to check its ports".into(),
-                );
-            }
-        }
-    }
-    let mut wanted: Vec<(u16, u16, String, bool)> = LK_PORTS
-        .iter()
-        .map(|(a, b, w, f)| (*a, *b, w.to_string(), *f))
-        .collect();
-    for (m, p) in &dk {
-        wanted.push((*p, *p, format!("DataKeeper mirror {m}"), true));
-    }
-    let expected = wanted
-        .iter()
-        .map(|(a, b, w, _)| {
-            if a == b {
-                format!("{a}/tcp ({w})")
-            } else {
-                format!("{a}-{b}/tcp ({w})")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-        + " allowed";
-    let dk_json: Map<String, Value> = dk.iter().map(|(m, p)| (m.to_string(), json!(p))).collect();
-    let probe = match active_filter(env) {
-        Ok(x) => x,
-        Err(e) => {
-            return Finding::skip(expected, format!("no firewall tool found: {e}"))
-                .details(json!({ "datakeeper_ports": dk_json }))
-        }
-    };
-    notes.extend(probe.notes);
-    let Some(f) = probe.filter else {
-        if probe.inconclusive {
-            return Finding::warn(
-                expected,
-                "unknown",
-                format!(
-                    "no active firewall found, but a firewall probe failed ({})",
-                    notes.join("; ")
-                ),
-            )
-            .remedy("Run lk_preflight as root (become: true) so the firewall rules can be read.")
-            .details(json!({ "firewall": null, "datakeeper_ports": dk_json, "notes": notes }));
-        }
-        let mut f = Finding::pass(
-            expected,
-            "no active firewall",
-            "no firewall is active; every port is reachable",
-        );
-        f.msg = format!("{} ({})", f.msg, notes.join("; "));
-        return f.details(json!({ "firewall": null, "datakeeper_ports": dk_json, "notes": notes }));
-    };
-    let mut closed_fail = vec![];
-    let mut closed_warn = vec![];
-    for (a, b, w, fails) in &wanted {
-        let all_open = if a == b {
-            f.allows(*a)
-        } else {
-            (*a..=*b).all(|p| f.allows(p))
-        };
-        if !all_open {
-            let label = if a == b {
-                format!("{a}/tcp ({w})")
-            } else {
-                format!("{a}-{b}/tcp ({w})")
-            };
-            if *fails {
-                closed_fail.push(label)
-            } else {
-                closed_warn.push(label)
-            }
-        }
-    }
-    let closed: Vec<String> = closed_fail
-        .iter()
-        .chain(closed_warn.iter())
-        .cloned()
-        .collect();
-    let actual = if closed.is_empty() {
-        format!("{}: all allowed", f.name)
-    } else {
-        format!("{}: closed {}", f.name, closed.join(", "))
-    };
-    let details = json!({ "firewall": f.name, "closed": closed, "datakeeper_ports": dk_json, "notes": notes });
-    let port_args: Vec<String> = closed_fail
-        .iter()
-        .chain(closed_warn.iter())
-        .map(|l| l.split('/').next().unwrap_or_default().to_string())
-        .collect();
-    let remedy = match f.name {
-        "firewalld" => format!(
-            "{} && firewall-cmd --reload (seed §3.3; for the GUI, ssh X forwarding avoids opening the RMI range)",
-            port_args.iter().map(|p| format!("firewall-cmd --permanent --add-port={p}/tcp")).collect::<Vec<_>>().join(" && ")
-        ),
-        "nftables" => format!(
-            "Add an accept rule to the input chain for tcp dport {{ {} }} (seed §3.3)",
-            port_args.join(", ")
-        ),
-        _ => format!(
-            "{} and save the rules (seed §3.3)",
-            port_args.iter().map(|p| format!("iptables -I INPUT -p tcp --dport {} -j ACCEPT", p.replace('-', ":"))).collect::<Vec<_>>().join("; ")
-        ),
-    };
-    let note = if notes.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", notes.join("; "))
-    };
-    if !closed_fail.is_empty() {
-        Finding::fail(
-            expected,
-            actual,
-            format!("{} blocks {}{note}", f.name, closed.join(", ")),
-        )
-        .remedy(remedy)
-        .details(details)
-    } else if !closed_warn.is_empty() {
-        Finding::warn(
-            expected,
-            actual,
-            format!(
-                "{} blocks the GUI ports {}{note}",
-                f.name,
-                closed_warn.join(", ")
-            ),
-        )
-        .remedy(remedy)
-        .details(details)
-    } else {
-        Finding::pass(
-            expected,
-            actual,
-            format!("{} allows every LifeKeeper port{note}", f.name),
-        )
-        .details(details)
-    }
-}
-
 // -- SELinux --
 
 pub(super) fn check_selinux(env: &Env) -> Finding {
+    let getenforce = env.probe(Cmd::new("getenforce"));
+    // The installed kits matter only when SELinux is permissive: list them only then.
+    let permissive = matches!(&getenforce, Probe::Ran(o) if o.stdout.trim() == "Permissive");
+    let packages = permissive.then(|| env.lk_packages());
+    judge_selinux(env.p.allow_selinux_permissive, getenforce, packages)
+}
+
+/// LK-SELINUX from `getenforce` and, when permissive, the installed LifeKeeper package names.
+pub(super) fn judge_selinux(
+    allow_permissive: bool,
+    getenforce: Probe,
+    packages: Option<&Result<Vec<String>, String>>,
+) -> Finding {
     let expected = "Disabled (Permissive only with tested kits and allow_selinux_permissive)";
-    let out = match env.probe(Cmd::new("getenforce")) {
+    let out = match getenforce {
         Probe::Missing(m) => {
             return Finding::skip(expected, format!("cannot read the SELinux mode: {m}"))
         }
@@ -372,7 +242,7 @@ pub(super) fn check_selinux(env: &Env) -> Finding {
         )
         .remedy(disable),
         "Permissive" => {
-            let kits = match env.lk_packages() {
+            let kits = match packages.expect("gathered when permissive") {
                 Ok(p) => installed_kits(p),
                 Err(e) => {
                     return Finding::fail(expected, mode, format!("SELinux is permissive and the installed Recovery Kits cannot be listed ({e})"))
@@ -405,7 +275,7 @@ pub(super) fn check_selinux(env: &Env) -> Finding {
                 )
                 .remedy(disable)
                 .details(details)
-            } else if !env.p.allow_selinux_permissive {
+            } else if !allow_permissive {
                 Finding::fail(expected, mode, format!("SELinux is permissive ({kit_text}, all tested); permissive needs allow_selinux_permissive: true"))
                     .remedy(format!("{disable} Or, if permissive is required (e.g. by SAP), set allow_selinux_permissive: true."))
                     .details(details)
@@ -448,7 +318,48 @@ pub(super) fn install_cmd(mgr: PkgMgr, pkgs: &[String]) -> String {
 }
 
 pub(super) fn check_pkg_deps(env: &Env) -> Finding {
-    let mgr = match env.pkg_mgr() {
+    let mgr = env.pkg_mgr();
+    let list = match &mgr {
+        Ok(m) => required_list(env.p.required_packages.is_some(), &env.packages, *m),
+        Err(_) => vec![],
+    };
+    // One query per package, stopping at the first that cannot be made (as the judge does).
+    let mut queried = vec![];
+    if let Ok(m) = mgr {
+        for p in &list {
+            let r = env.pkg_installed(m, p);
+            let stop = r.is_err();
+            queried.push(r);
+            if stop {
+                break;
+            }
+        }
+    }
+    judge_pkg_deps(mgr, &list, &queried)
+}
+
+/// The packages to look for: the given ones, else the defaults for the package manager.
+pub(super) fn required_list(given: bool, packages: &[String], mgr: PkgMgr) -> Vec<String> {
+    if given {
+        return packages.to_vec();
+    }
+    (if mgr == PkgMgr::Rpm {
+        DEFAULT_RPM_PACKAGES
+    } else {
+        DEFAULT_DEB_PACKAGES
+    })
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// LK-PKG-DEPS from the package manager, the list and each package's query result, in order.
+pub(super) fn judge_pkg_deps(
+    mgr: Result<PkgMgr, String>,
+    list: &[String],
+    queried: &[Result<bool, String>],
+) -> Finding {
+    let mgr = match mgr {
         Ok(m) => m,
         Err(e) => {
             return Finding::skip(
@@ -457,21 +368,10 @@ pub(super) fn check_pkg_deps(env: &Env) -> Finding {
             )
         }
     };
-    let list: Vec<String> = match &env.p.required_packages {
-        Some(_) => env.packages.clone(),
-        None => (if mgr == PkgMgr::Rpm {
-            DEFAULT_RPM_PACKAGES
-        } else {
-            DEFAULT_DEB_PACKAGES
-        })
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-    };
     let expected = format!("installed: {}", list.join(" "));
     let mut missing = vec![];
-    for p in &list {
-        match env.pkg_installed(mgr, p) {
+    for (p, r) in list.iter().zip(queried) {
+        match r {
             Ok(true) => {}
             Ok(false) => missing.push(p.clone()),
             Err(e) => return Finding::skip(expected, format!("cannot query packages: {e}")),
@@ -572,5 +472,103 @@ mod tests {
         );
         assert_eq!(kit_name("steeleye-lkSAPDB"), Some("SAP MaxDB"));
         assert_eq!(kit_name("steeleye-lkAPA"), None);
+    }
+
+    fn ran(stdout: &str, rc: i32) -> Probe {
+        Probe::Ran(crate::runtime::CmdOutput {
+            cmd: vec!["probe".into()],
+            rc,
+            stdout: stdout.into(),
+            stderr: String::new(),
+            timed_out: false,
+            truncated: false,
+        })
+    }
+
+    #[test]
+    fn host_checks_judge_probe_output_without_running_anything() {
+        assert_eq!(judge_arch(ran("x86_64\n", 0)).status.name(), "pass");
+        assert_eq!(judge_arch(ran("i686\n", 0)).status.name(), "fail");
+        assert_eq!(judge_arch(ran("", 1)).status.name(), "warn");
+        assert_eq!(
+            judge_arch(Probe::Missing("uname not found on PATH".into()))
+                .status
+                .name(),
+            "skip"
+        );
+
+        let lh = "127.0.0.1       STREAM localhost\n::1 STREAM localhost\n";
+        assert_eq!(judge_localhost(ran(lh, 0)).status.name(), "pass");
+        assert_eq!(
+            judge_localhost(ran("::1 STREAM localhost\n", 0))
+                .status
+                .name(),
+            "fail"
+        );
+        assert_eq!(judge_localhost(ran("", 2)).actual, "UNRESOLVED");
+
+        let pk = |v: &[&str]| Ok(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            judge_selinux(false, ran("Disabled\n", 0), None)
+                .status
+                .name(),
+            "pass"
+        );
+        assert_eq!(
+            judge_selinux(true, ran("Enforcing\n", 0), None)
+                .status
+                .name(),
+            "fail"
+        );
+        let tested = pk(&["steeleye-lk", "steeleye-lkSAPDB"]);
+        let permissive = || ran("Permissive\n", 0);
+        assert_eq!(
+            judge_selinux(false, permissive(), Some(&tested))
+                .status
+                .name(),
+            "fail"
+        );
+        assert_eq!(
+            judge_selinux(true, permissive(), Some(&tested))
+                .status
+                .name(),
+            "warn"
+        );
+        let untested = pk(&["steeleye-lk", "steeleye-lkAPA"]);
+        let f = judge_selinux(true, permissive(), Some(&untested));
+        assert_eq!(f.status.name(), "fail");
+        assert!(f.msg.contains("steeleye-lkAPA"), "{}", f.msg);
+    }
+
+    #[test]
+    fn package_deps_are_judged_from_the_queries() {
+        let list = required_list(false, &[], PkgMgr::Rpm);
+        assert!(list.contains(&"procps-ng".to_string()));
+        let given = vec!["bzip2".to_string(), "tar".to_string()];
+        assert_eq!(required_list(true, &given, PkgMgr::Dpkg), given);
+        let f = judge_pkg_deps(Ok(PkgMgr::Rpm), &given, &[Ok(true), Ok(false)]);
+        assert_eq!(f.status.name(), "fail");
+        assert_eq!(
+            f.remedy.as_deref(),
+            Some("yum install -y tar (seed §3.5; use the distribution's 64-bit packages)")
+        );
+        assert_eq!(
+            judge_pkg_deps(Ok(PkgMgr::Dpkg), &given, &[Ok(true), Ok(true)])
+                .status
+                .name(),
+            "pass"
+        );
+        let f = judge_pkg_deps(
+            Ok(PkgMgr::Rpm),
+            &given,
+            &[Err("rpm not found on PATH".into())],
+        );
+        assert_eq!(f.status.name(), "skip");
+        assert_eq!(
+            judge_pkg_deps(Err("neither".into()), &[], &[])
+                .status
+                .name(),
+            "skip"
+        );
     }
 }

@@ -26,15 +26,23 @@ pub(super) fn path_of(env: &Env) -> Option<(UpPath, Option<Version>)> {
 }
 
 pub(super) fn check_version_path(env: &Env) -> Finding {
-    let t = env.target;
+    judge_version_path(env.target, &env.stepping, env.installed())
+}
+
+/// LK-VERSION-PATH from the installed version (`Err`: rpm could not tell).
+pub(super) fn judge_version_path(
+    t: Version,
+    stepping: &[Version],
+    installed: &Result<Option<Version>, String>,
+) -> Finding {
     let expected = format!("an upgrade path to {t} (none, direct or stepwise)");
-    let inst = match env.installed() {
+    let inst = match installed {
         Ok(i) => *i,
         Err(e) => {
             return Finding::skip(expected, format!("cannot read the installed version: {e}"))
         }
     };
-    let (path, via) = version::upgrade_path(inst.as_ref(), &t, &env.stepping);
+    let (path, via) = version::upgrade_path(inst.as_ref(), &t, stepping);
     let shown = inst
         .map(|v| v.to_string())
         .unwrap_or_else(|| "not installed".into());
@@ -99,7 +107,6 @@ pub(super) fn needs_new_license(v: &Version) -> bool {
 }
 
 pub(super) fn check_license(env: &Env) -> Finding {
-    let expected = "new license files supplied when upgrading from 8.1.x";
     // Only metadata is looked at: the contents of a license file never enter this module.
     let bad: Vec<String> = env
         .license_files
@@ -112,8 +119,19 @@ pub(super) fn check_license(env: &Env) -> Finding {
                 .map(|e| format!("{} ({})", f.display(), io_reason(&e))),
         })
         .collect();
-    let supplied = format!("{} license file(s) supplied", env.license_files.len());
-    let inst = match env.installed() {
+    judge_license(env.license_files.len(), &bad, env.installed())
+}
+
+/// LK-LICENSE from the number of license files given, those that are unreadable (with why) and
+/// the installed version.
+pub(super) fn judge_license(
+    given: usize,
+    bad: &[String],
+    installed: &Result<Option<Version>, String>,
+) -> Finding {
+    let expected = "new license files supplied when upgrading from 8.1.x";
+    let supplied = format!("{given} license file(s) supplied");
+    let inst = match installed {
         Ok(Some(i)) => *i,
         Ok(None) => {
             return Finding::skip(
@@ -140,7 +158,7 @@ pub(super) fn check_license(env: &Env) -> Finding {
             format!("{inst} keeps its licenses when upgrading"),
         );
     }
-    if env.license_files.is_empty() {
+    if given == 0 {
         Finding::fail(expected, format!("{inst}; no license files"), format!("upgrading from {inst} needs new licenses (the license type changed after 8.1.x) and no license_files were given"))
             .remedy("Apply for the upgrade to get an Entitlement ID / Activation ID, generate the new license keys on the SIOS portal, and pass them in license_files (seed §3.7).")
     } else {
@@ -185,12 +203,30 @@ pub(super) fn existing_ancestor(p: &Path) -> PathBuf {
 }
 
 pub(super) fn check_disk(env: &Env) -> Finding {
-    let mb = env.p.min_free_mb as u64;
     let mut places: Vec<(&str, &Path)> =
         vec![("installation", &env.p.lkroot), ("media", &env.p.media_dir)];
     if let Some(b) = &env.p.backup_dir {
         places.push(("backups", b));
     }
+    // `df` of each place (of its nearest existing ancestor); a missing df ends the probing.
+    let mut dfs = vec![];
+    for (what, path) in &places {
+        let probe = env.probe(Cmd::new("df").arg("-Pk").arg(existing_ancestor(path)));
+        let missing = matches!(probe, Probe::Missing(_));
+        dfs.push((*what, *path, probe));
+        if missing {
+            break;
+        }
+    }
+    judge_disk(env.p.min_free_mb as u64, &places, dfs)
+}
+
+/// LK-DISK-FREE from `df -Pk` of each place: (purpose, path, probe), in the order of `places`.
+pub(super) fn judge_disk(
+    mb: u64,
+    places: &[(&str, &Path)],
+    dfs: Vec<(&str, &Path, Probe)>,
+) -> Finding {
     let expected = format!(
         "{mb} MiB free for each of {}",
         places
@@ -202,9 +238,8 @@ pub(super) fn check_disk(env: &Env) -> Finding {
     // mount point -> (available KiB, purposes)
     let mut fs: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     let mut unknown = vec![];
-    for (what, path) in &places {
-        let probe_path = existing_ancestor(path);
-        match env.probe(Cmd::new("df").arg("-Pk").arg(&probe_path)) {
+    for (what, path, probe) in dfs {
+        match probe {
             Probe::Missing(m) => {
                 return Finding::skip(expected, format!("cannot measure free space: {m}"))
             }
@@ -259,8 +294,13 @@ pub(super) fn check_disk(env: &Env) -> Finding {
 // -- cluster state --
 
 pub(super) fn check_comm_paths(env: &Env) -> Finding {
+    judge_comm_paths(env.lcd())
+}
+
+/// LK-COMM-PATHS from the status (`lcdstatus -e`).
+pub(super) fn judge_comm_paths(lcd: &Lcd) -> Finding {
     let expected = "every communication path ALIVE";
-    let st = match env.lcd() {
+    let st = match lcd {
         Lcd::Up(s) => s,
         other => {
             return Finding::skip(
@@ -331,11 +371,19 @@ pub(super) fn check_comm_paths(env: &Env) -> Finding {
 }
 
 pub(super) fn check_standby(env: &Env) -> Finding {
-    let expected = "no resource ISP or ISU on this node";
     if !env.p.require_standby {
+        return judge_standby(false, &Lcd::Stopped);
+    }
+    judge_standby(true, env.lcd())
+}
+
+/// LK-STATE-STANDBY from `require_standby` and the status.
+pub(super) fn judge_standby(require_standby: bool, lcd: &Lcd) -> Finding {
+    let expected = "no resource ISP or ISU on this node";
+    if !require_standby {
         return Finding::skip(expected, "not required (require_standby is false)");
     }
-    let st = match env.lcd() {
+    let st = match lcd {
         Lcd::Up(s) => s,
         Lcd::Stopped => {
             return Finding::pass(
@@ -374,8 +422,13 @@ pub(super) fn check_standby(env: &Env) -> Finding {
 }
 
 pub(super) fn check_service(env: &Env) -> Finding {
+    judge_service(env.lcd())
+}
+
+/// LK-SERVICE from the status.
+pub(super) fn judge_service(lcd: &Lcd) -> Finding {
     let expected = "informational";
-    match env.lcd() {
+    match lcd {
         Lcd::Up(_) => Finding::pass(expected, "running", "LifeKeeper is running"),
         Lcd::Stopped => Finding::pass(
             expected,
@@ -403,5 +456,124 @@ mod tests {
             parse_df("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 100 50 2048 50% /var lib\n"),
             Some(("/var lib".into(), 2048))
         );
+    }
+
+    // The vendor's short status display (lifekeeper.md §1.2): svr1 holds two resources ISP.
+    const STATUS: &str = "Resource Hierarchy Information
+
+BACKUP   TAG                ID          STATE     PRIO  PRIMARY
+svr1     appfs3910-on-svr1  appfs4238   ISP          1  svr2
+svr1      filesys4083       /jrl1       ISP          1  svr2
+
+Communication Status Information
+
+MACHINE  NETWORK ADDRESSES/DEVICE         STATE     PRIO
+svr1     TCP     100.10.1.20/100.11.1.21  ALIVE        1
+svr1     TTY     /dev/ttyS0               ALIVE       --
+";
+
+    fn up(text: &str) -> Lcd {
+        Lcd::Up(lcd::parse(text).unwrap())
+    }
+
+    #[test]
+    fn cluster_checks_judge_the_status_without_running_anything() {
+        assert_eq!(judge_comm_paths(&up(STATUS)).status.name(), "pass");
+        let one_dead = STATUS.replace(
+            "/dev/ttyS0               ALIVE",
+            "/dev/ttyS0               DEAD ",
+        );
+        let f = judge_comm_paths(&up(&one_dead));
+        assert_eq!(f.status.name(), "warn", "{}", f.msg);
+        let all_dead = one_dead.replace("100.11.1.21  ALIVE", "100.11.1.21  DEAD ");
+        let f = judge_comm_paths(&up(&all_dead));
+        assert_eq!(f.status.name(), "fail", "{}", f.msg);
+        assert_eq!(judge_comm_paths(&Lcd::Stopped).status.name(), "skip");
+
+        let f = judge_standby(true, &up(STATUS));
+        assert_eq!(f.status.name(), "fail");
+        assert!(f.remedy.unwrap().ends_with("appfs3910-on-svr1"));
+        assert_eq!(
+            judge_standby(true, &up(&STATUS.replace("ISP", "OSU")))
+                .status
+                .name(),
+            "pass"
+        );
+        assert_eq!(judge_standby(true, &Lcd::Stopped).status.name(), "pass");
+        assert_eq!(judge_standby(false, &up(STATUS)).status.name(), "skip");
+
+        assert_eq!(judge_service(&up(STATUS)).actual, "running");
+        assert_eq!(judge_service(&Lcd::Stopped).actual, "stopped");
+        assert_eq!(
+            judge_service(&Lcd::NotInstalled("x".into())).status.name(),
+            "skip"
+        );
+    }
+
+    #[test]
+    fn version_path_is_judged_from_the_installed_version() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        let t = v("9.6.1");
+        let j = |inst: Result<Option<Version>, String>, step: &[Version]| {
+            judge_version_path(t, step, &inst)
+        };
+        assert_eq!(j(Ok(Some(v("9.6.1"))), &[]).status.name(), "pass");
+        assert_eq!(j(Ok(Some(v("9.5.0"))), &[]).status.name(), "pass");
+        assert_eq!(j(Ok(Some(v("9.9.0"))), &[]).status.name(), "fail");
+        assert_eq!(j(Ok(None), &[]).status.name(), "fail");
+        assert_eq!(j(Err("rpm not found".into()), &[]).status.name(), "skip");
+        let f = j(Ok(Some(v("8.1.2"))), &[]);
+        assert_eq!(f.status.name(), "warn", "{}", f.msg);
+    }
+
+    fn df(mount: &str, avail_kib: u64) -> Probe {
+        Probe::Ran(crate::runtime::CmdOutput {
+            cmd: vec!["df".into()],
+            rc: 0,
+            stdout: format!("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/x 1 1 {avail_kib} 1% {mount}\n"),
+            stderr: String::new(),
+            timed_out: false,
+            truncated: false,
+        })
+    }
+
+    #[test]
+    fn disk_needs_add_up_on_a_shared_filesystem() {
+        let (lk, media) = (Path::new("/opt/LifeKeeper"), Path::new("/tmp"));
+        let places = [("installation", lk), ("media", media)];
+        // 1500 MiB on one filesystem: enough for one 1024 MiB need, not for two.
+        let shared = vec![
+            ("installation", lk, df("/", 1500 * 1024)),
+            ("media", media, df("/", 1500 * 1024)),
+        ];
+        let f = judge_disk(1024, &places, shared);
+        assert_eq!(f.status.name(), "fail", "{}", f.msg);
+        assert!(
+            f.msg.contains("2048 MiB needed for installation"),
+            "{}",
+            f.msg
+        );
+        let apart = vec![
+            ("installation", lk, df("/opt", 1500 * 1024)),
+            ("media", media, df("/tmp", 1500 * 1024)),
+        ];
+        assert_eq!(judge_disk(1024, &places, apart).status.name(), "pass");
+        let no_df = vec![(
+            "installation",
+            lk,
+            Probe::Missing("df not found on PATH".into()),
+        )];
+        assert_eq!(judge_disk(1024, &places, no_df).status.name(), "skip");
+    }
+
+    #[test]
+    fn licenses_are_needed_only_from_8_1() {
+        let v = |s: &str| Ok(Some(Version::parse(s).unwrap()));
+        assert_eq!(judge_license(0, &[], &v("8.1.2")).status.name(), "fail");
+        assert_eq!(judge_license(1, &[], &v("8.1.2")).status.name(), "pass");
+        assert_eq!(judge_license(0, &[], &v("9.4.0")).status.name(), "pass");
+        let bad = ["/x.lic (not found)".to_string()];
+        assert_eq!(judge_license(1, &bad, &v("9.4.0")).status.name(), "fail");
+        assert_eq!(judge_license(0, &[], &Ok(None)).status.name(), "skip");
     }
 }

@@ -3,10 +3,7 @@
 
 use super::{PackageManager, Params};
 use crate::lifekeeper::packages;
-use crate::lifekeeper::ports::{
-    datakeeper_ports, firewalld_filter, iptables_filter, listening_ports, nft_filter,
-    services_ports, Filter,
-};
+use crate::lifekeeper::ports::{datakeeper_ports, listening_ports, services_ports};
 use crate::lifekeeper::status as lcd;
 use crate::lifekeeper::version::Version;
 use crate::runtime::{Cmd, Ctx};
@@ -71,79 +68,6 @@ pub(super) fn lcd_why(l: &Lcd) -> String {
         Lcd::Stopped => "LifeKeeper is not running".into(),
         Lcd::Failed(e) => e.msg.clone(),
         Lcd::Up(_) => "LifeKeeper is running".into(),
-    }
-}
-
-/// Reads one tool's rules; `None` when it has no input filter.
-pub(super) type FilterParser = fn(&str) -> Option<Filter>;
-
-/// What the firewall probes found.
-pub(super) struct FwProbe {
-    /// The active firewall's input filter; `None` when no firewall filters input.
-    pub(super) filter: Option<Filter>,
-    pub(super) notes: Vec<String>,
-    /// A probe ran but failed (e.g. not root), so "none active" is not certain.
-    pub(super) inconclusive: bool,
-}
-
-/// Find the active firewall: firewalld, else nftables, else iptables.
-/// `Err` when no firewall tool exists at all (→ skip).
-pub(super) fn active_filter(env: &Env) -> Result<FwProbe, String> {
-    let mut p = FwProbe {
-        filter: None,
-        notes: vec![],
-        inconclusive: false,
-    };
-    let mut ran_any = false;
-    match env.probe(Cmd::new("firewall-cmd").arg("--state")) {
-        Probe::Ran(o) => {
-            ran_any = true;
-            if o.ok() && o.stdout.trim() == "running" {
-                return match env.probe(Cmd::new("firewall-cmd").arg("--list-ports")) {
-                    Probe::Ran(l) if l.ok() => {
-                        p.filter = Some(firewalld_filter(&l.stdout));
-                        Ok(p)
-                    }
-                    Probe::Ran(l) => Err(l.failure("listing firewalld ports").msg),
-                    Probe::Missing(m) => Err(m),
-                };
-            }
-            p.notes.push("firewalld is not running".into());
-        }
-        Probe::Missing(m) => p.notes.push(m),
-    }
-    let others: [(Cmd, FilterParser); 2] = [
-        (Cmd::new("nft").args(["list", "ruleset"]), nft_filter),
-        (Cmd::new("iptables").args(["-S", "INPUT"]), |t| {
-            Some(iptables_filter(t))
-        }),
-    ];
-    for (cmd, parse) in others {
-        let shown = cmd.display().join(" ");
-        let name = cmd.display()[0].clone();
-        match env.probe(cmd) {
-            Probe::Ran(o) if o.ok() => {
-                ran_any = true;
-                match parse(&o.stdout) {
-                    Some(f) if f.active() => {
-                        p.filter = Some(f);
-                        return Ok(p);
-                    }
-                    _ => p.notes.push(format!("{name} does not filter input")),
-                }
-            }
-            Probe::Ran(o) => {
-                ran_any = true;
-                p.inconclusive = true;
-                p.notes.push(format!("`{shown}` failed: {}", o.tail()));
-            }
-            Probe::Missing(m) => p.notes.push(m),
-        }
-    }
-    if ran_any {
-        Ok(p)
-    } else {
-        Err(p.notes.join("; "))
     }
 }
 

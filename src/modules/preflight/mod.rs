@@ -17,19 +17,20 @@
 mod checks_host;
 mod checks_lk;
 mod env;
+mod firewall;
 
 use crate::lifekeeper::version::Version;
 use crate::runtime::LKROOT;
 use crate::runtime::{Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support};
 use checks_host::{
-    check_arch, check_firewall, check_localhost, check_pkg_deps, check_resolve, check_selinux,
-    check_sg3utils,
+    check_arch, check_localhost, check_pkg_deps, check_resolve, check_selinux, check_sg3utils,
 };
 use checks_lk::{
     check_comm_paths, check_disk, check_license, check_service, check_standby, check_version_path,
     needs_new_license, path_of,
 };
 use env::{running, Env};
+use firewall::check_firewall;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::cell::OnceCell;

@@ -8,7 +8,7 @@ use crate::lifekeeper::media::{self, MediaSrc};
 use crate::lifekeeper::status::{self, Probe};
 use crate::lifekeeper::version::Version;
 use crate::lifekeeper::{backup_store, node, packages};
-use crate::runtime::{time, Ctx, Failure};
+use crate::runtime::{fs as rfs, time, Ctx, Failure};
 use std::path::PathBuf;
 
 /// A media parameter and what the read-only probe found (release, packages, setup's usage
@@ -54,6 +54,9 @@ pub struct Facts {
     pub setup_config_text: String,
     pub defaults_base_is_file: bool,
     pub license_files_exist: bool,
+    /// defaults_file / defaults_base that the defaults parser refuses (parameter, message), read
+    /// only when an upgrade may be needed: the reinstall would only find out after setup.
+    pub defaults_problems: Vec<(&'static str, String)>,
     /// ISO 8601 time of this run, recorded as the journal's start.
     pub now: String,
 }
@@ -115,7 +118,30 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
         ),
         _ => None,
     };
+    let mut defaults_problems = vec![];
+    if upgrading {
+        for (name, file) in [
+            ("defaults_file", Some(&p.defaults_file)),
+            ("defaults_base", p.defaults_base.as_ref()),
+        ] {
+            let Some(f) = file else { continue };
+            let parsed = rfs::read_text(f, name).and_then(|text| {
+                crate::lifekeeper::defaults_file::parse(&text)
+                    .map(|_| ())
+                    .map_err(|(line, msg)| {
+                        format!(
+                            "{name} {} line {line}: {msg}; nothing was changed",
+                            f.display()
+                        )
+                    })
+            });
+            if let Err(e) = parsed {
+                defaults_problems.push((name, e));
+            }
+        }
+    }
     let facts = Facts {
+        defaults_problems,
         node: status::probe(runner, &p.lkroot),
         packages: packages::packages(runner),
         stepping,

@@ -351,6 +351,15 @@ pub fn plan(
         ));
     }
 
+    // The reinstall re-applies the site's defaults after setup: a file that merge would refuse
+    // (a line sh would run, CRLF line endings, a byte order mark) must stop the run here, before
+    // lkstop, not after the new release is installed.
+    if path == UpPath::Reinstall && pending.is_none() {
+        if let Some((name, why)) = f.defaults_problems.first() {
+            return Err(Failure::param(name, why.clone()));
+        }
+    }
+
     let saved_defaults = match (path, &p.backup_dir) {
         (UpPath::Reinstall, Some(dir)) => Some(
             pending

@@ -75,6 +75,7 @@ fn facts(installed: Option<&str>) -> Facts {
         setup_config_text: String::new(),
         defaults_base_is_file: false,
         license_files_exist: true,
+        defaults_problems: vec![],
         now: "2026-12-01T09:00:00Z".into(),
     }
 }
@@ -475,6 +476,17 @@ fn refusals() -> Vec<Refused> {
             journal: None,
             says: "cannot read /b/lkops-backups.json",
             param: Some("backup_dir"),
+        },
+        Refused {
+            name: "a CRLF defaults file stops a fresh reinstall before lkstop",
+            params: reinstall.clone(),
+            facts: Facts {
+                defaults_problems: vec![("defaults_file", "defaults_file /etc/default/LifeKeeper line 1: CRLF".into())],
+                ..with_backup(Some(Ok(Some(PathBuf::from("/b/a.tar.gz")))))
+            },
+            journal: None,
+            says: "defaults_file /etc/default/LifeKeeper line 1: CRLF",
+            param: Some("defaults_file"),
         },
         Refused {
             name: "the backup a resumed reinstall relies on no longer verifies",

@@ -3,7 +3,7 @@
 //! `sh` means what the module reports; version ordering is a total order consistent with parsing.
 //! Each test prints how many cases it ran.
 
-mod common;
+use crate::common;
 
 use lkops::lifekeeper::defaults_file;
 use lkops::lifekeeper::version::{upgrade_path, Path as UpPath, Version};
