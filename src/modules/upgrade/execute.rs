@@ -160,6 +160,7 @@ impl Run<'_> {
                 self.mark_done(i)?;
             }
             Action::Uninstall => {
+                self.save_site_files()?;
                 let out = self.ctx.runner.run(
                     &Cmd::lk(&lkroot, "rmlk")
                         .stdin(format!("{}\n", self.p.rmlk_answer))
@@ -270,6 +271,67 @@ impl Run<'_> {
             Action::Verify => self.verify(i)?,
         }
         Ok(StepStatus::Done)
+    }
+
+    /// Before rmlk (which deletes all of lkroot): save every file under lkroot that no installed
+    /// package owns (kits shipped apart, site scripts) beside the verified backup, as its own
+    /// archive listed in SHA256SUMS; the result lists them as to_reinstall.
+    fn save_site_files(&mut self) -> Result<(), Failure> {
+        if self.plan.journal.site_files_archive.is_some() {
+            return Ok(());
+        }
+        let dir = self.p.backup_dir.clone().expect("reinstall has backup_dir");
+        let lkroot = self.p.lkroot.clone();
+        let files = packages::unowned_files(&self.ctx.runner, &lkroot).map_err(|e| {
+            Failure::new(format!(
+                "cannot tell which files under {} no package owns (rmlk would delete them): {e}",
+                lkroot.display()
+            ))
+        })?;
+        if files.is_empty() {
+            return Ok(());
+        }
+        let name = backup_store::site_files_name(&self.plan.host, crate::runtime::time::now_secs());
+        let tmp = dir.join(format!(
+            ".{name}{}{}",
+            backup_store::TMP_MARK,
+            std::process::id()
+        ));
+        let out = self.ctx.runner.run(
+            &Cmd::new("tar")
+                .arg("-czf")
+                .arg(&tmp)
+                .arg("-C")
+                .arg(&lkroot)
+                .arg("--")
+                .args(&files)
+                .timeout(self.timeout()),
+        )?;
+        let saved = if out.ok() {
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))
+                .and_then(|()| fs::File::open(&tmp).and_then(|f| f.sync_all()))
+                .and_then(|()| fs::rename(&tmp, dir.join(&name)))
+                .map_err(|e| e.to_string())
+                .and_then(|()| backup_store::record_sum(&dir, &name))
+        } else {
+            Err(out.failure("archiving the files no package owns (tar)").msg)
+        };
+        if let Err(e) = saved {
+            let _ = fs::remove_file(&tmp);
+            return Err(Failure::new(format!(
+                "cannot save the files under {} that no package owns before rmlk: {e}",
+                lkroot.display()
+            )));
+        }
+        self.warnings.push(format!(
+            "{} file(s) under {} belong to no package (kits shipped apart, site scripts); rmlk deletes them: saved in {} — reinstall them after the upgrade (to_reinstall)",
+            files.len(),
+            lkroot.display(),
+            dir.join(&name).display()
+        ));
+        self.plan.journal.to_reinstall = files;
+        self.plan.journal.site_files_archive = Some(dir.join(&name).display().to_string());
+        journal::write(self.journal_path, &self.plan.journal)
     }
 
     /// After a start: wait for LK_INITDONE (start_timeout) before reading lcdstatus.
