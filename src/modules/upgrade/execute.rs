@@ -160,12 +160,31 @@ impl Run<'_> {
                 self.mark_done(i)?;
             }
             Action::Uninstall => {
-                self.save_site_files()?;
-                let out = self.ctx.runner.run(
-                    &Cmd::lk(&lkroot, "rmlk")
-                        .stdin(format!("{}\n", self.p.rmlk_answer))
-                        .timeout(t),
-                )?;
+                let rmlk = lkroot.join("bin/rmlk");
+                let out = if rmlk.is_file() {
+                    self.save_site_files()?;
+                    self.ctx.runner.run(
+                        &Cmd::lk(&lkroot, "rmlk")
+                            .stdin(format!("{}\n", self.p.rmlk_answer))
+                            .timeout(t),
+                    )?
+                } else {
+                    // An rmlk killed half-way (by us dying with it) deleted lkroot, itself
+                    // included, but left packages installed: finish the removal with rpm -e, so
+                    // a rerun converges instead of failing for ever on a missing rmlk.
+                    let left = packages::packages(&self.ctx.runner).map_err(Failure::new)?;
+                    self.warnings.push(format!(
+                        "{} is gone but LifeKeeper packages are still installed (an earlier rmlk was interrupted); removed them with rpm -e: {}",
+                        rmlk.display(),
+                        left.join(" ")
+                    ));
+                    self.ctx.runner.run(
+                        &Cmd::new("rpm")
+                            .args(["-e", "--nodeps"])
+                            .args(&left)
+                            .timeout(t),
+                    )?
+                };
                 // Done only when steeleye-lk is gone, whatever rmlk printed or returned.
                 match packages::installed(&self.ctx.runner).map_err(Failure::new)? {
                     None if out.ok() => {}
