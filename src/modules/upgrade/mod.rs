@@ -290,11 +290,24 @@ impl Module for Upgrade {
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         let target = validate(&p)?;
         let (facts, journal) = facts::gather(&p, ctx, target)?;
-        match plan::plan(&p, target, &facts, journal.as_ref(), ctx.check_mode)? {
-            plan::Plan::AtTarget(a) => Ok(a.outcome(&facts.journal_path)),
-            plan::Plan::Upgrade(u) if ctx.check_mode => Ok(u.predicted(&p, &facts)),
-            plan::Plan::Upgrade(u) => execute::execute(&p, ctx, *u, &facts.journal_path),
+        // Said once, whatever the path: the probe's own warnings and the lktest fallback.
+        let mut warnings: Vec<String> = facts
+            .target_media
+            .iter()
+            .chain(facts.stepping.iter())
+            .filter_map(|m| m.probe.as_ref().ok())
+            .flat_map(|pr| pr.warnings.clone())
+            .collect();
+        warnings.extend(crate::lifekeeper::status::lktest_missing_warning(&p.lkroot));
+        let mut o = match plan::plan(&p, target, &facts, journal.as_ref(), ctx.check_mode)? {
+            plan::Plan::AtTarget(a) => a.outcome(&facts.journal_path),
+            plan::Plan::Upgrade(u) if ctx.check_mode => u.predicted(&p, &facts),
+            plan::Plan::Upgrade(u) => execute::execute(&p, ctx, *u, &facts.journal_path)?,
+        };
+        for w in warnings {
+            o.warn(w);
         }
+        Ok(o)
     }
 }
 
