@@ -166,7 +166,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     params: PARAMS,
     check_mode: (
         Support::Full,
-        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media versions and package lists are read from the images read-only; nothing is mounted, extracted or written. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
+        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media are probed read-only exactly as in a real run (file list, version from the steeleye-lk package file, C(setup --help); an image's setup alone is copied to a private temporary directory under TMPDIR to run it, and removed); nothing is mounted, nothing written on the node, in work_dir, state_dir or backup_dir. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
     ),
     diff_mode: (
         Support::Full,
