@@ -1155,3 +1155,64 @@ fn without_setup_config_and_without_generate_setup_config_refuses_up_front() {
         assert_eq!(tree_hash(&c.dir), before);
     }
 }
+
+/// Kits shipped apart from sps.img live under /opt/LifeKeeper, which rmlk deletes: the reinstall
+/// saves every file no package owns beside the verified backup (its own archive, in SHA256SUMS)
+/// and lists them as to_reinstall.
+#[test]
+fn reinstall_saves_files_no_package_owns_before_rmlk_and_lists_them_to_reinstall() {
+    let (c, img, backups) = reinstall_cluster("upgrade-sitefiles");
+    take_backup(&c, &backups);
+    let out = c.sim(&[
+        "kit",
+        "install",
+        "node-b",
+        "HANA2-ARK",
+        "--dir",
+        c.dir.to_str().unwrap(),
+    ]);
+    let kit: Value = serde_json::from_str(&out).unwrap();
+    assert!(!kit["files"].as_array().unwrap().is_empty(), "{kit}");
+    let b = c.node("node-b");
+    let done = run_ok(
+        b,
+        args(
+            &c,
+            b,
+            json!({"media": s(&img), "media_mode": "extract", "backup_dir": s(&backups), "allow_reinstall": true}),
+        ),
+    );
+    let listed: Vec<String> = done["to_reinstall"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(listed.iter().any(|f| f == "HANA2-ARK/README"), "{done:#}");
+    assert!(
+        listed
+            .iter()
+            .any(|f| f.starts_with("lkadm/subsys/gen/app/bin/")),
+        "{listed:?}"
+    );
+    assert!(
+        !listed.iter().any(|f| f.starts_with("bin/")),
+        "package files are not listed: {listed:?}"
+    );
+    let archive = PathBuf::from(done["site_files_archive"].as_str().unwrap());
+    let name = archive.file_name().unwrap().to_string_lossy().into_owned();
+    let sums = std::fs::read_to_string(backups.join("SHA256SUMS")).unwrap();
+    assert!(sums.contains(&format!("  {name}\n")), "{sums}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let o = Command::new("tar")
+        .arg("-tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("HANA2-ARK/README"));
+    assert!(!b.lkroot.join("HANA2-ARK").exists(), "rmlk deleted the kit");
+}

@@ -486,6 +486,9 @@ fn reinstall_restores_the_hierarchies_and_comm_paths_from_the_backup() {
             "-e",
             "lk_allow_reinstall=true",
             "-e",
+            // explicit since the role default is false (not a vendor procedure; lk_upgrade doc)
+            "lk_restore_config=true",
+            "-e",
             "lk_fetch_backups=false",
         ],
     );

@@ -166,7 +166,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     params: PARAMS,
     check_mode: (
         Support::Full,
-        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media versions and package lists are read from the images read-only; nothing is mounted, extracted or written. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
+        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media are probed read-only exactly as in a real run (file list, version from the steeleye-lk package file, C(setup --help); an image's setup alone is copied to a private temporary directory under TMPDIR to run it, and removed); nothing is mounted, nothing written on the node, in work_dir, state_dir or backup_dir. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
     ),
     diff_mode: (
         Support::Full,
@@ -290,11 +290,24 @@ impl Module for Upgrade {
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         let target = validate(&p)?;
         let (facts, journal) = facts::gather(&p, ctx, target)?;
-        match plan::plan(&p, target, &facts, journal.as_ref(), ctx.check_mode)? {
-            plan::Plan::AtTarget(a) => Ok(a.outcome(&facts.journal_path)),
-            plan::Plan::Upgrade(u) if ctx.check_mode => Ok(u.predicted(&p, &facts)),
-            plan::Plan::Upgrade(u) => execute::execute(&p, ctx, *u, &facts.journal_path),
+        // Said once, whatever the path: the probe's own warnings and the lktest fallback.
+        let mut warnings: Vec<String> = facts
+            .target_media
+            .iter()
+            .chain(facts.stepping.iter())
+            .filter_map(|m| m.probe.as_ref().ok())
+            .flat_map(|pr| pr.warnings.clone())
+            .collect();
+        warnings.extend(crate::lifekeeper::status::lktest_missing_warning(&p.lkroot));
+        let mut o = match plan::plan(&p, target, &facts, journal.as_ref(), ctx.check_mode)? {
+            plan::Plan::AtTarget(a) => a.outcome(&facts.journal_path),
+            plan::Plan::Upgrade(u) if ctx.check_mode => u.predicted(&p, &facts),
+            plan::Plan::Upgrade(u) => execute::execute(&p, ctx, *u, &facts.journal_path)?,
+        };
+        for w in warnings {
+            o.warn(w);
         }
+        Ok(o)
     }
 }
 
