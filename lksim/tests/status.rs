@@ -3,21 +3,8 @@ use common::*;
 use lksim::status::{render_short, PathRow, ResRow};
 
 /// The vendor sample (docs 9.6.0/short-status-display), as quoted in
-/// shared/reference/lifekeeper.md §1.2.
-const VENDOR_SAMPLE: &str = "Resource Hierarchy Information
-
-BACKUP   TAG                ID          STATE     PRIO  PRIMARY
-svr1     appfs3910-on-svr1  appfs4238   ISP          1  svr2
-svr1      filesys4083       /jrl1       ISP          1  svr2
-svr1       device2126       000…300-1   ISP          1  svr2
-svr1        disk2083        000…300     ISP          1  svr2
-
-Communication Status Information
-
-MACHINE  NETWORK ADDRESSES/DEVICE         STATE     PRIO
-svr1     TCP     100.10.1.20/100.11.1.21  ALIVE        1
-svr1     TTY     /dev/ttyS0               ALIVE       --
-";
+/// shared/reference/lifekeeper.md §1.2; one file shared with lkops' parser tests.
+const VENDOR_SAMPLE: &str = include_str!("../../tests/fixtures/lcdstatus-e.vendor.txt");
 
 #[test]
 fn lcdstatus_layout_matches_vendor_sample() {

@@ -6,7 +6,14 @@
 //! `sh` would run as a command (`KEY=a b`, `$(...)`, backticks, `;`, pipes), naming the line.
 //! `$VAR` expansions are kept as opaque raw text: we cannot know their value, so we compare and
 //! carry them verbatim.
+//!
+//! Whitespace is what `sh` calls blank (space and tab) and lines end at `\n` only, as in `sh`: a
+//! carriage return is an ordinary character, so a CRLF file would give every value a trailing
+//! `\r` and make `sh` run its blank lines as a command named `\r`. Such a file, and one that
+//! starts with a UTF-8 byte order mark (which `sh` reads as part of the first word), is refused
+//! with a message saying so rather than rewritten or misread.
 
+use crate::runtime::result::clip;
 use std::collections::BTreeMap;
 
 /// One line of the file.
@@ -52,7 +59,8 @@ pub struct DefaultsFile {
     pub trailing_newline: bool,
 }
 
-fn is_key(s: &str) -> bool {
+/// A valid shell variable name (what `sh` accepts on the left of an assignment).
+pub fn is_key(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
@@ -147,18 +155,24 @@ fn parse_value(s: &str) -> Result<(String, Option<String>, String), String> {
     }
     let raw: String = bytes[..i].iter().collect();
     let trailer: String = bytes[i..].iter().collect();
-    let rest = trailer.trim_start();
+    let rest = trailer.trim_start_matches(BLANK);
     if !rest.is_empty() && !rest.starts_with('#') {
         return Err(format!(
-            "unquoted space in value: the shell would run '{}' as a command; quote the value",
-            rest.split_whitespace().next().unwrap_or(rest)
+            "unquoted space in value: the shell would run {} as a command; quote the value",
+            shown(rest.split(BLANK).next().unwrap_or(rest))
         ));
     }
     Ok((raw, literal.then_some(val), trailer))
 }
 
+/// What `sh` skips between words.
+const BLANK: [char; 2] = [' ', '\t'];
+
 fn commented_key(text: &str) -> Option<String> {
-    let body = text.trim_start().strip_prefix('#')?.trim_start();
+    let body = text
+        .trim_start_matches(BLANK)
+        .strip_prefix('#')?
+        .trim_start_matches(BLANK);
     let body = body.strip_prefix("export ").unwrap_or(body);
     let (k, _) = body.split_once('=')?;
     is_key(k).then(|| k.to_string())
@@ -166,9 +180,26 @@ fn commented_key(text: &str) -> Option<String> {
 
 /// Parse a whole file. Errors name the 1-based line.
 pub fn parse(text: &str) -> Result<DefaultsFile, (usize, String)> {
+    if text.starts_with('\u{feff}') {
+        return Err((
+            1,
+            "the file starts with a UTF-8 byte order mark (BOM, bytes EF BB BF), which sh reads as part of the first line; save the file without a byte order mark".into(),
+        ));
+    }
     let mut lines = vec![];
-    for (n, line) in text.lines().enumerate() {
-        let t = line.trim_start();
+    // Lines end at \n only: `str::lines` would also eat the \r of a \r\n, which sh keeps.
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for (n, line) in body.split('\n').enumerate() {
+        if text.is_empty() {
+            break;
+        }
+        if line.ends_with('\r') {
+            return Err((
+                n + 1,
+                "the line ends with a carriage return (CRLF line endings): sh keeps the \\r, so every value would end in it and blank lines would run as a command; convert the file to LF line endings (e.g. with dos2unix)".into(),
+            ));
+        }
+        let t = line.trim_start_matches(BLANK);
         if t.is_empty() {
             lines.push(Line::Blank(line.to_string()));
         } else if t.starts_with('#') {
@@ -178,15 +209,18 @@ pub fn parse(text: &str) -> Result<DefaultsFile, (usize, String)> {
             });
         } else {
             let (export, body) = match t.strip_prefix("export") {
-                Some(rest) if rest.starts_with([' ', '\t']) => (true, rest.trim_start()),
+                Some(rest) if rest.starts_with(BLANK) => (true, rest.trim_start_matches(BLANK)),
                 _ => (false, t),
             };
             let prefix = line[..line.len() - body.len()].to_string();
             let Some((key, value)) = body.split_once('=') else {
-                return Err((n + 1, format!("not a KEY=VALUE assignment: {}", t)));
+                return Err((n + 1, format!("not a KEY=VALUE assignment: {}", clip(t))));
             };
             if !is_key(key) {
-                return Err((n + 1, format!("'{key}' is not a valid shell variable name")));
+                return Err((
+                    n + 1,
+                    format!("{} is not a valid shell variable name", shown(key)),
+                ));
             }
             let (raw, value, trailer) = parse_value(value).map_err(|e| (n + 1, e))?;
             lines.push(Line::Assign(Assign {
@@ -264,6 +298,23 @@ impl DefaultsFile {
     }
 }
 
+/// A key or value as messages show it: single-quoted, invisible characters escaped (a stray
+/// `\u{feff}` or `\r` must be visible), and clipped (input is never echoed at length).
+pub fn shown(s: &str) -> String {
+    let escaped: String = clip(s)
+        .chars()
+        .map(|c| {
+            let invisible = matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}');
+            if c.is_control() || invisible || (c.is_whitespace() && c != ' ') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    format!("'{escaped}'")
+}
+
 /// Quote a literal value for the shell: bare when safe, otherwise single-quoted.
 pub fn quote(value: &str) -> String {
     let safe = !value.is_empty()
@@ -333,6 +384,38 @@ mod tests {
             assert_eq!(n, line, "{text}");
             assert!(msg.contains(needle), "{text}: {msg}");
         }
+    }
+
+    /// Defect 12 (issue 22): `str::lines` ate the \r of CRLF lines, so a CRLF file parsed as if
+    /// LF and was rewritten to LF. Lines now end at \n only, as in sh; a CRLF line is refused.
+    #[test]
+    fn crlf_defaults_file_is_refused_and_a_lone_cr_is_a_character_as_in_sh() {
+        let (n, msg) = parse("# c\nA=1\r\nB=2\r\n").unwrap_err();
+        assert_eq!(n, 2);
+        assert!(msg.contains("carriage return (CRLF line endings)"), "{msg}");
+        assert_eq!(parse("A=1\r").unwrap_err().0, 1);
+        let f = parse("A=a\rb\nB='x\ry'\n").unwrap();
+        assert_eq!(f.effective()["A"].value.as_deref(), Some("a\rb"));
+        assert_eq!(f.effective()["B"].value.as_deref(), Some("x\ry"));
+        // Only space and tab are blanks to sh: a form feed before a key is not indentation.
+        assert!(parse("\u{c}A=1\n").is_err());
+        assert!(parse("A=1 \u{b}x\n").is_err());
+    }
+
+    /// Defect 13 (issue 22): a UTF-8 BOM was refused as "'\u{feff}A' is not a valid shell
+    /// variable name", naming a variable instead of the byte order mark.
+    #[test]
+    fn utf8_bom_is_refused_naming_the_byte_order_mark() {
+        let (n, msg) = parse("\u{feff}A=1\n").unwrap_err();
+        assert_eq!(n, 1);
+        assert!(msg.contains("byte order mark"), "{msg}");
+        assert!(!msg.contains("variable"), "{msg}");
+        // Elsewhere, invisible characters in a key are shown escaped.
+        let (_, msg) = parse("A=1\nB\u{200b}=2\n").unwrap_err();
+        assert!(
+            msg.contains("'B\\u{200b}' is not a valid shell variable name"),
+            "{msg}"
+        );
     }
 
     #[test]

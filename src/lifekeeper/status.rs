@@ -1,4 +1,6 @@
-//! Parser of `lcdstatus -e` (the short status display). Owner: lk_resource (issue 4).
+//! `lcdstatus -e` (the short status display): its parser, the resource state and what counts as
+//! "in service", and the one probe of the node (not installed / stopped / failed / up) every
+//! module uses.
 //!
 //! The layout (reference lifekeeper.md §1.2, vendor docs 9.6.0/short-status-display):
 //!
@@ -55,6 +57,52 @@ pub struct Resource {
     pub depth: usize,
 }
 
+/// A resource state as LifeKeeper shows it. `Resource::state` keeps the verbatim text (it is
+/// shown and compared verbatim elsewhere); this is the typed reading of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// In service, protected.
+    Isp,
+    /// In service, unprotected.
+    Isu,
+    /// Out of service, unimpaired.
+    Osu,
+    /// Out of service, failed.
+    Osf,
+    /// LifeKeeper cannot tell (the state LifeKeeper prints as ILLSTATE).
+    Illstate,
+    /// Anything else, kept verbatim (e.g. UNKNOWN).
+    Other(String),
+}
+
+impl State {
+    pub fn of(s: &str) -> State {
+        match s {
+            "ISP" => State::Isp,
+            "ISU" => State::Isu,
+            "OSU" => State::Osu,
+            "OSF" => State::Osf,
+            "ILLSTATE" => State::Illstate,
+            other => State::Other(other.to_string()),
+        }
+    }
+    /// ISP or ISU: the resource is serving on this node (protected or not), so stopping or
+    /// uninstalling LifeKeeper here would take it down.
+    pub fn in_service(&self) -> bool {
+        matches!(self, State::Isp | State::Isu)
+    }
+}
+
+impl Resource {
+    pub fn state(&self) -> State {
+        State::of(&self.state)
+    }
+    /// See `State::in_service`.
+    pub fn in_service(&self) -> bool {
+        self.state().in_service()
+    }
+}
+
 /// One communication path line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommPath {
@@ -102,6 +150,10 @@ impl Status {
     /// Comm paths to `machine`.
     pub fn paths_to<'a>(&'a self, machine: &'a str) -> impl Iterator<Item = &'a CommPath> + 'a {
         self.comm_paths.iter().filter(move |p| p.machine == machine)
+    }
+    /// The resources in service (ISP or ISU) on this node, in display order.
+    pub fn in_service(&self) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(|r| r.in_service())
     }
     /// The remote nodes this node has comm paths to, in display order, without duplicates.
     pub fn peers(&self) -> Vec<String> {
@@ -366,6 +418,67 @@ pub fn says_not_running(output: &str) -> bool {
     .any(|p| o.contains(p))
 }
 
+/// What `lcdstatus -e` says about LifeKeeper on this node: the one probe of the node.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// lcdstatus cannot be found (no LifeKeeper at lkroot); the reason it could not be started.
+    NotInstalled(String),
+    /// lcdstatus failed saying LifeKeeper is not running.
+    Stopped,
+    /// lcdstatus failed otherwise, timed out, or printed something that is not the status
+    /// display (cmd, rc and output tail in the failure's data).
+    Failed(Failure),
+    /// LifeKeeper runs; its status.
+    Up(Status),
+}
+
+impl Probe {
+    pub fn is_up(&self) -> bool {
+        matches!(self, Probe::Up(_))
+    }
+    pub fn status(&self) -> Option<&Status> {
+        match self {
+            Probe::Up(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The status, `None` when LifeKeeper is not installed or not running, the failure otherwise.
+    pub fn into_result(self) -> Result<Option<Status>, Failure> {
+        match self {
+            Probe::Up(s) => Ok(Some(s)),
+            Probe::NotInstalled(_) | Probe::Stopped => Ok(None),
+            Probe::Failed(f) => Err(f),
+        }
+    }
+}
+
+/// Probe LifeKeeper on this node with `<lkroot>/bin/lcdstatus -e`.
+pub fn probe(runner: &Runner, lkroot: &Path) -> Probe {
+    match runner.run(&Cmd::lk(lkroot, "lcdstatus").arg("-e")) {
+        Err(e) if e.not_found => Probe::NotInstalled(e.msg),
+        Err(e) => Probe::Failed(e.into()),
+        Ok(out) => interpret(out),
+    }
+}
+
+fn interpret(out: crate::runtime::CmdOutput) -> Probe {
+    if !out.ok() {
+        if !out.timed_out && says_not_running(&format!("{}\n{}", out.stdout, out.stderr)) {
+            return Probe::Stopped;
+        }
+        return Probe::Failed(out.failure("reading the resource status"));
+    }
+    match parse(&out.stdout) {
+        Ok(s) => Probe::Up(s),
+        Err(e) => Probe::Failed(
+            Failure::new(format!("cannot parse `{}`: {e}", out.cmd.join(" ")))
+                .with("cmd", serde_json::json!(out.cmd))
+                .with("rc", out.rc)
+                .with("stdout_tail", out.tail()),
+        ),
+    }
+}
+
 /// Run `<lkroot>/bin/lcdstatus -e` and parse it. `Ok(None)` when LifeKeeper is not running
 /// (lcdstatus fails saying so); a `Failure` (cmd, rc, output tail) when lcdstatus is missing, fails otherwise, or prints
 /// something that is not the short status display.
@@ -375,40 +488,20 @@ pub fn read(runner: &Runner, lkroot: &Path) -> Result<Option<Status>, Failure> {
 
 /// The same for any command that prints `lcdstatus -e` output (e.g. through `lcdremexec`).
 pub fn read_cmd(runner: &Runner, cmd: Cmd) -> Result<Option<Status>, Failure> {
-    let out = runner.run(&cmd)?;
-    if !out.ok() {
-        if !out.timed_out && says_not_running(&format!("{}\n{}", out.stdout, out.stderr)) {
-            return Ok(None);
-        }
-        return Err(out.failure("reading the resource status"));
+    match interpret(runner.run(&cmd)?) {
+        Probe::NotInstalled(_) | Probe::Stopped => Ok(None),
+        Probe::Failed(f) => Err(f),
+        Probe::Up(s) => Ok(Some(s)),
     }
-    parse(&out.stdout).map(Some).map_err(|e| {
-        Failure::new(format!("cannot parse `{}`: {e}", out.cmd.join(" ")))
-            .with("cmd", serde_json::json!(out.cmd))
-            .with("rc", out.rc)
-            .with("stdout_tail", out.tail())
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The vendor sample, docs 9.6.0/short-status-display (reference §1.2), verbatim.
-    const VENDOR: &str = "Resource Hierarchy Information
-
-BACKUP   TAG                ID          STATE     PRIO  PRIMARY
-svr1     appfs3910-on-svr1  appfs4238   ISP          1  svr2
-svr1      filesys4083       /jrl1       ISP          1  svr2
-svr1       device2126       000…300-1   ISP          1  svr2
-svr1        disk2083        000…300     ISP          1  svr2
-
-Communication Status Information
-
-MACHINE  NETWORK ADDRESSES/DEVICE         STATE     PRIO
-svr1     TCP     100.10.1.20/100.11.1.21  ALIVE        1
-svr1     TTY     /dev/ttyS0               ALIVE       --
-";
+    /// The vendor sample, docs 9.6.0/short-status-display (reference §1.2), verbatim; one file
+    /// shared with lksim's layout test.
+    const VENDOR: &str = include_str!("../../tests/fixtures/lcdstatus-e.vendor.txt");
 
     fn res(
         tag: &str,

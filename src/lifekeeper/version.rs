@@ -1,9 +1,8 @@
-//! LifeKeeper versions, what is installed, and the upgrade path between two versions.
+//! LifeKeeper versions and the upgrade path between two versions (what is installed: `packages`).
 //!
 //! The path rules (seed §3.8) live here once; lk_preflight's `LK-VERSION-PATH` check and
 //! lk_upgrade's plan both call `upgrade_path`.
 
-use crate::runtime::{Cmd, Runner};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::fmt;
@@ -134,46 +133,6 @@ pub fn upgrade_path(
             }
         }
     }
-}
-
-/// The installed LifeKeeper core version, from the RPM database (`rpm -q steeleye-lk`), as fvorge
-/// and admins do. `Ok(None)` when the package is not installed; `Err` when rpm itself is missing
-/// or answers something unexpected.
-pub fn installed(runner: &Runner) -> Result<Option<Version>, String> {
-    let cmd = Cmd::new("rpm").args(["-q", "--qf", "%{VERSION}\\n", "steeleye-lk"]);
-    let out = runner.run(&cmd).map_err(|e| e.msg)?;
-    if out.rc != 0 {
-        if out.stdout.contains("is not installed") || out.stderr.contains("is not installed") {
-            return Ok(None);
-        }
-        return Err(out.failure("querying the installed LifeKeeper version").msg);
-    }
-    let line = out.stdout.lines().next().unwrap_or_default();
-    Version::parse(line)
-        .map(Some)
-        .map_err(|e| format!("rpm reported an unexpected version: {e}"))
-}
-
-/// Every installed LifeKeeper package (`steeleye-*`, `HADR-*`) as `name-version-release.arch`.
-pub fn packages(runner: &Runner) -> Result<Vec<String>, String> {
-    let out = runner
-        .run(&Cmd::new("rpm").args(["-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]))
-        .map_err(|e| e.msg)?;
-    if out.rc != 0 {
-        return Err(out.failure("listing installed packages").msg);
-    }
-    let mut pkgs: Vec<String> = out
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| {
-            (l.starts_with("steeleye-") || l.starts_with("HADR-"))
-                && !l.starts_with("steeleye-lk-testsuite-")
-        })
-        .map(String::from)
-        .collect();
-    pkgs.sort();
-    Ok(pkgs)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! a three-way merge that carries only what the site changed, so a default the new release changed
 //! is not reverted to the old default.
 
-use crate::lifekeeper::defaults_file::{self, Assign, DefaultsFile, Line};
+use crate::lifekeeper::defaults_merge::{self as three_way, Merged, Options};
 use crate::runtime::{
     diff, fs, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support,
 };
@@ -135,13 +135,13 @@ impl Module for DefaultsMerge {
         let r = merge(&p, !ctx.check_mode)?;
         let mut out = Outcome::new(
             r.changed,
-            summary(&r.plan, r.changed, ctx.check_mode, &p.dest),
+            summary(&r.merged, r.changed, ctx.check_mode, &p.dest),
         )
-        .with("carried", r.plan.carried_json())
-        .with("dropped", r.plan.dropped.clone())
-        .with("kept_new", r.plan.kept_new.clone())
-        .with("conflicts", r.plan.conflicts.clone())
-        .with("set_values", r.plan.set_json())
+        .with("carried", r.carried())
+        .with("dropped", r.merged.dropped.clone())
+        .with("kept_new", r.merged.kept_new.clone())
+        .with("conflicts", r.conflicts())
+        .with("set_values", pairs_json(&r.merged.set))
         .with(
             "backup_file",
             r.backup_file.as_ref().map(|b| b.display().to_string()),
@@ -168,33 +168,36 @@ pub struct MergeReport {
     pub before: String,
     pub after: String,
     pub backup_file: Option<PathBuf>,
-    plan: Plan,
+    /// The decisions of the pure merge (`lifekeeper::defaults_merge`).
+    pub merged: Merged,
 }
 
 impl MergeReport {
     /// Keys carried from src, with the value written.
     pub fn carried(&self) -> Value {
-        self.plan.carried_json()
+        pairs_json(&self.merged.carried)
     }
-    /// Without base: keys carried over a different dest value.
-    pub fn conflicts(&self) -> &[Value] {
-        &self.plan.conflicts
+    /// Without base: keys carried over a different dest value ({key, src, dest}).
+    pub fn conflicts(&self) -> Vec<Value> {
+        self.merged
+            .conflicts
+            .iter()
+            .map(|c| json!({"key": c.key, "src": c.src, "dest": c.dest}))
+            .collect()
     }
     /// One warning per conflict (a carried key that may be an old default, not a site choice).
     pub fn warnings(&self) -> Vec<String> {
-        self.plan
-            .conflicts
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} carried from src ({}) over the new default ({}): without base it may be an old default rather than a site choice",
-                    c["key"].as_str().unwrap_or_default(),
-                    c["src"].as_str().unwrap_or_default(),
-                    c["dest"].as_str().unwrap_or_default()
-                )
-            })
-            .collect()
+        self.merged.warnings()
     }
+}
+
+fn pairs_json(pairs: &[(String, String)]) -> Value {
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect(),
+    )
 }
 
 /// Merge `src` into `dest` (three-way with `base`), no drop/keep_new/set, keeping a backup copy
@@ -217,17 +220,19 @@ pub fn merge_files(
     merge(&p, write)
 }
 
-/// The whole merge for validated parameters; writes dest (atomically, under a lock) when `write`.
+/// The whole merge for validated parameters: read the three files, merge them with the pure
+/// `lifekeeper::defaults_merge::merge`, and write dest (atomically, under a lock) when `write`.
 pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
     let set = explicit_values(&p.set)?;
-    for (param, keys) in [("drop", &p.drop), ("keep_new", &p.keep_new)] {
-        if let Some(bad) = keys.iter().find(|k| !valid_key(k)) {
-            return Err(Failure::param(
-                param,
-                format!("{param}: '{bad}' is not a valid shell variable name"),
-            ));
-        }
-    }
+    let src_name = p.src.display().to_string();
+    let opts = Options {
+        drop: &p.drop,
+        keep_new: &p.keep_new,
+        set: &set,
+        src_name: &src_name,
+    };
+    // Bad parameters are refused before any file is read.
+    three_way::check_options(&opts).map_err(|e| Failure::param(e.input.name(), e.msg))?;
     if let Err(e) = fs::check_regular_target(&p.dest) {
         return Err(Failure::param("dest", format!("dest: {e}")));
     }
@@ -237,17 +242,35 @@ pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
     } else {
         None
     };
-    let src = load("src", &p.src)?;
-    let dest_text = fs::read_text(&p.dest, "dest").map_err(|e| Failure::param("dest", e))?;
-    let dest = parse_named("dest", &p.dest, &dest_text)?;
-    let base = match &p.base {
-        Some(b) => Some(load("base", b)?),
-        None => None,
-    };
-    let plan = plan(&src, &dest, base.as_ref(), p, &set);
-    let merged = apply(&dest, &plan, &p.src);
-    let after = merged.render();
-    let changed = after != dest_text;
+    let read =
+        |param: &str, path: &Path| fs::read_text(path, param).map_err(|e| Failure::param(param, e));
+    let src = read("src", &p.src)?;
+    let before = read("dest", &p.dest)?;
+    let base = p.base.as_deref().map(|b| read("base", b)).transpose()?;
+    let merged = three_way::merge(&src, &before, base.as_deref(), &opts).map_err(|e| {
+        let param = e.input.name();
+        match e.line {
+            // A file that cannot be parsed: name the file and the line.
+            Some(line) => {
+                let path = match e.input {
+                    three_way::Input::Src => &p.src,
+                    three_way::Input::Base => p.base.as_ref().unwrap_or(&p.src),
+                    _ => &p.dest,
+                };
+                Failure::param(
+                    param,
+                    format!(
+                        "{param} {} line {line}: {}; nothing was changed",
+                        path.display(),
+                        e.msg
+                    ),
+                )
+                .with("line", line)
+            }
+            None => Failure::param(param, e.msg),
+        }
+    })?;
+    let changed = merged.changed;
     let mut backup_file = None;
     if changed && write {
         clean_stale_temps(&p.dest);
@@ -260,7 +283,7 @@ pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
             })?;
             backup_file = Some(b);
         }
-        fs::write_atomic(&p.dest, after.as_bytes(), 0o644).map_err(|e| {
+        fs::write_atomic(&p.dest, merged.after.as_bytes(), 0o644).map_err(|e| {
             Failure::new(format!(
                 "cannot write {}: {e}; dest left untouched",
                 p.dest.display()
@@ -269,27 +292,18 @@ pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
     }
     Ok(MergeReport {
         changed,
-        before: dest_text,
-        after,
+        before,
+        after: merged.after.clone(),
         backup_file,
-        plan,
+        merged,
     })
 }
 
-fn valid_key(k: &str) -> bool {
-    defaults_file::parse(&format!("{k}=x")).is_ok_and(|f| f.effective().contains_key(k))
-}
-
 /// `set` values as literal strings; numbers and bools are written as the shell would see them.
+/// (Keys and line breaks are checked by the merge itself.)
 fn explicit_values(set: &Map<String, Value>) -> Result<BTreeMap<String, String>, Failure> {
     let mut out = BTreeMap::new();
     for (k, v) in set {
-        if !valid_key(k) {
-            return Err(Failure::param(
-                "set",
-                format!("set: '{k}' is not a valid shell variable name"),
-            ));
-        }
         let s = match v {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
@@ -301,12 +315,6 @@ fn explicit_values(set: &Map<String, Value>) -> Result<BTreeMap<String, String>,
                 ))
             }
         };
-        if s.contains(['\n', '\r', '\0']) {
-            return Err(Failure::param(
-                "set",
-                format!("set: the value of {k} contains a line break"),
-            ));
-        }
         out.insert(k.clone(), s);
     }
     Ok(out)
@@ -348,171 +356,7 @@ fn lock_for(dest: &Path) -> Result<fs::Lock, Failure> {
         .map_err(|e| Failure::new(format!("cannot lock {}: {e}", dest.display())))
 }
 
-fn parse_named(param: &str, path: &Path, text: &str) -> Result<DefaultsFile, Failure> {
-    defaults_file::parse(text).map_err(|(line, msg)| {
-        Failure::param(
-            param,
-            format!(
-                "{param} {} line {line}: {msg}; nothing was changed",
-                path.display()
-            ),
-        )
-        .with("line", line)
-    })
-}
-
-fn load(param: &str, path: &Path) -> Result<DefaultsFile, Failure> {
-    let text = fs::read_text(path, param).map_err(|e| Failure::param(param, e))?;
-    parse_named(param, path, &text)
-}
-
-/// What the merge decided, key by key.
-#[derive(Debug, Default)]
-struct Plan {
-    /// (key, assignment to write) in src order.
-    carried: Vec<(String, Assign)>,
-    dropped: Vec<String>,
-    kept_new: Vec<String>,
-    conflicts: Vec<Value>,
-    /// (key, literal value) from `set`.
-    set: Vec<(String, String)>,
-}
-
-impl Plan {
-    fn carried_json(&self) -> Value {
-        Value::Object(
-            self.carried
-                .iter()
-                .map(|(k, a)| (k.clone(), Value::from(a.meaning())))
-                .collect(),
-        )
-    }
-    fn set_json(&self) -> Value {
-        Value::Object(
-            self.set
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-                .collect(),
-        )
-    }
-}
-
-fn plan(
-    src: &DefaultsFile,
-    dest: &DefaultsFile,
-    base: Option<&DefaultsFile>,
-    p: &Params,
-    set: &BTreeMap<String, String>,
-) -> Plan {
-    let s = src.effective();
-    let d = dest.effective();
-    let b = base.map(|b| b.effective());
-    let mut plan = Plan::default();
-    for key in src.keys_in_order() {
-        if set.contains_key(&key) {
-            continue; // an explicit value wins over anything carried
-        }
-        let sv = s[&key];
-        let dv = d.get(&key);
-        if dv.is_some_and(|dv| dv.meaning() == sv.meaning()) {
-            continue; // already the same
-        }
-        if let Some(b) = &b {
-            // Three-way: the site did not change this key, so the new release's default stands.
-            if b.get(&key).is_some_and(|bv| bv.meaning() == sv.meaning()) {
-                continue;
-            }
-        }
-        if p.drop.contains(&key) {
-            plan.dropped.push(key);
-            continue;
-        }
-        if p.keep_new.contains(&key) {
-            plan.kept_new.push(key);
-            continue;
-        }
-        if let (None, Some(dv)) = (&b, dv) {
-            plan.conflicts
-                .push(json!({"key": key, "src": sv.meaning(), "dest": dv.meaning()}));
-        }
-        plan.carried.push((key, sv.clone()));
-    }
-    for (k, v) in set {
-        plan.set.push((k.clone(), v.clone()));
-    }
-    plan
-}
-
-/// Write the plan into a copy of dest: in place, after a commented-out default, or appended.
-fn apply(dest: &DefaultsFile, plan: &Plan, src_path: &Path) -> DefaultsFile {
-    let mut out = dest.clone();
-    let mut appended_carried: Vec<Line> = vec![];
-    let mut appended_set: Vec<Line> = vec![];
-    let writes = plan
-        .carried
-        .iter()
-        .map(|(k, a)| (k.clone(), a.raw.clone(), true))
-        .chain(
-            plan.set
-                .iter()
-                .map(|(k, v)| (k.clone(), defaults_file::quote(v), false)),
-        );
-    for (key, raw, from_src) in writes {
-        if let Some(i) = out.last_assign(&key) {
-            if let Line::Assign(a) = &mut out.lines[i] {
-                if a.raw == raw {
-                    continue;
-                }
-                a.raw = raw;
-            }
-            continue;
-        }
-        let line = Line::Assign(Assign {
-            key: key.clone(),
-            raw,
-            value: None,
-            export: false,
-            prefix: String::new(),
-            trailer: String::new(),
-        });
-        if let Some(i) = out.commented_default(&key) {
-            out.lines.insert(i + 1, line);
-        } else if from_src {
-            appended_carried.push(line);
-        } else {
-            appended_set.push(line);
-        }
-    }
-    for (lines, header) in [
-        (
-            appended_carried,
-            format!(
-                "# Carried over from {} by lk_defaults_merge",
-                src_path.display()
-            ),
-        ),
-        (
-            appended_set,
-            "# Set explicitly by lk_defaults_merge".to_string(),
-        ),
-    ] {
-        if lines.is_empty() {
-            continue;
-        }
-        if !matches!(out.lines.last(), None | Some(Line::Blank(_))) {
-            out.lines.push(Line::Blank(String::new()));
-        }
-        out.lines.push(Line::Comment {
-            text: header,
-            commented_key: None,
-        });
-        out.lines.extend(lines);
-        out.trailing_newline = true;
-    }
-    out
-}
-
-fn summary(plan: &Plan, changed: bool, check: bool, dest: &Path) -> String {
+fn summary(plan: &Merged, changed: bool, check: bool, dest: &Path) -> String {
     if !changed {
         return format!("{} already holds the site's parameters", dest.display());
     }
@@ -535,96 +379,4 @@ fn summary(plan: &Plan, changed: bool, check: bool, dest: &Path) -> String {
         parts.push(format!("{} conflict(s) without base", plan.conflicts.len()));
     }
     parts.join("; ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params() -> Params {
-        Params {
-            src: "/old".into(),
-            dest: "/etc/default/LifeKeeper".into(),
-            base: None,
-            drop: vec![],
-            keep_new: vec![],
-            set: Map::new(),
-            backup: true,
-        }
-    }
-
-    fn merge(src: &str, dest: &str, base: Option<&str>, p: &Params) -> (String, Plan) {
-        let s = defaults_file::parse(src).unwrap();
-        let d = defaults_file::parse(dest).unwrap();
-        let b = base.map(|b| defaults_file::parse(b).unwrap());
-        let set = explicit_values(&p.set).unwrap();
-        let plan = plan(&s, &d, b.as_ref(), p, &set);
-        (apply(&d, &plan, &p.src).render(), plan)
-    }
-
-    #[test]
-    fn carried_value_replaces_the_line_in_place() {
-        let (out, plan) = merge(
-            "A=1\nB=site\n",
-            "# about A\nA=1\n# about B\nB=new\nC=3\n",
-            None,
-            &params(),
-        );
-        assert_eq!(out, "# about A\nA=1\n# about B\nB=site\nC=3\n");
-        assert_eq!(plan.conflicts.len(), 1);
-    }
-
-    #[test]
-    fn commented_default_gets_the_line_after_it_and_others_are_appended() {
-        let (out, _) = merge(
-            "LCMHBEATTIME=7\nSITE_ONLY='a b'\n",
-            "X=1\n#LCMHBEATTIME=5\nY=2\n",
-            None,
-            &params(),
-        );
-        assert_eq!(
-            out,
-            "X=1\n#LCMHBEATTIME=5\nLCMHBEATTIME=7\nY=2\n\n# Carried over from /old by lk_defaults_merge\nSITE_ONLY='a b'\n"
-        );
-    }
-
-    #[test]
-    fn three_way_does_not_revert_a_changed_default() {
-        // Old default 900, new default 1200, site never touched it: keep 1200.
-        let (out, plan) = merge(
-            "REMOTETIMEOUT=900\nLCMNUMHBEATS=6\n",
-            "REMOTETIMEOUT=1200\nLCMNUMHBEATS=3\n",
-            Some("REMOTETIMEOUT=900\nLCMNUMHBEATS=3\n"),
-            &params(),
-        );
-        assert_eq!(out, "REMOTETIMEOUT=1200\nLCMNUMHBEATS=6\n");
-        assert!(plan.conflicts.is_empty());
-    }
-
-    #[test]
-    fn drop_keep_new_and_set() {
-        let mut p = params();
-        p.drop = vec!["OLD".into()];
-        p.keep_new = vec!["K".into()];
-        p.set = json!({"S": "x y", "K": 9}).as_object().unwrap().clone();
-        let (out, plan) = merge("OLD=1\nK=site\n", "K=new\n", None, &p);
-        assert_eq!(
-            out,
-            "K=9\n\n# Set explicitly by lk_defaults_merge\nS='x y'\n"
-        );
-        assert_eq!(plan.dropped, vec!["OLD"]);
-        assert!(
-            plan.kept_new.is_empty(),
-            "K is set explicitly, so it is not 'kept new'"
-        );
-    }
-
-    #[test]
-    fn second_merge_changes_nothing() {
-        let dest = "A=1\n#B=2\n";
-        let (once, _) = merge("A=5\nB=3\nC=4\n", dest, None, &params());
-        let (twice, plan) = merge("A=5\nB=3\nC=4\n", &once, None, &params());
-        assert_eq!(once, twice);
-        assert!(plan.carried.is_empty());
-    }
 }

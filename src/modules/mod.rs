@@ -5,3 +5,39 @@ pub mod defaults_merge;
 pub mod preflight;
 pub mod resource;
 pub mod upgrade;
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::ModuleSpec;
+
+    fn specs() -> [&'static ModuleSpec; 5] {
+        [
+            &super::backup::SPEC,
+            &super::defaults_merge::SPEC,
+            &super::preflight::SPEC,
+            &super::resource::SPEC,
+            &super::upgrade::SPEC,
+        ]
+    }
+
+    /// Choices come from the enums (`choice_enum!`); a default is plain JSON text, so this is
+    /// where a default that is not one of them would show.
+    #[test]
+    fn every_default_of_a_choice_parameter_is_one_of_its_choices() {
+        for spec in specs() {
+            for p in spec.params.iter().filter(|p| !p.choices.is_empty()) {
+                if let Some(d) = p.default {
+                    let v: serde_json::Value = serde_json::from_str(d).unwrap();
+                    let s = v.as_str().unwrap_or_default();
+                    assert!(
+                        p.choices.contains(&s),
+                        "{} {}: default {d} is not one of {:?}",
+                        spec.name,
+                        p.name,
+                        p.choices
+                    );
+                }
+            }
+        }
+    }
+}

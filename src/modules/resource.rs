@@ -13,6 +13,7 @@
 //! This node's own name comes from `lcdstatus -q` (its LOCAL column).
 
 use crate::lifekeeper::mirrors;
+use crate::lifekeeper::node;
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 use crate::runtime::diff;
 use crate::runtime::{
@@ -24,13 +25,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+crate::choice_enum! {
+    /// Where the hierarchies should be (the `state` parameter).
+    pub enum State {
+        Query = "query",
+        Active = "active",
+        Standby = "standby",
+    }
+}
+
 const PARAMS: &[Param] = &[
     Param::new(
         "state",
         Kind::Str,
         "C(query) only reads the status. C(active): the hierarchies are in service on this node (restored here, which switches them over from the node that holds them). C(standby): the hierarchies are out of service on this node.",
     )
-    .choices(&["query", "active", "standby"])
+    .choices(State::NAMES)
     .default("\"query\""),
     Param::new(
         "tags",
@@ -53,22 +63,25 @@ const PARAMS: &[Param] = &[
         Kind::Int,
         "Seconds to wait for the states to settle after acting (no ILLSTATE, the wanted ISP/OSU reached). The module fails with the current states after that.",
     )
-    .default("300"),
+    .default("300")
+    .range(0, 86400),
     Param::new(
         "timeout",
         Kind::Int,
         "Seconds allowed for each LifeKeeper command (C(lcdstatus), C(perform_action), C(lcdremexec)); a command still running then is killed and the module fails naming it. Default: 600, and at least I(wait) for C(perform_action).",
-    ),
+    )
+    .range(1, 86400),
     LKROOT,
     Param::new(
         "wait_for_mirror_sync",
         Kind::Int,
         "DataKeeper: seconds to wait, before switching a hierarchy that holds a mirror (resource type C(netraid)) onto a node, until every mirror of that hierarchy is in sync toward that node (0 to 86400). Not in sync in time: the module fails naming the mirror, its target and its progress, and the hierarchy stays in service where it is. With I(state=query) and I(mirror_sync_target): how long to wait for the mirrors toward that node.",
     )
-    .default("3600"),
+    .default("3600")
+    .range(0, 86400),
     Param::new(
         "mirror_status_cmd",
-        Kind::Path,
+        Kind::AbsPath,
         "The command that prints a mirror's sync state, run as C(CMD TAG) on this node. Its output layout is not public (UNCONFIRMED); anything the parser does not understand counts as not in sync. Default: C(<lkroot>/bin/mirror_status).",
     ),
     Param::new(
@@ -83,7 +96,7 @@ const PARAMS: &[Param] = &[
     ),
     Param::new(
         "remote_lkroot",
-        Kind::Path,
+        Kind::AbsPath,
         "Where LifeKeeper is installed on the other nodes, for commands run there through C(lcdremexec). Default: the same as I(lkroot), as in every standard install.",
     ),
 ];
@@ -154,7 +167,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    pub state: String,
+    pub state: State,
     pub tags: Option<Vec<String>>,
     pub switch_to: Option<String>,
     pub bottom_up: bool,
@@ -189,7 +202,7 @@ impl Module for Resource {
         let Some(local) = status::read(&ctx.runner, &p.lkroot)? else {
             return not_running(&p);
         };
-        if p.state == "query" {
+        if p.state == State::Query {
             let o = report(
                 Outcome::new(false, summary(&local)),
                 true,
@@ -320,7 +333,7 @@ fn validate(p: &Params) -> Result<(), Failure> {
     }
     if let Some(s) = &p.switch_to {
         literal("switch_to", s)?;
-        if p.state != "standby" {
+        if p.state != State::Standby {
             return Err(Failure::param(
                 "switch_to",
                 format!(
@@ -339,32 +352,13 @@ fn validate(p: &Params) -> Result<(), Failure> {
             ),
         ));
     }
-    if !(0..=MAX_MIRROR_WAIT).contains(&p.wait_for_mirror_sync) {
-        return Err(Failure::param(
-            "wait_for_mirror_sync",
-            format!(
-                "wait_for_mirror_sync must be 0 to {MAX_MIRROR_WAIT} seconds, got {}",
-                p.wait_for_mirror_sync
-            ),
-        ));
-    }
-    if let Some(c) = &p.mirror_status_cmd {
-        if !c.is_absolute() || c.to_string_lossy().contains(['\n', '\r', '\0']) {
-            return Err(Failure::param(
-                "mirror_status_cmd",
-                format!(
-                    "mirror_status_cmd must be an absolute path, got {}",
-                    c.display()
-                ),
-            ));
-        }
-    }
+    // wait_for_mirror_sync (range) and mirror_status_cmd (AbsPath): the runtime checked them.
     for t in p.mirror_tags.iter().flatten() {
         literal("mirror_tags", t)?;
     }
     if let Some(t) = &p.mirror_sync_target {
         literal("mirror_sync_target", t)?;
-        if p.state != "query" {
+        if p.state != State::Query {
             return Err(Failure::param(
                 "mirror_sync_target",
                 format!(
@@ -380,25 +374,7 @@ fn validate(p: &Params) -> Result<(), Failure> {
             format!("wait must be 0 or more seconds, got {}", p.wait),
         ));
     }
-    for (name, path) in [
-        ("lkroot", Some(&p.lkroot)),
-        ("remote_lkroot", p.remote_lkroot.as_ref()),
-    ] {
-        if let Some(path) = path {
-            if path.to_string_lossy().contains(['\n', '\r', '\0']) {
-                return Err(Failure::param(
-                    name,
-                    format!("{name} must not contain a newline or NUL"),
-                ));
-            }
-            if !path.is_absolute() {
-                return Err(Failure::param(
-                    name,
-                    format!("{name} must be an absolute path, got {}", path.display()),
-                ));
-            }
-        }
-    }
+    // lkroot and remote_lkroot are Kind::AbsPath: the runtime checked them.
     Ok(())
 }
 
@@ -507,7 +483,9 @@ impl View {
                         if n == s.node {
                             set(st, &s.tag, &|_| Some("ISP"));
                         } else {
-                            set(st, &s.tag, &|x| matches!(x, "ISP" | "ISU").then_some("OSU"));
+                            set(st, &s.tag, &|x| {
+                                status::State::of(x).in_service().then_some("OSU")
+                            });
                         }
                     }
                 }
@@ -529,16 +507,9 @@ fn remote_lkroot(p: &Params) -> &Path {
     p.remote_lkroot.as_deref().unwrap_or(&p.lkroot)
 }
 
-/// This node's LifeKeeper name: the LOCAL column of `lcdstatus -q` (None when it lists no
-/// resource, in which case no name is needed).
+/// This node's LifeKeeper name (`lcdstatus -q`, see `lifekeeper::node::in_status`).
 fn local_name(ctx: &Ctx, lkroot: &Path) -> Result<Option<String>, Failure> {
-    let out = ctx.runner.run_ok(
-        &Cmd::lk(lkroot, "lcdstatus").arg("-q"),
-        "reading this node's name",
-    )?;
-    let st = status::parse(&out.stdout)
-        .map_err(|e| Failure::new(format!("cannot parse `lcdstatus -q`: {e}")))?;
-    Ok(st.resources.first().and_then(|r| r.backup.clone()))
+    node::in_status(&ctx.runner, lkroot)
 }
 
 /// A peer's `lcdstatus -e` through lcdremexec. Unreadable → None (shown as unknown). A status
@@ -637,7 +608,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
             .local
             .resource(root)
             .expect("selected from the local status");
-        if p.state == "active" {
+        if p.state == State::Active {
             if !all_in(&view.local, root, "ISP") {
                 steps.push(Step {
                     tag: root.clone(),
@@ -761,17 +732,12 @@ fn default_target(r: &Res, me: &str) -> Option<String> {
 
 fn served_anywhere(view: &View, root: &str) -> bool {
     view.nodes().values().any(|s| match s {
-        Some(s) => s
-            .resource(root)
-            .is_some_and(|r| matches!(r.state.as_str(), "ISP" | "ISU")),
+        Some(s) => s.resource(root).is_some_and(|r| r.in_service()),
         None => true, // unknown: do not claim nobody serves it
     })
 }
 
 // ---- DataKeeper mirrors ---------------------------------------------------------------------
-
-/// The longest `wait_for_mirror_sync` accepted: one day.
-const MAX_MIRROR_WAIT: i64 = 86_400;
 
 /// One mirror that must be in sync toward `target` before `root` is restored there.
 #[derive(Debug, Clone, PartialEq)]
@@ -879,7 +845,7 @@ fn sync_wait(
         if once || Instant::now() >= deadline {
             let n = pending[0];
             let source = read[n.tag.as_str()].source.clone();
-            if p.state == "query" {
+            if p.state == State::Query {
                 return Err(Failure::new(format!(
                     "not every mirror is in sync toward {}: {} after waiting {}s (wait_for_mirror_sync)",
                     n.target,
@@ -1152,7 +1118,7 @@ fn report(o: Outcome, running: bool, me: Option<&str>, st: &Status, actions: &[V
 }
 
 fn not_running(p: &Params) -> Result<Outcome, Failure> {
-    if p.state == "query" {
+    if p.state == State::Query {
         return Ok(report(
             Outcome::new(false, "LifeKeeper is not running on this node"),
             false,
@@ -1172,6 +1138,7 @@ fn not_running(p: &Params) -> Result<Outcome, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::Choice;
 
     fn st(lines: &[(&str, &str, &str, usize)], peers: &[(&str, &str)]) -> Status {
         let mut s = Status::default();
@@ -1204,7 +1171,7 @@ mod tests {
 
     fn params(state: &str) -> Params {
         Params {
-            state: state.into(),
+            state: State::from_name(state).expect("a declared state"),
             tags: None,
             switch_to: None,
             bottom_up: false,

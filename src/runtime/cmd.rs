@@ -4,15 +4,35 @@
 //! never be read as shell syntax. Every command runs with LANG=C/LC_ALL=C (we parse its output), in
 //! its own process group (a timeout kills the whole group, not just the first process), with an
 //! optional stdin (rmlk's prompt) and a timeout.
+//!
+//! The timeout bounds the whole call, output included: of each stream only the first
+//! [`KEEP_HEAD`] and the last [`KEEP_TAIL`] bytes are kept (a command that prints for ever cannot
+//! exhaust memory, and `truncated` says so), and the pipes are read under the same deadline, so a
+//! grandchild that inherited stdout (a daemon started by setup or lkstart) cannot hold the call
+//! open after the command itself is gone.
 
 use super::result::Failure;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use serde_json::json;
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Bytes kept from the start of each of stdout and stderr (what parsers read).
+pub const KEEP_HEAD: usize = 8 << 20;
+/// Bytes kept from the end of each stream (what failure messages quote).
+pub const KEEP_TAIL: usize = 1 << 20;
+/// How long the pipes may stay open once the command is gone (exited, or killed with its
+/// process group): what it wrote is already in the pipe and is read at once; a process still
+/// holding the pipe after that is a grandchild that left the group or a daemon, and is not
+/// waited for.
+pub const PIPE_GRACE: Duration = Duration::from_millis(500);
 
 /// A command to run: program and arguments, each a separate element.
 #[derive(Debug, Clone)]
@@ -78,6 +98,10 @@ pub struct CmdOutput {
     pub stdout: String,
     pub stderr: String,
     pub timed_out: bool,
+    /// Some output was not kept: stdout or stderr was longer than [`KEEP_HEAD`] + [`KEEP_TAIL`]
+    /// (the middle is replaced by one line saying how much was left out), or the pipe was still
+    /// open when the call ended.
+    pub truncated: bool,
 }
 
 impl CmdOutput {
@@ -176,18 +200,9 @@ impl Runner {
                 let _ = pipe.write_all(&input);
             });
         }
-        let mut out_pipe = child.stdout.take().expect("piped");
-        let mut err_pipe = child.stderr.take().expect("piped");
-        let out_t = std::thread::spawn(move || {
-            let mut b = Vec::new();
-            let _ = out_pipe.read_to_end(&mut b);
-            b
-        });
-        let err_t = std::thread::spawn(move || {
-            let mut b = Vec::new();
-            let _ = err_pipe.read_to_end(&mut b);
-            b
-        });
+        let (done_tx, done_rx) = mpsc::channel();
+        let out_buf = Capped::reader(child.stdout.take().expect("piped"), done_tx.clone());
+        let err_buf = Capped::reader(child.stderr.take().expect("piped"), done_tx);
         let timeout = cmd.timeout.unwrap_or(self.default_timeout);
         let start = Instant::now();
         let mut timed_out = false;
@@ -196,19 +211,29 @@ impl Runner {
                 Ok(Some(st)) => break Some(st),
                 Ok(None) if start.elapsed() >= timeout => {
                     timed_out = true;
-                    // SAFETY: kill(2) on the child's process group, which we created.
-                    unsafe {
-                        libc::kill(-(child.id() as i32), libc::SIGKILL);
-                    }
+                    // The child's process group, which we created (process_group(0)): its
+                    // grandchildren die with it.
+                    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
                     break child.wait().ok();
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
                 Err(_) => break None,
             }
         };
-        // A grandchild that kept the pipes open must not block us past the timeout.
-        let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
-        let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
+        // A grandchild that kept the pipes open must not block us past the timeout: once the
+        // command is gone, the readers get PIPE_GRACE to see end-of-file, then are left behind
+        // (they end with the process) and what they kept so far is the output.
+        let grace_end = Instant::now() + PIPE_GRACE;
+        let mut open = 2;
+        while open > 0 {
+            let left = grace_end.saturating_duration_since(Instant::now());
+            match done_rx.recv_timeout(left) {
+                Ok(()) => open -= 1,
+                Err(_) => break,
+            }
+        }
+        let (stdout, out_cut) = Capped::take(&out_buf);
+        let (stderr, err_cut) = Capped::take(&err_buf);
         use std::os::unix::process::ExitStatusExt;
         let rc = status
             .map(|s| s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)))
@@ -219,6 +244,7 @@ impl Runner {
             stdout,
             stderr,
             timed_out,
+            truncated: out_cut || err_cut || open > 0,
         })
     }
 
@@ -230,6 +256,77 @@ impl Runner {
         } else {
             Err(out.failure(what))
         }
+    }
+}
+
+/// What is kept of one output stream: the first KEEP_HEAD bytes, the last KEEP_TAIL bytes, and
+/// how many there were in all.
+#[derive(Debug, Default)]
+struct Capped {
+    head: Vec<u8>,
+    tail: VecDeque<u8>,
+    total: u64,
+}
+
+impl Capped {
+    fn push(&mut self, chunk: &[u8]) {
+        self.total += chunk.len() as u64;
+        let room = KEEP_HEAD - self.head.len();
+        let (to_head, rest) = chunk.split_at(room.min(chunk.len()));
+        self.head.extend_from_slice(to_head);
+        if rest.len() >= KEEP_TAIL {
+            self.tail.clear();
+            self.tail.extend(&rest[rest.len() - KEEP_TAIL..]);
+        } else {
+            let excess = (self.tail.len() + rest.len()).saturating_sub(KEEP_TAIL);
+            self.tail.drain(..excess);
+            self.tail.extend(rest);
+        }
+    }
+
+    /// A thread that reads `pipe` to its end into a shared Capped, then says so on `done`.
+    fn reader(mut pipe: impl Read + Send + 'static, done: mpsc::Sender<()>) -> Arc<Mutex<Capped>> {
+        let buf = Arc::new(Mutex::new(Capped::default()));
+        let shared = Arc::clone(&buf);
+        std::thread::spawn(move || {
+            let mut chunk = vec![0u8; 64 << 10];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => match shared.lock() {
+                        Ok(mut b) => b.push(&chunk[..n]),
+                        Err(_) => break,
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = done.send(());
+        });
+        buf
+    }
+
+    /// The text kept so far (head, a line saying how much was left out, tail) and whether
+    /// anything was left out.
+    fn take(buf: &Mutex<Capped>) -> (String, bool) {
+        let c = match buf.lock() {
+            Ok(mut g) => std::mem::take(&mut *g),
+            Err(_) => return (String::new(), true),
+        };
+        let kept = (c.head.len() + c.tail.len()) as u64;
+        let mut bytes = c.head;
+        let cut = c.total > kept;
+        if cut {
+            bytes.extend_from_slice(
+                format!(
+                    "\n[lkops: {} bytes of output left out here]\n",
+                    c.total - kept
+                )
+                .as_bytes(),
+            );
+        }
+        bytes.extend(c.tail);
+        (String::from_utf8_lossy(&bytes).into_owned(), cut)
     }
 }
 
@@ -302,6 +399,34 @@ mod tests {
                 .starts_with("probe: `ls /nonexistent-lkops` exited with rc=2"),
             "{}",
             f.msg
+        );
+    }
+
+    /// Defect 6 (issue 22): output was buffered without limit. What is kept is bounded, head and
+    /// tail, with `truncated` set and a line saying how much was left out.
+    #[test]
+    fn command_output_is_capped_head_and_tail() {
+        let mut c = Capped::default();
+        c.push(b"first\n");
+        for _ in 0..((KEEP_HEAD + 2 * KEEP_TAIL) / 4096) {
+            c.push(&[b'.'; 4096]);
+        }
+        c.push(b"\nlast\n");
+        let total = c.total;
+        let (text, cut) = Capped::take(&Mutex::new(c));
+        assert!(cut);
+        assert!(text.starts_with("first\n"));
+        assert!(text.ends_with("\nlast\n"));
+        assert!(text.len() <= KEEP_HEAD + KEEP_TAIL + 100, "{}", text.len());
+        let left_out = total - (KEEP_HEAD + KEEP_TAIL) as u64;
+        assert!(text.contains(&format!(
+            "[lkops: {left_out} bytes of output left out here]"
+        )));
+        let mut small = Capped::default();
+        small.push(b"all of it\n");
+        assert_eq!(
+            Capped::take(&Mutex::new(small)),
+            ("all of it\n".into(), false)
         );
     }
 }

@@ -4,6 +4,8 @@
 //! renaming it over the target and fsyncing the directory, so a crash leaves either the old or the
 //! new file, never half of one. Mode and owner of the old file carry over.
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg, OFlag};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -184,7 +186,7 @@ pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
 /// An exclusive advisory lock (flock) held until dropped. Two runs on the same node serialise.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    _file: Flock<File>,
 }
 
 /// Lock `lock_path` (created 0600 if needed), waiting up to `wait` for another holder.
@@ -198,10 +200,10 @@ pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
         .open(lock_path)
         .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
+            if e.raw_os_error() == Some(Errno::ELOOP as i32) {
                 io::Error::other(format!(
                     "{} is a symbolic link; refusing to use it as a lock file",
                     lock_path.display()
@@ -211,12 +213,12 @@ pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
             }
         })?;
     let start = std::time::Instant::now();
-    use std::os::fd::AsRawFd;
+    let mut file = file;
     loop {
-        // SAFETY: flock on a file descriptor we own.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc == 0 {
-            return Ok(Lock { _file: file });
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(locked) => return Ok(Lock { _file: locked }),
+            // Held by another run (EWOULDBLOCK), or interrupted: try again until `wait` is up.
+            Err((f, _)) => file = f,
         }
         if start.elapsed() >= wait {
             return Err(io::Error::new(

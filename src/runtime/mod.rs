@@ -16,7 +16,7 @@ pub mod yaml;
 
 pub use cmd::{Cmd, CmdOutput, Runner};
 pub use result::{Failure, Outcome};
-pub use spec::{Kind, ModuleSpec, Param, Ret, Support, LKROOT};
+pub use spec::{check_abs_path, Choice, Kind, ModuleSpec, Param, Ret, Support, LKROOT};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

@@ -1,6 +1,22 @@
 //! What a module returns, and how it becomes the one JSON object on stdout.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// The most characters of one piece of input (a key, a value, a line) that a message echoes.
+pub const ECHO_MAX: usize = 200;
+
+/// `s` itself when short; else its first [`ECHO_MAX`] characters and how long it was. Every
+/// message that quotes input goes through this, so a huge argument is never echoed back whole.
+pub fn clip(s: &str) -> Cow<'_, str> {
+    if s.len() <= ECHO_MAX {
+        return Cow::Borrowed(s);
+    }
+    match s.char_indices().nth(ECHO_MAX) {
+        None => Cow::Borrowed(s),
+        Some((i, _)) => Cow::Owned(format!("{}... ({} bytes in all)", &s[..i], s.len())),
+    }
+}
 
 /// A successful run: whether anything changed (or, in check mode, would change), a message, the
 /// diff (emitted only in diff mode, only when changed), warnings and module data.

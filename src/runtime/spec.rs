@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 pub enum Kind {
     Str,
     Path,
+    /// A path that must be absolute and on one line: it reaches commands as an argument (never
+    /// read as an option) and files as a name. Ansible sees a `path`.
+    AbsPath,
     Bool,
     Int,
     /// A list whose elements are strings (a single string is accepted as a one-element list).
@@ -24,7 +27,7 @@ impl Kind {
     pub fn ansible_name(self) -> &'static str {
         match self {
             Kind::Str => "str",
-            Kind::Path => "path",
+            Kind::Path | Kind::AbsPath => "path",
             Kind::Bool => "bool",
             Kind::Int => "int",
             Kind::List | Kind::IntList => "list",
@@ -40,6 +43,64 @@ impl Kind {
     }
 }
 
+/// A parameter's closed set of values as a Rust enum. Declare it with [`choice_enum!`]: the
+/// serde names, `NAMES` (what `Param::choices` takes, so `--help` and the ansible-doc sidecar
+/// list them) and `Display` all come from the one list, so they cannot drift.
+pub trait Choice: Copy + Eq + 'static {
+    /// Every value with its name, in declaration order.
+    const ALL: &'static [(Self, &'static str)];
+    fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(v, _)| *v == self)
+            .map(|(_, n)| *n)
+            .expect("every variant is in ALL")
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(v, _)| *v)
+    }
+}
+
+/// Declares a parameter's choices as an enum:
+///
+/// ```text
+/// choice_enum! {
+///     /// What the module makes true.
+///     pub enum State { Present = "present", Absent = "absent" }
+/// }
+/// Param::new("state", Kind::Str, "...").choices(State::NAMES).default("\"present\"")
+/// ```
+///
+/// The enum derives serde with each variant renamed to its name, implements [`Choice`] and
+/// `Display` (the name), and has `NAMES` (the names in order) and `as_str`.
+#[macro_export]
+macro_rules! choice_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $var:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+        $vis enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $var),+
+        }
+        impl $name {
+            /// The declared choices, in order (for `Param::choices`).
+            pub const NAMES: &'static [&'static str] = &[$($s),+];
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$var => $s),+
+                }
+            }
+        }
+        impl $crate::runtime::spec::Choice for $name {
+            const ALL: &'static [(Self, &'static str)] = &[$(($name::$var, $s)),+];
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// One parameter. Built with `const fn` so a module's parameter table is a `const`.
 #[derive(Clone, Copy, Debug)]
 pub struct Param {
@@ -52,6 +113,9 @@ pub struct Param {
     pub choices: &'static [&'static str],
     /// Masked in `invocation` and scrubbed from every output string.
     pub no_log: bool,
+    /// For `Int` and `IntList`: the inclusive bounds every value must lie in, checked at
+    /// validation, so a module never computes with a value that overflows a duration or a size.
+    pub range: Option<(i64, i64)>,
 }
 
 impl Param {
@@ -64,6 +128,7 @@ impl Param {
             default: None,
             choices: &[],
             no_log: false,
+            range: None,
         }
     }
     pub const fn required(mut self) -> Param {
@@ -80,6 +145,11 @@ impl Param {
     }
     pub const fn no_log(mut self) -> Param {
         self.no_log = true;
+        self
+    }
+    /// Inclusive bounds for an `Int` (or each element of an `IntList`).
+    pub const fn range(mut self, min: i64, max: i64) -> Param {
+        self.range = Some((min, max));
         self
     }
 }
@@ -150,7 +220,7 @@ pub struct ModuleSpec {
 /// Parameters every module shares. Declared here once.
 pub const LKROOT: Param = Param::new(
     "lkroot",
-    Kind::Path,
+    Kind::AbsPath,
     "Where LifeKeeper is installed; its commands are run from C(<lkroot>/bin).",
 )
 .default("\"/opt/LifeKeeper\"");
@@ -226,6 +296,7 @@ impl ModuleSpec {
                     ));
                 }
             }
+            check_range(param, &v)?;
             out.insert(key.clone(), v);
         }
         for param in self.params {
@@ -268,6 +339,31 @@ impl ModuleSpec {
     pub fn secret_params(&self) -> impl Iterator<Item = &Param> {
         self.params.iter().filter(|p| p.no_log)
     }
+}
+
+/// Every integer within the parameter's declared range.
+fn check_range(p: &Param, v: &Value) -> Result<(), ParamError> {
+    let Some((min, max)) = p.range else {
+        return Ok(());
+    };
+    let values: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    for n in values.into_iter().filter_map(Value::as_i64) {
+        if !(min..=max).contains(&n) {
+            let what = if p.kind == Kind::IntList {
+                format!("each element of {}", p.name)
+            } else {
+                p.name.to_string()
+            };
+            return Err(ParamError::new(
+                p.name,
+                format!("{what} must be between {min} and {max}, got: {n}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn display(v: &Value) -> String {
@@ -321,13 +417,16 @@ fn coerce_int(v: &Value) -> Option<i64> {
 fn coerce(p: &Param, v: &Value) -> Result<Value, ParamError> {
     let err = || type_error(p, v);
     Ok(match p.kind {
-        Kind::Str | Kind::Path => match v {
+        Kind::Str | Kind::Path | Kind::AbsPath => match v {
             Value::String(s) => {
                 if p.kind == Kind::Path && s.contains('\0') {
                     return Err(ParamError::new(
                         p.name,
                         format!("{} contains a NUL byte", p.name),
                     ));
+                }
+                if p.kind == Kind::AbsPath {
+                    check_abs_path(p.name, s)?;
                 }
                 Value::String(s.clone())
             }
@@ -377,6 +476,24 @@ fn coerce(p: &Param, v: &Value) -> Result<Value, ParamError> {
             _ => return Err(err()),
         },
     })
+}
+
+/// The one absolute-path check (`Kind::AbsPath`): one line, no NUL, starting with `/`. Modules
+/// call it for paths composed at run time (e.g. a file name joined to a directory parameter).
+pub fn check_abs_path(name: &str, s: &str) -> Result<(), ParamError> {
+    if s.contains(['\n', '\r', '\0']) {
+        return Err(ParamError::new(
+            name,
+            format!("{name} must not contain a newline or NUL"),
+        ));
+    }
+    if !s.starts_with('/') {
+        return Err(ParamError::new(
+            name,
+            format!("{name} must be an absolute path, got: {s}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Edit distance, for "did you mean" hints.
@@ -521,6 +638,9 @@ impl ModuleSpec {
             if !p.choices.is_empty() {
                 head.push_str(&format!(", one of {}", p.choices.join("|")));
             }
+            if let Some((min, max)) = p.range {
+                head.push_str(&format!(", {min} to {max}"));
+            }
             if p.no_log {
                 head.push_str(", secret");
             }
@@ -605,10 +725,12 @@ mod tests {
 
     const PARAMS: &[Param] = &[
         Param::new("path", Kind::Path, "A path.").required(),
-        Param::new("count", Kind::Int, "A count.").default("5"),
+        Param::new("count", Kind::Int, "A count.")
+            .default("5")
+            .range(0, 100),
         Param::new("flag", Kind::Bool, "A flag.").default("false"),
         Param::new("tags", Kind::List, "Tags."),
-        Param::new("ports", Kind::IntList, "Ports."),
+        Param::new("ports", Kind::IntList, "Ports.").range(1, 65535),
         Param::new("state", Kind::Str, "State.")
             .choices(&["present", "absent"])
             .default("\"present\""),
@@ -698,6 +820,34 @@ mod tests {
         );
     }
 
+    /// Defect 11 (issue 22): integers were taken whatever their size, and overflowed later.
+    #[test]
+    fn integer_parameters_outside_their_declared_range_are_refused() {
+        for (args, msg) in [
+            (
+                json!({"path": "/x", "count": 9223372036854775807i64}),
+                "count must be between 0 and 100, got: 9223372036854775807",
+            ),
+            (
+                json!({"path": "/x", "count": "-1"}),
+                "count must be between 0 and 100, got: -1",
+            ),
+            (
+                json!({"path": "/x", "ports": [80, 0]}),
+                "each element of ports must be between 1 and 65535, got: 0",
+            ),
+        ] {
+            let e = SPEC.validate(&obj(args)).unwrap_err();
+            assert_eq!(e.msg, msg);
+        }
+        let (p, _) = SPEC
+            .validate(&obj(
+                json!({"path": "/x", "count": 100, "ports": [1, 65535]}),
+            ))
+            .unwrap();
+        assert_eq!(p["count"], 100);
+    }
+
     #[test]
     fn null_means_not_given() {
         let (p, _) = SPEC
@@ -712,6 +862,42 @@ mod tests {
             plain("Run C(setup -f FILE) with I(version). ICMP, BC(x)"),
             "Run setup -f FILE with version. ICMP, BC(x)"
         );
+    }
+
+    crate::choice_enum! {
+        enum Mode { Fast = "fast", SlowAndSteady = "slow_and_steady" }
+    }
+
+    #[test]
+    fn choice_enum_names_serde_and_display_come_from_one_list() {
+        assert_eq!(Mode::NAMES, &["fast", "slow_and_steady"]);
+        assert_eq!(
+            serde_json::from_value::<Mode>(json!("slow_and_steady")).unwrap(),
+            Mode::SlowAndSteady
+        );
+        assert_eq!(serde_json::to_value(Mode::Fast).unwrap(), json!("fast"));
+        assert_eq!(Mode::SlowAndSteady.to_string(), "slow_and_steady");
+        assert_eq!(Mode::from_name("fast"), Some(Mode::Fast));
+        assert_eq!(Mode::Fast.name(), "fast");
+        for (v, n) in Mode::ALL {
+            assert_eq!(v.as_str(), *n);
+        }
+    }
+
+    #[test]
+    fn abs_path_kind_refuses_relative_and_multi_line_paths() {
+        const P: &[Param] = &[Param::new("dir", Kind::AbsPath, "A directory.")];
+        let spec = ModuleSpec { params: P, ..SPEC };
+        let ok = spec.validate(&obj(json!({"dir": "/var/x"}))).unwrap().0;
+        assert_eq!(ok["dir"], json!("/var/x"));
+        let e = spec.validate(&obj(json!({"dir": "var/x"}))).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("dir"));
+        assert_eq!(e.msg, "dir must be an absolute path, got: var/x");
+        let e = spec.validate(&obj(json!({"dir": "-rf"}))).unwrap_err();
+        assert_eq!(e.msg, "dir must be an absolute path, got: -rf");
+        let e = spec.validate(&obj(json!({"dir": "/a\nb"}))).unwrap_err();
+        assert_eq!(e.msg, "dir must not contain a newline or NUL");
+        assert_eq!(Kind::AbsPath.ansible_name(), "path");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Real `ansible-playbook` runs for the integration tests (shared by tests/playbooks.rs).
+//! Real `ansible-playbook` runs for the delivery tests (tests/delivery: playbooks, ansible_playbooks).
 //! ansible-core comes from the project's .venv (or $LKOPS_VENV); the modules from modules/
 //! (built by `make build`); the repository's ansible.cfg (library = modules, roles_path).
 #![allow(dead_code)]
@@ -7,37 +7,36 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use super::repo;
 
+/// The controller's venv: $LKOPS_VENV, else the project's .venv (`make venv`).
 pub fn venv() -> PathBuf {
     std::env::var("LKOPS_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo().join(".venv"))
 }
 
+/// A tool from the venv's bin/, asserting it is there.
+pub fn venv_bin(tool: &str) -> PathBuf {
+    let p = venv().join("bin").join(tool);
+    assert!(
+        p.exists(),
+        "{} missing: run `make test` (it creates the venv)",
+        p.display()
+    );
+    p
+}
+
 /// Run ansible-playbook from the venv with the repository's ansible.cfg.
 pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let exe = venv().join("bin/ansible-playbook");
-    assert!(
-        exe.exists(),
-        "{} missing: run `make test` (it creates the venv)",
-        exe.display()
-    );
-    for m in [
-        "lk_defaults_merge",
-        "lk_backup",
-        "lk_preflight",
-        "lk_resource",
-        "lk_upgrade",
-    ] {
+    let exe = venv_bin("ansible-playbook");
+    for m in super::MODULES {
         assert!(
             repo().join("modules").join(m).exists(),
             "modules/{m} missing: run `make build`"
         );
     }
-    let scratch = crate::common::bin_dir().join("scratch");
+    let scratch = super::bin_dir().join("scratch");
     let path = format!(
         "{}:{}",
         venv().join("bin").display(),

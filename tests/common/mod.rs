@@ -1,27 +1,93 @@
-//! Shared test support: run the module binaries and drive simulated clusters with lksim.
+//! Shared test support for both harness binaries (tests/contract, tests/delivery): the module
+//! binaries, scratch dirs, simulated clusters and media from lksim, and (pin.rs) pinning a whole
+//! JSON result. tests/common/ansible.rs runs the real ansible-playbook for the delivery tests.
 #![allow(dead_code)]
 
-use serde_json::{json, Value};
+pub mod ansible;
+pub mod pin;
+
+use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// target/debug (or the profile dir the tests were built in).
-pub fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf() // .../target/debug/deps/x -> .../target/debug
+/// The module binaries, in the order of the vendor's upgrade procedure (the Salt formula and
+/// the playbooks run them in this order too).
+pub const MODULES: [&str; 5] = [
+    "lk_preflight",
+    "lk_resource",
+    "lk_backup",
+    "lk_upgrade",
+    "lk_defaults_merge",
+];
+
+/// The repository (this crate's manifest dir).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Path of a workspace binary (`lk_backup`, `lksim`, ...). lksim is built by `cargo test --workspace`
-/// (or `cargo build -p lksim`); a clear panic says so if it is missing.
+/// One of the files in tests/fixtures/ (shared with lksim's tests and the unit tests in src/).
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+/// target/<profile>: where Cargo put this package's binaries (the scratch dirs live under it).
+pub fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_lk_backup"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Path of a binary the tests run. This package's binaries come from Cargo
+/// (`CARGO_BIN_EXE_<name>`, built before the tests, always the current code). lksim is the
+/// workspace's other crate: Cargo gives no CARGO_BIN_EXE for another package's binaries, so it is
+/// looked up by `lksim_bin`.
 pub fn bin(name: &str) -> PathBuf {
-    let p = bin_dir().join(name);
+    let built = match name {
+        "lk_preflight" => env!("CARGO_BIN_EXE_lk_preflight"),
+        "lk_resource" => env!("CARGO_BIN_EXE_lk_resource"),
+        "lk_backup" => env!("CARGO_BIN_EXE_lk_backup"),
+        "lk_upgrade" => env!("CARGO_BIN_EXE_lk_upgrade"),
+        "lk_defaults_merge" => env!("CARGO_BIN_EXE_lk_defaults_merge"),
+        "lksim" => return lksim_bin(),
+        other => panic!(
+            "{other}: not a binary of this package; add `\"{other}\" => env!(\"CARGO_BIN_EXE_{other}\")` \
+             to common::bin in tests/common/mod.rs"
+        ),
+    };
+    PathBuf::from(built)
+}
+
+/// The simulator's binary: `$LKSIM` when set, else target/<profile>/lksim next to this
+/// package's binaries. `cargo test --workspace` builds it; `cargo test --test contract` alone
+/// does not, hence the message.
+pub fn lksim_bin() -> PathBuf {
+    let p = std::env::var_os("LKSIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin_dir().join("lksim"));
     assert!(
         p.exists(),
-        "{} not built: run `cargo build --workspace` first",
+        "{} not built: run `cargo build -p lksim` (or `cargo test --workspace`), or set LKSIM",
         p.display()
     );
     p
+}
+
+/// A simulated ISO image of `version` (`lksim media create`), in the scratch dir
+/// `<name>-media` outside every cluster dir. The dir is kept, not emptied: a test may make
+/// several versions under one name (the 9.6.1 image and the 9.4.3 step).
+pub fn media(name: &str, version: &str) -> PathBuf {
+    let dir = bin_dir().join("scratch").join(format!("{name}-media"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("sps_{}.img", version.replace('.', "")));
+    let o = Command::new(bin("lksim"))
+        .args(["media", "create", "--version", version, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
 }
 
 /// A fresh, empty scratch directory under target/ (removed at the start of the next run).
@@ -207,13 +273,11 @@ pub fn tree_hash(root: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// Mark the JSON value of a key as "anything" before pinning a whole result.
+/// Mark the JSON value of a top-level key as "anything" before pinning a whole result.
 pub fn redact(v: &mut Value, keys: &[&str]) {
-    if let Some(o) = v.as_object_mut() {
-        for k in keys {
-            if o.contains_key(*k) {
-                o.insert((*k).to_string(), json!("<redacted>"));
-            }
-        }
+    let mut r = pin::Redactor::new();
+    for k in keys {
+        r = r.top_key(k, pin::REDACTED);
     }
+    *v = r.apply(v);
 }

@@ -4,35 +4,10 @@
 //! no library path, so only the collection can resolve the modules. Ignored by a plain
 //! `cargo test`; `make test` builds dist/, the tarball and the venv first.
 
-mod common;
+use crate::common::{self, ansible::venv_bin, repo};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const MODULES: [&str; 5] = [
-    "lk_preflight",
-    "lk_backup",
-    "lk_upgrade",
-    "lk_defaults_merge",
-    "lk_resource",
-];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn venv_bin(tool: &str) -> PathBuf {
-    let venv = std::env::var("LKOPS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join(".venv"));
-    let p = venv.join("bin").join(tool);
-    assert!(
-        p.exists(),
-        "{} missing: run `make test` (it creates the venv)",
-        p.display()
-    );
-    p
-}
 
 /// The one tarball `make collection` left in build/collection/.
 fn tarball() -> PathBuf {
@@ -162,7 +137,7 @@ fn collection_tarball_holds_binaries_sidecars_action_plugins_and_playbooks() {
             .find(|l| l.split_whitespace().last() == Some(path))
             .map(str::to_string)
     };
-    for m in MODULES {
+    for m in common::MODULES {
         let bin = entry(&format!("plugins/modules/{m}"))
             .unwrap_or_else(|| panic!("no binary for {m}:\n{listing}"));
         assert!(bin.starts_with("-rwx"), "{m} not executable: {bin}");
@@ -256,7 +231,7 @@ fn installed_collection_runs_by_fqcn_check_then_changed_then_ok_and_documents_it
         text(&second.stdout)
     );
 
-    for m in MODULES {
+    for m in common::MODULES {
         let doc = c.run(
             &venv_bin("ansible-doc"),
             &[&format!("lkops.lifekeeper.{m}")],

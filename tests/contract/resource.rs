@@ -9,7 +9,8 @@
 //! path on every node, and the simulator's `lcdremexec` maps the caller's own lkroot onto the
 //! target node's.
 
-mod common;
+use crate::common;
+use common::pin::{assert_pinned, Redactor};
 use common::{tree_hash, Cluster, Node};
 use serde_json::{json, Value};
 
@@ -78,8 +79,7 @@ fn same(state: &str) -> Vec<String> {
 
 /// The whole result with the scratch dir replaced, for pinning.
 fn pinned(v: &Value, c: &Cluster) -> Value {
-    let s = v.to_string().replace(c.dir.to_str().unwrap(), "<dir>");
-    serde_json::from_str(&s).unwrap()
+    Redactor::new().path(&c.dir, "<dir>").apply(v)
 }
 
 fn resources_json(states: &[&str], backup: Value, prio: u32) -> Value {
@@ -122,9 +122,9 @@ fn query_reads_both_sections_and_changes_nothing() {
         {"machine": "node-b", "network": "TCP", "address": "192.168.10.1/192.168.10.2", "state": "ALIVE", "prio": 2},
     ]);
     // Pinned: a schema change must be deliberate.
-    assert_eq!(
-        pinned(&v, &c),
-        json!({
+    assert_pinned(
+        &pinned(&v, &c),
+        &json!({
             "changed": false, "failed": false,
             "msg": "2 root hierarchies: ip-10.0.0.50 ISP, app-pgsql ISP",
             "comment": "2 root hierarchies: ip-10.0.0.50 ISP, app-pgsql ISP",
@@ -134,7 +134,7 @@ fn query_reads_both_sections_and_changes_nothing() {
                 "resources": resources, "comm_paths": comm, "actions": []}},
             "invocation": {"module_args": {"state": "query", "bottom_up": false, "wait": 300, "wait_for_mirror_sync": 3600,
                 "lkroot": "<dir>/node-a/opt/LifeKeeper"}},
-        })
+        }),
     );
     // node-b is the lowest priority: BACKUP shows ------ (null).
     let (v, _) = run(c.node("node-b"), json!({"state": "query"}));
@@ -175,9 +175,9 @@ fn standby_switches_to_the_backup_node_then_is_idempotent() {
     let resources = resources_json(&["OSU"; 6], json!("node-b"), 1);
     let comm = v["comm_paths"].clone();
     assert_eq!(comm.as_array().unwrap().len(), 2);
-    assert_eq!(
-        pinned(&v, &c),
-        json!({
+    assert_pinned(
+        &pinned(&v, &c),
+        &json!({
             "changed": true, "failed": false,
             "msg": "restore ip-10.0.0.50 on node-b, restore app-pgsql on node-b",
             "comment": "restore ip-10.0.0.50 on node-b, restore app-pgsql on node-b",
@@ -195,7 +195,7 @@ fn standby_switches_to_the_backup_node_then_is_idempotent() {
                 "resources": resources, "comm_paths": comm, "actions": actions}},
             "invocation": {"module_args": {"state": "standby", "bottom_up": false, "wait": 300, "wait_for_mirror_sync": 3600,
                 "lkroot": "<dir>/node-a/opt/LifeKeeper"}},
-        })
+        }),
     );
     let before = cluster_files(&c);
     let (v, rc) = run(a, json!({"state": "standby", "_ansible_diff": true}));

@@ -1,8 +1,9 @@
 //! lk_defaults_merge through its real binary: the three input contracts, pinned outputs, bad
 //! input, check mode, and the invariant that the written file means what the report says.
 
-mod common;
+use crate::common;
 
+use common::pin::{assert_pinned, Redactor};
 use common::{bin, parse_output, run_module, run_module_stdin, scratch, tree_hash};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -20,8 +21,7 @@ fn setup(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
 
 /// Replace the scratch dir and the backup stamp so outputs can be pinned.
 fn normalise(v: &mut Value, dir: &Path) {
-    let s = v.to_string().replace(&dir.display().to_string(), "<dir>");
-    *v = serde_json::from_str(&s).unwrap();
+    *v = Redactor::new().path(dir, "<dir>").apply(v);
     if let Some(b) = v.get("backup_file").and_then(|b| b.as_str()) {
         assert!(
             b.starts_with("<dir>/LifeKeeper.") && b.ends_with('~'),
@@ -63,9 +63,9 @@ fn ansible_args_file_contract_pinned_output() {
     assert_eq!(rc, 0);
     normalise(&mut v, &dir);
     let after = "# LifeKeeper 9.6.1 defaults\nLKROOT=/opt/LifeKeeper\n# seconds to wait for a remote reply\nREMOTETIMEOUT=900\n#LCMHBEATTIME=5\nLCMHBEATTIME=7\nQUORUM_MODE=majority\n\n# Carried over from <dir>/old by lk_defaults_merge\nSITE_NOTE=\"maintenance window # 2\"\n";
-    assert_eq!(
-        v,
-        json!({
+    assert_pinned(
+        &v,
+        &json!({
             "changed": true, "failed": false,
             "msg": "carried 3 key(s) into <dir>/LifeKeeper; dropped OBSOLETE; 1 conflict(s) without base",
             "comment": "carried 3 key(s) into <dir>/LifeKeeper; dropped OBSOLETE; 1 conflict(s) without base",
@@ -78,7 +78,7 @@ fn ansible_args_file_contract_pinned_output() {
             "diff": {"before": NEW, "after": after,
                      "before_header": "<dir>/LifeKeeper (before)", "after_header": "<dir>/LifeKeeper (after)"},
             "invocation": {"module_args": {"src": "<dir>/old", "dest": "<dir>/LifeKeeper", "drop": ["OBSOLETE"], "backup": true}}
-        })
+        }),
     );
     assert_eq!(
         std::fs::read_to_string(&dest).unwrap(),
@@ -293,4 +293,52 @@ fn two_concurrent_runs_serialise_and_both_end_correct() {
         .filter(|e| e.file_name().to_string_lossy().contains("lkops-tmp"))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+/// Issue 22 defect 12: a CRLF dest with nothing to carry reported changed: true, "carried 0
+/// key(s)", and was rewritten to LF. A CRLF file (src, dest or base) is now refused, naming the
+/// file, the line and the line endings, and left byte for byte as it was.
+#[test]
+fn crlf_defaults_file_is_refused_not_rewritten() {
+    let (old, dest) = setup("dm-crlf");
+    let crlf = NEW.replace('\n', "\r\n");
+    std::fs::write(&dest, &crlf).unwrap();
+    std::fs::write(&old, "LKROOT=/opt/LifeKeeper\n").unwrap();
+    for check in [true, false] {
+        let (v, rc) = run_module(
+            "lk_defaults_merge",
+            json!({"src": old, "dest": dest, "_ansible_check_mode": check}),
+        );
+        assert_eq!(rc, 1, "{v}");
+        assert_eq!(v["invalid_parameter"], "dest", "{v}");
+        assert_eq!(v["changed"], false, "{v}");
+        let msg = v["msg"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("dest {} line 1: ", dest.display()))
+                && msg.contains("carriage return (CRLF line endings)"),
+            "{msg}"
+        );
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), crlf);
+    }
+    std::fs::write(&dest, NEW).unwrap();
+    std::fs::write(&old, OLD.replace('\n', "\r\n")).unwrap();
+    let (v, _) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest}));
+    assert_eq!(v["invalid_parameter"], "src", "{v}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), NEW);
+}
+
+/// Issue 22 defect 13: a UTF-8 byte order mark was refused with a message naming a variable
+/// ("'\u{feff}LKROOT' is not a valid shell variable name"); it now names the byte order mark.
+#[test]
+fn utf8_bom_is_refused_naming_the_byte_order_mark() {
+    let (old, dest) = setup("dm-bom");
+    let bom = format!("\u{feff}{NEW}");
+    std::fs::write(&dest, &bom).unwrap();
+    let (v, rc) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest}));
+    assert_eq!(rc, 1, "{v}");
+    assert_eq!(v["invalid_parameter"], "dest", "{v}");
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains("byte order mark"), "{msg}");
+    assert!(!msg.contains("variable name"), "{msg}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), bom);
 }

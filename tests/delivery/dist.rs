@@ -6,26 +6,15 @@
 //! The symbol versions are read from the ELF `.gnu.version_r` section (the "version needs" the
 //! dynamic loader checks at start-up) by a small parser here, cross-checked against binutils.
 
-mod common;
+use crate::common::{self, repo};
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const MODULES: [&str; 5] = [
-    "lk_preflight",
-    "lk_backup",
-    "lk_upgrade",
-    "lk_defaults_merge",
-    "lk_resource",
-];
 const MAX_GLIBC: &[u32] = &[2, 17];
 const MAX_SIZE: u64 = 3 * 1024 * 1024 / 2; // 1.5 MiB
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn dist_bin(m: &str) -> PathBuf {
     let p = repo().join("dist/x86_64").join(m);
@@ -185,7 +174,7 @@ fn version_parser_sees_a_native_build_above_2_17_and_agrees_with_objdump() {
 #[ignore = "needs dist/ from `make dist`: run by `make test`"]
 fn dist_binaries_need_at_most_glibc_2_17_and_fit_in_1_5_mib() {
     let mut report = Vec::new();
-    for m in MODULES {
+    for m in common::MODULES {
         let path = dist_bin(m);
         let needs = version_needs(&path);
         assert!(

@@ -1,7 +1,8 @@
 //! lk_backup against the simulator: backups that survive the uninstall, verified and restored.
 
-mod common;
+use crate::common;
 
+use common::pin::{self, assert_pinned, Redactor};
 use common::{tree_hash, Cluster, Node};
 use serde_json::{json, Value};
 use std::fs;
@@ -98,31 +99,7 @@ fn sha256sum_c(dest: &Path) -> std::process::Output {
 
 /// Replace `YYYYMMDDTHHMMSSZ` stamps so two runs seconds apart compare equal.
 fn unstamp(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < b.len() {
-        let is_stamp = i + 16 <= b.len()
-            && b[i..i + 8].iter().all(u8::is_ascii_digit)
-            && b[i + 8] == b'T'
-            && b[i + 9..i + 15].iter().all(u8::is_ascii_digit)
-            && b[i + 15] == b'Z';
-        if is_stamp {
-            // A collision suffix (`_2`) depends on the second the run lands in, like the stamp.
-            out.push_str("<STAMP>");
-            i += 16;
-            if i < b.len() && b[i] == b'_' {
-                let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-                if digits > 0 {
-                    i += 1 + digits;
-                }
-            }
-        } else {
-            out.push(b[i] as char);
-            i += 1;
-        }
-    }
-    out
+    Redactor::new().stamps(pin::STAMP).string(s)
 }
 
 fn append(path: &Path, text: &str) {
@@ -695,37 +672,16 @@ fn parallel_runs_on_one_dest_serialise_and_lose_no_record() {
 }
 
 /// Stable text for pinning: the scratch dir, stamps and run-dependent values replaced.
-fn redacted(mut v: Value, c: &Cluster) -> Value {
-    fn walk(v: &mut Value, dir: &str) {
-        match v {
-            Value::String(s) => {
-                let mut t = unstamp(&s.replace(dir, "<DIR>"));
-                // lkbackup's own name: archive.<YYMMDDhhmm>.tar.gz
-                if let Some(i) = t.find("archive.") {
-                    let digits = &t[i + 8..];
-                    if digits.len() >= 10 && digits[..10].bytes().all(|b| b.is_ascii_digit()) {
-                        t.replace_range(i + 8..i + 18, "<MIN>");
-                    }
-                }
-                *s = t;
-            }
-            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, dir)),
-            Value::Object(o) => {
-                for (k, x) in o.iter_mut() {
-                    if ["time", "timestamp", "sha256", "size", "fingerprint"].contains(&k.as_str())
-                        && !x.is_null()
-                    {
-                        *x = json!("<redacted>");
-                    } else {
-                        walk(x, dir);
-                    }
-                }
-            }
-            _ => {}
-        }
+fn redacted(v: Value, c: &Cluster) -> Value {
+    let mut r = Redactor::new()
+        .path(&c.dir, "<DIR>")
+        .stamps(pin::STAMP)
+        // lkbackup's own name: archive.<YYMMDDhhmm>.tar.gz
+        .n_digits_after("archive.", 10, "<MIN>");
+    for k in ["time", "timestamp", "sha256", "size", "fingerprint"] {
+        r = r.key(k, pin::REDACTED);
     }
-    walk(&mut v, c.dir.to_str().unwrap());
-    v
+    r.apply(&v)
 }
 
 #[test]
@@ -748,9 +704,9 @@ fn pinned_full_json_of_present_verified_and_restored() {
         "time": "<redacted>",
         "timestamp": "<redacted>"
     });
-    assert_eq!(
-        v,
-        json!({
+    assert_pinned(
+        &v,
+        &json!({
             "archive": "<DIR>/backups/node-a.lkbackup.<STAMP>.tar.gz",
             "backups": [entry],
             "changed": true,
@@ -780,13 +736,13 @@ fn pinned_full_json_of_present_verified_and_restored() {
             "pruned": [],
             "sha256": "<redacted>",
             "size": "<redacted>"
-        })
+        }),
     );
 
     let r = run(&a, json!({"state": "verified", "dest": dest}));
-    assert_eq!(
-        redacted(ok(&r).clone(), &c),
-        json!({
+    assert_pinned(
+        &redacted(ok(&r).clone(), &c),
+        &json!({
             "backups": [entry],
             "changed": false,
             "checked": ["node-a.lkbackup.<STAMP>.tar.gz", "node-a.LifeKeeper.defaults.<STAMP>"],
@@ -806,7 +762,7 @@ fn pinned_full_json_of_present_verified_and_restored() {
             }},
             "missing": [],
             "msg": "all 2 files in <DIR>/backups match SHA256SUMS"
-        })
+        }),
     );
 
     a.lk("lkstop", &[]);
@@ -829,9 +785,9 @@ fn pinned_full_json_of_present_verified_and_restored() {
     );
     let got = redacted(ok(&r).clone(), &c);
     let original = fs::read_to_string(&a.defaults_file).unwrap();
-    assert_eq!(
-        got,
-        json!({
+    assert_pinned(
+        &got,
+        &json!({
             "archive": "<DIR>/backups/node-a.lkbackup.<STAMP>.tar.gz",
             "backups": [entry],
             "changed": true,
@@ -873,7 +829,7 @@ fn pinned_full_json_of_present_verified_and_restored() {
                 "opt/LifeKeeper/config/hierarchy.json",
                 "etc/default/LifeKeeper"
             ]
-        })
+        }),
     );
 }
 

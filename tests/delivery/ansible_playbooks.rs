@@ -2,9 +2,7 @@
 //! modules/ (built by `make build`). Ignored by a plain `cargo test`; `make test` runs them with
 //! `--include-ignored` after creating the venv and building the modules.
 
-#[path = "common/ansible.rs"]
-mod ansible;
-mod common;
+use crate::common::{self, ansible};
 
 use ansible::{ansible_playbook, repo, venv};
 use std::process::{Command, Output};

@@ -4,7 +4,7 @@
 //! States are read from `lksim state` (the simulator's truth), and while a module runs a thread
 //! records them, so "in service on some node at every moment" is checked, not assumed.
 
-mod common;
+use crate::common;
 use common::{Cluster, Node};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};

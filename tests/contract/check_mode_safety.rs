@@ -4,9 +4,9 @@
 //! with the same arguments, whose `changed` must be what check mode predicted; the cases are
 //! ordered so that the real runs walk each module through its paths.
 
-mod common;
+use crate::common;
 
-use common::{tree_hash, Cluster, Node};
+use common::{media, tree_hash, Cluster, Node};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::Path;
@@ -300,18 +300,6 @@ fn lk_resource_check_mode_touches_nothing_in_any_state() {
         args(&a, json!({"state": "standby"})),
         true,
     );
-}
-
-fn media(name: &str, version: &str) -> std::path::PathBuf {
-    let dir = common::scratch(&format!("{name}-media"));
-    let out = dir.join(format!("sps_{}.img", version.replace('.', "")));
-    let o = std::process::Command::new(common::bin("lksim"))
-        .args(["media", "create", "--version", version, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
 }
 
 #[test]

@@ -1,26 +1,17 @@
 //! The ansible-doc sidecars in modules/ are generated from each module's one declaration
 //! (`lk_x --doc`); a committed file that drifted from the code fails here.
 
-mod common;
+use crate::common;
 
-use std::path::Path;
 use std::process::Command;
-
-const MODULES: [&str; 5] = [
-    "lk_preflight",
-    "lk_backup",
-    "lk_upgrade",
-    "lk_defaults_merge",
-    "lk_resource",
-];
 
 #[test]
 fn committed_sidecars_match_the_declarations() {
-    for m in MODULES {
+    for m in common::MODULES {
         let out = Command::new(common::bin(m)).arg("--doc").output().unwrap();
         assert!(out.status.success(), "{m} --doc failed");
         let generated = String::from_utf8(out.stdout).unwrap();
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("modules/{m}.yml"));
+        let path = common::repo().join(format!("modules/{m}.yml"));
         let committed = std::fs::read_to_string(&path)
             .unwrap_or_else(|_| panic!("{} is not committed: run `make docs`", path.display()));
         assert_eq!(
@@ -34,7 +25,7 @@ fn committed_sidecars_match_the_declarations() {
 
 #[test]
 fn help_lists_every_declared_parameter() {
-    for m in MODULES {
+    for m in common::MODULES {
         let out = Command::new(common::bin(m)).arg("--help").output().unwrap();
         let help = String::from_utf8(out.stdout).unwrap();
         let doc = String::from_utf8(

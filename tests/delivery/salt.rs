@@ -4,24 +4,13 @@
 //! lk_defaults_merge is the module driven (complete on main); the other states are rendered.
 //! Ignored by a plain `cargo test`; `make test` prepares dist/ and the Salt venv first.
 
-mod common;
+use crate::common::{self, repo};
 
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const MODULES: [&str; 5] = [
-    "lk_preflight",
-    "lk_resource",
-    "lk_backup",
-    "lk_upgrade",
-    "lk_defaults_merge",
-];
 const NEW_DEFAULTS: &str = "REMOTETIMEOUT=1200\n#LCMHBEATTIME=5\n";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn bindir() -> PathBuf {
     let d = repo().join("dist/x86_64");
@@ -258,7 +247,7 @@ fn salt_node_upgrade_renders_every_module_with_a_check_mode_test_name() {
             .unwrap()
             .to_string_lossy()
             .to_string();
-        assert!(MODULES.contains(&module.as_str()), "{id}: {name}");
+        assert!(common::MODULES.contains(&module.as_str()), "{id}: {name}");
         assert_eq!(name, format!("{}/{module} --diff -", bin.display()));
         assert_eq!(
             get("stateful"),
@@ -295,7 +284,11 @@ fn salt_node_upgrade_renders_every_module_with_a_check_mode_test_name() {
                 .to_string()
         })
         .collect();
-    assert_eq!(modules, MODULES, "one state per module, in procedure order");
+    assert_eq!(
+        modules,
+        common::MODULES,
+        "one state per module, in procedure order"
+    );
     for pair in by_order.windows(2) {
         let req = pair[1].2["cmd"]
             .as_array()

@@ -10,9 +10,9 @@
 //! SKIPPED. "Killed mid-write" is real: the module is killed by SIGXFSZ at the exact write that
 //! crosses a file-size limit (defaults_merge), or by SIGKILL while lkbackup runs (lk_backup).
 
-mod common;
+use crate::common;
 
-use common::{tree_hash, Cluster, Node};
+use common::{media, tree_hash, Cluster, Node};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
@@ -1023,19 +1023,6 @@ fn defaults_merge_stale_temp_of_an_interrupted_backup_copy_is_removed_on_rerun()
 }
 
 // ---- lk_upgrade ---------------------------------------------------------------------------------
-
-/// A simulated ISO image of `version`, outside the cluster dir.
-fn media(name: &str, version: &str) -> PathBuf {
-    let dir = common::scratch(&format!("{name}-media"));
-    let out = dir.join(format!("sps_{}.img", version.replace('.', "")));
-    let o = Command::new(common::bin("lksim"))
-        .args(["media", "create", "--version", version, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
-}
 
 /// The reinstall path (9.2.2 -> 9.6.1: stop, uninstall, setup, re-apply the saved defaults),
 /// with each of its LifeKeeper steps failing in turn under `fault`; every failure is followed by

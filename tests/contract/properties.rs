@@ -3,7 +3,7 @@
 //! `sh` means what the module reports; version ordering is a total order consistent with parsing.
 //! Each test prints how many cases it ran.
 
-mod common;
+use crate::common;
 
 use lkops::lifekeeper::defaults_file;
 use lkops::lifekeeper::version::{upgrade_path, Path as UpPath, Version};
@@ -176,6 +176,66 @@ fn defaults_parser_round_trips_and_agrees_with_sh() {
         })
         .unwrap();
     println!("defaults-file parser: {} cases", n.load(Ordering::Relaxed));
+}
+
+/// Issue 22 defect 12: the parser dropped the `\r` that `sh` keeps. Lines with carriage returns
+/// — at the end (CRLF) or inside a value or comment — either parse to exactly what `sh` assigns
+/// or, for a CRLF line, are refused naming that line and the line endings.
+#[test]
+fn defaults_parser_agrees_with_sh_on_carriage_returns_or_refuses_crlf() {
+    let dir = common::scratch("prop-crlf");
+    let n = AtomicUsize::new(0);
+    let cr_value = prop_oneof![
+        "[a-z]{0,3}\r[a-z]{0,3}".prop_map(|s| (s.clone(), s)),
+        "[a-z ]{0,3}\r[a-z ]{0,3}".prop_map(|s| (defaults_file::quote(&s), s)),
+        "[a-z ]{0,3}\r[a-z ]{0,3}".prop_map(|s| (format!("\"{s}\""), s)),
+    ];
+    let line = prop_oneof![
+        arb_line(),
+        ("[A-E]", cr_value).prop_map(|(k, (raw, val))| (format!("{k}={raw}"), Some((k, val)))),
+        "# [a-z]{0,3}\r[a-z]{0,3}".prop_map(|c| (c, None)),
+    ];
+    let crlf_line = (line, proptest::bool::weighted(0.2));
+    runner(120)
+        .run(&proptest::collection::vec(crlf_line, 0..8), |lines| {
+            let i = n.fetch_add(1, Ordering::Relaxed);
+            let text: String = lines
+                .iter()
+                .map(|((l, _), cr)| format!("{l}{}\n", if *cr { "\r" } else { "" }))
+                .collect();
+            let first_crlf = lines
+                .iter()
+                .position(|((l, _), cr)| *cr || l.ends_with('\r'));
+            match (defaults_file::parse(&text), first_crlf) {
+                (Err((line, msg)), Some(at)) => {
+                    prop_assert_eq!(line, at + 1, "{:?}", text);
+                    prop_assert!(msg.contains("CRLF"), "{}", msg);
+                }
+                (Ok(parsed), None) => {
+                    prop_assert_eq!(parsed.render(), text.clone());
+                    let file = dir.join(format!("f{i}"));
+                    std::fs::write(&file, &text).unwrap();
+                    let keys = ["A", "B", "C", "D", "E"];
+                    let eff = parsed.effective();
+                    for (k, got) in keys.iter().zip(sh_values(&file, &keys)) {
+                        let want = eff
+                            .get(*k)
+                            .map(|a| a.value.clone().unwrap())
+                            .unwrap_or_else(|| "<unset>".into());
+                        prop_assert_eq!(&got, &want, "key {} in {:?}", k, text);
+                    }
+                }
+                (other, _) => {
+                    return Err(TestCaseError::fail(format!("{other:?} for {text:?}")));
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    println!(
+        "defaults-file parser with CR: {} cases",
+        n.load(Ordering::Relaxed)
+    );
 }
 
 #[test]

@@ -78,9 +78,9 @@ fn every_command_goes_through_the_shared_runner() {
 
 // ---- through the binaries -------------------------------------------------------------------
 
-mod common;
+use crate::common;
 
-use common::{Cluster, Node};
+use common::{media, Cluster, Node};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -110,18 +110,6 @@ fn run_in(
     let _ = std::fs::remove_file(&f);
     let (v, rc) = common::parse_output(&out);
     (v, rc, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn media(name: &str, version: &str) -> PathBuf {
-    let dir = common::scratch(&format!("{name}-media"));
-    let out = dir.join(format!("sps_{}.img", version.replace('.', "")));
-    let o = Command::new(common::bin("lksim"))
-        .args(["media", "create", "--version", version, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]

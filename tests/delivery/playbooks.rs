@@ -3,9 +3,7 @@
 //! mode, and a fault at each stage. Ignored by a plain `cargo test`; `make test` runs them (after
 //! creating the venv and building modules/ and lksim).
 
-#[path = "common/ansible.rs"]
-mod ansible;
-mod common;
+use crate::common::{self, ansible};
 
 use ansible::{ansible_playbook, recap, recap_total, text};
 use serde_json::{json, Value};

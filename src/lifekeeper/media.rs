@@ -1,0 +1,414 @@
+//! LifeKeeper media (`sps.img` ISO images or mounted/extracted directories): reading the release
+//! and the package list without side effects, opening a media for setup (loop mount, or
+//! extraction where mounting is not permitted), and cleaning up what an earlier run left.
+//!
+//! Media versions are read without side effects (`bsdtar -xOf IMG sps.version`, then the ISO
+//! volume id via `xorriso -indev IMG -pvd_info`, then the file name such as `sps_943.img`), so
+//! check mode can choose the path without mounting or extracting anything.
+
+use crate::lifekeeper::version::Version;
+use crate::runtime::{Cmd, Runner};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A media as given: an ISO image, or a directory holding an already mounted or extracted one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaSrc {
+    Image(PathBuf),
+    Dir(PathBuf),
+}
+
+impl MediaSrc {
+    /// A directory is a media directory, anything else an image (reads the file system).
+    pub fn of(p: &Path) -> MediaSrc {
+        if p.is_dir() {
+            MediaSrc::Dir(p.to_path_buf())
+        } else {
+            MediaSrc::Image(p.to_path_buf())
+        }
+    }
+    pub fn path(&self) -> &Path {
+        match self {
+            MediaSrc::Image(p) | MediaSrc::Dir(p) => p,
+        }
+    }
+}
+
+crate::choice_enum! {
+    /// How an image is opened for setup (lk_upgrade's `media_mode`).
+    pub enum Mode {
+        /// Mount; where mounting is not permitted (an unprivileged container), extract.
+        Auto = "auto",
+        /// Loop-mount read-only, nothing else.
+        Mount = "mount",
+        /// Copy out with xorriso (or bsdtar).
+        Extract = "extract",
+    }
+}
+
+/// The per-run directory a media is mounted on or extracted to: `<work_dir>/media-<v>-<pid>`.
+/// `clean_stale` recognises these by name.
+pub fn temp_dir(work_dir: &Path, v: Version, pid: &str) -> PathBuf {
+    work_dir.join(format!("media-{v}-{pid}"))
+}
+
+/// A version written in a label: `9.4.3`, `SPS_9_4_3`, `sps_943.img`.
+pub fn version_in_label(label: &str) -> Option<Version> {
+    let tokens: Vec<&str> = label
+        .split(|c: char| !c.is_ascii_digit() && c != '.' && c != '_')
+        .collect();
+    for t in tokens {
+        let parts: Vec<&str> = t.split(['.', '_']).filter(|s| !s.is_empty()).collect();
+        if parts.len() == 3 && parts.iter().all(|s| s.bytes().all(|b| b.is_ascii_digit())) {
+            if let Ok(v) = Version::parse(&parts.join(".")) {
+                return Some(v);
+            }
+        }
+        // `sps_943`: one digit per part, the vendor's image naming.
+        if let Some(d) = parts
+            .iter()
+            .find(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let b = d.as_bytes();
+            return Some(Version::new(
+                (b[0] - b'0') as u32,
+                (b[1] - b'0') as u32,
+                (b[2] - b'0') as u32,
+            ));
+        }
+    }
+    None
+}
+
+/// The release on a media, read without side effects; `Err` says why it cannot be told.
+pub fn version(runner: &Runner, src: &MediaSrc) -> Result<Version, String> {
+    match src {
+        MediaSrc::Dir(d) => {
+            if let Ok(t) = fs::read_to_string(d.join("sps.version")) {
+                return Version::parse(t.trim()).map_err(|e| format!("sps.version: {e}"));
+            }
+            version_in_label(&d.to_string_lossy())
+                .ok_or_else(|| "no sps.version marker and no version in the directory name".into())
+        }
+        MediaSrc::Image(f) => {
+            if !f.is_file() {
+                return Err("no such image file".into());
+            }
+            let t = Duration::from_secs(120);
+            if let Ok(o) = runner.run(
+                &Cmd::new("bsdtar")
+                    .arg("-xOf")
+                    .arg(f)
+                    .arg("sps.version")
+                    .timeout(t),
+            ) {
+                if o.ok() {
+                    return Version::parse(o.stdout.trim())
+                        .map_err(|e| format!("sps.version: {e}"));
+                }
+            }
+            if let Ok(o) = runner.run(
+                &Cmd::new("xorriso")
+                    .arg("-indev")
+                    .arg(f)
+                    .arg("-pvd_info")
+                    .timeout(t),
+            ) {
+                if o.ok() {
+                    let vol = o.stdout.lines().find_map(|l| {
+                        l.strip_prefix("Volume Id")
+                            .and_then(|r| r.split_once(':'))
+                            .map(|x| x.1.trim().to_string())
+                    });
+                    if let Some(v) = vol.as_deref().and_then(version_in_label) {
+                        return Ok(v);
+                    }
+                }
+            }
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            version_in_label(&name).ok_or_else(|| {
+                "cannot tell its version (no sps.version marker, no version in the volume id or file name; name it like sps_961.img)".into()
+            })
+        }
+    }
+}
+
+/// The package files on a media (`RPMS/*.rpm`), as `name-version-release.arch`, read-only.
+pub fn packages(runner: &Runner, src: &MediaSrc) -> Vec<String> {
+    let names: Vec<String> = match src {
+        MediaSrc::Dir(d) => fs::read_dir(d.join("RPMS"))
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        MediaSrc::Image(f) => runner
+            .run(
+                &Cmd::new("bsdtar")
+                    .arg("-tf")
+                    .arg(f)
+                    .timeout(Duration::from_secs(120)),
+            )
+            .ok()
+            .filter(|o| o.ok())
+            .map(|o| {
+                o.stdout
+                    .lines()
+                    .filter_map(|l| {
+                        l.trim_start_matches("./")
+                            .strip_prefix("RPMS/")
+                            .map(String::from)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".rpm").map(String::from))
+        .collect()
+}
+
+/// A media opened for setup; removes what it mounted or extracted when cleaned up or dropped.
+pub struct OpenMedia {
+    /// Where the media's files are (holds `setup`).
+    pub dir: PathBuf,
+    temp: Option<PathBuf>,
+    mounted: bool,
+    runner: Runner,
+    /// How it was opened, for the step's detail.
+    pub how: String,
+}
+
+impl OpenMedia {
+    pub fn cleanup(&mut self) -> Result<(), String> {
+        let Some(temp) = self.temp.take() else {
+            return Ok(());
+        };
+        if self.mounted {
+            let out = self
+                .runner
+                .run(
+                    &Cmd::new("umount")
+                        .arg(&temp)
+                        .timeout(Duration::from_secs(300)),
+                )
+                .map_err(|e| e.msg)?;
+            if !out.ok() {
+                return Err(format!(
+                    "umount {} failed: {}; unmount it by hand",
+                    temp.display(),
+                    out.tail()
+                ));
+            }
+            return fs::remove_dir(&temp)
+                .map_err(|e| format!("cannot remove {}: {e}", temp.display()));
+        }
+        remove_tree(&temp)
+    }
+}
+
+impl Drop for OpenMedia {
+    fn drop(&mut self) {
+        let _ = self.cleanup();
+    }
+}
+
+/// Remove an extracted tree; ISO extraction can leave read-only directories, so make them writable.
+pub fn remove_tree(dir: &Path) -> Result<(), String> {
+    fn writable(d: &Path) {
+        let _ = fs::set_permissions(d, fs::Permissions::from_mode(0o700));
+        if let Ok(rd) = fs::read_dir(d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    writable(&e.path());
+                }
+            }
+        }
+    }
+    writable(dir);
+    fs::remove_dir_all(dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))
+}
+
+/// Remove media directories that a killed earlier run left in work_dir (unmounting them first),
+/// and its generated setup configuration (`setup-<pid>.conf`, which names the license files).
+pub fn clean_stale(runner: &Runner, work_dir: &Path) {
+    let Ok(rd) = fs::read_dir(work_dir) else {
+        return;
+    };
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("setup-")
+            .and_then(|r| r.strip_suffix(".conf"))
+        {
+            if pid
+                .parse::<u32>()
+                .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
+            {
+                let _ = fs::remove_file(e.path());
+            }
+            continue;
+        }
+        let Some(pid) = name
+            .strip_prefix("media-")
+            .and_then(|r| r.rsplit_once('-'))
+            .map(|x| x.1.to_string())
+        else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if alive {
+            continue;
+        }
+        let path = e.path();
+        let shown = path.to_string_lossy().into_owned();
+        if mounts
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(shown.as_str()))
+        {
+            let _ = runner.run(&Cmd::new("umount").arg(&path));
+        }
+        let _ = remove_tree(&path);
+    }
+}
+
+/// Open a media for setup: a directory is used as it is; an image is mounted read-only on, or
+/// extracted to, `temp_dir(work_dir, v, <our pid>)` (work_dir must exist). Warnings (mounting
+/// not permitted, extracted instead) go to `warnings`.
+pub fn open(
+    runner: &Runner,
+    src: &MediaSrc,
+    v: Version,
+    work_dir: &Path,
+    mode: Mode,
+    t: Duration,
+    warnings: &mut Vec<String>,
+) -> Result<OpenMedia, String> {
+    let img = match src {
+        MediaSrc::Dir(d) => {
+            return Ok(OpenMedia {
+                dir: d.clone(),
+                temp: None,
+                mounted: false,
+                runner: runner.clone(),
+                how: format!("using {}", d.display()),
+            })
+        }
+        MediaSrc::Image(f) => f,
+    };
+    let temp = temp_dir(work_dir, v, &std::process::id().to_string());
+    if temp.exists() {
+        remove_tree(&temp)?;
+    }
+    fs::create_dir(&temp).map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
+    let mut m = OpenMedia {
+        dir: temp.clone(),
+        temp: Some(temp.clone()),
+        mounted: false,
+        runner: runner.clone(),
+        how: String::new(),
+    };
+    if mode != Mode::Extract {
+        let cmd = Cmd::new("mount")
+            .args(["-o", "loop,ro", "-t", "iso9660"])
+            .arg(img)
+            .arg(&temp)
+            .timeout(t);
+        let out = runner.run(&cmd).map_err(|e| e.msg);
+        match out {
+            Ok(o) if o.ok() => {
+                m.mounted = true;
+                m.how = format!("mounted {} read-only on {}", img.display(), temp.display());
+                return Ok(m);
+            }
+            Ok(o) if mode == Mode::Mount => return Err(o.failure("mounting the media").msg),
+            Err(e) if mode == Mode::Mount => return Err(e),
+            Ok(o) => warnings.push(format!(
+                "mounting {} was not possible ({}); extracted it instead",
+                img.display(),
+                o.tail().lines().next().unwrap_or("no reason given")
+            )),
+            Err(e) => warnings.push(format!(
+                "mounting {} was not possible ({e}); extracted it instead",
+                img.display()
+            )),
+        }
+    }
+    let x = Cmd::new("xorriso")
+        .args(["-osirrox", "on", "-indev"])
+        .arg(img)
+        .args(["-extract", "/"])
+        .arg(&temp)
+        .timeout(t);
+    let out = match runner.run(&x) {
+        Ok(o) => {
+            m.how = format!(
+                "extracted {} with xorriso to {}",
+                img.display(),
+                temp.display()
+            );
+            o
+        }
+        Err(e) if e.not_found => {
+            m.how = format!(
+                "extracted {} with bsdtar to {}",
+                img.display(),
+                temp.display()
+            );
+            runner
+                .run(
+                    &Cmd::new("bsdtar")
+                        .arg("-xf")
+                        .arg(img)
+                        .arg("-C")
+                        .arg(&temp)
+                        .timeout(t),
+                )
+                .map_err(|e| {
+                    format!(
+                        "neither xorriso nor bsdtar can extract the media: {}",
+                        e.msg
+                    )
+                })?
+        }
+        Err(e) => return Err(e.msg),
+    };
+    if !out.ok() {
+        return Err(out.failure("extracting the media").msg);
+    }
+    // An extracted copy may lose the execute bit the ISO's Rock Ridge data would give it.
+    let setup = temp.join("setup");
+    if let Ok(meta) = fs::metadata(&setup) {
+        if meta.permissions().mode() & 0o111 == 0 {
+            fs::set_permissions(&setup, fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("chmod {}: {e}", setup.display()))?;
+        }
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_in_media_labels() {
+        let v = |s: &str| version_in_label(s).map(|v| v.to_string());
+        assert_eq!(v("SPS_9_6_1").as_deref(), Some("9.6.1"));
+        assert_eq!(v("sps_943.img").as_deref(), Some("9.4.3"));
+        assert_eq!(v("/srv/media/sps_9.4.3.img").as_deref(), Some("9.4.3"));
+        assert_eq!(v("SPS-L-9.6.1-x86_64").as_deref(), Some("9.6.1"));
+        assert_eq!(v("media.img"), None);
+        assert_eq!(v("sps_96.img"), None);
+    }
+}

@@ -1,0 +1,144 @@
+//! The facts lk_preflight gathers: the validated parameters and every probe of the host (each run
+//! at most once, and only when a check that needs it runs), as plain data for the checks.
+
+use super::{PackageManager, Params};
+use crate::lifekeeper::packages;
+use crate::lifekeeper::ports::{datakeeper_ports, listening_ports, services_ports};
+use crate::lifekeeper::status as lcd;
+use crate::lifekeeper::version::Version;
+use crate::runtime::{Cmd, Ctx};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// What `lcdstatus -e` told us (the shared node probe).
+pub(super) use lcd::Probe as Lcd;
+
+/// The validated parameters plus lazily run probes (a skipped check runs none of its probes).
+pub(super) struct Env<'a> {
+    pub(super) p: &'a Params,
+    pub(super) ctx: &'a Ctx,
+    pub(super) target: Version,
+    pub(super) stepping: Vec<Version>,
+    pub(super) nodes: Option<Vec<String>>,
+    pub(super) packages: Vec<String>,
+    pub(super) mirrors: Vec<u16>,
+    pub(super) license_files: Vec<PathBuf>,
+    pub(super) installed: OnceCell<Result<Option<Version>, String>>,
+    pub(super) lk_packages: OnceCell<Result<Vec<String>, String>>,
+    pub(super) lcd: OnceCell<Lcd>,
+    pub(super) dk_ports: OnceCell<BTreeMap<u16, u16>>,
+}
+
+impl Env<'_> {
+    /// The installed LifeKeeper version (shared rule: `rpm -q steeleye-lk`).
+    pub(super) fn installed(&self) -> &Result<Option<Version>, String> {
+        self.installed
+            .get_or_init(|| packages::installed(&self.ctx.runner))
+    }
+    /// Names (without version) of the installed LifeKeeper packages.
+    pub(super) fn lk_packages(&self) -> &Result<Vec<String>, String> {
+        self.lk_packages.get_or_init(|| {
+            packages::packages(&self.ctx.runner)
+                .map(|v| v.iter().map(|n| packages::name(n).to_string()).collect())
+        })
+    }
+    pub(super) fn lcd(&self) -> &Lcd {
+        self.lcd
+            .get_or_init(|| lcd::probe(&self.ctx.runner, &self.p.lkroot))
+    }
+    /// Run a probe; `Err(Some(note))` when the program is missing (→ skip), `Err(None)` never.
+    pub(super) fn probe(&self, cmd: Cmd) -> Probe {
+        match self.ctx.runner.run(&cmd) {
+            Ok(out) => Probe::Ran(out),
+            Err(e) if e.not_found => Probe::Missing(format!("{} not found on PATH", e.cmd[0])),
+            Err(e) => Probe::Missing(e.msg),
+        }
+    }
+}
+
+pub(super) enum Probe {
+    Ran(crate::runtime::CmdOutput),
+    Missing(String),
+}
+
+pub(super) fn lcd_why(l: &Lcd) -> String {
+    match l {
+        Lcd::NotInstalled(m) => format!("lcdstatus: {m}"),
+        Lcd::Stopped => "LifeKeeper is not running".into(),
+        Lcd::Failed(e) => e.msg.clone(),
+        Lcd::Up(_) => "LifeKeeper is running".into(),
+    }
+}
+
+impl Env<'_> {
+    /// The DataKeeper ports and the notes on how they were chosen.
+    pub(super) fn dk_ports(&self, notes: &mut Vec<String>) -> &BTreeMap<u16, u16> {
+        if self.dk_ports.get().is_none() {
+            let mut taken = BTreeSet::new();
+            if !self.mirrors.is_empty() {
+                match std::fs::read_to_string(&self.p.services_file) {
+                    Ok(t) => taken.extend(services_ports(&t)),
+                    Err(e) => {
+                        notes.push(format!("{} not read ({e})", self.p.services_file.display()))
+                    }
+                }
+                match self.probe(Cmd::new("ss").arg("-ltn")) {
+                    Probe::Ran(o) if o.ok() => taken.extend(listening_ports(&o.stdout)),
+                    Probe::Ran(o) => notes.push(format!(
+                        "`ss -ltn` failed, listening ports not checked: {}",
+                        o.tail()
+                    )),
+                    Probe::Missing(m) => notes.push(format!("{m}; listening ports not checked")),
+                }
+            }
+            let _ = self.dk_ports.set(datakeeper_ports(&self.mirrors, &taken));
+        }
+        self.dk_ports.get().expect("set above")
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum PkgMgr {
+    Rpm,
+    Dpkg,
+}
+
+impl Env<'_> {
+    pub(super) fn pkg_mgr(&self) -> Result<PkgMgr, String> {
+        match self.p.package_manager {
+            PackageManager::Rpm => Ok(PkgMgr::Rpm),
+            PackageManager::Dpkg => Ok(PkgMgr::Dpkg),
+            PackageManager::Auto => {
+                if let Probe::Ran(_) = self.probe(Cmd::new("rpm").arg("--version")) {
+                    return Ok(PkgMgr::Rpm);
+                }
+                match self.probe(Cmd::new("dpkg-query").arg("--version")) {
+                    Probe::Ran(_) => Ok(PkgMgr::Dpkg),
+                    Probe::Missing(_) => Err("neither rpm nor dpkg-query is on PATH".into()),
+                }
+            }
+        }
+    }
+    /// Is `pkg` installed? `Err` when the tool is missing.
+    pub(super) fn pkg_installed(&self, mgr: PkgMgr, pkg: &str) -> Result<bool, String> {
+        let cmd = match mgr {
+            PkgMgr::Rpm => Cmd::new("rpm").args(["-q", pkg]),
+            PkgMgr::Dpkg => Cmd::new("dpkg-query").args(["-W", "-f=${Status}", pkg]),
+        };
+        match self.probe(cmd) {
+            Probe::Missing(m) => Err(m),
+            Probe::Ran(o) => {
+                Ok(o.ok() && (mgr == PkgMgr::Rpm || o.stdout.contains("install ok installed")))
+            }
+        }
+    }
+}
+
+pub(super) fn running(env: &Env) -> Option<bool> {
+    match env.lcd.get()? {
+        Lcd::Up(_) => Some(true),
+        Lcd::Stopped => Some(false),
+        _ => None,
+    }
+}

@@ -1,0 +1,517 @@
+//! Apply: run the plan's steps in order, journaling each one that changes the node, and on a
+//! failure say what state the node is in and how to resume.
+
+use super::journal;
+use super::outcome::steps_json;
+use super::plan::{in_service, Action, StepStatus, Upgrade};
+use super::Params;
+use crate::lifekeeper::media::{self, OpenMedia};
+use crate::lifekeeper::setup::{self, Conf};
+use crate::lifekeeper::{backup_store, defaults_reapply, packages, status};
+use crate::runtime::{fs as rfs, Cmd, Ctx, Failure, Outcome};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+struct Run<'a> {
+    p: &'a Params,
+    ctx: &'a Ctx,
+    plan: Upgrade,
+    journal_path: &'a Path,
+    warnings: Vec<String>,
+    open: Option<OpenMedia>,
+    changed_now: bool,
+    log_dir: PathBuf,
+}
+
+pub fn make_work_dir(dir: &Path) -> Result<(), Failure> {
+    if !dir.is_dir() {
+        fs::create_dir_all(dir).map_err(|e| {
+            Failure::param(
+                "work_dir",
+                format!("cannot create work_dir {}: {e}", dir.display()),
+            )
+        })?;
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// LifeKeeper's status now; `None` when it is not running or not installed.
+fn current_status(ctx: &Ctx, lkroot: &Path) -> Result<Option<status::Status>, Failure> {
+    status::probe(&ctx.runner, lkroot).into_result()
+}
+
+pub fn execute(
+    p: &Params,
+    ctx: &Ctx,
+    plan: Upgrade,
+    journal_path: &Path,
+) -> Result<Outcome, Failure> {
+    if let Some(dir) = journal_path.parent() {
+        fs::create_dir_all(dir)
+            .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let lock_path = journal_path.with_extension("lock");
+    let _lock = rfs::lock(&lock_path, Duration::from_secs(5)).map_err(|e| {
+        Failure::new(format!(
+            "another lk_upgrade run holds {}: {e}",
+            lock_path.display()
+        ))
+    })?;
+    make_work_dir(&p.work_dir)?;
+    media::clean_stale(&ctx.runner, &p.work_dir);
+    let log_dir = p.backup_dir.clone().unwrap_or_else(|| p.work_dir.clone());
+    if !plan.resuming {
+        journal::write(journal_path, &plan.journal)?;
+    }
+    let mut run = Run {
+        p,
+        ctx,
+        plan,
+        journal_path,
+        warnings: vec![],
+        open: None,
+        changed_now: false,
+        log_dir,
+    };
+    let n = run.plan.steps.len();
+    for i in 0..n {
+        if run.plan.steps[i].status == StepStatus::Done {
+            ctx.progress(&format!(
+                "{}: done by an earlier run",
+                run.plan.steps[i].name
+            ));
+            continue;
+        }
+        ctx.progress(&format!("{} ...", run.plan.steps[i].name));
+        match run.step(i) {
+            Ok(status) => {
+                run.plan.steps[i].status = status;
+                ctx.progress(&format!("{}: {}", run.plan.steps[i].name, status.as_str()));
+            }
+            Err(e) => {
+                run.plan.steps[i].status = StepStatus::Failed;
+                ctx.progress(&format!("{}: failed", run.plan.steps[i].name));
+                if let Some(mut m) = run.open.take() {
+                    if let Err(w) = m.cleanup() {
+                        run.warnings.push(w);
+                    }
+                }
+                return Err(run.failure(i, e));
+            }
+        }
+    }
+    run.finish()
+}
+
+impl Run<'_> {
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.p.timeout as u64)
+    }
+
+    fn mark_done(&mut self, i: usize) -> Result<(), Failure> {
+        self.changed_now = true;
+        let name = self.plan.steps[i].name.clone();
+        if !self.plan.journal.done.contains(&name) {
+            self.plan.journal.done.push(name);
+        }
+        journal::write(self.journal_path, &self.plan.journal)
+    }
+
+    /// Run step `i`; its status on success.
+    fn step(&mut self, i: usize) -> Result<StepStatus, Failure> {
+        let lkroot = self.p.lkroot.clone();
+        let t = self.timeout();
+        match self.plan.steps[i].action.clone() {
+            // Verified while gathering (before anything was touched); not journaled, so every
+            // run checks it again.
+            Action::VerifyBackup => {}
+            Action::Restore => {
+                self.restore(i)?;
+                self.mark_done(i)?;
+            }
+            Action::SaveDefaults => {
+                let dest = self.plan.saved_defaults.clone().expect("reinstall");
+                // 0600 like every file beside the backups (the dir is lk_backup's, 0700).
+                let sha = backup_store::save_copy(&self.p.defaults_file, &dest).map_err(|e| {
+                    Failure::new(format!(
+                        "cannot copy {} to {}: {e}",
+                        self.p.defaults_file.display(),
+                        dest.display()
+                    ))
+                })?;
+                self.plan.steps[i].detail = format!(
+                    "saved {} as {} (sha256 {sha})",
+                    self.p.defaults_file.display(),
+                    dest.display()
+                );
+                self.mark_done(i)?;
+            }
+            Action::Stop => {
+                self.ctx
+                    .runner
+                    .run_ok(&Cmd::lk(&lkroot, "lkstop").timeout(t), "lkstop")?;
+                self.mark_done(i)?;
+            }
+            Action::Uninstall => {
+                self.ctx.runner.run_ok(
+                    &Cmd::lk(&lkroot, "rmlk").stdin("y\n").timeout(t),
+                    "uninstalling LifeKeeper (rmlk)",
+                )?;
+                self.mark_done(i)?;
+            }
+            Action::ErasePackages => {
+                let left = packages::packages(&self.ctx.runner).map_err(Failure::new)?;
+                if left.is_empty() {
+                    self.plan.steps[i].detail =
+                        "no steeleye-*/HADR-* package was left by rmlk".into();
+                    self.mark_done(i)?;
+                    return Ok(StepStatus::Skipped);
+                }
+                self.ctx.runner.run_ok(
+                    &Cmd::new("rpm").arg("-e").args(&left).timeout(t),
+                    "removing the old packages",
+                )?;
+                self.plan.steps[i].detail = format!("rpm -e {}", left.join(" "));
+                self.mark_done(i)?;
+            }
+            Action::Media(m) => {
+                let (src, v) = self.plan.media[m].clone();
+                if let Some(mut old) = self.open.take() {
+                    old.cleanup().map_err(Failure::new)?;
+                }
+                let mut w = vec![];
+                let opened = match &src {
+                    media::MediaSrc::Image(_) => make_work_dir(&self.p.work_dir).map_err(|f| f.msg),
+                    media::MediaSrc::Dir(_) => Ok(()),
+                }
+                .and_then(|()| {
+                    media::open(
+                        &self.ctx.runner,
+                        &src,
+                        v,
+                        &self.p.work_dir,
+                        self.p.media_mode,
+                        t,
+                        &mut w,
+                    )
+                });
+                self.warnings.extend(w);
+                let opened =
+                    opened.map_err(|e| Failure::new(format!("cannot open the {v} media: {e}")))?;
+                if !opened.dir.join("setup").is_file() {
+                    return Err(Failure::new(format!(
+                        "{} has no setup: not LifeKeeper media",
+                        src.path().display()
+                    )));
+                }
+                self.plan.steps[i].detail = opened.how.clone();
+                self.open = Some(opened);
+                // Transient: not journaled; a resumed run opens the media again.
+            }
+            Action::Setup(m) => {
+                self.setup(i, m)?;
+                self.mark_done(i)?;
+            }
+            Action::Reapply => {
+                let saved = self.plan.saved_defaults.clone().expect("reinstall");
+                let r = defaults_reapply::reapply(
+                    &saved,
+                    &self.p.defaults_file,
+                    self.p.defaults_base.as_deref(),
+                )?;
+                self.warnings.extend(r.warnings());
+                self.plan.steps[i].detail = format!(
+                    "merged {} into {}: carried {}{}",
+                    saved.display(),
+                    self.p.defaults_file.display(),
+                    r.carried(),
+                    r.backup_file
+                        .as_ref()
+                        .map(|b| format!("; previous file kept as {}", b.display()))
+                        .unwrap_or_default()
+                );
+                self.mark_done(i)?;
+            }
+            Action::Start => {
+                if current_status(self.ctx, &lkroot)?.is_some() {
+                    self.plan.steps[i].detail = "LifeKeeper is already running".into();
+                    self.mark_done(i)?;
+                    return Ok(StepStatus::Skipped);
+                }
+                self.ctx.runner.run_ok(
+                    &Cmd::lk(&lkroot, "lkstart").timeout(t),
+                    "starting LifeKeeper (lkstart)",
+                )?;
+                self.mark_done(i)?;
+            }
+            Action::Verify => self.verify(i)?,
+        }
+        Ok(StepStatus::Done)
+    }
+
+    fn setup(&mut self, i: usize, m: usize) -> Result<(), Failure> {
+        let v = self.plan.media[m].1;
+        let dir = self
+            .open
+            .as_ref()
+            .map(|o| o.dir.clone())
+            .expect("media opened before setup");
+        let (conf, generated) = match &self.p.setup_config {
+            Some(c) => (c.clone(), false),
+            None => {
+                let c = setup::conf_path(&self.p.work_dir);
+                let text = Conf {
+                    install_jre: self.p.install_jre.unwrap_or(true),
+                    recovery_kits: self.p.recovery_kits.clone(),
+                    license_files: self.p.license_files.clone(),
+                    quorum: self.p.quorum.unwrap_or(false),
+                }
+                .render();
+                rfs::write_atomic(&c, text.as_bytes(), 0o600)
+                    .map_err(|e| Failure::new(format!("cannot write {}: {e}", c.display())))?;
+                let _ = fs::set_permissions(&c, fs::Permissions::from_mode(0o600));
+                (c, true)
+            }
+        };
+        let out = setup::run(&self.ctx.runner, &dir, &conf, self.timeout());
+        if generated {
+            let _ = fs::remove_file(&conf);
+        }
+        let out = out?;
+        let log = self.log_dir.join(backup_store::setup_log_name(
+            &self.plan.host,
+            &v.to_string(),
+        ));
+        backup_store::save_file(&log, setup::log_text(&out).as_bytes()).map_err(|e| {
+            Failure::new(format!("cannot write the setup log {}: {e}", log.display()))
+        })?;
+        let shown = log.display().to_string();
+        self.plan.journal.setup_logs.retain(|l| *l != shown);
+        self.plan.journal.setup_logs.push(shown.clone());
+        journal::write(self.journal_path, &self.plan.journal)?;
+        if let Err(why) = setup::succeeded(&out) {
+            return Err(Failure::new(format!("setup {v} failed: {why}"))
+                .with("rc", out.rc)
+                .with("stderr_tail", out.tail()));
+        }
+        self.plan.steps[i].detail = format!("{} (log {shown})", out.cmd.join(" "));
+        Ok(())
+    }
+
+    /// Restore the hierarchies and comm paths from the verified archive (`lkbackup -x -f`).
+    /// lkbackup also brings back the old release's defaults file: the fresh one is copied to
+    /// backup_dir first (recorded in the journal, so a run resumed after a failed restore still
+    /// has it) and written back afterwards; the re-apply step carries the site's values into it.
+    fn restore(&mut self, i: usize) -> Result<(), Failure> {
+        let archive = self.plan.backup_archive.clone().expect("reinstall");
+        let lkroot = self.p.lkroot.clone();
+        let defaults = self.p.defaults_file.clone();
+        let fresh = match &self.plan.journal.fresh_defaults {
+            Some(f) => PathBuf::from(f),
+            None => {
+                let dir = self.p.backup_dir.clone().expect("reinstall");
+                let f = backup_store::fresh_defaults_path(
+                    &dir,
+                    &self.plan.host,
+                    &self.plan.target.to_string(),
+                );
+                backup_store::save_copy(&defaults, &f).map_err(|e| {
+                    Failure::new(format!(
+                        "cannot keep the new {} as {}: {e}",
+                        defaults.display(),
+                        f.display()
+                    ))
+                })?;
+                self.plan.journal.fresh_defaults = Some(f.display().to_string());
+                journal::write(self.journal_path, &self.plan.journal)?;
+                f
+            }
+        };
+        let mode = fs::metadata(&defaults)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
+        // lkbackup -x refuses while LifeKeeper runs (a given setup_config may have started it).
+        if current_status(self.ctx, &lkroot)?.is_some() {
+            self.ctx.runner.run_ok(
+                &Cmd::lk(&lkroot, "lkstop").timeout(self.timeout()),
+                "stopping LifeKeeper before the restore (lkstop)",
+            )?;
+            self.warnings.push(
+                "LifeKeeper was running after setup; stopped it to restore the configuration"
+                    .into(),
+            );
+        }
+        self.ctx.runner.run_ok(
+            &Cmd::lk(&lkroot, "lkbackup")
+                .args(["-x", "-f"])
+                .arg(&archive)
+                .timeout(self.timeout()),
+            "restoring the configuration (lkbackup -x)",
+        )?;
+        rfs::copy_atomic(&fresh, &defaults, mode).map_err(|e| {
+            Failure::new(format!(
+                "the configuration is restored, but writing the new {} back from {} failed: {e}",
+                defaults.display(),
+                fresh.display()
+            ))
+        })?;
+        self.plan.steps[i].detail = format!(
+            "{}/bin/lkbackup -x -f {}: resource hierarchies and comm paths restored; kept the {} {} (the restored old one replaced)",
+            lkroot.display(),
+            archive.display(),
+            self.plan.target,
+            defaults.display()
+        );
+        Ok(())
+    }
+
+    fn verify(&mut self, i: usize) -> Result<(), Failure> {
+        let inst = packages::installed(&self.ctx.runner).map_err(Failure::new)?;
+        let mut problems = vec![];
+        if inst != Some(self.plan.target) {
+            problems.push(format!(
+                "the installed version is {} instead of {}",
+                inst.map(|v| v.to_string()).unwrap_or_else(|| "none".into()),
+                self.plan.target
+            ));
+        }
+        let st = current_status(self.ctx, &self.p.lkroot)?;
+        match self.plan.expect_running {
+            Some(true) if st.is_none() => problems.push("LifeKeeper is not running".into()),
+            Some(false) if st.is_some() => self.warnings.push(
+                "LifeKeeper is running although it was not running before (setup started it)"
+                    .into(),
+            ),
+            _ => {}
+        }
+        let busy = in_service(st.as_ref());
+        if !busy.is_empty() {
+            problems.push(format!(
+                "resources are in service on this node: {}",
+                busy.join(", ")
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(Failure::new(format!(
+                "verification failed: {}",
+                problems.join("; ")
+            )));
+        }
+        let res = st.map(|s| s.resources.len()).unwrap_or(0);
+        self.plan.steps[i].detail = format!(
+            "{} installed; LifeKeeper {}; {res} resource(s) on {}, none in service",
+            self.plan.target,
+            if self.plan.expect_running == Some(true) || self.plan.running_now {
+                "running"
+            } else {
+                "as expected"
+            },
+            self.plan.host
+        );
+        Ok(())
+    }
+
+    /// What state the node is in after step `i` failed, and what to do next.
+    fn failure(&mut self, i: usize, e: Failure) -> Failure {
+        let step = self.plan.steps[i].clone();
+        let j = &self.plan.journal;
+        let uninstalled = j.is_done("uninstall LifeKeeper");
+        let saved = self
+            .plan
+            .saved_defaults
+            .as_ref()
+            .map(|s| s.display().to_string());
+        let backup = self
+            .plan
+            .backup_archive
+            .as_ref()
+            .map(|b| b.display().to_string());
+        let installed = packages::installed(&self.ctx.runner).ok().flatten();
+        let mut state = match installed {
+            Some(v) => format!("LifeKeeper {v} is installed"),
+            None => "LifeKeeper is not installed".into(),
+        };
+        if uninstalled || step.action == Action::Uninstall {
+            state = format!(
+                "{} failed {} uninstall; {state}",
+                step.name,
+                if uninstalled { "after" } else { "during" }
+            );
+        } else {
+            state = format!("{} failed; {state}", step.name);
+        }
+        let mut parts = vec![format!("{}: {}", state, e.msg)];
+        if let Some(s) = &saved {
+            if j.is_done("save defaults") {
+                parts.push(format!("the saved defaults are at {s}"));
+            }
+        }
+        if let Some(b) = &backup {
+            parts.push(format!("the backup at {b} is verified"));
+        }
+        if let Some(l) = j.setup_logs.last() {
+            if matches!(step.action, Action::Setup(_)) {
+                parts.push(format!("the setup output is in {l}"));
+            }
+        }
+        parts.push("rerun with the same arguments to resume".into());
+        let mut f = Failure::new(parts.join("; ")).changed(self.changed_now);
+        for (k, v) in e.data {
+            f = f.with(&k, v);
+        }
+        let pkgs = packages::packages(&self.ctx.runner).unwrap_or_default();
+        let mut f = f
+            .with("failed_step", step.name)
+            .with("path", self.plan.path.name())
+            .with(
+                "previous_version",
+                self.plan.previous.map(|v| v.to_string()),
+            )
+            .with("version", installed.map(|v| v.to_string()))
+            .with("steps", steps_json(&self.plan.steps))
+            .with("setup_log", j.setup_logs.last().cloned())
+            .with("setup_logs", j.setup_logs.clone())
+            .with("packages", pkgs)
+            .with("journal", self.journal_path.display().to_string());
+        if let Some(s) = saved {
+            f = f.with("saved_defaults", s);
+        }
+        if let Some(b) = backup {
+            f = f.with("backup", b);
+        }
+        if !self.warnings.is_empty() {
+            f = f.with("warnings", self.warnings.clone());
+        }
+        f
+    }
+
+    fn finish(mut self) -> Result<Outcome, Failure> {
+        if let Some(mut m) = self.open.take() {
+            if let Err(w) = m.cleanup() {
+                self.warnings.push(w);
+            }
+        }
+        self.plan.journal.finished = true;
+        journal::write(self.journal_path, &self.plan.journal)?;
+        if let Some(f) = &self.plan.journal.fresh_defaults {
+            // Only needed while the restore could be resumed.
+            let _ = fs::remove_file(f);
+        }
+        let after = packages::packages(&self.ctx.runner).map_err(Failure::new)?;
+        let running = current_status(self.ctx, &self.p.lkroot)?.is_some();
+        let plan = &self.plan;
+        let mut o = plan.outcome(
+            plan.headline("finished upgrading", "upgraded"),
+            running,
+            &after,
+            self.journal_path,
+        );
+        for w in self.warnings {
+            o.warn(w);
+        }
+        Ok(o)
+    }
+}

@@ -1,0 +1,120 @@
+//! The gather step of lk_upgrade: every command and file read that informs a decision, run once
+//! up front and returned as plain data (`Facts`) for the pure plan.
+
+use super::journal::{self, Journal};
+use super::plan::at_target;
+use super::Params;
+use crate::lifekeeper::media::{self, MediaSrc};
+use crate::lifekeeper::status::{self, Probe};
+use crate::lifekeeper::version::Version;
+use crate::lifekeeper::{backup_store, node, packages};
+use crate::runtime::{time, Ctx, Failure};
+use std::path::PathBuf;
+
+/// A media parameter and the release read from it (`Err`: why it cannot be told).
+#[derive(Debug, Clone)]
+pub struct MediaFact {
+    pub src: MediaSrc,
+    pub version: Result<Version, String>,
+}
+
+/// What the node, the media and the backup directory look like before anything is done.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// This node's LifeKeeper name.
+    pub host: String,
+    /// Where this node's journal is (read into the `journal` beside these facts).
+    pub journal_path: PathBuf,
+    /// `rpm -q steeleye-lk`.
+    pub installed: Option<Version>,
+    /// `lcdstatus -e`.
+    pub node: Probe,
+    /// The installed LifeKeeper packages (`rpm -qa`), as name-version-release.arch.
+    pub packages: Result<Vec<String>, String>,
+    /// stepping_media in order, with their releases. Media facts are read only when an upgrade
+    /// may be needed (not when the node is at the target with no unfinished journal).
+    pub stepping: Vec<MediaFact>,
+    /// media_dir (a directory) or media (an image).
+    pub target_media: Option<MediaFact>,
+    /// Check mode: the packages on the target media, for the predicted package diff.
+    pub media_packages: Vec<String>,
+    /// With backup_dir: the verified archive of this node (the one an unfinished journal
+    /// records, else the newest), `None` when none verifies; `Err` when the directory is unreadable.
+    pub backup: Option<Result<Option<PathBuf>, String>>,
+    pub setup_config_is_file: bool,
+    /// The given setup_config's text (empty when unreadable), for the predicted packages.
+    pub setup_config_text: String,
+    pub defaults_base_is_file: bool,
+    pub license_files_exist: bool,
+    /// ISO 8601 time of this run, recorded as the journal's start.
+    pub now: String,
+}
+
+/// Gather the facts. Fails only where nothing can be decided without the answer (the node's
+/// name, the journal, the installed version); every other answer is data for the plan.
+pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<Journal>), Failure> {
+    let runner = &ctx.runner;
+    let host = node::name(runner).map_err(Failure::new)?;
+    node::file_safe(&host).map_err(Failure::new)?;
+    let journal_path = journal::path(p.backup_dir.as_deref().unwrap_or(&p.state_dir), &host);
+    let journal = journal::read(&journal_path)?;
+    let installed = packages::installed(runner).map_err(Failure::new)?;
+    let pending = journal.as_ref().filter(|j| !j.finished);
+    let upgrading = !at_target(installed, target, pending);
+    let read = |src: MediaSrc| MediaFact {
+        version: media::version(runner, &src),
+        src,
+    };
+    let (stepping, target_media) = if upgrading {
+        (
+            p.stepping_media
+                .iter()
+                .map(|m| read(MediaSrc::of(m)))
+                .collect(),
+            p.media_dir
+                .as_ref()
+                .map(|d| MediaSrc::Dir(d.clone()))
+                .or_else(|| p.media.as_ref().map(|m| MediaSrc::Image(m.clone())))
+                .map(read),
+        )
+    } else {
+        (vec![], None)
+    };
+    let media_packages = match &target_media {
+        Some(m) if ctx.check_mode && m.version == Ok(target) => media::packages(runner, &m.src),
+        _ => vec![],
+    };
+    // A resumed run restores the archive the first run relied on, never a newer backup that
+    // may have been taken of the half-reinstalled node in between.
+    let backup = match &p.backup_dir {
+        Some(dir) if upgrading => Some(
+            match pending.and_then(|j| j.backup.as_deref()) {
+                Some(a) => backup_store::find_verified_archive(dir, &host, a),
+                None => backup_store::find_verified(dir, &host),
+            }
+            .map(|e| e.map(|e| dir.join(e.archive))),
+        ),
+        _ => None,
+    };
+    let facts = Facts {
+        node: status::probe(runner, &p.lkroot),
+        packages: packages::packages(runner),
+        stepping,
+        target_media,
+        media_packages,
+        backup,
+        setup_config_is_file: p.setup_config.as_ref().is_some_and(|c| c.is_file()),
+        setup_config_text: p
+            .setup_config
+            .as_ref()
+            .and_then(|c| std::fs::read_to_string(c).ok())
+            .unwrap_or_default(),
+        defaults_base_is_file: p.defaults_base.as_ref().is_some_and(|b| b.is_file()),
+        license_files_exist: p.license_files.iter().all(|l| l.is_file()),
+        now: time::iso8601(time::now_secs()),
+        host,
+        journal_path,
+        installed,
+    };
+    Ok((facts, journal))
+}

@@ -1,0 +1,318 @@
+//! lk_upgrade: upgrade LifeKeeper on this node to a target release — in place (direct), through
+//! an intermediate 9.4.x release (stepwise), or by uninstalling and installing fresh (reinstall).
+//! This file owns the parameters and the reading order; then `facts` (gather everything that
+//! informs a decision), `plan` (the pure decision: path, refusals, steps), `journal` (what is
+//! done, for resuming), `execute` (apply the steps) and `outcome` (the results).
+//!
+//! The run is a list of steps decided up front (the plan, which check mode prints in full). Steps
+//! that change the node are recorded in a small journal as they finish, so a rerun with the same
+//! arguments resumes at the first step not done: a half-finished upgrade never needs hand repair.
+
+mod execute;
+pub mod facts;
+pub mod journal;
+pub mod outcome;
+pub mod plan;
+#[cfg(test)]
+mod plan_tests;
+
+use crate::lifekeeper::media::Mode as MediaMode;
+use crate::lifekeeper::version::Version;
+use crate::runtime::{
+    check_abs_path, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
+};
+use serde::Deserialize;
+use std::fs;
+use std::path::PathBuf;
+
+const PARAMS: &[Param] = &[
+    Param::new("version", Kind::Str, "The target LifeKeeper version, e.g. C(9.6.1).").required(),
+    Param::new(
+        "media",
+        Kind::AbsPath,
+        "Absolute path of the target release's ISO image (e.g. C(/srv/sps_961.img)). Mutually exclusive with media_dir.",
+    ),
+    Param::new(
+        "media_dir",
+        Kind::AbsPath,
+        "Absolute path of the target release's media, already mounted or extracted (holds C(setup)). Not cleaned up.",
+    ),
+    Param::new(
+        "media_mode",
+        Kind::Str,
+        "How to open an ISO image: C(mount) loop-mounts it read-only; C(extract) copies it out with xorriso (or bsdtar); C(auto) mounts and, where mounting is not permitted (an unprivileged container), extracts. Whatever was mounted or extracted is removed on success and on failure.",
+    )
+    .choices(MediaMode::NAMES)
+    .default("\"auto\""),
+    Param::new(
+        "stepping_media",
+        Kind::List,
+        "Absolute paths of intermediate release media (ISO images or media directories, e.g. a 9.4.x image). Their versions are read from the media. Makes the stepwise path possible for installs too old to upgrade directly.",
+    ),
+    Param::new(
+        "setup_config",
+        Kind::AbsPath,
+        "A saved setup configuration for the non-interactive setup (C(setup -f FILE -q y)). Without it one is generated from recovery_kits, license_files, install_jre and quorum.",
+    ),
+    Param::new("recovery_kits", Kind::List, "Recovery kits to install (e.g. C(lkIP)), for the generated setup configuration. Installed kits are upgraded anyway."),
+    Param::new(
+        "license_files",
+        Kind::List,
+        "Absolute paths of license files to install, for the generated setup configuration.",
+    )
+    .no_log(),
+    Param::new("install_jre", Kind::Bool, "Install the bundled JRE (generated configuration; default true)."),
+    Param::new("quorum", Kind::Bool, "Install the quorum/witness kit (generated configuration; default false)."),
+    Param::new(
+        "start_after",
+        Kind::Str,
+        "C(auto): start LifeKeeper at the end if it was running before the upgrade; C(always); C(never) (the module does not start it; note that setup itself restarts a LifeKeeper that was running when setup began).",
+    )
+    .choices(StartAfter::NAMES)
+    .default("\"auto\""),
+    Param::new(
+        "allow_reinstall",
+        Kind::Bool,
+        "Allow the reinstall path (uninstall, install fresh, restore the configuration from the lk_backup archive, re-apply saved parameters). rmlk removes the resource hierarchies and comm paths with LifeKeeper, so it runs only when asked for.",
+    )
+    .default("false"),
+    Param::new(
+        "restore_config",
+        Kind::Bool,
+        "On the reinstall path, restore the node's configuration (resource hierarchies, comm paths) from the verified lk_backup archive after the fresh setup and before LifeKeeper starts, as the vendor does (C(lkbackup -x -f ARCHIVE)). The new release's /etc/default/LifeKeeper is kept and the saved site parameters are re-applied to it. With false the hierarchies must be recreated by hand.",
+    )
+    .default("true"),
+    Param::new(
+        "backup_dir",
+        Kind::AbsPath,
+        "lk_backup's directory. Required for the reinstall path, which refuses before touching anything unless it holds a backup of this node that verifies. The saved defaults file, the setup log and the journal go there too.",
+    ),
+    Param::new(
+        "defaults_base",
+        Kind::AbsPath,
+        "The old release's pristine /etc/default/LifeKeeper. With it, re-applying the saved parameters after a reinstall is a three-way merge (only keys the site changed are carried).",
+    ),
+    Param::new(
+        "require_standby",
+        Kind::Bool,
+        "Refuse while any resource is in service (ISP/ISU) on this node; rolling upgrades move them away first.",
+    )
+    .default("true"),
+    Param::new("timeout", Kind::Int, "Seconds allowed for each external step (setup, rmlk, lkstop, mount, extraction).").default("1800").range(1, 86400),
+    Param::new(
+        "work_dir",
+        Kind::AbsPath,
+        "Where media are mounted or extracted (in a per-run subdirectory that is removed afterwards), the generated setup configuration is written (mode 0600, removed afterwards), and the setup log is kept when there is no backup_dir.",
+    )
+    .default("\"/var/tmp/lkops-upgrade\""),
+    Param::new(
+        "state_dir",
+        Kind::AbsPath,
+        "Where the journal is kept when there is no backup_dir.",
+    )
+    .default("\"/var/lib/lkops\""),
+    Param::new("defaults_file", Kind::AbsPath, "LifeKeeper's defaults file.").default("\"/etc/default/LifeKeeper\""),
+    LKROOT,
+];
+
+pub static SPEC: ModuleSpec = ModuleSpec {
+    name: "lk_upgrade",
+    short: "Upgrade LifeKeeper on this node: direct, stepwise or reinstall, resumable",
+    description: &[
+        "Upgrades LifeKeeper for Linux on this node to I(version), choosing the path by the same rules as lk_preflight's LK-VERSION-PATH check: C(direct) (setup from the target media upgrades in place), C(stepwise) (setup from a 9.4.x stepping media first, then the target; resource hierarchies kept) or C(reinstall) (verify the lk_backup archive, save /etc/default/LifeKeeper, lkstop, rmlk, rpm -e of steeleye*/HADR* packages when older than 7.5, install fresh, restore the hierarchies and comm paths with C(lkbackup -x -f ARCHIVE) (restore_config), re-apply the saved parameters).",
+        "setup always runs non-interactively (C(setup -f CONF -q y)); its output is kept in a log file and must end with C(Setup Complete.).",
+        "Steps that change the node are recorded in a journal (C(upgrade-journal.<node>.json) in backup_dir, else state_dir). A failed step stops the run with a message saying what state the node is in; rerunning with the same arguments resumes from the first step not done.",
+        "At the end it verifies that the target version is installed, that LifeKeeper runs when expected, and that no resource is in service on this node. It never brings resources into service.",
+    ],
+    params: PARAMS,
+    check_mode: (
+        Support::Full,
+        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media versions and package lists are read from the images read-only; nothing is mounted, extracted or written. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
+    ),
+    diff_mode: (
+        Support::Full,
+        "The installed LifeKeeper packages before and after, one per line.",
+    ),
+    notes: &[
+        "Installed version == version means nothing to do: changed is false and no media is touched.",
+        "The journal records the path chosen at the first run; a rerun with a different version is refused while an upgrade is unfinished.",
+        "The media version is read from the media's C(sps.version) marker, else the ISO volume id, else a file name such as C(sps_961.img) or C(sps_9.6.1.img). The target media must match version.",
+        "The generated setup configuration sets LKCONF_START_LIFEKEEPER=n: LifeKeeper is started by the module's own start step, after the configuration is restored and the saved parameters are re-applied.",
+        "C(lkbackup -x) also restores the old release's /etc/default/LifeKeeper; the restore step keeps the fresh release's file (a copy in backup_dir, C(<node>.LifeKeeper.defaults.<version>.fresh), written back atomically after the restore, so a resumed run still has it) and the re-apply step then carries the site's values into it.",
+        "The archive a reinstall relies on is recorded in the journal at the first run; a resumed run restores that one (it must still verify), not a newer backup taken of the half-reinstalled node.",
+        "The core package set used to predict the package diff in check mode (steeleye-lk, steeleye-lkGUI, steeleye-lkDR) is UNCONFIRMED against real media.",
+    ],
+    examples: r#"
+- name: Upgrade a standby node to 9.6.1 from the ISO image
+  lk_upgrade:
+    version: 9.6.1
+    media: /srv/media/sps_961.img
+
+- name: Upgrade a 9.3 node through 9.4.3, keeping the hierarchies
+  lk_upgrade:
+    version: 9.6.1
+    media: /srv/media/sps_961.img
+    stepping_media: [/srv/media/sps_943.img]
+
+- name: Reinstall an old node (hierarchies restored from the lk_backup; parameters re-applied)
+  lk_upgrade:
+    version: 9.6.1
+    media: /srv/media/sps_961.img
+    allow_reinstall: true
+    backup_dir: /var/backups/lifekeeper
+    recovery_kits: [lkIP, lkPGSQL]
+    license_files: [/root/licenses/node-a.lic]
+"#,
+    returns: &[
+        Ret::new("path", "str", "always", "none, direct, stepwise or reinstall.").sample("\"direct\""),
+        Ret::new("previous_version", "str", "always", "The version installed before the upgrade (from the journal when resuming).").sample("\"9.4.0\""),
+        Ret::new("version", "str", "always", "The version installed now (check mode: the target).").sample("\"9.6.1\""),
+        Ret::new(
+            "steps",
+            "list",
+            "always",
+            "The plan: {name, status, detail}; status is planned (check mode), done, skipped or failed.",
+        )
+        .sample(r#"[{"name": "mount media 9.6.1", "status": "done", "detail": "..."}, {"name": "setup 9.6.1", "status": "done", "detail": "..."}]"#),
+        Ret::new("setup_log", "str", "when setup ran", "The file holding the last setup run's output."),
+        Ret::new("setup_logs", "list", "always", "Every setup log of this upgrade, in order."),
+        Ret::new("lifekeeper_running", "bool", "always", "Whether LifeKeeper runs at the end (check mode: now)."),
+        Ret::new("packages", "list", "always", "Installed LifeKeeper packages at the end (check mode: predicted)."),
+        Ret::new("journal", "str", "always", "The journal file (check mode: where it would be)."),
+        Ret::new("saved_defaults", "str", "reinstall path", "The copy of the old defaults file in backup_dir."),
+        Ret::new("backup", "str", "reinstall path", "The verified lk_backup archive this upgrade relies on."),
+    ],
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub version: String,
+    pub media: Option<PathBuf>,
+    pub media_dir: Option<PathBuf>,
+    pub media_mode: MediaMode,
+    #[serde(default)]
+    pub stepping_media: Vec<PathBuf>,
+    pub setup_config: Option<PathBuf>,
+    #[serde(default)]
+    pub recovery_kits: Vec<String>,
+    #[serde(default)]
+    pub license_files: Vec<PathBuf>,
+    pub install_jre: Option<bool>,
+    pub quorum: Option<bool>,
+    pub start_after: StartAfter,
+    pub allow_reinstall: bool,
+    pub restore_config: bool,
+    pub backup_dir: Option<PathBuf>,
+    pub defaults_base: Option<PathBuf>,
+    pub require_standby: bool,
+    pub timeout: i64,
+    pub work_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub defaults_file: PathBuf,
+    pub lkroot: PathBuf,
+}
+
+crate::choice_enum! {
+    /// When LifeKeeper is started at the end (`start_after`).
+    pub enum StartAfter {
+        /// If it was running before the upgrade.
+        Auto = "auto",
+        Always = "always",
+        /// The module does not start it.
+        Never = "never",
+    }
+}
+
+pub struct Upgrade;
+
+impl Module for Upgrade {
+    type Params = Params;
+    fn spec() -> &'static ModuleSpec {
+        &SPEC
+    }
+    fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        let target = validate(&p)?;
+        let (facts, journal) = facts::gather(&p, ctx, target)?;
+        match plan::plan(&p, target, &facts, journal.as_ref(), ctx.check_mode)? {
+            plan::Plan::AtTarget(a) => Ok(a.outcome(&facts.journal_path)),
+            plan::Plan::Upgrade(u) if ctx.check_mode => Ok(u.predicted(&p, &facts)),
+            plan::Plan::Upgrade(u) => execute::execute(&p, ctx, *u, &facts.journal_path),
+        }
+    }
+}
+
+// ---- parameters ----------------------------------------------------------------------------------
+
+fn validate(p: &Params) -> Result<Version, Failure> {
+    let target = Version::parse(&p.version)
+        .map_err(|e| Failure::param("version", format!("version: {e}")))?;
+    if p.media.is_some() && p.media_dir.is_some() {
+        return Err(Failure::param(
+            "media",
+            "media and media_dir are mutually exclusive",
+        ));
+    }
+    // Single paths are Kind::AbsPath (checked by the runtime); list entries are checked here.
+    // Absolute paths can never be read as an option by mount, xorriso or setup.
+    for m in &p.stepping_media {
+        check_abs_path("stepping_media", &m.to_string_lossy())?;
+    }
+    for l in &p.license_files {
+        check_abs_path("license_files", &l.to_string_lossy())?;
+        // The generated configuration lists them separated by spaces.
+        if l.to_string_lossy().contains(|c: char| {
+            c.is_whitespace() || c == '"' || c == '\'' || c == '$' || c == '`' || c == '\\'
+        }) {
+            return Err(Failure::param(
+                "license_files",
+                "license_files: a path must not contain blanks, quotes, $, ` or \\",
+            ));
+        }
+    }
+    if let Some(k) = p
+        .recovery_kits
+        .iter()
+        .find(|k| k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        return Err(Failure::param(
+            "recovery_kits",
+            format!("recovery_kits: '{k}' is not a kit name like lkIP"),
+        ));
+    }
+    if p.setup_config.is_some()
+        && (!p.recovery_kits.is_empty()
+            || !p.license_files.is_empty()
+            || p.install_jre.is_some()
+            || p.quorum.is_some())
+    {
+        return Err(Failure::param(
+            "setup_config",
+            "setup_config is a complete setup configuration; recovery_kits, license_files, install_jre and quorum only build a generated one, so give one or the other",
+        ));
+    }
+    // Where the module writes: a symbolic link (e.g. one another user planted at the predictable
+    // /var/tmp/lkops-upgrade) could point the writes anywhere; lk_backup refuses its dest the same way.
+    for (name, dir) in [
+        ("backup_dir", p.backup_dir.as_ref()),
+        ("work_dir", Some(&p.work_dir)),
+        ("state_dir", Some(&p.state_dir)),
+    ] {
+        if dir.is_some_and(|d| fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink())) {
+            return Err(Failure::param(
+                name,
+                format!(
+                    "{name} {} is a symbolic link; refusing it (point {name} at the real directory)",
+                    dir.map(|d| d.display().to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if p.timeout <= 0 {
+        return Err(Failure::param(
+            "timeout",
+            "timeout must be a positive number of seconds",
+        ));
+    }
+    Ok(target)
+}

@@ -1,0 +1,19 @@
+//! Contract tests: each module binary against the simulator (lksim), through its JSON contracts
+//! (Ansible args file, JSON on stdin), plus the properties and source checks that need no
+//! outside tool. One test binary (`cargo test --test contract`); filter by module with its name,
+//! e.g. `cargo test --test contract -- upgrade::`. Shared helpers: tests/common/.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod backup;
+mod check_mode_safety;
+mod datakeeper;
+mod defaults_merge;
+mod docs;
+mod fault_matrix;
+mod preflight;
+mod properties;
+mod resource;
+mod security;
+mod upgrade;

@@ -1,0 +1,239 @@
+//! Regression tests for the runtime defects of issue 22 (6, 7, 11, 12, 13, 14, 16), each named
+//! after the defect it guards. They run the real binaries (against lksim where a node is needed)
+//! or the runtime's command runner directly; the shell appears only here, as hostile test input.
+
+mod common;
+
+use common::{bin, scratch, Cluster};
+use lkops::runtime::cmd::{Cmd, Runner, KEEP_HEAD, KEEP_TAIL};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Replace `<lkroot>/bin/<name>` by a script that runs `body` (with `"$0.real" "$@"` meaning
+/// the simulator's own command).
+fn wrap_lk_command(lkroot: &Path, name: &str, body: &str) {
+    let cmd = lkroot.join("bin").join(name);
+    let real = lkroot.join("bin").join(format!("{name}.real"));
+    std::fs::rename(&cmd, &real).unwrap();
+    std::fs::write(&cmd, format!("#!/bin/sh\n{body}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Run a module binary under an address-space limit (KiB), so that unbounded buffering ends in
+/// an allocation failure (no JSON at all) instead of exhausting the machine.
+fn run_limited(module: &str, args: &Value, path_env: &str, kib: u64) -> (Value, i32, Duration) {
+    let dir = scratch(&format!("defects-args-{module}-{}", std::process::id()));
+    let file = dir.join("args.json");
+    std::fs::write(&file, args.to_string()).unwrap();
+    let t = Instant::now();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$1\""))
+        .arg(bin(module))
+        .arg(&file)
+        .env("PATH", path_env)
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    let (v, rc) = common::parse_output(&out);
+    (v, rc, took)
+}
+
+/// Defect 6: `lcdstatus` printing a valid display and then blank lines for ever drove lk_resource
+/// to 5.4 GB and 23.9 s with timeout 5 s. Now the kept output is capped and the timeout holds.
+#[test]
+fn command_output_buffered_without_limit_timeout_overshoots() {
+    // The runner itself: a display, then blank lines for ever, under timeout 2 s.
+    let t = Instant::now();
+    let out = Runner::default()
+        .run(
+            &Cmd::new("sh")
+                .arg("-c")
+                .arg("printf 'Resource Hierarchy Information\\n\\n'; exec yes ''")
+                .timeout(Duration::from_secs(2)),
+        )
+        .unwrap();
+    let took = t.elapsed();
+    assert!(
+        out.stdout.len() <= KEEP_HEAD + KEEP_TAIL + 100,
+        "kept {} bytes",
+        out.stdout.len()
+    );
+    assert!(took < Duration::from_secs(6), "timeout 2 s took {took:?}");
+    assert!(out.timed_out);
+    assert!(out.truncated);
+    assert!(out.stdout.starts_with("Resource Hierarchy Information\n"));
+
+    // The modules: lk_resource and lk_preflight reading such an lcdstatus, in 512 MiB of
+    // address space, answer with a failed (or warned) JSON result close to their timeout.
+    let c = Cluster::create("defect6", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    wrap_lk_command(&a.lkroot, "lcdstatus", "\"$0.real\" \"$@\"\nexec yes ''");
+    let (v, rc, took) = run_limited(
+        "lk_resource",
+        &json!({"state": "query", "lkroot": a.lkroot, "timeout": 2}),
+        &a.path_env(),
+        512 << 10,
+    );
+    assert_eq!(rc, 1, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("timed out"), "{v}");
+    assert!(took < Duration::from_secs(10), "lk_resource took {took:?}");
+    assert!(
+        v.to_string().len() < 64 << 10,
+        "result of {} bytes",
+        v.to_string().len()
+    );
+    let (v, _, took) = run_limited(
+        "lk_preflight",
+        &json!({"lkroot": a.lkroot, "timeout": 2, "min_free_mb": 0, "media_dir": c.dir}),
+        &a.path_env(),
+        512 << 10,
+    );
+    assert!(v.get("failed").is_some(), "no JSON result: {v}");
+    assert!(took < Duration::from_secs(40), "lk_preflight took {took:?}");
+}
+
+/// Defect 7: a grandchild that keeps the inherited stdout open (a daemon started by setup or
+/// lkstart) blocked the call until it exited, whatever the timeout.
+#[test]
+fn grandchild_holding_stdout_defeats_the_timeout() {
+    let r = Runner::default();
+    // The command exits at once; its background child holds stdout for 8 s.
+    let t = Instant::now();
+    let out = r
+        .run(
+            &Cmd::new("sh")
+                .arg("-c")
+                .arg("sleep 8 & echo hi")
+                .timeout(Duration::from_secs(30)),
+        )
+        .unwrap();
+    assert_eq!((out.rc, out.timed_out), (0, false), "{out:?}");
+    assert_eq!(out.stdout, "hi\n");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        t.elapsed()
+    );
+    // The command hangs and is killed with its process group at the timeout; a grandchild that
+    // left the group (setsid) still holds the pipes.
+    let t = Instant::now();
+    let out = r
+        .run(
+            &Cmd::new("sh")
+                .arg("-c")
+                .arg("setsid sleep 8 & echo started; sleep 30")
+                .timeout(Duration::from_secs(1)),
+        )
+        .unwrap();
+    assert!(out.timed_out, "{out:?}");
+    assert!(out.stdout.starts_with("started"), "{out:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        t.elapsed()
+    );
+
+    // Through a module: an lcdstatus whose child lingers does not hold lk_resource.
+    let c = Cluster::create("defect7", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    wrap_lk_command(&a.lkroot, "lcdstatus", "sleep 8 &\nexec \"$0.real\" \"$@\"");
+    let t = Instant::now();
+    let (v, rc) = a.module(
+        "lk_resource",
+        json!({"state": "query", "lkroot": a.lkroot, "timeout": 30}),
+    );
+    assert_eq!(rc, 0, "{v}");
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+/// Defect 11: `wait: 9223372036854775807` ran the switchover and then panicked (reporting
+/// changed: false); `min_free_mb: 18014398509481984` wrapped and LK-DISK-FREE passed. Every
+/// integer parameter of every module now declares its bounds, checked before anything runs.
+#[test]
+fn integer_overflow_in_parameters_is_refused_before_anything_runs() {
+    use lkops::modules::{backup, defaults_merge, preflight, resource, upgrade};
+    use lkops::runtime::Kind;
+    for spec in [
+        &backup::SPEC,
+        &defaults_merge::SPEC,
+        &preflight::SPEC,
+        &resource::SPEC,
+        &upgrade::SPEC,
+    ] {
+        for p in spec.params {
+            if matches!(p.kind, Kind::Int | Kind::IntList) {
+                let (min, max) = p
+                    .range
+                    .unwrap_or_else(|| panic!("{} {} declares no range", spec.name, p.name));
+                // Seconds, MiB and counts: nothing beyond what u32 arithmetic can hold.
+                assert!(min >= 0 && max <= 1 << 32, "{} {}", spec.name, p.name);
+            }
+        }
+    }
+
+    let c = Cluster::create("defect11", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let before = c.state();
+    let huge = 9_223_372_036_854_775_807i64;
+    let cases = [
+        (
+            "lk_resource",
+            json!({"state": "standby", "lkroot": a.lkroot, "wait": huge}),
+            "wait",
+        ),
+        (
+            "lk_resource",
+            json!({"state": "standby", "lkroot": a.lkroot, "timeout": huge}),
+            "timeout",
+        ),
+        (
+            "lk_preflight",
+            json!({"lkroot": a.lkroot, "min_free_mb": 18_014_398_509_481_984i64}),
+            "min_free_mb",
+        ),
+        (
+            "lk_preflight",
+            json!({"lkroot": a.lkroot, "timeout": huge}),
+            "timeout",
+        ),
+        (
+            "lk_preflight",
+            json!({"lkroot": a.lkroot, "datakeeper_mirrors": [huge]}),
+            "datakeeper_mirrors",
+        ),
+        (
+            "lk_backup",
+            json!({"lkroot": a.lkroot, "dest": c.dir.join("b"), "keep": huge}),
+            "keep",
+        ),
+        (
+            "lk_backup",
+            json!({"lkroot": a.lkroot, "dest": c.dir.join("b"), "timeout": huge}),
+            "timeout",
+        ),
+        (
+            "lk_upgrade",
+            json!({"lkroot": a.lkroot, "timeout": huge}),
+            "timeout",
+        ),
+    ];
+    for (module, args, param) in cases {
+        let (v, rc) = a.module(module, args.clone());
+        assert_eq!(rc, 1, "{module} {args}: {v}");
+        assert_eq!(v["invalid_parameter"], param, "{module} {args}: {v}");
+        assert_eq!(v["changed"], false, "{module} {args}: {v}");
+        assert!(
+            v["msg"].as_str().unwrap().contains("must be between"),
+            "{module} {args}: {v}"
+        );
+    }
+    assert_eq!(c.state(), before, "a refused run changed the cluster");
+}
