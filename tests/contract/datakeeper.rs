@@ -331,3 +331,37 @@ fn bad_mirror_parameters_name_the_parameter() {
         assert_eq!(v["invalid_parameter"], name, "{args}: {v}");
     }
 }
+
+fn mirror_check(node: &Node, require_standby: bool) -> Value {
+    let (v, _) = node.module(
+        "lk_preflight",
+        json!({"lkroot": node.lkroot, "require_standby": require_standby}),
+    );
+    v["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .find(|c| c["id"] == "LK-MIRRORS-SYNCED")
+        .cloned()
+        .unwrap_or_else(|| panic!("{v}"))
+}
+
+#[test]
+fn preflight_mirrors_synced_fails_for_a_standby_target_that_resyncs() {
+    let c = dk("dk-preflight", &[]);
+    let (a, b) = (c.node("node-a"), c.node("node-b"));
+    assert_eq!(mirror_check(b, true)["status"], "pass");
+    resync(&c, "node-b", "3");
+    let f = mirror_check(b, true);
+    assert_eq!(f["status"], "fail", "{f}");
+    assert!(f["msg"].as_str().unwrap().contains("datarep-x"), "{f}");
+    assert_eq!(f["details"][0]["state"], "resyncing", "{f}");
+    assert_eq!(mirror_check(b, false)["status"], "warn");
+    // on the source, the resync toward b is a warning (a's data is complete)
+    assert_eq!(mirror_check(a, false)["status"], "warn");
+    let t = Instant::now();
+    while mirror_check(b, true)["status"] != "pass" {
+        assert!(t.elapsed() < Duration::from_secs(20), "never in sync");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
