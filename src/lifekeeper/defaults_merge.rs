@@ -17,6 +17,7 @@
 //! so a defaults file with tens of thousands of keys merges in well under a second.
 
 use super::defaults_file::{self, Assign, DefaultsFile, Line};
+use crate::runtime::result::clip;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What the merge is asked to do besides merging.
@@ -171,7 +172,7 @@ pub fn check_options(opts: &Options) -> Result<(), MergeError> {
             return Err(MergeError {
                 input: Input::Set,
                 line: None,
-                msg: format!("set: the value of {k} contains a line break"),
+                msg: format!("set: the value of {} contains a line break", clip(k)),
             });
         }
     }

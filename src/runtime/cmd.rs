@@ -11,7 +11,7 @@
 //! grandchild that inherited stdout (a daemon started by setup or lkstart) cannot hold the call
 //! open after the command itself is gone.
 
-use super::result::Failure;
+use super::result::{clip_value, Failure};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 pub const KEEP_HEAD: usize = 8 << 20;
 /// Bytes kept from the end of each stream (what failure messages quote).
 pub const KEEP_TAIL: usize = 1 << 20;
+/// The most of a command's output a failure message quotes ([`CmdOutput::tail`]).
+pub const TAIL_MAX: usize = 4096;
 /// How long the pipes may stay open once the command is gone (exited, or killed with its
 /// process group): what it wrote is already in the pipe and is read at once; a process still
 /// holding the pipe after that is a grandchild that left the group or a daemon, and is not
@@ -108,14 +110,20 @@ impl CmdOutput {
     pub fn ok(&self) -> bool {
         self.rc == 0 && !self.timed_out
     }
-    /// The last lines of stderr (or stdout when stderr is empty), for failure messages.
+    /// The last lines of stderr (or stdout when stderr is empty), for failure messages: at
+    /// most 10 lines and [`TAIL_MAX`] bytes.
     pub fn tail(&self) -> String {
         let src = if self.stderr.trim().is_empty() {
             &self.stdout
         } else {
             &self.stderr
         };
-        let lines: Vec<&str> = src.trim_end().lines().collect();
+        let src = src.trim_end();
+        let mut start = src.len().saturating_sub(TAIL_MAX);
+        while !src.is_char_boundary(start) {
+            start += 1;
+        }
+        let lines: Vec<&str> = src[start..].lines().collect();
         lines[lines.len().saturating_sub(10)..].join("\n")
     }
     /// A failure that carries cmd, rc and the output tail.
@@ -131,7 +139,7 @@ impl CmdOutput {
             msg.push_str(&format!(": {}", tail.lines().last().unwrap_or_default()));
         }
         Failure::new(msg)
-            .with("cmd", json!(self.cmd))
+            .with("cmd", clip_value(&json!(self.cmd)))
             .with("rc", self.rc)
             .with("stderr_tail", tail)
     }
@@ -148,7 +156,7 @@ pub struct SpawnError {
 impl From<SpawnError> for Failure {
     fn from(e: SpawnError) -> Failure {
         Failure::new(e.msg)
-            .with("cmd", json!(e.cmd))
+            .with("cmd", clip_value(&json!(e.cmd)))
             .with("rc", 127)
     }
 }

@@ -27,6 +27,17 @@ pub enum Input {
     Invalid(String),
 }
 
+/// The largest argument input read (args file or stdin). Real arguments are a few KiB; this bound
+/// keeps a runaway or hostile input from being read into memory whole.
+pub const INPUT_MAX: u64 = 64 << 20;
+
+fn too_large(origin: &str) -> String {
+    format!(
+        "arguments in {origin} are larger than {} MiB; nothing was done",
+        INPUT_MAX >> 20
+    )
+}
+
 /// Parse one JSON object; anything else is a clear error.
 pub fn parse_object(text: &str, origin: &str) -> Result<Map<String, Value>, String> {
     if text.trim().is_empty() {
@@ -52,8 +63,11 @@ pub fn parse_object(text: &str, origin: &str) -> Result<Map<String, Value>, Stri
 
 fn from_stdin(forced: Forced) -> Input {
     let mut buf = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
+    if let Err(e) = std::io::stdin().take(INPUT_MAX + 1).read_to_end(&mut buf) {
         return Input::Invalid(format!("cannot read stdin: {e}"));
+    }
+    if buf.len() as u64 > INPUT_MAX {
+        return Input::Invalid(too_large("stdin"));
     }
     match String::from_utf8(buf) {
         Ok(text) => match parse_object(&text, "stdin") {
@@ -65,9 +79,17 @@ fn from_stdin(forced: Forced) -> Input {
 }
 
 fn from_file(path: &Path, forced: Forced) -> Input {
-    match std::fs::read(path) {
+    let origin = format!("args file {}", path.display());
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(INPUT_MAX + 1).read_to_end(&mut bytes))
+        .map(|_| bytes);
+    if read.as_ref().is_ok_and(|b| b.len() as u64 > INPUT_MAX) {
+        return Input::Invalid(too_large(&origin));
+    }
+    match read {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => match parse_object(&text, &format!("args file {}", path.display())) {
+            Ok(text) => match parse_object(&text, &origin) {
                 Ok(m) => Input::Args(m, forced),
                 Err(e) => Input::Invalid(e),
             },

@@ -49,15 +49,18 @@ impl Ctx {
     /// This context with every command bounded by `secs` (a module's `timeout` parameter), so a
     /// hung LifeKeeper command can never hang the play. Refuses a value below one second.
     pub fn bounded(&self, param: &str, secs: i64) -> Result<Ctx, Failure> {
-        if secs < 1 {
-            return Err(Failure::param(
-                param,
-                format!("{param} must be at least 1 second, got {secs}"),
-            ));
-        }
+        let secs = u64::try_from(secs)
+            .ok()
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| {
+                Failure::param(
+                    param,
+                    format!("{param} must be at least 1 second, got {secs}"),
+                )
+            })?;
         Ok(Ctx {
             runner: Runner {
-                default_timeout: std::time::Duration::from_secs(secs as u64),
+                default_timeout: std::time::Duration::from_secs(secs),
             },
             ..self.clone()
         })
@@ -114,8 +117,13 @@ pub fn execute<M: Module>(raw: Map<String, Value>, forced: intake::Forced) -> (V
             || (forced.human && std::io::stderr().is_terminal()),
         runner: Runner::default(),
     };
-    let typed: Result<M::Params, Failure> = serde_json::from_value(Value::Object(params))
-        .map_err(|e| Failure::new(format!("invalid parameters: {e}")));
+    let typed: Result<M::Params, Failure> =
+        serde_json::from_value(Value::Object(params)).map_err(|e| {
+            Failure::new(format!(
+                "invalid parameters: {}",
+                result::clip(&e.to_string())
+            ))
+        });
     let outcome = typed.and_then(|p| {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| M::run(p, &ctx))) {
             Ok(r) => r,
@@ -145,7 +153,8 @@ fn invocation(spec: &ModuleSpec, params: &Map<String, Value>, mask_all: bool) ->
         let v = if (secret || mask_all) && !v.is_null() {
             Value::from("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
         } else {
-            v.clone()
+            // What was asked is echoed, but not at length (a 100 MB value stays in the input).
+            result::clip_value(v)
         };
         args.insert(k.clone(), v);
     }

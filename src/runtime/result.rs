@@ -6,15 +6,56 @@ use std::borrow::Cow;
 /// The most characters of one piece of input (a key, a value, a line) that a message echoes.
 pub const ECHO_MAX: usize = 200;
 
+/// The most characters of a message (`msg`, `comment`, each warning) in a result.
+pub const MSG_MAX: usize = 8192;
+/// The most characters of one string, and elements of one list or dict, echoed in `invocation`.
+pub const ARG_MAX: usize = 4096;
+pub const ARG_ITEMS_MAX: usize = 1000;
+
 /// `s` itself when short; else its first [`ECHO_MAX`] characters and how long it was. Every
 /// message that quotes input goes through this, so a huge argument is never echoed back whole.
 pub fn clip(s: &str) -> Cow<'_, str> {
-    if s.len() <= ECHO_MAX {
+    clip_to(s, ECHO_MAX)
+}
+
+/// [`clip`] with another limit.
+pub fn clip_to(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
         return Cow::Borrowed(s);
     }
-    match s.char_indices().nth(ECHO_MAX) {
+    match s.char_indices().nth(max) {
         None => Cow::Borrowed(s),
         Some((i, _)) => Cow::Owned(format!("{}... ({} bytes in all)", &s[..i], s.len())),
+    }
+}
+
+/// A copy of an input value fit to echo back: strings clipped to [`ARG_MAX`] characters, lists
+/// and dicts to [`ARG_ITEMS_MAX`] elements (the rest replaced by one string saying how many).
+pub fn clip_value(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(clip_to(s, ARG_MAX).into_owned()),
+        Value::Array(a) => {
+            let mut out: Vec<Value> = a.iter().take(ARG_ITEMS_MAX).map(clip_value).collect();
+            if a.len() > ARG_ITEMS_MAX {
+                out.push(Value::from(format!("... ({} elements in all)", a.len())));
+            }
+            Value::Array(out)
+        }
+        Value::Object(o) => {
+            let mut out: Map<String, Value> = o
+                .iter()
+                .take(ARG_ITEMS_MAX)
+                .map(|(k, v)| (clip_to(k, ARG_MAX).into_owned(), clip_value(v)))
+                .collect();
+            if o.len() > ARG_ITEMS_MAX {
+                out.insert(
+                    "...".into(),
+                    Value::from(format!("{} keys in all", o.len())),
+                );
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
     }
 }
 
@@ -125,6 +166,29 @@ pub fn render(
             out.insert("comment".into(), f.msg.clone().into());
         }
     }
+    // Messages quote input (paths, keys, values, command output): however a module built them,
+    // none is echoed back at length.
+    for key in ["msg", "comment"] {
+        if let Some(Value::String(s)) = out.get_mut(key) {
+            if let Cow::Owned(c) = clip_to(s, MSG_MAX) {
+                *s = c;
+            }
+        }
+    }
+    if let Some(Value::Array(ws)) = out.get_mut("warnings") {
+        for w in ws.iter_mut() {
+            if let Value::String(s) = w {
+                if let Cow::Owned(c) = clip_to(s, MSG_MAX) {
+                    *s = c;
+                }
+            }
+        }
+    }
+    if let Some(Value::String(s)) = out.get_mut("invalid_parameter") {
+        if let Cow::Owned(c) = clip(s) {
+            *s = c;
+        }
+    }
     if let Some(inv) = invocation {
         out.insert("invocation".into(), inv);
     }
@@ -147,5 +211,27 @@ pub fn scrub(v: &mut Value, secrets: &[String]) {
         Value::Array(a) => a.iter_mut().for_each(|x| scrub(x, secrets)),
         Value::Object(o) => o.values_mut().for_each(|x| scrub(x, secrets)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn clip_keeps_short_text_and_cuts_long_text_on_a_char_boundary() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(ECHO_MAX + 5);
+        let c = clip(&long);
+        assert!(c.starts_with(&"é".repeat(ECHO_MAX)));
+        assert!(c.ends_with(&format!("... ({} bytes in all)", long.len())));
+        let v = clip_value(&json!({"k": "x".repeat(ARG_MAX + 1), "l": vec![1; ARG_ITEMS_MAX + 1]}));
+        assert!(v["k"].as_str().unwrap().len() < ARG_MAX + 40);
+        assert_eq!(v["l"].as_array().unwrap().len(), ARG_ITEMS_MAX + 1);
+        assert_eq!(
+            v["l"][ARG_ITEMS_MAX],
+            format!("... ({} elements in all)", ARG_ITEMS_MAX + 1)
+        );
     }
 }

@@ -1,13 +1,15 @@
 //! Real `ansible-playbook` runs for the delivery tests (tests/delivery: playbooks, ansible_playbooks).
 //! ansible-core comes from the project's .venv (or $LKOPS_VENV); the modules from modules/
 //! (built by `make build`); the repository's ansible.cfg (library = modules, roles_path).
+//! Paths go through `crate::common`, so a test binary may also include this file with
+//! `#[path = "common/ansible.rs"] mod ansible;` next to `mod common;`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use super::repo;
+pub use crate::common::repo;
 
 /// The controller's venv: $LKOPS_VENV, else the project's .venv (`make venv`).
 pub fn venv() -> PathBuf {
@@ -41,7 +43,7 @@ pub fn ansible_playbook_cmd(args: &[&str], extra_env: &[(&str, &str)]) -> Comman
             "modules/{m} missing: run `make build`"
         );
     }
-    let scratch = super::bin_dir().join("scratch");
+    let scratch = crate::common::bin_dir().join("scratch");
     let path = format!(
         "{}:{}",
         venv().join("bin").display(),

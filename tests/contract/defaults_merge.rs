@@ -342,3 +342,44 @@ fn utf8_bom_is_refused_naming_the_byte_order_mark() {
     assert!(!msg.contains("variable name"), "{msg}");
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), bom);
 }
+
+/// Issue 22 defect 14: the merge was quadratic — 322 s for 27,000 carried keys in a 59 MB file.
+/// 30,000 keys, each landing in one of the three places (in place, after its commented default,
+/// appended), through the real binary, must finish well inside a generous bound; the merge is
+/// linear, so it takes seconds (the side-by-side ratio is in bench/defaults_merge_scaling.md).
+#[test]
+fn defaults_merge_of_30000_keys_is_linear_not_quadratic() {
+    let d = scratch("dm-linear");
+    let n = 30_000;
+    let pad = "x".repeat(64);
+    let mut src = String::new();
+    let mut dest = String::new();
+    for i in 0..n {
+        src.push_str(&format!("K{i}=site{i}{pad}\n"));
+        match i % 3 {
+            0 => dest.push_str(&format!("# about K{i}\nK{i}=new{i}\n")),
+            1 => dest.push_str(&format!("#K{i}=default\n")),
+            _ => dest.push_str(&format!("# unrelated line {i}\n")),
+        }
+    }
+    let (s, t) = (d.join("old"), d.join("LifeKeeper"));
+    std::fs::write(&s, &src).unwrap();
+    std::fs::write(&t, &dest).unwrap();
+    let start = std::time::Instant::now();
+    let (v, rc) = run_module(
+        "lk_defaults_merge",
+        json!({"src": s, "dest": t, "backup": false}),
+    );
+    let took = start.elapsed();
+    assert_eq!(rc, 0, "{}", v["msg"]);
+    assert_eq!(v["carried"].as_object().unwrap().len(), n);
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "30,000 keys took {took:?}"
+    );
+    let (again, _) = run_module(
+        "lk_defaults_merge",
+        json!({"src": s, "dest": t, "backup": false}),
+    );
+    assert_eq!(again["changed"], false);
+}

@@ -7,13 +7,16 @@
 mod common;
 
 mod backup;
+mod capture;
 mod check_mode_safety;
 mod datakeeper;
 mod defaults_merge;
+mod defects;
 mod docs;
 mod fault_matrix;
 mod preflight;
 mod properties;
 mod resource;
+mod role_layout;
 mod security;
 mod upgrade;

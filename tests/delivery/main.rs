@@ -12,4 +12,6 @@ mod collection;
 mod datakeeper_playbooks;
 mod dist;
 mod playbooks;
+mod rehearse;
 mod salt;
+mod salt_formula;

@@ -2,9 +2,7 @@
 //! after the defect it guards. They run the real binaries (against lksim where a node is needed)
 //! or the runtime's command runner directly; the shell appears only here, as hostile test input.
 
-mod common;
-
-use common::{bin, scratch, Cluster};
+use crate::common::{self, bin, run_module, scratch, Cluster};
 use lkops::runtime::cmd::{Cmd, Runner, KEEP_HEAD, KEEP_TAIL};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -236,4 +234,128 @@ fn integer_overflow_in_parameters_is_refused_before_anything_runs() {
         );
     }
     assert_eq!(c.state(), before, "a refused run changed the cluster");
+}
+
+/// Defect 16: a 100 MB unknown key produced 314 MB of output (msg, comment, invalid_parameter).
+/// Whatever input is huge — a key, a value, a list, a dict key — and wherever it is echoed
+/// (invocation, messages naming keys or values, the parameter named), the result stays small.
+#[test]
+fn huge_input_echoed_back_in_the_result() {
+    let dir = scratch("defect16");
+    let dest = dir.join("LifeKeeper");
+    std::fs::write(&dest, "A=1\n").unwrap();
+    let src = dir.join("old");
+    std::fs::write(&src, "A=2\n").unwrap();
+    let big = "A".repeat(4 << 20);
+    let many: Vec<String> = (0..200_000).map(|i| format!("K{i}")).collect();
+    let cases = [
+        ("unknown key", json!({ big.clone(): 1, "src": src })),
+        (
+            "wrong type",
+            json!({"src": src, "dest": dest, "backup": big}),
+        ),
+        (
+            "missing file",
+            json!({"src": big, "dest": dest, "_ansible_check_mode": true}),
+        ),
+        (
+            "set key",
+            json!({"src": src, "dest": dest, "set": { big.clone(): "x\ny" }}),
+        ),
+        (
+            "set value",
+            json!({"src": src, "dest": dest, "set": { "A": [big.clone()] }}),
+        ),
+        (
+            "bad drop",
+            json!({"src": src, "dest": dest, "drop": [format!("-{big}")]}),
+        ),
+        (
+            "long list",
+            json!({"src": src, "dest": dest, "drop": many, "_ansible_check_mode": true}),
+        ),
+    ];
+    for (what, args) in cases {
+        let t = Instant::now();
+        let (v, rc) = run_module("lk_defaults_merge", args);
+        let size = v.to_string().len();
+        assert!(v.get("failed").is_some(), "{what}: no result");
+        assert!(
+            size < 64 << 10,
+            "{what}: a result of {size} bytes (rc {rc})"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{what}: took {:?}",
+            t.elapsed()
+        );
+    }
+    // Input beyond any real argument set is not read whole, and says why.
+    let huge = vec![b' '; (64 << 20) + 1];
+    let (v, rc) = common::run_module_stdin("lk_defaults_merge", &["-"], &huge);
+    assert_eq!(rc, 1, "{v}");
+    assert!(
+        v["msg"].as_str().unwrap().contains("larger than 64 MiB"),
+        "{v}"
+    );
+    // A module's command failing on a huge argument: the cmd echoed in the failure is clipped.
+    let c = Cluster::create("defect16", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let (v, rc) = a.module(
+        "lk_resource",
+        json!({"state": "active", "lkroot": a.lkroot, "tags": [format!("x{}", "y".repeat(1 << 20))]}),
+    );
+    assert_eq!(rc, 1, "{}", common_short(&v));
+    assert!(
+        v.to_string().len() < 64 << 10,
+        "{} bytes",
+        v.to_string().len()
+    );
+}
+
+fn common_short(v: &Value) -> String {
+    let s = v.to_string();
+    s.chars().take(500).collect()
+}
+
+/// Defect 12, as lk_upgrade meets it: the reinstall re-applies the site's defaults after setup,
+/// and the merge now refuses a CRLF file. Such a file must stop the reinstall while planning
+/// (and in check mode), before lkstop, never after the new release is installed.
+#[test]
+fn crlf_defaults_file_stops_a_reinstall_before_lkstop() {
+    let c = Cluster::create("defect12-upgrade", &["node-a", "node-b"], "9.2.2", &[]);
+    let b = c.node("node-b");
+    let media_dir = scratch("defect12-upgrade-media");
+    let img = media_dir.join("sps_961.img");
+    let o = Command::new(bin("lksim"))
+        .args(["media", "create", "--version", "9.6.1", "--out"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let backups = c.dir.join("backups");
+    let (v, rc) = b.module(
+        "lk_backup",
+        json!({"dest": backups, "lkroot": b.lkroot, "defaults_file": b.defaults_file}),
+    );
+    assert_eq!(rc, 0, "lk_backup: {v}");
+    let crlf = std::fs::read_to_string(&b.defaults_file)
+        .unwrap()
+        .replace('\n', "\r\n");
+    std::fs::write(&b.defaults_file, &crlf).unwrap();
+    let before = c.state();
+    for check in [true, false] {
+        let (v, rc) = b.module(
+            "lk_upgrade",
+            json!({"version": "9.6.1", "lkroot": b.lkroot, "defaults_file": b.defaults_file,
+                   "media": img, "backup_dir": backups, "allow_reinstall": true,
+                   "work_dir": c.dir.join("work"), "state_dir": c.dir.join("state"),
+                   "timeout": 60, "_ansible_check_mode": check}),
+        );
+        assert_eq!(rc, 1, "{v}");
+        assert_eq!(v["invalid_parameter"], "defaults_file", "{v}");
+        assert!(v["msg"].as_str().unwrap().contains("CRLF"), "{v}");
+    }
+    assert_eq!(c.state(), before, "the node was touched");
+    assert_eq!(std::fs::read_to_string(&b.defaults_file).unwrap(), crlf);
 }
