@@ -6,6 +6,7 @@ pub mod defaults_file;
 pub mod defaults_merge;
 pub mod defaults_reapply;
 pub mod media;
+pub mod mirrors;
 pub mod node;
 pub mod packages;
 pub mod ports;

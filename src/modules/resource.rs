@@ -12,6 +12,7 @@
 //! whose paths are all DEAD, or whose answer cannot be read, is shown as `unknown`.
 //! This node's own name comes from `lcdstatus -q` (its LOCAL column).
 
+use crate::lifekeeper::mirrors;
 use crate::lifekeeper::node;
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 use crate::runtime::diff;
@@ -72,6 +73,28 @@ const PARAMS: &[Param] = &[
     .range(1, 86400),
     LKROOT,
     Param::new(
+        "wait_for_mirror_sync",
+        Kind::Int,
+        "DataKeeper: seconds to wait, before switching a hierarchy that holds a mirror (resource type C(netraid)) onto a node, until every mirror of that hierarchy is in sync toward that node (0 to 86400). Not in sync in time: the module fails naming the mirror, its target and its progress, and the hierarchy stays in service where it is. With I(state=query) and I(mirror_sync_target): how long to wait for the mirrors toward that node.",
+    )
+    .default("3600")
+    .range(0, 86400),
+    Param::new(
+        "mirror_status_cmd",
+        Kind::AbsPath,
+        "The command that prints a mirror's sync state, run as C(CMD TAG) on this node. Its output layout is not public (UNCONFIRMED); anything the parser does not understand counts as not in sync. Default: C(<lkroot>/bin/mirror_status).",
+    ),
+    Param::new(
+        "mirror_tags",
+        Kind::List,
+        "The DataKeeper mirror tags to respect. Default: the resources whose type is C(netraid) in the detailed C(lcdstatus) display. C([]): no hierarchy holds a mirror.",
+    ),
+    Param::new(
+        "mirror_sync_target",
+        Kind::Str,
+        "Only with I(state=query): wait (up to I(wait_for_mirror_sync)) until every mirror known here is in sync toward this node name (C(this): this node) and report them in C(mirrors); fails when one is not in sync in time. Read-only.",
+    ),
+    Param::new(
         "remote_lkroot",
         Kind::AbsPath,
         "Where LifeKeeper is installed on the other nodes, for commands run there through C(lcdremexec). Default: the same as I(lkroot), as in every standard install.",
@@ -101,6 +124,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "A hierarchy that is already out of service here is left alone when another node serves it. When nobody serves it (for example an earlier switchover left it OSF on the target), it is restored on the target (C(switch_to), or the default), with a warning: leaving a hierarchy served by nobody needs C(switch_to=none).",
         "A failed perform_action fails the task with the resource states read right after the failure and the command's output tail (C(stderr_tail)).",
         "C(switch_to=none) runs C(perform_action -a remove) on each leaf of the hierarchy that is still in service: remove takes a tag and the resources above it down, not its children. A leaf shared with another root hierarchy takes that one down too.",
+        "DataKeeper (issue 17): before a hierarchy that holds a mirror (resource type C(netraid), from the detailed C(lcdstatus) display, or I(mirror_tags)) is restored on a node (standby: on the target; active: here), every mirror in it must be in sync toward that node, read with C(mirror_status TAG) on this node. The module waits up to I(wait_for_mirror_sync) seconds (progress on stderr), re-reads right before each switch, and otherwise refuses before anything moves: a switchover removes the hierarchy from its source first, and a target still resynchronizing cannot bring it into service (an outage).",
+        "UNCONFIRMED: the layout of C(mirror_status) output is not public; the parser accepts the simulator's (C(Mirror:), C(Source:), C(Target: NODE  State: in sync|resyncing|paused  Progress: N%  [Remaining: Ns])) and treats anything else as not in sync. Point I(mirror_status_cmd) at a wrapper that prints this layout if a real node differs. Also UNCONFIRMED: that C(mirror_status) answers on a target node (the simulator's does).",
         "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
     ],
     examples: "- name: Move every hierarchy off this node before upgrading it
@@ -133,6 +158,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
             .sample("[{\"tag\": \"pgsql-5432\", \"action\": \"restore\", \"node\": \"node-b\"}]"),
         Ret::new("placement", "list", "state is active or standby", "One line per managed root hierarchy after the run (predicted in check mode).")
             .sample("[\"pgsql-5432: OSU on node-a, ISP on node-b\"]"),
+        Ret::new("mirrors", "list", "state is active or standby, or query with mirror_sync_target", "One entry per DataKeeper mirror a switch needed in sync (read once in check mode: the wait a real run would do): tag, source, target, state (in_sync|resyncing|paused|unknown), progress (percent or null), remaining_s (when shown), root, waited_s (seconds waited until in sync), problem (why unknown).")
+            .sample("[{\"tag\": \"datarep-x\", \"source\": \"node-a\", \"target\": \"node-b\", \"state\": \"in_sync\", \"progress\": 100, \"root\": \"app-x\", \"waited_s\": 4.2}]"),
         Ret::new("ansible_facts", "dict", "always", "C(lifekeeper): lifekeeper_running, node, resources, comm_paths, actions."),
     ],
 };
@@ -148,6 +175,10 @@ pub struct Params {
     pub timeout: Option<i64>,
     pub lkroot: PathBuf,
     pub remote_lkroot: Option<PathBuf>,
+    pub wait_for_mirror_sync: i64,
+    pub mirror_status_cmd: Option<PathBuf>,
+    pub mirror_tags: Option<Vec<String>>,
+    pub mirror_sync_target: Option<String>,
 }
 
 pub struct Resource;
@@ -172,13 +203,17 @@ impl Module for Resource {
             return not_running(&p);
         };
         if p.state == State::Query {
-            return Ok(report(
+            let o = report(
                 Outcome::new(false, summary(&local)),
                 true,
                 None,
                 &local,
                 &[],
-            ));
+            );
+            return match &p.mirror_sync_target {
+                None => Ok(o),
+                Some(t) => query_mirror_sync(ctx, &p, &local, t, o),
+            };
         }
         let mut view = View::read(ctx, &p, local)?;
         let roots = select_roots(&p, &view.local)?;
@@ -186,15 +221,44 @@ impl Module for Resource {
         let before = placement(&view, &roots);
         let changed = !steps.is_empty();
         let actions: Vec<Value> = steps.iter().map(Step::json).collect();
+        // DataKeeper: which mirrors each restore needs in sync toward its node. Read before
+        // anything moves; a display we cannot read fails here, never half-way.
+        let mirror_tags = mirror_tags(ctx, &p, &view.local, &steps)?;
+        let needs: Vec<Vec<Need>> = steps
+            .iter()
+            .map(|s| mirror_needs(&view.local, &mirror_tags, s))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(p.wait_for_mirror_sync as u64);
 
         if ctx.check_mode || steps.is_empty() {
+            // The wait a real run would do: the mirrors as they are now (no waiting here).
+            let all: Vec<Need> = needs.iter().flatten().cloned().collect();
+            let waits = sync_wait(ctx, &p, &all, deadline, true)?;
             if ctx.check_mode {
                 for s in &steps {
                     view.apply(s);
                 }
             }
             let after = placement(&view, &roots);
-            let msg = if changed {
+            let pending: Vec<String> = waits
+                .iter()
+                .filter(|w| w["state"] != "in_sync")
+                .map(|w| {
+                    format!(
+                        "{} toward {}",
+                        w["tag"].as_str().unwrap_or("?"),
+                        w["target"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            let msg = if changed && !pending.is_empty() {
+                format!(
+                    "would wait up to {}s for mirror {} to be in sync, then {}",
+                    p.wait_for_mirror_sync,
+                    pending.join(", "),
+                    describe(&steps)
+                )
+            } else if changed {
                 format!("would {}", describe(&steps))
             } else {
                 "all hierarchies already in the wanted state".to_string()
@@ -206,10 +270,18 @@ impl Module for Resource {
                 &before,
                 &after,
                 warnings,
-            ));
+            )
+            .with("mirrors", waits));
         }
 
+        let mut waits: Vec<Value> = vec![];
         for (i, s) in steps.iter().enumerate() {
+            // Right before the switch (a mirror may have gone out of sync since the plan):
+            // never remove a hierarchy from its source toward a target not in sync.
+            waits.extend(
+                sync_wait(ctx, &p, &needs[i], deadline, false)
+                    .map_err(|f| f.changed(i > 0).with("actions", actions[..i].to_vec()))?,
+            );
             ctx.progress(&format!("{} {} on {}", s.action, s.tag, s.node));
             for cmd in &s.cmds {
                 let out = ctx.runner.run(cmd)?;
@@ -228,7 +300,8 @@ impl Module for Resource {
             &before,
             &after,
             warnings,
-        ))
+        )
+        .with("mirrors", waits))
     }
 }
 
@@ -278,6 +351,22 @@ fn validate(p: &Params) -> Result<(), Failure> {
                 p.timeout.unwrap_or_default()
             ),
         ));
+    }
+    // wait_for_mirror_sync (range) and mirror_status_cmd (AbsPath): the runtime checked them.
+    for t in p.mirror_tags.iter().flatten() {
+        literal("mirror_tags", t)?;
+    }
+    if let Some(t) = &p.mirror_sync_target {
+        literal("mirror_sync_target", t)?;
+        if p.state != State::Query {
+            return Err(Failure::param(
+                "mirror_sync_target",
+                format!(
+                    "mirror_sync_target only applies to state=query (state is {}); active and standby wait for the mirrors toward the node they switch to",
+                    p.state
+                ),
+            ));
+        }
     }
     if p.wait < 0 {
         return Err(Failure::param(
@@ -648,6 +737,185 @@ fn served_anywhere(view: &View, root: &str) -> bool {
     })
 }
 
+// ---- DataKeeper mirrors ---------------------------------------------------------------------
+
+/// One mirror that must be in sync toward `target` before `root` is restored there.
+#[derive(Debug, Clone, PartialEq)]
+struct Need {
+    root: String,
+    tag: String,
+    target: String,
+}
+
+fn mirror_cmd(p: &Params) -> PathBuf {
+    p.mirror_status_cmd
+        .clone()
+        .unwrap_or_else(|| p.lkroot.join("bin").join("mirror_status"))
+}
+
+/// The mirror tags: given, or detected (only when some step restores a hierarchy, so the
+/// common no-op run costs no extra command).
+fn mirror_tags(ctx: &Ctx, p: &Params, st: &Status, steps: &[Step]) -> Result<Vec<String>, Failure> {
+    if let Some(t) = &p.mirror_tags {
+        return Ok(t.clone());
+    }
+    if !steps.iter().any(|s| s.action == "restore") {
+        return Ok(vec![]);
+    }
+    let known: Vec<&str> = st.resources.iter().map(|r| r.tag.as_str()).collect();
+    mirrors::detect(&ctx.runner, &p.lkroot, &known)
+}
+
+/// A restore onto `s.node` needs every mirror of the hierarchy in sync toward that node.
+fn mirror_needs(st: &Status, mirror_tags: &[String], s: &Step) -> Vec<Need> {
+    if s.action != "restore" {
+        return vec![];
+    }
+    st.hierarchy(&s.tag)
+        .iter()
+        .filter(|r| mirror_tags.contains(&r.tag))
+        .map(|r| Need {
+            root: s.tag.clone(),
+            tag: r.tag.clone(),
+            target: s.node.clone(),
+        })
+        .collect()
+}
+
+/// Wait until every need is in sync (`once`: read once, do not wait — check mode, which fails
+/// only when the real run would fail at once, i.e. `wait_for_mirror_sync: 0`). Returns one
+/// entry per need: tag, source, target, state, progress, waited_s, root. Not in sync by
+/// `deadline`: a failure naming the mirror, its target and its progress; nothing was done.
+fn sync_wait(
+    ctx: &Ctx,
+    p: &Params,
+    needs: &[Need],
+    deadline: Instant,
+    once: bool,
+) -> Result<Vec<Value>, Failure> {
+    if needs.is_empty() {
+        return Ok(vec![]);
+    }
+    let start = Instant::now();
+    let cmd = mirror_cmd(p);
+    let mut waited: Vec<Option<f64>> = vec![None; needs.len()];
+    loop {
+        let mut read: BTreeMap<&str, mirrors::MirrorStatus> = BTreeMap::new();
+        for n in needs {
+            if !read.contains_key(n.tag.as_str()) {
+                read.insert(&n.tag, mirrors::read_status(&ctx.runner, &cmd, &n.tag)?);
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        for (i, n) in needs.iter().enumerate() {
+            if waited[i].is_none() && read[n.tag.as_str()].in_sync_toward(&n.target) {
+                waited[i] = Some(secs);
+            }
+        }
+        let entries: Vec<Value> = needs
+            .iter()
+            .zip(&waited)
+            .map(|(n, w)| {
+                let mut v = read[n.tag.as_str()].json_toward(&n.target);
+                v["root"] = json!(n.root);
+                v["waited_s"] = json!(w.map_or(secs, |w| (w * 10.0).round() / 10.0));
+                v
+            })
+            .collect();
+        let pending: Vec<&Need> = needs
+            .iter()
+            .zip(&waited)
+            .filter(|(_, w)| w.is_none())
+            .map(|(n, _)| n)
+            .collect();
+        if pending.is_empty() || (once && p.wait_for_mirror_sync > 0) {
+            return Ok(entries);
+        }
+        let what: Vec<String> = pending
+            .iter()
+            .map(|n| {
+                format!(
+                    "mirror {} toward {} is {}",
+                    n.tag,
+                    n.target,
+                    read[n.tag.as_str()].describe_toward(&n.target)
+                )
+            })
+            .collect();
+        if once || Instant::now() >= deadline {
+            let n = pending[0];
+            let source = read[n.tag.as_str()].source.clone();
+            if p.state == State::Query {
+                return Err(Failure::new(format!(
+                    "not every mirror is in sync toward {}: {} after waiting {}s (wait_for_mirror_sync)",
+                    n.target,
+                    what.join("; "),
+                    start.elapsed().as_secs()
+                ))
+                .with("mirrors", entries));
+            }
+            return Err(Failure::new(format!(
+                "refusing to switch {} over to {}: {} after waiting {}s (wait_for_mirror_sync); {} stays in service where it is{}",
+                n.root,
+                n.target,
+                what.join("; "),
+                start.elapsed().as_secs(),
+                n.root,
+                source.map(|s| format!(" (mirror source {s})")).unwrap_or_default()
+            ))
+            .with("mirrors", entries));
+        }
+        ctx.progress(&format!(
+            "waiting for DataKeeper: {} ({}s of {}s)",
+            what.join("; "),
+            start.elapsed().as_secs(),
+            p.wait_for_mirror_sync
+        ));
+        std::thread::sleep(
+            Duration::from_secs(1)
+                .min(deadline.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(100)),
+        );
+    }
+}
+
+/// `state=query` with `mirror_sync_target`: wait for every mirror known here toward that node.
+fn query_mirror_sync(
+    ctx: &Ctx,
+    p: &Params,
+    local: &Status,
+    target: &str,
+    o: Outcome,
+) -> Result<Outcome, Failure> {
+    let target = if target == "this" {
+        match local_name(ctx, &p.lkroot)? {
+            Some(n) => n,
+            // no resource here: no mirror here either
+            None => return Ok(o.with("mirrors", Vec::<Value>::new())),
+        }
+    } else {
+        target.to_string()
+    };
+    let tags = match &p.mirror_tags {
+        Some(t) => t.clone(),
+        None => {
+            let known: Vec<&str> = local.resources.iter().map(|r| r.tag.as_str()).collect();
+            mirrors::detect(&ctx.runner, &p.lkroot, &known)?
+        }
+    };
+    let needs: Vec<Need> = tags
+        .iter()
+        .map(|t| Need {
+            root: root_of(local, t).unwrap_or_else(|| t.clone()),
+            tag: t.clone(),
+            target: target.clone(),
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(p.wait_for_mirror_sync as u64);
+    let waits = sync_wait(ctx, p, &needs, deadline, ctx.check_mode)?;
+    Ok(o.with("mirrors", waits))
+}
+
 // ---- acting and settling ------------------------------------------------------------------
 
 /// Is every managed hierarchy where the steps put it (and nothing in ILLSTATE)?
@@ -911,6 +1179,10 @@ mod tests {
             lkroot: "/opt/LifeKeeper".into(),
             remote_lkroot: None,
             timeout: None,
+            wait_for_mirror_sync: 0,
+            mirror_status_cmd: None,
+            mirror_tags: None,
+            mirror_sync_target: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod common;
 mod backup;
 mod capture;
 mod check_mode_safety;
+mod datakeeper;
 mod defaults_merge;
 mod defects;
 mod docs;

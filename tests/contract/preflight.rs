@@ -126,8 +126,8 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
     let expected = json!({
       "changed": false,
       "failed": false,
-      "msg": "preflight passed (12 pass, 0 warn, 0 fail, 1 skip)",
-      "comment": "preflight passed (12 pass, 0 warn, 0 fail, 1 skip)",
+      "msg": "preflight passed (13 pass, 0 warn, 0 fail, 1 skip)",
+      "comment": "preflight passed (13 pass, 0 warn, 0 fail, 1 skip)",
       "installed_version": "9.4.0",
       "target_version": "9.6.1",
       "upgrade_path": "direct",
@@ -135,11 +135,11 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
       "license_action_required": false,
       "lifekeeper_running": true,
       "datakeeper_ports": {"0": 10257},
-      "summary": {"pass": 12, "warn": 0, "fail": 0, "skip": 1},
+      "summary": {"pass": 13, "warn": 0, "fail": 0, "skip": 1},
       "ansible_facts": {"lk_preflight": {
         "installed_version": "9.4.0", "target_version": "9.6.1", "upgrade_path": "direct",
         "upgrade_via": null, "license_action_required": false, "lifekeeper_running": true,
-        "summary": {"pass": 12, "warn": 0, "fail": 0, "skip": 1}, "failed": [], "warned": []
+        "summary": {"pass": 13, "warn": 0, "fail": 0, "skip": 1}, "failed": [], "warned": []
       }},
       "checks": [
         {"id": "LK-ARCH-64BIT", "title": "64-bit OS (uname -m); 32-bit is not supported since v8.2.", "status": "pass", "severity": "critical",
@@ -173,6 +173,8 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
          "msg": "all 2 communication paths are ALIVE", "remedy": null},
         {"id": "LK-STATE-STANDBY", "title": "With require_standby, no resource is ISP or ISU on this node (rolling upgrade).", "status": "skip", "severity": "high",
          "expected": "no resource ISP or ISU on this node", "actual": "not checked", "msg": "not required (require_standby is false)", "remedy": null},
+        {"id": "LK-MIRRORS-SYNCED", "title": "Every DataKeeper mirror (netraid resource) on this node is in sync (mirror_status); with require_standby a mirror resyncing toward this node fails, otherwise not in sync warns.", "status": "pass", "severity": "high",
+         "expected": "every DataKeeper mirror on this node in sync", "actual": "no mirror", "msg": "no DataKeeper (netraid) resource on this node", "remedy": null},
         {"id": "LK-SERVICE", "title": "Whether LifeKeeper is running, so a playbook knows whether to start it again afterwards.", "status": "pass", "severity": "info",
          "expected": "informational", "actual": "running", "msg": "LifeKeeper is running", "remedy": null}
       ]

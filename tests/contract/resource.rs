@@ -132,7 +132,7 @@ fn query_reads_both_sections_and_changes_nothing() {
             "resources": resources, "comm_paths": comm, "actions": [],
             "ansible_facts": {"lifekeeper": {"lifekeeper_running": true, "node": null,
                 "resources": resources, "comm_paths": comm, "actions": []}},
-            "invocation": {"module_args": {"state": "query", "bottom_up": false, "wait": 300,
+            "invocation": {"module_args": {"state": "query", "bottom_up": false, "wait": 300, "wait_for_mirror_sync": 3600,
                 "lkroot": "<dir>/node-a/opt/LifeKeeper"}},
         }),
     );
@@ -183,6 +183,7 @@ fn standby_switches_to_the_backup_node_then_is_idempotent() {
             "comment": "restore ip-10.0.0.50 on node-b, restore app-pgsql on node-b",
             "lifekeeper_running": true, "node": "node-a",
             "resources": resources, "comm_paths": comm, "actions": actions,
+            "mirrors": [],
             "placement": ["ip-10.0.0.50: OSU on node-a, ISP on node-b", "app-pgsql: OSU on node-a, ISP on node-b"],
             "diff": {
                 "before": "ip-10.0.0.50: ISP on node-a, OSU on node-b\napp-pgsql: ISP on node-a, OSU on node-b\n",
@@ -192,7 +193,7 @@ fn standby_switches_to_the_backup_node_then_is_idempotent() {
             },
             "ansible_facts": {"lifekeeper": {"lifekeeper_running": true, "node": "node-a",
                 "resources": resources, "comm_paths": comm, "actions": actions}},
-            "invocation": {"module_args": {"state": "standby", "bottom_up": false, "wait": 300,
+            "invocation": {"module_args": {"state": "standby", "bottom_up": false, "wait": 300, "wait_for_mirror_sync": 3600,
                 "lkroot": "<dir>/node-a/opt/LifeKeeper"}},
         }),
     );

@@ -9,6 +9,7 @@ mod common;
 
 mod ansible_playbooks;
 mod collection;
+mod datakeeper_playbooks;
 mod dist;
 mod playbooks;
 mod rehearse;

@@ -18,6 +18,7 @@ mod checks_host;
 mod checks_lk;
 mod env;
 mod firewall;
+mod mirrors;
 
 use crate::lifekeeper::version::Version;
 use crate::runtime::LKROOT;
@@ -31,6 +32,7 @@ use checks_lk::{
 };
 use env::{running, Env};
 use firewall::check_firewall;
+use mirrors::check_mirrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::cell::OnceCell;
@@ -73,6 +75,7 @@ checks! {
     "LK-DISK-FREE", "high", "min_free_mb free for each of the installation (lkroot), the media (media_dir) and the backups (backup_dir); requirements add up on a shared filesystem." => check_disk;
     "LK-COMM-PATHS", "high", "Every communication path is ALIVE (a DEAD path warns, all DEAD fails)." => check_comm_paths;
     "LK-STATE-STANDBY", "high", "With require_standby, no resource is ISP or ISU on this node (rolling upgrade)." => check_standby;
+    "LK-MIRRORS-SYNCED", "high", "Every DataKeeper mirror (netraid resource) on this node is in sync (mirror_status); with require_standby a mirror resyncing toward this node fails, otherwise not in sync warns." => check_mirrors;
     "LK-SERVICE", "info", "Whether LifeKeeper is running, so a playbook knows whether to start it again afterwards." => check_service;
 }
 
@@ -107,6 +110,7 @@ const PARAMS: &[Param] = &[
     Param::new("min_free_mb", Kind::Int, "Free space (MiB) needed for each of the installation (filesystem of lkroot), the media (media_dir) and the backups (backup_dir); when they share a filesystem the amounts add up.").default("1024").range(0, 1 << 30),
     Param::new("media_dir", Kind::AbsPath, "Where the media image will be copied.").default("\"/tmp\""),
     Param::new("backup_dir", Kind::AbsPath, "Where backups will be written (lk_backup dest). Not checked when omitted."),
+    Param::new("mirror_status_cmd", Kind::AbsPath, "The command that prints a DataKeeper mirror's sync state, run as C(CMD TAG) (LK-MIRRORS-SYNCED). Its output layout is not public (UNCONFIRMED); output the parser does not understand counts as not in sync. Default: C(<lkroot>/bin/mirror_status)."),
     Param::new("require_standby", Kind::Bool, "Require that no resource is in service (ISP/ISU) on this node, as a rolling upgrade does.").default("false"),
     Param::new("license_files", Kind::List, "New license files for an upgrade from 8.1.x. Only their paths are checked (exist, regular, readable); their contents are never read into any output."),
     Param::new("fail_on", Kind::Str, "The check status at which the module fails.").choices(FailOn::NAMES).default("\"fail\""),
@@ -162,6 +166,7 @@ pub struct Params {
     pub min_free_mb: i64,
     pub media_dir: PathBuf,
     pub backup_dir: Option<PathBuf>,
+    pub mirror_status_cmd: Option<PathBuf>,
     pub require_standby: bool,
     pub license_files: Option<Vec<String>>,
     pub fail_on: FailOn,
@@ -504,10 +509,10 @@ mod tests {
     #[test]
     fn check_ids_are_unique_and_documented() {
         let mut ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 13);
+        assert_eq!(ids.len(), 14);
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 13);
+        assert_eq!(ids.len(), 14);
         for c in CHECKS {
             assert!(
                 DESCRIPTION
