@@ -8,6 +8,7 @@ pub mod media;
 pub mod node;
 pub mod packages;
 pub mod ports;
+pub mod remote;
 pub mod setup;
 pub mod status;
 pub mod version;
