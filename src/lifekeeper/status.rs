@@ -495,6 +495,20 @@ pub fn read_cmd(runner: &Runner, cmd: Cmd) -> Result<Option<Status>, Failure> {
     }
 }
 
+/// The vendor's own "is LifeKeeper running" probe (field evidence [AWS]): `<lkroot>/bin/lktest`
+/// exits 0 while LifeKeeper runs. `Some(true)` on exit 0, `Some(false)` on any other exit;
+/// `None` when lktest is missing (older or partial installs: callers fall back to the lcdstatus
+/// wording and say so) or did not answer in time. UNCONFIRMED: what lktest prints, and whether
+/// an exit other than 0/1 can mean anything but "not running".
+pub fn lktest(runner: &Runner, lkroot: &Path) -> Option<bool> {
+    let cmd = Cmd::lk(lkroot, "lktest").timeout(std::time::Duration::from_secs(60));
+    match runner.run(&cmd) {
+        Ok(out) if out.timed_out => None,
+        Ok(out) => Some(out.rc == 0),
+        Err(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,8 +26,8 @@ use checks_host::{
     check_arch, check_localhost, check_pkg_deps, check_resolve, check_selinux, check_sg3utils,
 };
 use checks_lk::{
-    check_comm_paths, check_disk, check_license, check_service, check_standby, check_version_path,
-    needs_new_license, path_of,
+    check_comm_paths, check_disk, check_license, check_service, check_site_files, check_standby,
+    check_version_path, needs_new_license, path_of,
 };
 use env::{running, Env};
 use firewall::check_firewall;
@@ -64,7 +64,7 @@ checks! {
     "LK-ARCH-64BIT", "critical", "64-bit OS (uname -m); 32-bit is not supported since v8.2." => check_arch;
     "LK-NET-RESOLVE", "high", "Every cluster node name resolves (getent ahosts, following nsswitch and /etc/hosts)." => check_resolve;
     "LK-NET-LOCALHOST", "medium", "localhost resolves to 127.0.0.1 (the GUI needs it)." => check_localhost;
-    "LK-FW-PORTS", "high", "The active firewall (firewalld, nftables or iptables) allows 7365/tcp, 81-82/tcp, 1024-65535/tcp and each DataKeeper mirror port 10001+mirror+256*i." => check_firewall;
+    "LK-FW-PORTS", "high", "The active firewall (firewalld, nftables or iptables) allows 7365/tcp, 778/tcp (API/SSL between nodes, 9.5+; warns), 81-82/tcp, 1024-65535/tcp and each DataKeeper mirror port 10001+mirror+256*i." => check_firewall;
     "LK-SELINUX", "high", "SELinux disabled; permissive only with tested Recovery Kits and allow_selinux_permissive; enforcing fails." => check_selinux;
     "LK-PKG-DEPS", "high", "The OS packages the installer needs are installed (rpm -q or dpkg-query)." => check_pkg_deps;
     "LK-PKG-SG3UTILS", "medium", "sg3_utils is installed when a multipath Recovery Kit (DMMP, PowerPath, HDLM, SDD, NEC SPS) is." => check_sg3utils;
@@ -73,7 +73,8 @@ checks! {
     "LK-DISK-FREE", "high", "min_free_mb free for each of the installation (lkroot), the media (media_dir) and the backups (backup_dir); requirements add up on a shared filesystem." => check_disk;
     "LK-COMM-PATHS", "high", "Every communication path is ALIVE (a DEAD path warns, all DEAD fails)." => check_comm_paths;
     "LK-STATE-STANDBY", "high", "With require_standby, no resource is ISP or ISU on this node (rolling upgrade)." => check_standby;
-    "LK-SERVICE", "info", "Whether LifeKeeper is running, so a playbook knows whether to start it again afterwards." => check_service;
+    "LK-SERVICE", "info", "Whether LifeKeeper is running (lktest, the vendor's probe; the lcdstatus wording only where lktest is missing, with a warning), so a playbook knows whether to start it again afterwards." => check_service;
+    "LK-SITE-FILES", "medium", "Files under lkroot that no installed package owns and no lkbackup holds (kits shipped apart such as HANA2-ARK, gen/app scripts under lkadm/subsys/gen/app/bin/): rmlk deletes them; warns listing them." => check_site_files;
 }
 
 // ---- parameters -----------------------------------------------------------------------------
@@ -355,6 +356,7 @@ fn validate<'a>(p: &'a Params, ctx: &'a Ctx) -> Result<Env<'a>, Failure> {
         installed: OnceCell::new(),
         lk_packages: OnceCell::new(),
         lcd: OnceCell::new(),
+        lktest: OnceCell::new(),
         dk_ports: OnceCell::new(),
     })
 }
@@ -504,10 +506,10 @@ mod tests {
     #[test]
     fn check_ids_are_unique_and_documented() {
         let mut ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 13);
+        assert_eq!(ids.len(), 14);
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 13);
+        assert_eq!(ids.len(), 14);
         for c in CHECKS {
             assert!(
                 DESCRIPTION
