@@ -295,11 +295,19 @@ pub fn clean_temps(dest: &Path) -> Result<Vec<String>, Failure> {
 
 // ---- fingerprint -------------------------------------------------------------------------------
 
+/// Runtime markers LifeKeeper writes under `<lkroot>/config` that say how it runs, not how it is
+/// configured: `LK_INITDONE` appears once start-up has finished and goes away on stop (field
+/// evidence [AWS]), so a restore done while stopped, or a backup taken while running, must not
+/// count it as a configuration change.
+pub const RUNTIME_FILES: &[&str] = &["LK_INITDONE"];
+
 /// Files under `<lkroot>/config` that are not configuration: lkbackup's own archives, our temp
-/// files, pid/lock files. (Which other volatile files a real /opt/LifeKeeper/config holds is
-/// UNCONFIRMED; they would make every run take a new backup, never skip one.)
+/// files, pid/lock files, the runtime markers ([`RUNTIME_FILES`]). (Which other volatile files a
+/// real /opt/LifeKeeper/config holds is UNCONFIRMED; they would make every run take a new
+/// backup, never skip one.)
 pub fn volatile(name: &str) -> bool {
-    (name.starts_with("archive.") && name.ends_with(".tar.gz"))
+    RUNTIME_FILES.contains(&name)
+        || (name.starts_with("archive.") && name.ends_with(".tar.gz"))
         || name.contains(TMP_MARK)
         || name.ends_with(".tmp~")
         || name.ends_with(".pid")

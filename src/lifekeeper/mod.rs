@@ -10,6 +10,7 @@ pub mod mirrors;
 pub mod node;
 pub mod packages;
 pub mod ports;
+pub mod remote;
 pub mod setup;
 pub mod status;
 pub mod version;

@@ -3,7 +3,7 @@
 
 use crate::lifekeeper::version::Version;
 use crate::runtime::{Cmd, Runner};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The packages every fresh install brings. UNCONFIRMED against real media (lk_upgrade uses it
 /// only to predict the package diff in check mode).
@@ -64,59 +64,90 @@ pub fn packages(runner: &Runner) -> Result<Vec<String>, String> {
     Ok(pkgs)
 }
 
-/// Files under lkroot that no installed package owns, relative to lkroot, sorted (the
-/// configuration under `config/` is left out: the lkbackup archive holds it). One `rpm -qf`
-/// query for all of them, not one per file.
-pub fn unowned_files(runner: &Runner, lkroot: &Path) -> Result<Vec<String>, String> {
+/// Most paths passed to one `rpm -qf` call: bounded so a large `$LKROOT` stays far below the
+/// kernel's argument-size limit, while a typical installation (a few thousand files) still takes
+/// one or two rpm processes, never one per file.
+pub const QF_BATCH: usize = 2000;
+
+/// Every file (and symbolic link) under `lkroot` that no installed package owns, sorted:
+/// separately shipped kits (`HANA2-ARK/`), site scripts (`lkadm/subsys/gen/app/bin/`), but also
+/// the configuration and runtime files LifeKeeper writes itself (callers filter those, see
+/// [`site_files`]). One `rpm -qf FILE...` per [`QF_BATCH`] files; a file is unowned when rpm
+/// prints `file X is not owned by any package` for it. Directories are not listed (their files
+/// are); symbolic links are not followed. `Err` when rpm cannot run or answers nothing we can
+/// read.
+pub fn unowned_files(runner: &Runner, lkroot: &Path) -> Result<Vec<PathBuf>, String> {
     let mut files = vec![];
-    let mut stack = vec![lkroot.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(t) = e.file_type() else { continue };
-            if t.is_dir() {
-                if p != lkroot.join("config") {
-                    stack.push(p);
-                }
-            } else {
-                files.push(p);
-            }
-        }
-    }
+    walk(lkroot, &mut files).map_err(|e| format!("cannot list {}: {e}", lkroot.display()))?;
     files.sort();
-    if files.is_empty() {
-        return Ok(vec![]);
-    }
-    let out = runner
-        .run(
-            &Cmd::new("rpm")
-                .arg("-qf")
-                .args(&files)
-                .timeout(std::time::Duration::from_secs(300)),
-        )
-        .map_err(|e| e.msg)?;
     let mut unowned = vec![];
-    for l in out.stdout.lines().chain(out.stderr.lines()) {
-        if let Some(f) = l
-            .strip_prefix("file ")
-            .and_then(|r| r.strip_suffix(" is not owned by any package"))
-        {
-            if let Ok(rel) = Path::new(f).strip_prefix(lkroot) {
-                unowned.push(rel.display().to_string());
+    for chunk in files.chunks(QF_BATCH) {
+        let out = runner
+            .run(&Cmd::new("rpm").arg("-qf").args(chunk))
+            .map_err(|e| e.msg)?;
+        if out.timed_out {
+            return Err(out.failure("asking rpm which package owns the files").msg);
+        }
+        let mut read = 0;
+        for line in out.stdout.lines().chain(out.stderr.lines()) {
+            if let Some(f) = line
+                .strip_prefix("file ")
+                .and_then(|l| l.strip_suffix(" is not owned by any package"))
+            {
+                unowned.push(PathBuf::from(f));
+                read += 1;
             }
         }
-    }
-    if out.rc != 0 && unowned.is_empty() {
-        return Err(out
-            .failure("asking rpm which files under lkroot it owns")
-            .msg);
+        // rpm exits with the number of files it could not attribute; a failure with none of
+        // them named is rpm itself failing.
+        if out.rc != 0 && read == 0 {
+            return Err(out.failure("asking rpm which package owns the files").msg);
+        }
     }
     unowned.sort();
     unowned.dedup();
     Ok(unowned)
+}
+
+/// Paths under `$LKROOT` (relative) that LifeKeeper writes itself and `lkbackup -c` archives or
+/// that are runtime state: not "site files". UNCONFIRMED: the exact set a real lkbackup holds
+/// (field evidence: `config/`, the resources' configuration files and /etc/default/LifeKeeper).
+pub const LIFEKEEPER_OWN: &[&str] = &["config/", "out/", "tmp/"];
+
+/// Whether `rel` (relative to `$LKROOT`) is a resource's configuration file
+/// (`subsys/<app>/resources/...`), which lkbackup archives.
+fn is_resource_config(rel: &Path) -> bool {
+    let parts: Vec<_> = rel.components().collect();
+    parts.len() >= 4 && parts[0].as_os_str() == "subsys" && parts[2].as_os_str() == "resources"
+}
+
+/// The files under `lkroot` that no package owns and no lkbackup holds: kits shipped apart and
+/// site scripts. `rmlk` deletes them with `/opt/LifeKeeper`, so they must be saved (and
+/// reinstalled) separately. Built on [`unowned_files`].
+pub fn site_files(runner: &Runner, lkroot: &Path) -> Result<Vec<PathBuf>, String> {
+    Ok(unowned_files(runner, lkroot)?
+        .into_iter()
+        .filter(|f| {
+            let Ok(rel) = f.strip_prefix(lkroot) else {
+                return true;
+            };
+            let r = rel.to_string_lossy();
+            !LIFEKEEPER_OWN.iter().any(|p| r.starts_with(p)) && !is_resource_config(rel)
+        })
+        .collect())
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let t = e.file_type()?;
+        if t.is_dir() {
+            walk(&e.path(), out)?;
+        } else {
+            out.push(e.path());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -133,5 +164,16 @@ mod tests {
         assert_eq!(name("steeleye-lkSAPDB-9.4.0-6.noarch"), "steeleye-lkSAPDB");
         assert_eq!(name("HADR-generic-2.6-7.5.0-1.noarch"), "HADR-generic-2.6");
         assert_eq!(kit_package("lkIP"), "steeleye-lkIP");
+    }
+
+    #[test]
+    fn resource_configs_are_recognised() {
+        assert!(is_resource_config(Path::new(
+            "subsys/gen/resources/app/x.conf"
+        )));
+        assert!(!is_resource_config(Path::new(
+            "lkadm/subsys/gen/app/bin/restore"
+        )));
+        assert!(!is_resource_config(Path::new("subsys/gen/app/bin/x")));
     }
 }

@@ -6,8 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Ports LifeKeeper needs open (seed §3.3): (first, last, what, a closed port fails?).
 /// The GUI ports only warn: the GUI is optional and ssh X forwarding is the documented alternative.
+/// 778 (API/SSL) warns too.
 pub const LK_PORTS: &[(u16, u16, &str, bool)] = &[
     (7365, 7365, "communication paths", true),
+    // field evidence [AWS template]: 778/tcp carries the API/SSL traffic between nodes in 9.5+.
+    // A warning: older releases do not use it, and what breaks without it is not public.
+    (778, 778, "API/SSL between nodes", false),
     (81, 81, "GUI server", false),
     (82, 82, "GUI server", false),
     (1024, 65535, "GUI RMI", false),

@@ -468,7 +468,10 @@ pub fn lktest_missing_warning(lkroot: &Path) -> Option<String> {
 }
 
 /// Is LifeKeeper running, by the vendor's own probe: `$LKROOT/bin/lktest` exits 0 [field
-/// evidence, AWS scripts]. `None` when lktest is not there (or cannot run).
+/// evidence, AWS scripts]; any other exit is "not running". `None` when lktest is missing (older
+/// or partial installs: callers fall back to the lcdstatus wording and say so), cannot run or did
+/// not answer in time. UNCONFIRMED: what lktest prints, and whether an exit other than 0/1 can
+/// mean anything but "not running".
 pub fn lktest(runner: &Runner, lkroot: &Path) -> Option<bool> {
     if !has_lktest(lkroot) {
         return None;

@@ -14,6 +14,7 @@
 
 use crate::lifekeeper::mirrors;
 use crate::lifekeeper::node;
+use crate::lifekeeper::remote;
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 use crate::runtime::diff;
 use crate::runtime::{
@@ -127,6 +128,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "DataKeeper (issue 17): before a hierarchy that holds a mirror (resource type C(netraid), from the detailed C(lcdstatus) display, or I(mirror_tags)) is restored on a node (standby: on the target; active: here), every mirror in it must be in sync toward that node, read with C(mirror_status TAG) on this node. The module waits up to I(wait_for_mirror_sync) seconds (progress on stderr), re-reads right before each switch, and otherwise refuses before anything moves: a switchover removes the hierarchy from its source first, and a target still resynchronizing cannot bring it into service (an outage).",
         "UNCONFIRMED: the layout of C(mirror_status) output is not public; the parser accepts the simulator's (C(Mirror:), C(Source:), C(Target: NODE  State: in sync|resyncing|paused  Progress: N%  [Remaining: Ns])) and treats anything else as not in sync. Point I(mirror_status_cmd) at a wrapper that prints this layout if a real node differs. Also UNCONFIRMED: that C(mirror_status) answers on a target node (the simulator's does).",
         "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
+        "C(lcdremexec) joins its words and the far side parses the line again with a shell: every word lkops sends through it (the remote command path, tags) is POSIX single-quoted, and C(-e) keeps the remote stderr out of the parsed stdout. A word holding a NUL, a newline or a carriage return is refused before anything changes. UNCONFIRMED: how the real lcdremexec carries the joined line (why newlines are refused rather than quoted).",
+        "C(perform_action) (here or through C(lcdremexec)) runs with the caller's locale: it runs the applications' own restore and remove scripts, and lkops only quotes its output. The status reads run with C(LC_ALL=C), as their output is parsed.",
     ],
     examples: "- name: Move every hierarchy off this node before upgrading it
   lk_resource:
@@ -521,10 +524,13 @@ fn read_peer(
     peer: &str,
     me: Option<&str>,
 ) -> Result<Option<Status>, Failure> {
-    let cmd = Cmd::lk(&p.lkroot, "lcdremexec")
-        .args(["-d", peer, "--"])
-        .arg(remote_lkroot(p).join("bin").join("lcdstatus"))
-        .arg("-e");
+    let lcdstatus = remote_lkroot(p).join("bin").join("lcdstatus");
+    let cmd = remote::lcdremexec(
+        &p.lkroot,
+        peer,
+        &[lcdstatus.to_string_lossy().as_ref(), "-e"],
+        "remote_lkroot",
+    )?;
     let st = match status::read_cmd(&ctx.runner, cmd) {
         Ok(Some(st)) => st,
         Ok(None) | Err(_) => return Ok(None),
@@ -577,7 +583,11 @@ fn perform_action(lkroot: &Path, p: &Params, tag: &str, action: &str) -> Cmd {
     if p.bottom_up {
         c = c.arg("-b");
     }
-    c.args(["-t", tag, "-a", action]).timeout(action_timeout(p))
+    // perform_action runs the applications' own restore/remove scripts: they keep the site's
+    // locale (we only quote its output, never parse it).
+    c.args(["-t", tag, "-a", action])
+        .timeout(action_timeout(p))
+        .site_locale()
 }
 
 /// One step per root hierarchy that is not in the wanted state, plus warnings.
@@ -675,12 +685,17 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                         return Err(Failure::new(format!("refusing to switch {root} over to {target}: {target} has no resource {root}")));
                     }
                 }
-                let cmd = Cmd::lk(&p.lkroot, "lcdremexec")
-                    .args(["-d", target.as_str(), "--"])
-                    .arg(remote_lkroot(p).join("bin").join("perform_action"))
-                    .args(if p.bottom_up { vec!["-b"] } else { vec![] })
-                    .args(["-t", root.as_str(), "-a", "restore"])
-                    .timeout(action_timeout(p));
+                // Every word quoted for the far side's shell (lcdremexec re-parses the line);
+                // a word that cannot be quoted safely refuses the run before anything changes.
+                let action = remote_lkroot(p).join("bin").join("perform_action");
+                let mut words = vec![action.to_string_lossy().into_owned()];
+                if p.bottom_up {
+                    words.push("-b".into());
+                }
+                words.extend(["-t".into(), root.clone(), "-a".into(), "restore".into()]);
+                let cmd = remote::lcdremexec(&p.lkroot, &target, &words, "tags")?
+                    .timeout(action_timeout(p))
+                    .site_locale();
                 steps.push(Step {
                     tag: root.clone(),
                     action: "restore",
@@ -1242,14 +1257,15 @@ mod tests {
             steps[0].cmds[0].display(),
             vec![
                 "/opt/LifeKeeper/bin/lcdremexec",
+                "-e",
                 "-d",
                 "node-b",
                 "--",
-                "/opt/LifeKeeper/bin/perform_action",
-                "-t",
-                "app",
-                "-a",
-                "restore"
+                "'/opt/LifeKeeper/bin/perform_action'",
+                "'-t'",
+                "'app'",
+                "'-a'",
+                "'restore'"
             ]
         );
         v.apply(&steps[0]);

@@ -1,7 +1,10 @@
 //! The one command runner every module uses.
 //!
 //! Argument vectors only — never `sh -c` with interpolated input — so a tag, path or version can
-//! never be read as shell syntax. Every command runs with LANG=C/LC_ALL=C (we parse its output), in
+//! never be read as shell syntax. A command whose output we parse runs with LANG=C/LC_ALL=C (the
+//! default: the messages and columns we read are the C locale's); one that runs the site's own
+//! code and whose output we only quote (`perform_action`, which runs the applications' restore
+//! and remove scripts) keeps the caller's locale ([`Cmd::site_locale`]). Every command runs in
 //! its own process group (a timeout kills the whole group, not just the first process), with an
 //! optional stdin (rmlk's prompt) and a timeout.
 //!
@@ -43,6 +46,8 @@ pub struct Cmd {
     pub stdin: Option<Vec<u8>>,
     pub timeout: Option<Duration>,
     pub env: Vec<(OsString, OsString)>,
+    /// Run with LANG=C/LC_ALL=C (true, the default) or with the caller's locale.
+    pub c_locale: bool,
 }
 
 impl Cmd {
@@ -52,6 +57,7 @@ impl Cmd {
             stdin: None,
             timeout: None,
             env: vec![],
+            c_locale: true,
         }
     }
     /// `<lkroot>/bin/<name>`: a LifeKeeper command.
@@ -82,6 +88,13 @@ impl Cmd {
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
         self.env
             .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self
+    }
+    /// Keep the caller's locale (no LANG=C/LC_ALL=C): for a command that runs the site's own
+    /// scripts (an application's restore script may depend on its locale) and whose output we
+    /// do not parse, only quote.
+    pub fn site_locale(mut self) -> Cmd {
+        self.c_locale = false;
         self
     }
     /// The command as a list of strings, for results and messages.
@@ -180,9 +193,10 @@ impl Runner {
     pub fn run(&self, cmd: &Cmd) -> Result<CmdOutput, SpawnError> {
         let shown = cmd.display();
         let mut c = Command::new(&cmd.argv[0]);
+        if cmd.c_locale {
+            c.env("LANG", "C").env("LC_ALL", "C");
+        }
         c.args(&cmd.argv[1..])
-            .env("LANG", "C")
-            .env("LC_ALL", "C")
             .stdin(if cmd.stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -365,6 +379,25 @@ mod tests {
             env.stdout
         );
         assert_eq!(r.run(&Cmd::new("cat").stdin("y\n")).unwrap().stdout, "y\n");
+    }
+
+    /// Issue 16: only parsed commands get the C locale; `site_locale` passes the caller's
+    /// LANG/LC_ALL through untouched (checked against a variable of our own process, as the
+    /// test cannot change its own locale safely: the command inherits whatever we have).
+    #[test]
+    fn site_locale_keeps_the_callers_locale() {
+        let r = Runner::default();
+        let env = r
+            .run(&Cmd::new("env").site_locale().env("LKOPS_PROBE", "1"))
+            .unwrap();
+        let ours = std::env::var("LC_ALL").ok();
+        let theirs = env
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("LC_ALL="))
+            .map(str::to_string);
+        assert_eq!(theirs, ours, "{}", env.stdout);
+        assert!(env.stdout.lines().any(|l| l == "LKOPS_PROBE=1"));
     }
 
     #[test]

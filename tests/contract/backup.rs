@@ -447,18 +447,25 @@ fn restore_brings_back_the_configuration_and_is_idempotent() {
         x
     };
 
-    // lkbackup -x refuses while LifeKeeper runs: a clear failure, nothing changed
-    let r = run(&a, rargs(json!({})));
-    let f = failed(&r);
-    assert_eq!(f["changed"], false, "{f}");
-    assert!(
-        f["stderr_tail"]
-            .as_str()
-            .unwrap()
-            .contains("LifeKeeper is running"),
-        "{f}"
-    );
-    assert!(f["cmd"].to_string().contains("-x"));
+    // Issue 16: refused while lktest says LifeKeeper runs, before lkbackup -x is run (no cmd),
+    // in check mode too, naming the way out; nothing changed
+    let node_running = tree_hash(&a.root);
+    for extra in [json!({}), json!({"_ansible_check_mode": true})] {
+        let r = run(&a, rargs(extra));
+        let f = failed(&r);
+        assert_eq!(f["changed"], false, "{f}");
+        assert_eq!(f["lifekeeper_running"], true, "{f}");
+        let msg = f["msg"].as_str().unwrap();
+        assert!(
+            msg.contains("LifeKeeper is running") && msg.contains("playbooks/restore.yml"),
+            "{f}"
+        );
+        assert!(f.get("cmd").is_none(), "lkbackup must not run: {f}");
+        assert!(f["would_restore"]
+            .to_string()
+            .contains("etc/default/LifeKeeper"));
+    }
+    assert_eq!(tree_hash(&a.root), node_running);
 
     a.lk("lkstop", &[]);
     let node_before = tree_hash(&a.root);
@@ -827,6 +834,12 @@ fn pinned_full_json_of_present_verified_and_restored() {
             "would_restore": [
                 "opt/LifeKeeper/config/commpaths.json",
                 "opt/LifeKeeper/config/hierarchy.json",
+                "opt/LifeKeeper/subsys/comm/resources/ip/ip-10.0.0.50.conf",
+                "opt/LifeKeeper/subsys/database/resources/pgsql/pgsql-5432.conf",
+                "opt/LifeKeeper/subsys/gen/resources/app/app-pgsql.conf",
+                "opt/LifeKeeper/subsys/gen/resources/filesys/filesys1234.conf",
+                "opt/LifeKeeper/subsys/scsi/resources/device/device5678.conf",
+                "opt/LifeKeeper/subsys/scsi/resources/disk/disk9012.conf",
                 "etc/default/LifeKeeper"
             ]
         }),

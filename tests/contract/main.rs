@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Contract tests: each module binary against the simulator (lksim), through its JSON contracts
 //! (Ansible args file, JSON on stdin), plus the properties and source checks that need no
 //! outside tool. One test binary (`cargo test --test contract`); filter by module with its name,

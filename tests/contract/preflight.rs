@@ -126,8 +126,8 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
     let expected = json!({
       "changed": false,
       "failed": false,
-      "msg": "preflight passed (13 pass, 0 warn, 0 fail, 1 skip)",
-      "comment": "preflight passed (13 pass, 0 warn, 0 fail, 1 skip)",
+      "msg": "preflight passed (14 pass, 0 warn, 0 fail, 1 skip)",
+      "comment": "preflight passed (14 pass, 0 warn, 0 fail, 1 skip)",
       "installed_version": "9.4.0",
       "target_version": "9.6.1",
       "upgrade_path": "direct",
@@ -135,11 +135,11 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
       "license_action_required": false,
       "lifekeeper_running": true,
       "datakeeper_ports": {"0": 10257},
-      "summary": {"pass": 13, "warn": 0, "fail": 0, "skip": 1},
+      "summary": {"pass": 14, "warn": 0, "fail": 0, "skip": 1},
       "ansible_facts": {"lk_preflight": {
         "installed_version": "9.4.0", "target_version": "9.6.1", "upgrade_path": "direct",
         "upgrade_via": null, "license_action_required": false, "lifekeeper_running": true,
-        "summary": {"pass": 13, "warn": 0, "fail": 0, "skip": 1}, "failed": [], "warned": []
+        "summary": {"pass": 14, "warn": 0, "fail": 0, "skip": 1}, "failed": [], "warned": []
       }},
       "checks": [
         {"id": "LK-ARCH-64BIT", "title": "64-bit OS (uname -m); 32-bit is not supported since v8.2.", "status": "pass", "severity": "critical",
@@ -148,8 +148,8 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
          "expected": "every cluster node name resolves", "actual": "node-b=10.0.0.2", "msg": "1 node name(s) resolve (communication paths)", "remedy": null},
         {"id": "LK-NET-LOCALHOST", "title": "localhost resolves to 127.0.0.1 (the GUI needs it).", "status": "pass", "severity": "medium",
          "expected": "localhost resolves to 127.0.0.1", "actual": "127.0.0.1", "msg": "localhost resolves to 127.0.0.1", "remedy": null},
-        {"id": "LK-FW-PORTS", "title": "The active firewall (firewalld, nftables or iptables) allows 7365/tcp, 81-82/tcp, 1024-65535/tcp and each DataKeeper mirror port 10001+mirror+256*i.", "status": "pass", "severity": "high",
-         "expected": "7365/tcp (communication paths), 81/tcp (GUI server), 82/tcp (GUI server), 1024-65535/tcp (GUI RMI), 10257/tcp (DataKeeper mirror 0) allowed",
+        {"id": "LK-FW-PORTS", "title": "The active firewall (firewalld, nftables or iptables) allows 7365/tcp, 778/tcp (API/SSL between nodes, 9.5+; warns), 81-82/tcp, 1024-65535/tcp and each DataKeeper mirror port 10001+mirror+256*i.", "status": "pass", "severity": "high",
+         "expected": "7365/tcp (communication paths), 778/tcp (API/SSL between nodes), 81/tcp (GUI server), 82/tcp (GUI server), 1024-65535/tcp (GUI RMI), 10257/tcp (DataKeeper mirror 0) allowed",
          "actual": "no active firewall",
          "msg": "no firewall is active; every port is reachable (firewalld is not running; nft not found on PATH; iptables not found on PATH)",
          "remedy": null,
@@ -175,8 +175,10 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
          "expected": "no resource ISP or ISU on this node", "actual": "not checked", "msg": "not required (require_standby is false)", "remedy": null},
         {"id": "LK-MIRRORS-SYNCED", "title": "Every DataKeeper mirror (netraid resource) on this node is in sync (mirror_status); with require_standby a mirror resyncing toward this node fails, otherwise not in sync warns.", "status": "pass", "severity": "high",
          "expected": "every DataKeeper mirror on this node in sync", "actual": "no mirror", "msg": "no DataKeeper (netraid) resource on this node", "remedy": null},
-        {"id": "LK-SERVICE", "title": "Whether LifeKeeper is running, so a playbook knows whether to start it again afterwards.", "status": "pass", "severity": "info",
-         "expected": "informational", "actual": "running", "msg": "LifeKeeper is running", "remedy": null}
+        {"id": "LK-SERVICE", "title": "Whether LifeKeeper is running (lktest, the vendor's probe; the lcdstatus wording only where lktest is missing, with a warning), so a playbook knows whether to start it again afterwards.", "status": "pass", "severity": "info",
+         "expected": "informational", "actual": "running", "msg": "LifeKeeper is running (lktest)", "remedy": null},
+        {"id": "LK-SITE-FILES", "title": "Files under lkroot that no installed package owns and no lkbackup holds (kits shipped apart such as HANA2-ARK, gen/app scripts under lkadm/subsys/gen/app/bin/): rmlk deletes them; warns listing them.", "status": "pass", "severity": "medium",
+         "expected": "every file under lkroot is owned by a package or held by lkbackup", "actual": "none", "msg": "no file under lkroot is outside the packages and the lkbackup", "remedy": null}
       ]
     });
     assert_pinned(&pinned, &expected);
@@ -389,18 +391,18 @@ esac"#;
 
 const FIREWALLD_ALL: &str = r#"case "$1" in
 --state) echo running ;;
---list-ports) echo "7365/tcp 81-82/tcp 1024-65535/tcp" ;;
+--list-ports) echo "7365/tcp 778/tcp 81-82/tcp 1024-65535/tcp" ;;
 *) exit 2 ;;
 esac"#;
 
-/// nftables that opens 7365 and the DataKeeper range but not the GUI.
+/// nftables that opens 7365, 778 and the DataKeeper range but not the GUI.
 const NFT_NO_GUI: &str = r#"/bin/cat <<'EOF'
 table inet filter {
 	chain input {
 		type filter hook input priority filter; policy drop;
 		ct state established,related accept
 		iif "lo" accept
-		tcp dport { 22, 7365, 10001-10512 } accept
+		tcp dport { 22, 778, 7365, 10001-10512 } accept
 	}
 }
 EOF"#;
@@ -410,6 +412,7 @@ const IPTABLES_NO_10257: &str = r#"/bin/cat <<'EOF'
 -P INPUT ACCEPT
 -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 7365 -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 778 -j ACCEPT
 -A INPUT -p tcp -m multiport --dports 81,82 -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 1024:10256 -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 10258:65535 -j ACCEPT
@@ -434,13 +437,13 @@ fn firewall_closed_7365_gui_only_and_datakeeper_port() {
     assert_eq!(f["status"], "fail");
     assert_eq!(
         f["actual"],
-        "firewalld: closed 7365/tcp (communication paths), 1024-65535/tcp (GUI RMI)"
+        "firewalld: closed 7365/tcp (communication paths), 778/tcp (API/SSL between nodes), 1024-65535/tcp (GUI RMI)"
     );
     assert!(
         f["remedy"]
             .as_str()
             .unwrap()
-            .starts_with("firewall-cmd --permanent --add-port=7365/tcp && firewall-cmd --permanent --add-port=1024-65535/tcp && firewall-cmd --reload"),
+            .starts_with("firewall-cmd --permanent --add-port=7365/tcp && firewall-cmd --permanent --add-port=778/tcp && firewall-cmd --permanent --add-port=1024-65535/tcp && firewall-cmd --reload"),
         "{f}"
     );
     assert!(out["msg"].as_str().unwrap().contains("LK-FW-PORTS [fail]"));
@@ -722,6 +725,7 @@ fn missing_probes_skip_with_a_note_never_crash() {
         "LK-LICENSE",
         "LK-DISK-FREE",
         "LK-FW-PORTS",
+        "LK-SITE-FILES",
     ] {
         assert_eq!(status(&out, id), "skip", "{id}: {}", check(&out, id));
     }
@@ -841,4 +845,115 @@ echo "dpkg-query: no packages found matching $3" >&2; exit 1"#;
             .starts_with("apt-get install -y lsof"),
         "{p}"
     );
+}
+
+/// Issue 16: kits shipped apart from the media (HANA2-ARK.run) and gen/app scripts live under
+/// lkroot, owned by no package; rmlk deletes them and no lkbackup holds them. LK-SITE-FILES
+/// warns listing them; a node without them passes.
+#[test]
+fn site_files_lists_kits_shipped_apart_that_rmlk_would_delete() {
+    let c = cluster("pf-site-files", "9.4.0", &[]);
+    let (out, rc) = preflight("site-clean", c.node("node-b"), Host::default(), json!({}));
+    assert_eq!(rc, 0, "{out:#}");
+    assert_eq!(
+        status(&out, "LK-SITE-FILES"),
+        "pass",
+        "{}",
+        check(&out, "LK-SITE-FILES")
+    );
+    let kit: Value = serde_json::from_str(&c.sim(&[
+        "kit",
+        "install",
+        "node-a",
+        "HANA2-ARK",
+        "--dir",
+        c.dir.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let mut laid: Vec<String> = kit["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    laid.sort();
+    assert!(laid
+        .iter()
+        .any(|f| f.contains("/lkadm/subsys/gen/app/bin/")));
+    let (out, rc) = preflight("site-kit", c.node("node-a"), Host::default(), json!({}));
+    assert_eq!(rc, 0, "a warning does not fail with fail_on=fail: {out:#}");
+    let f = check(&out, "LK-SITE-FILES");
+    assert_eq!(f["status"], "warn", "{f}");
+    let mut listed: Vec<String> = f["details"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    let abs = |p: &str| {
+        if Path::new(p).is_absolute() {
+            p.to_string()
+        } else {
+            c.node("node-a").lkroot.join(p).display().to_string()
+        }
+    };
+    let laid: Vec<String> = laid.iter().map(|p| abs(p)).collect();
+    assert_eq!(
+        listed, laid,
+        "exactly the kit's files, nothing LifeKeeper owns: {f}"
+    );
+    let msg = f["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("rmlk deletes them") && msg.contains("no lkbackup holds them"),
+        "{msg}"
+    );
+}
+
+/// Issue 16: `lktest` (the vendor's probe) decides LK-SERVICE and lifekeeper_running where it
+/// exists, whatever lcdstatus says; without it the lcdstatus fallback is used and a warning
+/// says so.
+#[test]
+fn lktest_decides_lk_service_and_lifekeeper_running() {
+    let c = cluster("pf-lktest", "9.4.0", &["--stopped"]);
+    let a = c.node("node-a");
+    let lktest = a.lkroot.join("bin/lktest");
+    // lksim says stopped; a lktest that answers "running" wins
+    std::fs::write(&lktest, "#!/bin/sh\nexit 0\n").unwrap();
+    let (out, rc) = preflight("lktest-up", a, Host::default(), json!({}));
+    assert_eq!(rc, 0, "{out:#}");
+    assert_eq!(out["lifekeeper_running"], true);
+    assert_eq!(check(&out, "LK-SERVICE")["actual"], "running");
+    assert_eq!(status(&out, "LK-SERVICE"), "pass");
+    // lktest missing: lcdstatus fallback, as a warning naming it
+    std::fs::remove_file(&lktest).unwrap();
+    let (out, rc) = preflight("lktest-missing", a, Host::default(), json!({}));
+    assert_eq!(rc, 0, "{out:#}");
+    assert_eq!(out["lifekeeper_running"], false);
+    let s = check(&out, "LK-SERVICE");
+    assert_eq!(
+        (s["actual"].as_str(), s["status"].as_str()),
+        (Some("stopped"), Some("warn"))
+    );
+    assert!(
+        s["msg"].as_str().unwrap().contains("lktest not found"),
+        "{s}"
+    );
+}
+
+/// Issue 16: 10.0 upgrades 9.8.x in place (field evidence [DOCS 10.0]); lksim's rule already
+/// says so (lifekeeper::version::direct_from follows the release train).
+#[test]
+fn installed_98x_to_100_is_a_direct_upgrade() {
+    let c = cluster("pf-v98", "9.8.1", &[]);
+    let (out, rc) = preflight(
+        "v98",
+        c.node("node-a"),
+        Host::default(),
+        json!({"target_version": "10.0"}),
+    );
+    assert_eq!(rc, 0, "{out:#}");
+    assert_eq!(out["installed_version"], "9.8.1");
+    assert_eq!(out["upgrade_path"], "direct");
+    assert_eq!(status(&out, "LK-VERSION-PATH"), "pass");
 }

@@ -491,3 +491,97 @@ fn bad_parameters_are_named() {
         assert_eq!(v["invalid_parameter"], param, "{args}: {v}");
     }
 }
+
+/// Issue 16: the real lcdremexec joins its words and the far side parses them again with a
+/// shell; so does lksim's. A switchover of a tag holding a space, `$( )`, `;` and multi-byte
+/// characters must restore exactly that tag on the peer and run nothing else (the canary files
+/// the unquoted line would create stay absent).
+#[test]
+fn hostile_tag_switchover_through_reparsing_lcdremexec_runs_nothing_extra() {
+    let canaries = std::env::temp_dir().join(format!("lkops-res-canary-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&canaries);
+    std::fs::create_dir_all(&canaries).unwrap();
+    let (c1, c2) = (canaries.join("semicolon"), canaries.join("subst"));
+    let tag = format!(
+        "/データ vol $(touch {}); touch {}",
+        c2.display(),
+        c1.display()
+    );
+    let spec = json!({"active": "node-a", "resources": [
+        {"tag": tag, "id": "データ-id", "app": "gen", "type": "app"}
+    ]});
+    let c = Cluster::create(
+        "res-hostile-tag",
+        &["node-a", "node-b"],
+        "9.4.0",
+        &["--hierarchies", &spec.to_string()],
+    );
+    let a = c.node("node-a");
+    assert_eq!(sim_state(&c, "node-a", &tag), "ISP");
+    let (v, rc) = run(a, json!({"state": "standby", "tags": [tag]}));
+    assert_eq!(rc, 0, "{v}");
+    assert_eq!(v["changed"], true, "{v}");
+    assert_eq!(
+        v["actions"],
+        json!([{"tag": tag, "action": "restore", "node": "node-b"}])
+    );
+    assert_eq!(sim_state(&c, "node-b", &tag), "ISP");
+    assert_eq!(sim_state(&c, "node-a", &tag), "OSU");
+    assert!(!c1.exists(), "the `;` in the tag ran a second command");
+    assert!(!c2.exists(), "the `$( )` in the tag ran on the far side");
+    // and the placement read back through the same lcdremexec is right: a rerun changes nothing
+    let (v, rc) = run(a, json!({"state": "standby", "tags": [tag]}));
+    assert_eq!(rc, 0, "{v}");
+    assert_eq!(v["changed"], false, "{v}");
+    assert!(!c1.exists() && !c2.exists());
+    let _ = std::fs::remove_dir_all(&canaries);
+}
+
+/// Issue 16: `LC_ALL=C` only on commands whose output is parsed. perform_action runs the
+/// applications' own restore scripts and must keep the site's locale; lcdstatus (parsed) gets
+/// the C locale. Both wrappers on node-b record the environment they were started with.
+#[test]
+fn perform_action_keeps_the_site_locale_while_lcdstatus_runs_in_c() {
+    let c = cluster("res-locale");
+    let b = c.node("node-b");
+    let bin = b.lkroot.join("bin");
+    for name in ["perform_action", "lcdstatus"] {
+        let w = bin.join(name);
+        let orig = std::fs::read_to_string(&w).unwrap();
+        let (first, rest) = orig.split_once('\n').unwrap();
+        let record = c.dir.join(format!("{name}.env"));
+        std::fs::write(
+            &w,
+            format!("{first}\nenv >> '{}'\n{rest}", record.display()),
+        )
+        .unwrap();
+    }
+    let args = c.dir.join("locale.args.json");
+    std::fs::write(
+        &args,
+        json!({"state": "active", "tags": ["ip-10.0.0.50"], "lkroot": b.lkroot}).to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::bin("lk_resource"))
+        .arg(&args)
+        .env("PATH", b.path_env())
+        .env("LANG", "de_DE.UTF-8")
+        .env("LC_ALL", "de_DE.UTF-8")
+        .output()
+        .unwrap();
+    let (v, rc) = common::parse_output(&out);
+    assert_eq!(rc, 0, "{v}");
+    assert_eq!(sim_state(&c, "node-b", "ip-10.0.0.50"), "ISP");
+    let pa = std::fs::read_to_string(c.dir.join("perform_action.env")).unwrap();
+    assert!(
+        pa.lines().any(|l| l == "LC_ALL=de_DE.UTF-8")
+            && pa.lines().any(|l| l == "LANG=de_DE.UTF-8"),
+        "perform_action lost the site's locale:\n{pa}"
+    );
+    assert!(!pa.lines().any(|l| l == "LC_ALL=C"), "{pa}");
+    let st = std::fs::read_to_string(c.dir.join("lcdstatus.env")).unwrap();
+    assert!(
+        st.lines().any(|l| l == "LC_ALL=C") && !st.contains("de_DE"),
+        "lcdstatus (parsed) must run in the C locale:\n{st}"
+    );
+}

@@ -128,9 +128,10 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     ),
     notes: &[
         "Never put O(dest) under lkroot: C(rmlk) removes C(/opt/LifeKeeper/config), backups included. Such a O(dest) is refused.",
-        "The configuration fingerprint is sha256 over the sorted relative paths and contents of the files under C(<lkroot>/config) (lkbackup's C(archive.*.tar.gz) files, lkops temp files, C(*.pid) and C(*.lock) excluded) plus the defaults file.",
+        "The configuration fingerprint is sha256 over the sorted relative paths and contents of the files under C(<lkroot>/config) (lkbackup's C(archive.*.tar.gz) files, lkops temp files, C(*.pid), C(*.lock) and the runtime marker C(LK_INITDONE) excluded) plus the defaults file.",
         "Verify backups without lkops: C(cd DEST && sha256sum -c SHA256SUMS).",
-        "lkbackup refuses to restore while LifeKeeper runs; stop it (lkstop) first.",
+        "C(state=restored) refuses while LifeKeeper runs (C($LKROOT/bin/lktest) exits 0; where lktest is missing, while C(lcdstatus -e) reads a status), in check mode too: switch the hierarchies away and stop LifeKeeper first, or use C(playbooks/restore.yml), which switches over, stops, restores, starts LifeKeeper again and waits for C($LKROOT/config/LK_INITDONE).",
+        "After C(lkbackup -x) the restore counts as done only when every file the archive lists is on disk (C(opt/LifeKeeper/...) under lkroot, C(etc/default/LifeKeeper) at defaults_file); the archive holds the resources' configuration files too (field evidence), so they appear in C(would_restore). UNCONFIRMED: the member paths of a real lkbackup archive (lksim: relative to /, under the standard C(/opt/LifeKeeper)).",
     ],
     examples: "- name: Back up the LifeKeeper configuration before the upgrade\n  lk_backup:\n    dest: /var/backups/lifekeeper\n    keep: 5\n\n- name: Check every backup against SHA256SUMS\n  lk_backup:\n    state: verified\n    dest: /var/backups/lifekeeper\n\n- name: Restore a backup (LifeKeeper stopped)\n  lk_backup:\n    state: restored\n    dest: /var/backups/lifekeeper\n    archive: node-a.lkbackup.20261125T154202Z.tar.gz\n",
     returns: &[

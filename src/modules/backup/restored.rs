@@ -6,6 +6,7 @@ use crate::lifekeeper::backup_store::{
     changed_files, config_files, entries_json, fingerprint, fingerprint_of, lexical, read_manifest,
     read_sums, sum_of, DEFAULTS_LABEL, SUMS,
 };
+use crate::lifekeeper::status;
 use crate::runtime::{check_abs_path, diff, fs as rfs, Cmd, Ctx, Failure, Outcome};
 use serde_json::{json, Value};
 use std::fs;
@@ -117,6 +118,17 @@ pub(super) fn restored(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
             .with("fingerprint", fp_before));
         }
     }
+    // lkbackup -x under a running LifeKeeper would rewrite the configuration under its feet
+    // (and the real lkbackup refuses then): refuse before anything, in check mode too, by the
+    // vendor's probe (lktest), falling back to the lcdstatus probe where lktest is missing.
+    if lifekeeper_running(ctx, &p.lkroot) {
+        return Err(Failure::new(format!(
+            "refusing to restore {}: LifeKeeper is running on this node (lktest); stop LifeKeeper first (switch the hierarchies away, then lkstop), or use playbooks/restore.yml, which does that, restores and starts it again",
+            archive.display()
+        ))
+        .with("lifekeeper_running", true)
+        .with("would_restore", members.clone()));
+    }
     let fp_diff = |after: &str| {
         diff::text(
             &format!("configuration fingerprint of {}/config", p.lkroot.display()),
@@ -175,6 +187,21 @@ pub(super) fn restored(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         let now = fingerprint(&p.lkroot, &p.defaults_file).unwrap_or_default();
         return Err(f.changed(now != fp_before).with("fingerprint", now));
     }
+    // Judged by the result, not by lkbackup's exit code alone: every file the archive holds
+    // is there now.
+    let missing = missing_members(&members, &p.lkroot, &p.defaults_file);
+    if !missing.is_empty() {
+        let now = fingerprint(&p.lkroot, &p.defaults_file).unwrap_or_default();
+        return Err(Failure::new(format!(
+            "lkbackup -x -f {} exited 0, but {} file(s) of the archive are not there: {}",
+            archive.display(),
+            missing.len(),
+            missing.join(", ")
+        ))
+        .changed(now != fp_before)
+        .with("missing", json!(missing))
+        .with("fingerprint", now));
+    }
     let after_files = config_files(&p.lkroot, &p.defaults_file).map_err(Failure::new)?;
     let fp_after = fingerprint_of(&after_files);
     let restored_files: Vec<String> = changed_files(&before_files, &after_files)
@@ -213,4 +240,67 @@ pub(super) fn restored(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         o.warn(w);
     }
     Ok(o)
+}
+
+/// Is LifeKeeper running here: `lktest` where it exists, else whether `lcdstatus -e` reads a
+/// status (its wording while stopped is UNCONFIRMED; a status that cannot be read counts as
+/// running: stricter, the restore is refused).
+fn lifekeeper_running(ctx: &Ctx, lkroot: &Path) -> bool {
+    match status::lktest(&ctx.runner, lkroot) {
+        Some(r) => r,
+        None => !matches!(
+            status::probe(&ctx.runner, lkroot),
+            status::Probe::Stopped | status::Probe::NotInstalled(_)
+        ),
+    }
+}
+
+/// The archive's file members (as `tar -tzf` lists them, relative to /) that are not on disk
+/// after the restore: `opt/LifeKeeper/...` is looked for under `lkroot` (the archive names the
+/// standard path), `etc/default/LifeKeeper` at `defaults_file`, anything else at `/<member>`.
+/// Directories (`.../`) are not checked.
+fn missing_members(members: &[String], lkroot: &Path, defaults_file: &Path) -> Vec<String> {
+    members
+        .iter()
+        .filter(|m| !m.ends_with('/') && !m.is_empty())
+        .filter(|m| {
+            let rel = m.trim_start_matches("./").trim_start_matches('/');
+            let on_disk = if let Some(r) = rel.strip_prefix("opt/LifeKeeper/") {
+                lkroot.join(r)
+            } else if rel == "etc/default/LifeKeeper" {
+                defaults_file.to_path_buf()
+            } else {
+                Path::new("/").join(rel)
+            };
+            fs::symlink_metadata(on_disk).is_err()
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_members_maps_the_standard_paths() {
+        let d = std::env::temp_dir().join(format!("lkops-mm-{}", std::process::id()));
+        let lk = d.join("lk");
+        fs::create_dir_all(lk.join("config")).unwrap();
+        fs::write(lk.join("config/hierarchy.json"), "{}").unwrap();
+        fs::write(d.join("defaults"), "X=1").unwrap();
+        let members: Vec<String> = [
+            "opt/LifeKeeper/config/",
+            "opt/LifeKeeper/config/hierarchy.json",
+            "opt/LifeKeeper/subsys/gen/resources/app/x.conf",
+            "etc/default/LifeKeeper",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            missing_members(&members, &lk, &d.join("defaults")),
+            vec!["opt/LifeKeeper/subsys/gen/resources/app/x.conf"]
+        );
+        let _ = fs::remove_dir_all(&d);
+    }
 }

@@ -422,18 +422,37 @@ pub(super) fn judge_standby(require_standby: bool, lcd: &Lcd) -> Finding {
 }
 
 pub(super) fn check_service(env: &Env) -> Finding {
-    judge_service(env.lcd())
+    match env.lktest() {
+        Some(r) => judge_service(Some(r), &Lcd::Stopped),
+        None => judge_service(None, env.lcd()),
+    }
 }
 
-/// LK-SERVICE from the status.
-pub(super) fn judge_service(lcd: &Lcd) -> Finding {
+/// LK-SERVICE: `lktest`'s answer where it exists, else the lcdstatus probe (a fallback that
+/// relies on the UNCONFIRMED wording of a stopped lcdstatus: a warning says so).
+pub(super) fn judge_service(lktest: Option<bool>, lcd: &Lcd) -> Finding {
     let expected = "informational";
-    match lcd {
-        Lcd::Up(_) => Finding::pass(expected, "running", "LifeKeeper is running"),
-        Lcd::Stopped => Finding::pass(
+    match lktest {
+        Some(true) => return Finding::pass(expected, "running", "LifeKeeper is running (lktest)"),
+        Some(false) => return Finding::pass(
             expected,
             "stopped",
-            "LifeKeeper is not running (start it after the upgrade only if it should run)",
+            "LifeKeeper is not running (lktest; start it after the upgrade only if it should run)",
+        ),
+        None => {}
+    }
+    let fallback =
+        "lktest not found; decided from lcdstatus (its wording while stopped is UNCONFIRMED)";
+    match lcd {
+        Lcd::Up(_) => Finding::warn(
+            expected,
+            "running",
+            format!("LifeKeeper is running ({fallback})"),
+        ),
+        Lcd::Stopped => Finding::warn(
+            expected,
+            "stopped",
+            format!("LifeKeeper is not running ({fallback})"),
         ),
         Lcd::NotInstalled(m) => {
             Finding::skip(expected, format!("LifeKeeper commands not found: {m}"))
@@ -444,6 +463,48 @@ pub(super) fn judge_service(lcd: &Lcd) -> Finding {
             format!("cannot tell whether LifeKeeper runs: {}", e.msg),
         ),
     }
+}
+
+// -- files no package owns --
+
+pub(super) fn check_site_files(env: &Env) -> Finding {
+    judge_site_files(
+        &env.p.lkroot,
+        crate::lifekeeper::packages::site_files(&env.ctx.runner, &env.p.lkroot),
+    )
+}
+
+/// LK-SITE-FILES: the files under lkroot that no package owns and lkbackup does not archive.
+pub(super) fn judge_site_files(lkroot: &Path, files: Result<Vec<PathBuf>, String>) -> Finding {
+    let expected = "every file under lkroot is owned by a package or held by lkbackup";
+    if !lkroot.is_dir() {
+        return Finding::skip(expected, format!("{} does not exist", lkroot.display()));
+    }
+    let files = match files {
+        Ok(f) => f,
+        Err(e) => return Finding::skip(expected, format!("cannot ask rpm: {e}")),
+    };
+    if files.is_empty() {
+        return Finding::pass(
+            expected,
+            "none",
+            "no file under lkroot is outside the packages and the lkbackup",
+        );
+    }
+    let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    Finding::warn(
+        expected,
+        format!("{} file(s) owned by no package", list.len()),
+        format!(
+            "{} file(s) under {} belong to no installed package (kits shipped apart, site scripts): rmlk deletes them with {} and no lkbackup holds them: {}",
+            list.len(),
+            lkroot.display(),
+            lkroot.display(),
+            list.join(", ")
+        ),
+    )
+    .remedy("Keep the kits' installers (e.g. HANA2-ARK.run) and a copy of these files outside lkroot before any reinstall, and reinstall them afterwards; an in-place upgrade keeps them.")
+    .details(json!({ "files": list }))
 }
 
 #[cfg(test)]
@@ -502,10 +563,22 @@ svr1     TTY     /dev/ttyS0               ALIVE       --
         assert_eq!(judge_standby(true, &Lcd::Stopped).status.name(), "pass");
         assert_eq!(judge_standby(false, &up(STATUS)).status.name(), "skip");
 
-        assert_eq!(judge_service(&up(STATUS)).actual, "running");
-        assert_eq!(judge_service(&Lcd::Stopped).actual, "stopped");
+        // lktest decides where it exists, whatever lcdstatus said
+        assert_eq!(judge_service(Some(true), &Lcd::Stopped).actual, "running");
+        assert_eq!(judge_service(Some(false), &up(STATUS)).actual, "stopped");
         assert_eq!(
-            judge_service(&Lcd::NotInstalled("x".into())).status.name(),
+            judge_service(Some(true), &Lcd::Stopped).status.name(),
+            "pass"
+        );
+        // without lktest: the lcdstatus fallback, as a warning that says so
+        let f = judge_service(None, &up(STATUS));
+        assert_eq!((f.actual.as_str(), f.status.name()), ("running", "warn"));
+        assert!(f.msg.contains("lktest not found"), "{}", f.msg);
+        assert_eq!(judge_service(None, &Lcd::Stopped).actual, "stopped");
+        assert_eq!(
+            judge_service(None, &Lcd::NotInstalled("x".into()))
+                .status
+                .name(),
             "skip"
         );
     }

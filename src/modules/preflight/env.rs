@@ -27,6 +27,7 @@ pub(super) struct Env<'a> {
     pub(super) installed: OnceCell<Result<Option<Version>, String>>,
     pub(super) lk_packages: OnceCell<Result<Vec<String>, String>>,
     pub(super) lcd: OnceCell<Lcd>,
+    pub(super) lktest: OnceCell<Option<bool>>,
     pub(super) dk_ports: OnceCell<BTreeMap<u16, u16>>,
 }
 
@@ -46,6 +47,12 @@ impl Env<'_> {
     pub(super) fn lcd(&self) -> &Lcd {
         self.lcd
             .get_or_init(|| lcd::probe(&self.ctx.runner, &self.p.lkroot))
+    }
+    /// `lktest` (the vendor's running probe); `None` when it is missing.
+    pub(super) fn lktest(&self) -> Option<bool> {
+        *self
+            .lktest
+            .get_or_init(|| lcd::lktest(&self.ctx.runner, &self.p.lkroot))
     }
     /// Run a probe; `Err(Some(note))` when the program is missing (→ skip), `Err(None)` never.
     pub(super) fn probe(&self, cmd: Cmd) -> Probe {
@@ -135,7 +142,12 @@ impl Env<'_> {
     }
 }
 
+/// Is LifeKeeper running: `lktest` where it exists (the vendor's probe), else the lcdstatus
+/// probe's reading of its error text (a fallback; LK-SERVICE warns when it is used).
 pub(super) fn running(env: &Env) -> Option<bool> {
+    if let Some(r) = env.lktest() {
+        return Some(r);
+    }
     match env.lcd.get()? {
         Lcd::Up(_) => Some(true),
         Lcd::Stopped => Some(false),

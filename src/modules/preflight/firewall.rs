@@ -140,7 +140,7 @@ pub(super) fn judge(facts: FirewallFacts) -> Finding {
             expected,
             actual,
             format!(
-                "{} blocks the GUI ports {}{note}",
+                "{} blocks the optional ports {}{note}",
                 f.name,
                 closed_warn.join(", ")
             ),
@@ -261,14 +261,32 @@ mod tests {
         let f = judge(facts(found(firewalld_filter("7365/tcp")), &[]));
         assert_eq!(status(&f), "warn", "{}", f.msg);
         assert!(f.msg.contains("81/tcp (GUI server)"), "{}", f.msg);
+        assert!(
+            f.msg.contains("778/tcp (API/SSL between nodes)"),
+            "{}",
+            f.msg
+        );
         assert!(f
             .remedy
             .as_deref()
             .unwrap_or_default()
             .contains("firewall-cmd --permanent --add-port=81/tcp"));
-        // the mirror's port closed: fail, and the mirror is named.
+        // 778 alone closed: a warning, not a failure
         let f = judge(facts(
             found(firewalld_filter("7365/tcp 81-82/tcp 1024-65535/tcp")),
+            &[],
+        ));
+        assert_eq!(status(&f), "warn", "{}", f.msg);
+        assert!(
+            f.msg.contains("778/tcp (API/SSL between nodes)"),
+            "{}",
+            f.msg
+        );
+        // the mirror's port closed: fail, and the mirror is named.
+        let f = judge(facts(
+            found(firewalld_filter(
+                "7365/tcp 778/tcp 81-82/tcp 1024-65535/tcp",
+            )),
             &[(0, 10001)],
         ));
         assert_eq!(status(&f), "pass", "{}", f.msg);

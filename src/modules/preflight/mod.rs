@@ -27,8 +27,8 @@ use checks_host::{
     check_arch, check_localhost, check_pkg_deps, check_resolve, check_selinux, check_sg3utils,
 };
 use checks_lk::{
-    check_comm_paths, check_disk, check_license, check_service, check_standby, check_version_path,
-    needs_new_license, path_of,
+    check_comm_paths, check_disk, check_license, check_service, check_site_files, check_standby,
+    check_version_path, needs_new_license, path_of,
 };
 use env::{running, Env};
 use firewall::check_firewall;
@@ -66,7 +66,7 @@ checks! {
     "LK-ARCH-64BIT", "critical", "64-bit OS (uname -m); 32-bit is not supported since v8.2." => check_arch;
     "LK-NET-RESOLVE", "high", "Every cluster node name resolves (getent ahosts, following nsswitch and /etc/hosts)." => check_resolve;
     "LK-NET-LOCALHOST", "medium", "localhost resolves to 127.0.0.1 (the GUI needs it)." => check_localhost;
-    "LK-FW-PORTS", "high", "The active firewall (firewalld, nftables or iptables) allows 7365/tcp, 81-82/tcp, 1024-65535/tcp and each DataKeeper mirror port 10001+mirror+256*i." => check_firewall;
+    "LK-FW-PORTS", "high", "The active firewall (firewalld, nftables or iptables) allows 7365/tcp, 778/tcp (API/SSL between nodes, 9.5+; warns), 81-82/tcp, 1024-65535/tcp and each DataKeeper mirror port 10001+mirror+256*i." => check_firewall;
     "LK-SELINUX", "high", "SELinux disabled; permissive only with tested Recovery Kits and allow_selinux_permissive; enforcing fails." => check_selinux;
     "LK-PKG-DEPS", "high", "The OS packages the installer needs are installed (rpm -q or dpkg-query)." => check_pkg_deps;
     "LK-PKG-SG3UTILS", "medium", "sg3_utils is installed when a multipath Recovery Kit (DMMP, PowerPath, HDLM, SDD, NEC SPS) is." => check_sg3utils;
@@ -76,7 +76,8 @@ checks! {
     "LK-COMM-PATHS", "high", "Every communication path is ALIVE (a DEAD path warns, all DEAD fails)." => check_comm_paths;
     "LK-STATE-STANDBY", "high", "With require_standby, no resource is ISP or ISU on this node (rolling upgrade)." => check_standby;
     "LK-MIRRORS-SYNCED", "high", "Every DataKeeper mirror (netraid resource) on this node is in sync (mirror_status); with require_standby a mirror resyncing toward this node fails, otherwise not in sync warns." => check_mirrors;
-    "LK-SERVICE", "info", "Whether LifeKeeper is running, so a playbook knows whether to start it again afterwards." => check_service;
+    "LK-SERVICE", "info", "Whether LifeKeeper is running (lktest, the vendor's probe; the lcdstatus wording only where lktest is missing, with a warning), so a playbook knows whether to start it again afterwards." => check_service;
+    "LK-SITE-FILES", "medium", "Files under lkroot that no installed package owns and no lkbackup holds (kits shipped apart such as HANA2-ARK, gen/app scripts under lkadm/subsys/gen/app/bin/): rmlk deletes them; warns listing them." => check_site_files;
 }
 
 // ---- parameters -----------------------------------------------------------------------------
@@ -360,6 +361,7 @@ fn validate<'a>(p: &'a Params, ctx: &'a Ctx) -> Result<Env<'a>, Failure> {
         installed: OnceCell::new(),
         lk_packages: OnceCell::new(),
         lcd: OnceCell::new(),
+        lktest: OnceCell::new(),
         dk_ports: OnceCell::new(),
     })
 }

@@ -301,7 +301,15 @@ impl Run<'_> {
         }
         let dir = self.p.backup_dir.clone().expect("reinstall has backup_dir");
         let lkroot = self.p.lkroot.clone();
-        let files = packages::unowned_files(&self.ctx.runner, &lkroot).map_err(|e| {
+        // Relative to lkroot for tar -C; what lkbackup holds (config/, resource configs) is
+        // left to the backup itself.
+        let files = packages::site_files(&self.ctx.runner, &lkroot).map(|fs| {
+            fs.iter()
+                .filter_map(|f| f.strip_prefix(&lkroot).ok())
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+        });
+        let files = files.map_err(|e| {
             Failure::new(format!(
                 "cannot tell which files under {} no package owns (rmlk would delete them): {e}",
                 lkroot.display()
