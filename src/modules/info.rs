@@ -381,4 +381,21 @@ mod tests {
         );
         assert_eq!(parse_mirror_status("garbage\n"), (None, json!([])));
     }
+
+    /// A list parameter with choices checks every element (the runtime once compared the whole
+    /// list with the choices, so no list could ever pass).
+    #[test]
+    fn gather_checks_each_element_against_the_choices() {
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        let (ok, _) = SPEC.validate(&obj(json!({"gather": "packages"}))).unwrap();
+        assert_eq!(ok["gather"], json!(["packages"]));
+        assert!(SPEC
+            .validate(&obj(json!({"gather": ["resources", "mirrors"]})))
+            .is_ok());
+        let e = SPEC
+            .validate(&obj(json!({"gather": ["resources", "licences"]})))
+            .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("gather"));
+        assert!(e.msg.contains("got: licences"), "{}", e.msg);
+    }
 }
