@@ -78,7 +78,8 @@ impl Capture {
     }
 }
 
-fn record(runner: &Runner, file: &str, cmd: Cmd) -> Entry {
+/// Run `cmd` once and record it (a command that cannot start is recorded with rc 127).
+pub fn record(runner: &Runner, file: &str, cmd: Cmd) -> Entry {
     let t = Instant::now();
     let argv = cmd.display();
     match runner.run(&cmd) {
@@ -166,19 +167,10 @@ pub fn gather(runner: &Runner, spec: &Spec) -> Capture {
 
     // The node's LifeKeeper name: lcduname, config/UNAME, then what lcdstatus -q shows.
     let lcduname = record(&runner, "lcduname.out", lk("lcduname"));
-    let uname_file = spec.lkroot.join("config/UNAME");
     let (node, source) = if let Some(n) = &spec.node {
         (n.clone(), "parameter node".to_string())
-    } else if lcduname.rc == 0 && !lcduname.stdout.trim().is_empty() {
-        (lcduname.stdout.trim().to_string(), "lcduname".into())
-    } else if let Some(n) = std::fs::read_to_string(&uname_file)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-    {
-        (n, uname_file.display().to_string())
-    } else if let Some(n) = local_from_q(&entries[1].stdout) {
-        (n, "lcdstatus -q (LOCAL column)".into())
+    } else if let Some(found) = node_name(&lcduname, &spec.lkroot, &entries[1].stdout) {
+        found
     } else {
         let u = record(&runner, "uname-n.out", Cmd::new("uname").arg("-n"));
         c.warnings.push(
@@ -236,6 +228,25 @@ pub fn gather(runner: &Runner, spec: &Spec) -> Capture {
     }
     c.entries = entries;
     c
+}
+
+/// The node's LifeKeeper name and where it was read, in LifeKeeper's own order: `lcduname`
+/// (its recorded run), `$LKROOT/config/UNAME`, then the LOCAL column of `lcdstatus -q` (its
+/// output, empty when not run). `None` when none of them names it (the caller falls back to
+/// `uname -n` and says so). Shared by lk_capture and lk_info.
+pub fn node_name(lcduname: &Entry, lkroot: &Path, q_text: &str) -> Option<(String, String)> {
+    let uname_file = lkroot.join("config/UNAME");
+    if lcduname.rc == 0 && !lcduname.stdout.trim().is_empty() {
+        Some((lcduname.stdout.trim().to_string(), "lcduname".into()))
+    } else if let Some(n) = std::fs::read_to_string(&uname_file)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+    {
+        Some((n, uname_file.display().to_string()))
+    } else {
+        local_from_q(q_text).map(|n| (n, "lcdstatus -q (LOCAL column)".into()))
+    }
 }
 
 /// defaults text with the values of `keys` replaced; the keys found; the values to scrub.

@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod capture;
 pub mod defaults_merge;
+pub mod info;
 pub mod preflight;
 pub mod resource;
 pub mod upgrade;
@@ -11,10 +12,11 @@ pub mod upgrade;
 mod tests {
     use crate::runtime::ModuleSpec;
 
-    fn specs() -> [&'static ModuleSpec; 5] {
+    fn specs() -> [&'static ModuleSpec; 6] {
         [
             &super::backup::SPEC,
             &super::defaults_merge::SPEC,
+            &super::info::SPEC,
             &super::preflight::SPEC,
             &super::resource::SPEC,
             &super::upgrade::SPEC,
@@ -29,14 +31,21 @@ mod tests {
             for p in spec.params.iter().filter(|p| !p.choices.is_empty()) {
                 if let Some(d) = p.default {
                     let v: serde_json::Value = serde_json::from_str(d).unwrap();
-                    let s = v.as_str().unwrap_or_default();
-                    assert!(
-                        p.choices.contains(&s),
-                        "{} {}: default {d} is not one of {:?}",
-                        spec.name,
-                        p.name,
-                        p.choices
-                    );
+                    // A list parameter with choices: each element of its default must be one.
+                    let items = match &v {
+                        serde_json::Value::Array(a) => a.clone(),
+                        other => vec![other.clone()],
+                    };
+                    for i in items {
+                        let s = i.as_str().unwrap_or_default();
+                        assert!(
+                            p.choices.contains(&s),
+                            "{} {}: default {d} is not one of {:?}",
+                            spec.name,
+                            p.name,
+                            p.choices
+                        );
+                    }
                 }
             }
         }

@@ -285,14 +285,20 @@ impl ModuleSpec {
             }
             let v = coerce(param, value)?;
             if !param.choices.is_empty() {
-                let s = v.as_str().unwrap_or_default();
-                if !param.choices.contains(&s) {
+                // A list with choices (Ansible's `elements` + `choices`): each element must be one.
+                let bad = match &v {
+                    Value::Array(items) => items
+                        .iter()
+                        .find(|i| !param.choices.contains(&i.as_str().unwrap_or_default())),
+                    _ => (!param.choices.contains(&v.as_str().unwrap_or_default())).then_some(&v),
+                };
+                if let Some(bad) = bad {
                     return Err(ParamError::new(
                         key,
                         format!(
                             "value of {key} must be one of: {}, got: {}",
                             param.choices.join(", "),
-                            display(&v)
+                            display(bad)
                         ),
                     ));
                 }

@@ -23,13 +23,14 @@ pub const MODULES: [&str; 5] = [
 
 /// Every module binary the project ships (the procedure's and the read-only ones): what the
 /// docs, dist and collection checks cover.
-pub const ALL_MODULES: [&str; 6] = [
+pub const ALL_MODULES: [&str; 7] = [
     "lk_preflight",
     "lk_resource",
     "lk_backup",
     "lk_upgrade",
     "lk_defaults_merge",
     "lk_capture",
+    "lk_info",
 ];
 
 /// The repository (this crate's manifest dir).
@@ -62,7 +63,7 @@ pub fn bin(name: &str) -> PathBuf {
         "lk_upgrade" => env!("CARGO_BIN_EXE_lk_upgrade"),
         "lk_defaults_merge" => env!("CARGO_BIN_EXE_lk_defaults_merge"),
         "lk_capture" => env!("CARGO_BIN_EXE_lk_capture"),
-        "lk_info" => not_yet(name, option_env!("CARGO_BIN_EXE_lk_info")),
+        "lk_info" => env!("CARGO_BIN_EXE_lk_info"),
         "lksim" => return lksim_bin(),
         other => panic!(
             "{other}: not a binary of this package; add `\"{other}\" => env!(\"CARGO_BIN_EXE_{other}\")` \

@@ -15,6 +15,7 @@ mod defaults_merge;
 mod defects;
 mod docs;
 mod fault_matrix;
+mod info;
 mod preflight;
 mod properties;
 mod resource;
