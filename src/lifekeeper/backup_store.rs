@@ -398,18 +398,22 @@ pub fn entry_ok(dest: &Path, e: &BackupEntry, sums: &[SumLine]) -> bool {
     })
 }
 
-/// The newest backup of `host` in `dest` whose files exist and match both the manifest and
-/// SHA256SUMS (an older one when the newest is damaged); `None` when there is none. Read-only.
+/// The newest backup of `host` in `dest` when its files exist and match both the manifest and
+/// SHA256SUMS; `Ok(None)` when `dest` holds no backup of `host`; `Err` when the newest does not
+/// verify. Never an older one: restoring a backup older than the newest silently loses every
+/// change recorded after it (issue 22 defect 1). Read-only.
 pub fn find_verified(dest: &Path, host: &str) -> Result<Option<BackupEntry>, String> {
     let m = read_manifest(dest)?;
     let sums = read_sums(dest)?.unwrap_or_default();
-    let mut mine: Vec<&BackupEntry> = m.backups.iter().filter(|e| e.host == host).collect();
-    mine.sort_by(|a, b| (a.timestamp, &a.archive).cmp(&(b.timestamp, &b.archive)));
-    Ok(mine
-        .into_iter()
-        .rev()
-        .find(|e| entry_ok(dest, e, &sums))
-        .cloned())
+    match newest_of(&m, host) {
+        None => Ok(None),
+        Some(e) if entry_ok(dest, e, &sums) => Ok(Some(e.clone())),
+        Some(e) => Err(format!(
+            "the newest backup of {host} in {}, {}, does not verify (a file is missing, damaged or not recorded in {SUMS}); an older backup is never used instead, since it would lose the changes made after it. Take a new backup with lk_backup, then rerun",
+            dest.display(),
+            e.archive
+        )),
+    }
 }
 
 /// The backup of `host` whose archive is `archive`, when its files still verify; `None`
@@ -605,6 +609,63 @@ pub fn changed_files(before: &[(String, String)], after: &[(String, String)]) ->
 /// The upgrade journal of `host` (kept in the backup directory, else lk_upgrade's state_dir).
 pub fn journal_name(host: &str) -> String {
     format!("upgrade-journal.{host}.json")
+}
+
+/// An upgrade recorded in `dest` that has not finished: whose journal it is and the archive it
+/// restores (if it names one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unfinished {
+    pub host: String,
+    pub journal: String,
+    pub archive: Option<String>,
+}
+
+/// The unfinished upgrade journals in `dest` (every host's): what retention must never prune
+/// (issue 22 defect 2). Only the two fields the store needs are read; a journal that cannot be
+/// read or parsed counts as unfinished with no archive known (then nothing of its host is
+/// pruned: being wrong there costs disk space, not a node).
+pub fn unfinished_upgrades(dest: &Path) -> Vec<Unfinished> {
+    #[derive(Deserialize)]
+    struct J {
+        #[serde(default)]
+        finished: bool,
+        #[serde(default)]
+        backup: Option<String>,
+    }
+    let mut out = vec![];
+    let Ok(entries) = fs::read_dir(dest) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(host) = n
+            .strip_prefix("upgrade-journal.")
+            .and_then(|h| h.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if journal_name(host) != n {
+            continue;
+        }
+        let j = fs::read_to_string(e.path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<J>(&t).ok());
+        match j {
+            Some(j) if j.finished => {}
+            Some(j) => out.push(Unfinished {
+                host: host.to_string(),
+                journal: n,
+                archive: j.backup,
+            }),
+            None => out.push(Unfinished {
+                host: host.to_string(),
+                journal: n,
+                archive: None,
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.journal.cmp(&b.journal));
+    out
 }
 
 /// The copy of the old release's defaults file the reinstall path takes before rmlk.

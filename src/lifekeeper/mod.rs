@@ -6,6 +6,7 @@ pub mod defaults_merge;
 pub mod defaults_reapply;
 pub mod media;
 pub mod node;
+pub mod node_lock;
 pub mod packages;
 pub mod ports;
 pub mod setup;

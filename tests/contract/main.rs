@@ -10,6 +10,7 @@ mod backup;
 mod check_mode_safety;
 mod defaults_merge;
 mod defects;
+mod defects_upgrade;
 mod docs;
 mod fault_matrix;
 mod preflight;

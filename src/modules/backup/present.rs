@@ -6,7 +6,7 @@ use super::{archive_members, Params};
 use crate::lifekeeper::backup_store::{
     check_host, check_outside_lkroot, clean_temps, copy_verified, create_dest, dest_exists,
     entries_json, entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, read_manifest,
-    read_sums, select_prune, write_records, BackupEntry, Manifest,
+    read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry, Manifest,
 };
 use crate::lifekeeper::packages;
 use crate::runtime::{diff, time, Cmd, Ctx, Failure, Outcome};
@@ -94,6 +94,32 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         newest_intact,
     );
     warnings.extend(warning);
+    // Never prune what an unfinished upgrade restores (issue 22 defect 2): its rerun would
+    // refuse and leave the node without hierarchies. An unreadable journal pins all of its host.
+    let unfinished = unfinished_upgrades(dest);
+    let prune: Vec<BackupEntry> = prune
+        .into_iter()
+        .filter(|e| {
+            let pinned = unfinished
+                .iter()
+                .any(|u| u.host == e.host && u.archive.as_deref().is_none_or(|a| a == e.archive));
+            if pinned {
+                warnings.push(format!(
+                    "kept {} beyond keep: an unfinished upgrade of {} restores it",
+                    e.archive, e.host
+                ));
+            }
+            !pinned
+        })
+        .collect();
+    for u in unfinished.iter().filter(|u| u.host == host) {
+        warnings.push(format!(
+            "an upgrade of {host} is unfinished ({} in {}): a backup taken now is of the half-upgraded node; the upgrade restores {} when it resumes",
+            u.journal,
+            dest.display(),
+            u.archive.as_deref().unwrap_or("the archive its journal names")
+        ));
+    }
     let take = reason.is_some();
 
     let now = time::now_secs();
