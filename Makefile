@@ -1,8 +1,8 @@
-# lkops — the two commands a newcomer needs are `make demo` and `make test`; both do all set-up.
+# lkops — the everyday commands are `make demo`, `make test` and `make rehearse CAPTURE=DIR`; all do all set-up.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-MODULES := lk_preflight lk_backup lk_upgrade lk_defaults_merge lk_resource
+MODULES := lk_preflight lk_backup lk_upgrade lk_defaults_merge lk_resource lk_capture
 PYTHON  ?= python3
 VENV    := .venv
 VENV_OK := $(VENV)/.installed
@@ -15,7 +15,8 @@ APT_PKGS := xorriso libarchive-tools
 help:
 	@echo "make demo   - rolling upgrade 9.4.0 -> 9.6.1 on a simulated two-node cluster"
 	@echo "make test   - every test: cargo tests, real ansible-playbook runs, Molecule scenarios"
-	@echo "make build  - release binaries into modules/ (the Ansible library path)"
+	@echo "make rehearse CAPTURE=DIR - the rolling upgrade rehearsed on a simulated twin of a captured cluster"
+	@echo "make build  - portable (glibc 2.17) release binaries into modules/ (the Ansible library path)"
 	@echo "make docs   - regenerate modules/<name>.yml from the parameter declarations"
 	@echo "make lint   - cargo fmt --check, clippy -D warnings, ansible-lint"
 
@@ -36,9 +37,12 @@ $(VENV_OK): requirements.txt
 
 venv: $(VENV_OK)
 
-build:
+# The modules the playbooks run (ansible.cfg: library = modules) are the portable dist/ binaries
+# (glibc 2.17, see the distribution block), the same the collection ships; target/release keeps
+# the native lksim the demo and Molecule use.
+build: dist
 	$(CARGO) build --release --workspace --locked
-	@for m in $(MODULES); do cp -f target/release/$$m modules/$$m; done
+	@for m in $(MODULES); do cp -f $(DIST_DIR)/x86_64/$$m modules/$$m; done
 	@ls -l $(addprefix modules/,$(MODULES)) | awk '{print "  " $$5 " bytes  " $$9}'
 
 docs:
@@ -46,7 +50,7 @@ docs:
 	@for m in $(MODULES); do target/debug/$$m --doc > modules/$$m.yml; done
 
 # The last line is one plain "tests: N passed, N failed" summing every test binary's result.
-test: deps venv build dist collection salt-venv
+test: deps venv build dist collection salt-venv collection-check
 	$(CARGO) build --workspace --locked
 	set -o pipefail; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LKOPS_VENV="$(CURDIR)/$(VENV)" \
 	  $(CARGO) test --workspace --locked -- --include-ignored 2>&1 | tee target/test.log
@@ -65,8 +69,8 @@ clean:
 
 # ==== distribution (issue 10) ==========================================================
 # Portable release binaries, the Ansible collection, and the Salt used by the Salt example test.
-# Self-contained block: the only edit outside it is `dist collection salt-venv` in test's
-# prerequisites. Tool installs are project-local (.cache/, .venv, .venv-salt), pinned, and done
+# Self-contained block: the only edits outside it are `dist collection salt-venv collection-check`
+# in test's prerequisites and `build: dist` (modules/ gets the dist binaries). Tool installs are project-local (.cache/, .venv, .venv-salt), pinned, and done
 # once: a stamp file per pinned version.
 DIST_GLIBC       := 2.17
 DIST_DIR         := dist
@@ -81,7 +85,15 @@ SALT_OK          := $(SALT_VENV)/.installed
 DIST_ENV         := PATH="$(CURDIR)/$(DIST_TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" \
                     XDG_CACHE_HOME="$(CURDIR)/.cache" ZIG_GLOBAL_CACHE_DIR="$(CURDIR)/.cache/zig"
 
-.PHONY: dist dist-tools collection salt-venv clean-dist
+COMPAT_VENV      := .venv-ansible-compat
+COMPAT_OK        := $(COMPAT_VENV)/.installed
+COLLECTION_TOOLS_OK := $(VENV)/.collection-tools-installed
+# ansible-test's pip bootstrap looks for get-pip under $$HOME/.ansible/test/cache/ before it tries
+# to download it (from a host this machine cannot reach): tests/collection.rs runs ansible-test with
+# HOME here, where collection/dev/get_pip.py (pip from ensurepip) stands in under the name asked for.
+ANSIBLE_TEST_HOME := .cache/ansible-test-home
+
+.PHONY: dist dist-tools collection salt-venv clean-dist collection-check collection-tools compat-venv ansible-test-home
 
 $(ZIGBUILD_OK):
 	$(CARGO) install --locked --quiet cargo-zigbuild --version $(ZIGBUILD_VERSION) --root $(DIST_TOOLS)
@@ -114,6 +126,30 @@ dist: dist-tools
 collection: dist venv
 	collection/build.sh $(DIST_DIR)/x86_64 $(COLLECTION_OUT) $(VENV)/bin/ansible-galaxy $(MODULES)
 
+# antsibull-changelog (CHANGELOG.rst from collection/changelogs/) in the project's .venv.
+$(COLLECTION_TOOLS_OK): requirements-collection.txt $(VENV_OK)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-collection.txt
+	touch $@
+
+collection-tools: $(COLLECTION_TOOLS_OK)
+
+# The oldest supported ansible-core (meta/runtime.yml requires_ansible) in a venv of its own.
+$(COMPAT_OK): requirements-compat.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-compat.txt
+	touch $@
+
+compat-venv: $(COMPAT_OK)
+
+ansible-test-home: venv collection/dev/get_pip.py
+	@pip=$$($(VENV)/bin/python -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages as p; print(p(types.SimpleNamespace(version="3"))["pip"])') && \
+	mkdir -p $(ANSIBLE_TEST_HOME)/.ansible/test/cache && \
+	cp -f collection/dev/get_pip.py $(ANSIBLE_TEST_HOME)/.ansible/test/cache/get_pip_$$(echo $$pip | tr . _).py
+
+# What tests/collection.rs needs besides the tarball: ansible-test's pip stand-in, the old
+# ansible-core, antsibull-changelog.
+collection-check: collection ansible-test-home compat-venv collection-tools
+
 # Salt for the Salt example test only, in its own venv (about a minute; salt pins its own deps).
 $(SALT_OK): requirements-salt.txt
 	$(PYTHON) -m venv $(SALT_VENV)
@@ -124,7 +160,7 @@ salt-venv: $(SALT_OK)
 
 # What this block builds and installs (the pinned tools in .cache/ stay; `make clean` keeps them too).
 clean-dist:
-	rm -rf $(DIST_DIR) $(COLLECTION_OUT) $(SALT_VENV)
+	rm -rf $(DIST_DIR) $(COLLECTION_OUT) $(SALT_VENV) $(COMPAT_VENV) $(ANSIBLE_TEST_HOME)
 # ==== end of distribution block =================================================================
 
 # ---- bench (issue 11) — BEGIN. Not part of `make test`. ---------------------------------------
@@ -152,3 +188,16 @@ molecule-images:
 	./molecule/images/build --python
 test: molecule
 # ---- end molecule -----------------------------------------------------------------------------
+# ---- rehearse (issue 18) ----------------------------------------------------------------------
+# `make rehearse CAPTURE=DIR`: the rolling upgrade rehearsed on a simulated twin of a captured
+# cluster (playbooks/capture.yml writes DIR = lk_capture_dir/<cluster>); report in
+# build/rehearsal/report/rehearsal.{md,html}. REHEARSE_ARGS passes more -e to the rehearsal,
+# e.g. REHEARSE_ARGS="-e lk_target_version=9.6.1 -e lk_allow_reinstall=true".
+CAPTURE ?=
+REHEARSE_ARGS ?=
+.PHONY: rehearse
+rehearse: deps venv build
+	@test -n "$(CAPTURE)" || { echo "usage: make rehearse CAPTURE=DIR (one cluster's capture, e.g. tests/fixtures/captures/lksim-2node-9.4.0)" >&2; exit 2; }
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_CONFIG="$(CURDIR)/ansible.cfg" \
+	  $(VENV)/bin/ansible-playbook playbooks/rehearse.yml -e lk_capture="$(abspath $(CAPTURE))" $(REHEARSE_ARGS)
+# ---- end rehearse -----------------------------------------------------------------------------

@@ -58,6 +58,7 @@ pub fn main(args: &[String]) -> i32 {
         ["mirror", "resync", ..] => mirror_resync(&args[2..]),
         ["mirror", "resync-restore", ..] => mirror_policy(&args[2..]),
         ["kit", "install", ..] => kit_install(&args[2..]),
+        ["twin", ..] => crate::twin::main(&args[1..]),
         _ => {
             eprintln!("lksim: unknown command; see lksim/README.md");
             2

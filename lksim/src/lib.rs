@@ -15,6 +15,7 @@ pub mod sys;
 pub mod timing;
 pub mod tools;
 pub mod transport;
+pub mod twin;
 pub mod versions;
 
 use std::path::{Path, PathBuf};
@@ -169,7 +170,8 @@ pub fn run(argv: Vec<String>) -> i32 {
 pub fn dispatch(ctx: Ctx) -> i32 {
     match ctx.cmd.as_str() {
         "lcdstatus" => tools::lcdstatus(&ctx),
-        "perform_action" => tools::perform_action(&ctx),
+        // A twin journals the placement changes (lksim twin, issue 18).
+        "perform_action" => twin::journaled(&ctx, tools::perform_action),
         "lcdremexec" => tools::lcdremexec(&ctx),
         "lkstart" => tools::lkstart(&ctx),
         "lkstop" => tools::lkstop(&ctx),

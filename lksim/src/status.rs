@@ -226,7 +226,16 @@ pub fn rows_for(world: &World, i: usize, local: bool) -> (Vec<ResRow>, Vec<PathR
     }
     let mut paths = Vec::new();
     let mut defs = n.paths.clone();
-    defs.sort_by(|a, b| (&a.peer, a.prio, &a.kind).cmp(&(&b.peer, b.prio, &b.kind)));
+    // TCP paths (by priority) before TTY paths of the same peer, as the vendor's 9.6.0 sample
+    // shows them (a TTY path has no priority; sorting None first put it above TCP).
+    defs.sort_by(|a, b| {
+        (&a.peer, a.prio.is_none(), a.prio, &a.kind).cmp(&(
+            &b.peer,
+            b.prio.is_none(),
+            b.prio,
+            &b.kind,
+        ))
+    });
     for p in &defs {
         paths.push(PathRow {
             machine: p.peer.clone(),

@@ -1,6 +1,7 @@
 //! Knowledge of LifeKeeper itself, shared by the modules (one home each).
 
 pub mod backup_store;
+pub mod capture;
 pub mod defaults_file;
 pub mod defaults_merge;
 pub mod defaults_reapply;

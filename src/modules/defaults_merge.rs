@@ -7,10 +7,9 @@
 //! is not reverted to the old default.
 
 use crate::lifekeeper::defaults_merge::{self as three_way, Merged, Options};
+use crate::lifekeeper::defaults_reapply as reapply;
 use crate::runtime::result::clip;
-use crate::runtime::{
-    diff, fs, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support,
-};
+use crate::runtime::{diff, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -201,26 +200,6 @@ fn pairs_json(pairs: &[(String, String)]) -> Value {
     )
 }
 
-/// Merge `src` into `dest` (three-way with `base`), no drop/keep_new/set, keeping a backup copy
-/// of dest. `write: false` only computes.
-pub fn merge_files(
-    src: &Path,
-    dest: &Path,
-    base: Option<&Path>,
-    write: bool,
-) -> Result<MergeReport, Failure> {
-    let p = Params {
-        src: src.to_path_buf(),
-        dest: dest.to_path_buf(),
-        base: base.map(Path::to_path_buf),
-        drop: vec![],
-        keep_new: vec![],
-        set: Map::new(),
-        backup: true,
-    };
-    merge(&p, write)
-}
-
 /// The whole merge for validated parameters: read the three files, merge them with the pure
 /// `lifekeeper::defaults_merge::merge`, and write dest (atomically, under a lock) when `write`.
 pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
@@ -234,69 +213,18 @@ pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
     };
     // Bad parameters are refused before any file is read.
     three_way::check_options(&opts).map_err(|e| Failure::param(e.input.name(), e.msg))?;
-    if let Err(e) = fs::check_regular_target(&p.dest) {
-        return Err(Failure::param("dest", format!("dest: {e}")));
-    }
-    // Serialise with a concurrent run on the same file; a check run only reads.
-    let _lock = if write {
-        Some(lock_for(&p.dest)?)
-    } else {
-        None
+    let files = reapply::Files {
+        src: &p.src,
+        dest: &p.dest,
+        base: p.base.as_deref(),
     };
-    let read =
-        |param: &str, path: &Path| fs::read_text(path, param).map_err(|e| Failure::param(param, e));
-    let src = read("src", &p.src)?;
-    let before = read("dest", &p.dest)?;
-    let base = p.base.as_deref().map(|b| read("base", b)).transpose()?;
-    let merged = three_way::merge(&src, &before, base.as_deref(), &opts).map_err(|e| {
-        let param = e.input.name();
-        match e.line {
-            // A file that cannot be parsed: name the file and the line.
-            Some(line) => {
-                let path = match e.input {
-                    three_way::Input::Src => &p.src,
-                    three_way::Input::Base => p.base.as_ref().unwrap_or(&p.src),
-                    _ => &p.dest,
-                };
-                Failure::param(
-                    param,
-                    format!(
-                        "{param} {} line {line}: {}; nothing was changed",
-                        path.display(),
-                        e.msg
-                    ),
-                )
-                .with("line", line)
-            }
-            None => Failure::param(param, e.msg),
-        }
-    })?;
-    let changed = merged.changed;
-    let mut backup_file = None;
-    if changed && write {
-        clean_stale_temps(&p.dest);
-        if p.backup {
-            let b = fs::backup_copy(&p.dest).map_err(|e| {
-                Failure::new(format!(
-                    "cannot back up {}: {e}; dest left untouched",
-                    p.dest.display()
-                ))
-            })?;
-            backup_file = Some(b);
-        }
-        fs::write_atomic(&p.dest, merged.after.as_bytes(), 0o644).map_err(|e| {
-            Failure::new(format!(
-                "cannot write {}: {e}; dest left untouched",
-                p.dest.display()
-            ))
-        })?;
-    }
+    let a = reapply::apply(files, &opts, write, p.backup)?;
     Ok(MergeReport {
-        changed,
-        before,
-        after: merged.after.clone(),
-        backup_file,
-        merged,
+        changed: a.changed,
+        before: a.before,
+        after: a.merged.after.clone(),
+        backup_file: a.backup_file,
+        merged: a.merged,
     })
 }
 
@@ -323,42 +251,6 @@ fn explicit_values(set: &Map<String, Value>) -> Result<BTreeMap<String, String>,
         out.insert(k.clone(), s);
     }
     Ok(out)
-}
-
-/// Remove the temp files an interrupted earlier run left beside dest: dest's own and those of
-/// its timestamped backup copies (`.<dest>.<pid>.<stamp>~.lkops-tmp.<pid>`), which
-/// `fs::clean_stale_temps(dest)` alone does not match. Writers still alive are left alone.
-fn clean_stale_temps(dest: &Path) {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = dest
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut targets = std::collections::BTreeSet::from([dest.to_path_buf()]);
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if let Some((target, _pid)) = n
-            .strip_prefix('.')
-            .and_then(|s| s.split_once(".lkops-tmp."))
-        {
-            if target.starts_with(&format!("{name}.")) && target.ends_with('~') {
-                targets.insert(dir.join(target));
-            }
-        }
-    }
-    for t in targets {
-        let _ = fs::clean_stale_temps(&t);
-    }
-}
-
-fn lock_for(dest: &Path) -> Result<fs::Lock, Failure> {
-    let id = fs::sha256_bytes(dest.display().to_string().as_bytes());
-    let path = std::env::temp_dir().join(format!(".lkops-defaults-merge-{}.lock", &id[..16]));
-    fs::lock(&path, std::time::Duration::from_secs(120))
-        .map_err(|e| Failure::new(format!("cannot lock {}: {e}", dest.display())))
 }
 
 fn summary(plan: &Merged, changed: bool, check: bool, dest: &Path) -> String {

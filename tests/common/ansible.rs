@@ -1,13 +1,15 @@
 //! Real `ansible-playbook` runs for the delivery tests (tests/delivery: playbooks, ansible_playbooks).
 //! ansible-core comes from the project's .venv (or $LKOPS_VENV); the modules from modules/
 //! (built by `make build`); the repository's ansible.cfg (library = modules, roles_path).
+//! Paths go through `crate::common`, so a test binary may also include this file with
+//! `#[path = "common/ansible.rs"] mod ansible;` next to `mod common;`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use super::repo;
+pub use crate::common::repo;
 
 /// The controller's venv: $LKOPS_VENV, else the project's .venv (`make venv`).
 pub fn venv() -> PathBuf {
@@ -29,6 +31,11 @@ pub fn venv_bin(tool: &str) -> PathBuf {
 
 /// Run ansible-playbook from the venv with the repository's ansible.cfg.
 pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    ansible_playbook_cmd(args, extra_env).output().unwrap()
+}
+
+/// The ansible-playbook command `ansible_playbook` runs, for a test that spawns it (and kills it).
+pub fn ansible_playbook_cmd(args: &[&str], extra_env: &[(&str, &str)]) -> Command {
     let exe = venv_bin("ansible-playbook");
     for m in super::MODULES {
         assert!(
@@ -36,7 +43,7 @@ pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
             "modules/{m} missing: run `make build`"
         );
     }
-    let scratch = super::bin_dir().join("scratch");
+    let scratch = crate::common::bin_dir().join("scratch");
     let path = format!(
         "{}:{}",
         venv().join("bin").display(),
@@ -54,7 +61,7 @@ pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     for (k, v) in extra_env {
         c.env(k, v);
     }
-    c.output().unwrap()
+    c
 }
 
 /// stdout + stderr, for assertion messages.

@@ -21,6 +21,17 @@ pub const MODULES: [&str; 5] = [
     "lk_defaults_merge",
 ];
 
+/// Every module binary the project ships (the procedure's and the read-only ones): what the
+/// docs, dist and collection checks cover.
+pub const ALL_MODULES: [&str; 6] = [
+    "lk_preflight",
+    "lk_resource",
+    "lk_backup",
+    "lk_upgrade",
+    "lk_defaults_merge",
+    "lk_capture",
+];
+
 /// The repository (this crate's manifest dir).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -50,6 +61,8 @@ pub fn bin(name: &str) -> PathBuf {
         "lk_backup" => env!("CARGO_BIN_EXE_lk_backup"),
         "lk_upgrade" => env!("CARGO_BIN_EXE_lk_upgrade"),
         "lk_defaults_merge" => env!("CARGO_BIN_EXE_lk_defaults_merge"),
+        "lk_capture" => env!("CARGO_BIN_EXE_lk_capture"),
+        "lk_info" => not_yet(name, option_env!("CARGO_BIN_EXE_lk_info")),
         "lksim" => return lksim_bin(),
         other => panic!(
             "{other}: not a binary of this package; add `\"{other}\" => env!(\"CARGO_BIN_EXE_{other}\")` \
@@ -57,6 +70,14 @@ pub fn bin(name: &str) -> PathBuf {
         ),
     };
     PathBuf::from(built)
+}
+
+/// A binary that may not exist in this build yet.
+fn not_yet(name: &str, built: Option<&'static str>) -> &'static str {
+    match built {
+        Some(p) => p,
+        None => panic!("{name}: no such binary in this build (src/bin/{name}.rs)"),
+    }
 }
 
 /// The simulator's binary: `$LKSIM` when set, else target/<profile>/lksim next to this

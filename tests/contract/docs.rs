@@ -7,7 +7,7 @@ use std::process::Command;
 
 #[test]
 fn committed_sidecars_match_the_declarations() {
-    for m in common::MODULES {
+    for m in common::ALL_MODULES {
         let out = Command::new(common::bin(m)).arg("--doc").output().unwrap();
         assert!(out.status.success(), "{m} --doc failed");
         let generated = String::from_utf8(out.stdout).unwrap();
@@ -25,7 +25,7 @@ fn committed_sidecars_match_the_declarations() {
 
 #[test]
 fn help_lists_every_declared_parameter() {
-    for m in common::MODULES {
+    for m in common::ALL_MODULES {
         let out = Command::new(common::bin(m)).arg("--help").output().unwrap();
         let help = String::from_utf8(out.stdout).unwrap();
         let doc = String::from_utf8(

@@ -1166,7 +1166,7 @@ fn upgrade_killed_during_setup_leaves_no_generated_setup_conf_after_the_rerun() 
         .unwrap();
     let root = b.root.display().to_string();
     let t = Instant::now();
-    while procs_with_arg(&root).is_empty() && t.elapsed() < Duration::from_secs(30) {
+    while procs_with_arg(&root).is_empty() && t.elapsed() < Duration::from_secs(180) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!procs_with_arg(&root).is_empty(), "setup never started");

@@ -7,6 +7,7 @@
 mod common;
 
 mod backup;
+mod capture;
 mod check_mode_safety;
 mod defaults_merge;
 mod defects;
@@ -16,5 +17,6 @@ mod fault_matrix;
 mod preflight;
 mod properties;
 mod resource;
+mod role_layout;
 mod security;
 mod upgrade;

@@ -174,7 +174,7 @@ fn version_parser_sees_a_native_build_above_2_17_and_agrees_with_objdump() {
 #[ignore = "needs dist/ from `make dist`: run by `make test`"]
 fn dist_binaries_need_at_most_glibc_2_17_and_fit_in_1_5_mib() {
     let mut report = Vec::new();
-    for m in common::MODULES {
+    for m in common::ALL_MODULES {
         let path = dist_bin(m);
         let needs = version_needs(&path);
         assert!(
@@ -312,4 +312,131 @@ fn runner_example_acts_on_the_exit_code_contract() {
     let (code, _, err) = run(&[], Path::new("/bin/true"), "{}");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("without a JSON result"), "{err}");
+}
+
+/// The value of `key = value` in ansible.cfg's [defaults].
+fn ansible_cfg(key: &str) -> Option<String> {
+    let cfg = std::fs::read_to_string(repo().join("ansible.cfg")).unwrap();
+    cfg.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().to_string())
+    })
+}
+
+/// Regression (issue 21): `make build` put binaries linked against this machine's glibc into
+/// modules/, the repository's Ansible library path, so the repo's playbooks sent nodes binaries
+/// needing GLIBC_2.34 (RHEL 7 has 2.17, RHEL 8 2.28). The playbooks must run the portable ones.
+#[test]
+#[ignore = "needs modules/ from `make build` (dist binaries): run by `make test`"]
+fn playbook_library_binaries_need_at_most_glibc_2_17() {
+    let library = ansible_cfg("library").expect("ansible.cfg sets library");
+    let dir = repo().join(&library);
+    let mut highest: Vec<u32> = Vec::new();
+    for m in common::ALL_MODULES {
+        let bin = dir.join(m);
+        assert!(bin.exists(), "{}: run `make build`", bin.display());
+        let needs = version_needs(&bin);
+        assert!(
+            !needs.is_empty(),
+            "{m}: no version needs read (not a dynamic ELF?)"
+        );
+        let v = max_glibc(&needs);
+        println!("{library}/{m}: needs {}", show(&v));
+        assert!(
+            v.as_slice() <= MAX_GLIBC,
+            "{library}/{m} needs {} (> GLIBC_2.17): the playbooks would send a binary that does not start on RHEL 7/8",
+            show(&v)
+        );
+        assert_eq!(
+            std::fs::read(&bin).unwrap(),
+            std::fs::read(dist_bin(m)).unwrap(),
+            "{library}/{m} is not the dist/ binary the collection ships"
+        );
+        highest = highest.max(v);
+    }
+    println!(
+        "highest GLIBC needed by the playbooks' binaries: {}",
+        show(&highest)
+    );
+}
+
+/// Backups reach the controller from a node without Python: playbooks/roles/lk/tasks/
+/// fetch_backups_raw.yml (raw + base64) on a node whose interpreter does not exist copies
+/// binary files byte for byte, the copies verify with sha256sum -c, a rerun changes nothing,
+/// and the control (ansible.builtin.fetch on the same node) fails.
+#[test]
+#[ignore = "needs the venv: run by `make test`"]
+fn backups_reach_the_controller_without_python_on_the_node() {
+    let work = common::scratch("dist-fetch-raw");
+    let node = work.join("node-backups");
+    std::fs::create_dir_all(&node).unwrap();
+    // Every byte value, many times over (base64 lines, no text-only shortcut).
+    let archive: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(node.join("node.lkbackup.tar.gz"), &archive).unwrap();
+    std::fs::write(node.join("node.LifeKeeper.defaults"), "REMOTETIMEOUT=900\n").unwrap();
+    let sums = Command::new("sha256sum")
+        .current_dir(&node)
+        .args(["node.lkbackup.tar.gz", "node.LifeKeeper.defaults"])
+        .output()
+        .unwrap();
+    assert!(sums.status.success());
+    std::fs::write(node.join("SHA256SUMS"), &sums.stdout).unwrap();
+    std::fs::write(
+        work.join("inventory"),
+        "node ansible_connection=local ansible_python_interpreter=/nonexistent/python3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("ansible.cfg"),
+        "[defaults]\nretry_files_enabled = false\n",
+    )
+    .unwrap();
+    let venv = std::env::var("LKOPS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo().join(".venv"));
+    let run = || {
+        let vars = format!("work={} repo={}", work.display(), repo().display());
+        let out = Command::new(venv.join("bin/ansible-playbook"))
+            .current_dir(&work)
+            .args(["-i", "inventory", "-e", &vars])
+            .arg(repo().join("tests/dist/fetch_backups_raw.yml"))
+            .env("ANSIBLE_CONFIG", work.join("ansible.cfg"))
+            .env("ANSIBLE_HOME", work.join("home"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let recap = stdout
+            .lines()
+            .rfind(|l| l.starts_with("node "))
+            .unwrap_or_default()
+            .to_string();
+        (stdout, recap)
+    };
+    let (out, recap) = run();
+    assert!(recap.contains("failed=0"), "{out}");
+    assert!(
+        out.contains("control failed=True"),
+        "the control must fail: {out}"
+    );
+    assert!(recap.contains("ignored=1"), "{out}");
+    let ctl = work.join("controller/c1/node");
+    assert_eq!(
+        std::fs::read(ctl.join("node.lkbackup.tar.gz")).unwrap(),
+        archive
+    );
+    assert_eq!(
+        std::fs::read(ctl.join("SHA256SUMS")).unwrap(),
+        sums.stdout,
+        "SHA256SUMS copied byte for byte"
+    );
+    assert!(!ctl.join("node.lkbackup.tar.gz.part").exists());
+    // The controller directory and the copies (a loop counts once).
+    assert!(recap.contains("changed=2"), "{recap}\n{out}");
+
+    let (out, recap) = run();
+    assert!(
+        recap.contains("changed=0") && recap.contains("failed=0"),
+        "rerun: {recap}\n{out}"
+    );
 }

@@ -11,4 +11,6 @@ mod ansible_playbooks;
 mod collection;
 mod dist;
 mod playbooks;
+mod rehearse;
 mod salt;
+mod salt_formula;

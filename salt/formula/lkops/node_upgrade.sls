@@ -1,0 +1,56 @@
+{#- One node, in the order of the vendor procedure: pre-flight and placement record (lkops.prepare),
+    hierarchies switched over to a peer, a verified backup, the upgrade, the site's defaults merged,
+    and a backup of the upgraded configuration. Each step requires the one before it.
+
+    salt node-a state.apply lkops.node_upgrade test=True   # what would change, nothing changes
+    Run it through `salt-run state.orch lkops.orch.rolling_upgrade`, which takes one node of each
+    cluster at a time and hands the hierarchies back at the end. #}
+{%- from "lkops/map.jinja" import lkops, lkops_common, state_args with context %}
+include:
+  - lkops.prepare
+
+lkops-standby:
+  lkops.hierarchies_standby:
+    - target_version: {{ lkops.target_version | json }}
+    {{- state_args(dict(lkops.resource, lkroot=lkops.lkroot)) }}
+    {{- state_args(lkops_common) }}
+    - require:
+      - lkops: lkops-placement
+
+lkops-backup:
+  lkops.backed_up:
+    {{- state_args(dict(lkops.backup, lkroot=lkops.lkroot, defaults_file=lkops.defaults_file)) }}
+    {{- state_args(lkops_common) }}
+    - require:
+      - lkops: lkops-standby
+
+lkops-upgrade:
+  lkops.upgraded:
+    {{- state_args(dict(lkops.upgrade, version=lkops.target_version, lkroot=lkops.lkroot,
+                        defaults_file=lkops.defaults_file)) }}
+    {{- state_args(lkops_common) }}
+    - require:
+      - lkops: lkops-backup
+
+{%- if lkops.defaults_merge.get('src') %}
+
+lkops-defaults:
+  lkops.defaults_merged:
+    {{- state_args(dict({'dest': lkops.defaults_file}, **lkops.defaults_merge)) }}
+    {{- state_args(lkops_common) }}
+    - require:
+      - lkops: lkops-upgrade
+{%- endif %}
+
+{#- A new backup whenever the upgrade changed something (mod_watch forces it), so the newest
+    backup is the upgraded configuration. #}
+lkops-backup-upgraded:
+  lkops.backed_up:
+    {{- state_args(dict(lkops.backup, lkroot=lkops.lkroot, defaults_file=lkops.defaults_file)) }}
+    {{- state_args(lkops_common) }}
+    - watch:
+      - lkops: lkops-upgrade
+{%- if lkops.defaults_merge.get('src') %}
+    - require:
+      - lkops: lkops-defaults
+{%- endif %}
