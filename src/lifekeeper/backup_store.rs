@@ -14,13 +14,17 @@
 //!   `lkops-setup.<host>.<version>.log`.
 
 use crate::runtime::{fs as rfs, time, Failure};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use nix::unistd::UnlinkatFlags;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::fs;
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -506,23 +510,151 @@ pub fn create_dest(dest: &Path) -> Result<(), Failure> {
         })
 }
 
+/// dest opened once (`O_DIRECTORY|O_NOFOLLOW`): every write of a run is made relative to this
+/// descriptor (`openat` with `O_NOFOLLOW`, `renameat`, `unlinkat`), so dest swapped for a symbolic
+/// link during the run (into `lkroot/config`, where rmlk deletes everything) cannot redirect
+/// them (issue 22 defect 17). `path` is for messages only.
+#[derive(Debug)]
+pub struct DestDir {
+    fd: std::os::fd::OwnedFd,
+    pub path: PathBuf,
+}
+
+impl DestDir {
+    pub fn open(dest: &Path) -> Result<DestDir, Failure> {
+        nix::fcntl::open(
+            dest,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(|fd| DestDir {
+            fd,
+            path: dest.to_path_buf(),
+        })
+        .map_err(|e| {
+            Failure::param(
+                "dest",
+                format!(
+                    "cannot open dest {} as a directory (a symbolic link is refused): {e}",
+                    dest.display()
+                ),
+            )
+        })
+    }
+
+    /// Whether `path` still names the directory opened (not replaced, e.g. by a symbolic link).
+    pub fn still_at_path(&self) -> bool {
+        let Ok(st) = nix::sys::stat::fstat(&self.fd) else {
+            return false;
+        };
+        fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.file_type().is_dir() && m.dev() == st.st_dev && m.ino() == st.st_ino)
+    }
+
+    fn open_file(&self, name: &str, flags: OFlag, mode: u32) -> io::Result<File> {
+        nix::fcntl::openat(
+            &self.fd,
+            name,
+            flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        )
+        .map(File::from)
+        .map_err(io::Error::from)
+    }
+
+    /// Write what `input` yields to `name` atomically (a `.<name>.lkops-tmp.<pid>` temp, fsync,
+    /// renameat, fsync of the directory), mode `mode`; the sha256 of what was written.
+    pub fn put(&self, name: &str, input: &mut dyn Read, mode: u32) -> io::Result<String> {
+        let tmp = format!(".{name}{TMP_MARK}{}", std::process::id());
+        let _ = nix::unistd::unlinkat(&self.fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+        let result = (|| {
+            let mut out = self.open_file(
+                &tmp,
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+                0o600,
+            )?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = input.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
+            }
+            out.set_permissions(fs::Permissions::from_mode(mode))?;
+            out.sync_all()?;
+            nix::fcntl::renameat(&self.fd, tmp.as_str(), &self.fd, name)?;
+            nix::unistd::fsync(&self.fd)?;
+            Ok(hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect())
+        })();
+        if result.is_err() {
+            let _ = nix::unistd::unlinkat(&self.fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        result
+    }
+
+    /// sha256 and size of `name` in the directory.
+    pub fn sha256(&self, name: &str) -> io::Result<(String, u64)> {
+        let mut f = self.open_file(name, OFlag::O_RDONLY, 0)?;
+        let mut hasher = Sha256::new();
+        let size = io::copy(&mut f, &mut HashWriter(&mut hasher))?;
+        Ok((
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            size,
+        ))
+    }
+
+    /// Remove `name` from the directory (absent is fine).
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        match nix::unistd::unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Copy `src` into dest as `name` (0600) and prove the copy on disk equals the source.
-pub fn copy_verified(src: &Path, dest: &Path, name: &str) -> Result<(String, u64), Failure> {
-    let target = dest.join(name);
+pub fn copy_verified(src: &Path, dest: &DestDir, name: &str) -> Result<(String, u64), Failure> {
+    let target = dest.path.join(name);
     let fail = |what: String| {
-        let _ = fs::remove_file(&target);
+        let _ = dest.remove(name);
         Failure::new(what).with("source", src.display().to_string())
     };
     let src_sha =
         rfs::sha256_file(src).map_err(|e| fail(format!("cannot read {}: {e}", src.display())))?;
-    let written = rfs::copy_atomic(src, &target, 0o600).map_err(|e| {
-        fail(format!(
-            "cannot copy {} to {}: {e}",
-            src.display(),
-            target.display()
-        ))
-    })?;
-    let on_disk = rfs::sha256_file(&target)
+    let written = File::open(src)
+        .and_then(|mut f| dest.put(name, &mut f, 0o600))
+        .map_err(|e| {
+            fail(format!(
+                "cannot copy {} to {}: {e}",
+                src.display(),
+                target.display()
+            ))
+        })?;
+    let (on_disk, size) = dest
+        .sha256(name)
         .map_err(|e| fail(format!("cannot read back {}: {e}", target.display())))?;
     if written != src_sha || on_disk != src_sha {
         return Err(fail(format!(
@@ -531,14 +663,13 @@ pub fn copy_verified(src: &Path, dest: &Path, name: &str) -> Result<(String, u64
             src.display()
         )));
     }
-    let size = fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
     Ok((src_sha, size))
 }
 
 /// Rewrite the manifest and SHA256SUMS atomically: drop pruned files, add the new entry's files,
 /// keep every line we did not write ourselves.
 pub fn write_records(
-    dest: &Path,
+    dest: &DestDir,
     after: &Manifest,
     sums: &[SumLine],
     pruned: &[String],
@@ -561,12 +692,13 @@ pub fn write_records(
     }
     let mut text = serde_json::to_string_pretty(after).expect("manifest serialises");
     text.push('\n');
-    rfs::write_atomic(&dest.join(MANIFEST), text.as_bytes(), 0o600)
-        .and_then(|()| rfs::write_atomic(&dest.join(SUMS), render_sums(&lines).as_bytes(), 0o600))
+    dest.put(MANIFEST, &mut text.as_bytes(), 0o600)
+        .and_then(|_| dest.put(SUMS, &mut render_sums(&lines).as_bytes(), 0o600))
+        .map(|_| ())
         .map_err(|e| {
             Failure::new(format!(
                 "cannot write the backup records in {}: {e}",
-                dest.display()
+                dest.path.display()
             ))
         })
 }

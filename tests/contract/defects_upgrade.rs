@@ -373,3 +373,50 @@ fn require_standby_checked_only_while_planning_no_lock_spans_the_modules() {
     // setup never ran: still 9.4.0.
     assert_eq!(v["setup_logs"], json!([]), "{v:#}");
 }
+
+/// Defect 17: dest swapped for a symbolic link into `lkroot/config` during a run (here by a
+/// wrapped lkbackup) made lk_backup write the backups where rmlk deletes them, and report success.
+#[test]
+fn toctou_on_dest_backup_dir() {
+    let c = Cluster::create("defect17", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let dest = c.dir.join("backups");
+    backup(a, &dest, json!({}));
+    append(&a.defaults_file, "SITE_TUNABLE=1\n");
+    let config = a.lkroot.join("config");
+    let cmd = a.lkroot.join("bin/lkbackup");
+    std::fs::rename(&cmd, a.lkroot.join("bin/lkbackup.real")).unwrap();
+    std::fs::write(
+        &cmd,
+        format!(
+            "#!/bin/sh\n\"$0.real\" \"$@\"; rc=$?\nmv '{d}' '{d}.moved' && ln -s '{cfg}' '{d}'\nexit $rc\n",
+            d = s(&dest),
+            cfg = s(&config)
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before: Vec<String> = std::fs::read_dir(&config)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("archive."))
+        .collect();
+    let (v, rc) = a.module(
+        "lk_backup",
+        json!({"dest": s(&dest), "lkroot": s(&a.lkroot), "defaults_file": s(&a.defaults_file)}),
+    );
+    let after: Vec<String> = std::fs::read_dir(&config)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("archive."))
+        .collect();
+    assert_eq!(after, before, "the run wrote into lkroot/config: {v:#}");
+    assert_eq!(rc, 1, "the run must not report success: {v:#}");
+    assert!(v["msg"].as_str().unwrap().contains("was replaced"), "{v:#}");
+    // What was written is in the directory dest was, complete and verifiable.
+    std::fs::remove_file(&dest).unwrap();
+    std::fs::rename(dest.with_extension("moved"), &dest).unwrap();
+    let (v, rc) = a.module("lk_backup", json!({"state": "verified", "dest": s(&dest)}));
+    assert_eq!(rc, 0, "{v:#}");
+}

@@ -6,14 +6,13 @@ use super::{archive_members, Params};
 use crate::lifekeeper::backup_store::{
     check_host, check_outside_lkroot, clean_temps, copy_verified, create_dest, dest_exists,
     entries_json, entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, read_manifest,
-    read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry, Manifest,
+    read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry, DestDir, Manifest,
 };
 use crate::lifekeeper::packages;
 use crate::runtime::{diff, time, Cmd, Ctx, Failure, Outcome};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -184,12 +183,14 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         out.msg = msg.join("; ");
     } else {
         let mut msg = vec![];
+        // Opened once: every write below is relative to this descriptor (issue 22 defect 17).
+        let dir = DestDir::open(dest)?;
         if let Some(r) = &reason {
             ctx.progress(&format!("taking a backup: {r}"));
             let entry = take_backup(
                 p,
                 ctx,
-                dest,
+                &dir,
                 &host,
                 &fp,
                 now,
@@ -205,11 +206,10 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         }
         // Record first, delete second: a crash in between leaves unrecorded files (harmless),
         // never records that point at deleted files.
-        write_records(dest, &after, &sums, &pruned_names)?;
+        write_records(&dir, &after, &sums, &pruned_names)?;
         for n in &pruned_names {
-            match fs::remove_file(dest.join(n)) {
+            match dir.remove(n) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => warnings.push(format!(
                     "pruned {n} from the records but could not delete it: {e}"
                 )),
@@ -219,6 +219,13 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
             msg.push(format!("pruned {}", pruned_names.join(", ")));
         }
         out.msg = msg.join("; ");
+        if !dir.still_at_path() {
+            return Err(Failure::new(format!(
+                "dest {} was replaced during the run (moved away, or swapped for a symbolic link): the backup was written into the directory dest was when the run began, which is no longer at that path; nothing was written where dest points now. Check who changes dest, then rerun",
+                dest.display()
+            ))
+            .changed(true));
+        }
     }
     for w in warnings {
         out.warn(w);
@@ -390,7 +397,7 @@ pub(super) fn decide(
 fn take_backup(
     p: &Params,
     ctx: &Ctx,
-    dest: &Path,
+    dest: &DestDir,
     host: &str,
     fp: &str,
     now: i64,
@@ -420,7 +427,7 @@ fn take_backup(
         match copy_verified(&p.defaults_file, dest, def_name) {
             Ok((s, _)) => (Some(def_name.to_string()), Some(s)),
             Err(f) => {
-                let _ = fs::remove_file(dest.join(arch_name));
+                let _ = dest.remove(arch_name);
                 return Err(f);
             }
         }
