@@ -703,6 +703,57 @@ pub fn write_records(
         })
 }
 
+/// Backup copies of `host` that an interrupted run renamed into dest but never recorded (killed
+/// between the copy and the manifest): exactly the names `new_names` makes, in neither the
+/// manifest nor SHA256SUMS. Nothing can rely on them (lk_upgrade only restores recorded
+/// backups), so a real run under the dest lock removes them (issue 22 defect 9). Only those
+/// stamped at or after the newest recorded backup of `host` (a killed run names its copies by
+/// its own time): an older look-alike was put there by someone, and is left alone.
+pub fn orphans(dest: &Path, m: &Manifest, sums: &[SumLine], host: &str) -> Vec<String> {
+    let newest = newest_of(m, host).and_then(|e| {
+        e.archive
+            .strip_prefix(&format!("{host}.lkbackup."))
+            .and_then(|r| r.strip_suffix(".tar.gz"))
+            .map(|s| s[..s.len().min(16)].to_string())
+    });
+    let recent = |s: &str| newest.as_deref().is_none_or(|n| &s[..16] >= n);
+    let stamp = |s: &str| {
+        let (base, n) = s.split_once('_').unwrap_or((s, "1"));
+        let b = base.as_bytes();
+        b.len() == 16
+            && b[8] == b'T'
+            && b[15] == b'Z'
+            && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+            && !n.is_empty()
+            && n.bytes().all(|c| c.is_ascii_digit())
+            && recent(s)
+    };
+    let ours = |n: &str| {
+        n.strip_prefix(&format!("{host}.lkbackup."))
+            .and_then(|r| r.strip_suffix(".tar.gz"))
+            .is_some_and(stamp)
+            || n.strip_prefix(&format!("{host}.LifeKeeper.defaults."))
+                .is_some_and(stamp)
+    };
+    let recorded = |n: &str| {
+        sum_of(sums, n).is_some()
+            || m.backups
+                .iter()
+                .any(|e| e.archive == n || e.defaults_copy.as_deref() == Some(n))
+    };
+    let mut v: Vec<String> = fs::read_dir(dest)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| ours(n) && !recorded(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 /// Files named like our backups that nothing records.
 pub fn unrecorded(dest: &Path, listed: &BTreeSet<String>) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dest)
@@ -927,6 +978,33 @@ mod tests {
         assert_eq!(f1, PINNED_FP);
         fs::rename(lk.join("config/sub/x"), lk.join("config/sub/y")).unwrap();
         assert_ne!(fingerprint(&lk, &def).unwrap(), f1);
+    }
+
+    #[test]
+    fn orphans_are_only_unrecorded_copies_named_like_new_names() {
+        let d = tmpdir("orphans");
+        for n in [
+            "node-a.lkbackup.20261201T105000Z.tar.gz",
+            "node-a.lkbackup.20261201T105000Z_2.tar.gz",
+            "node-a.LifeKeeper.defaults.20261201T105000Z",
+            "node-a.LifeKeeper.defaults.9.2.2.saved",
+            "node-b.lkbackup.20261201T105000Z.tar.gz",
+            "node-a.lkbackup.recorded.tar.gz",
+            "node-a.lkbackup.19990101T000000Z.tar.gz",
+        ] {
+            fs::write(d.join(n), "x").unwrap();
+        }
+        let mut m = Manifest::default();
+        let mut e = entry("node-a", 1);
+        e.archive = "node-a.lkbackup.20261201T105000Z.tar.gz".into();
+        m.backups.push(e);
+        assert_eq!(
+            orphans(&d, &m, &[], "node-a"),
+            [
+                "node-a.LifeKeeper.defaults.20261201T105000Z",
+                "node-a.lkbackup.20261201T105000Z_2.tar.gz"
+            ]
+        );
     }
 
     #[test]

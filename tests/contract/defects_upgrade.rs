@@ -420,3 +420,35 @@ fn toctou_on_dest_backup_dir() {
     let (v, rc) = a.module("lk_backup", json!({"state": "verified", "dest": s(&dest)}));
     assert_eq!(rc, 0, "{v:#}");
 }
+
+/// Defect 9 (the lk_backup part): a backup copy renamed into dest by a run killed before it was
+/// recorded stayed for ever and `verified` warned about it on every run. A stale temp of a dead
+/// pid left beside the records is removed too.
+#[test]
+fn temp_and_orphan_files_never_cleaned_after_a_kill() {
+    let c = Cluster::create("defect9", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let dest = c.dir.join("backups");
+    let v = backup(a, &dest, json!({}));
+    // What a run killed after its renames and before the records leaves behind.
+    let orphan = dest.join("node-a.lkbackup.29990101T000000Z.tar.gz");
+    let orphan_defaults = dest.join("node-a.LifeKeeper.defaults.29990101T000000Z");
+    std::fs::copy(v["archive"].as_str().unwrap(), &orphan).unwrap();
+    std::fs::copy(&a.defaults_file, &orphan_defaults).unwrap();
+    // A temp of a dead writer (pid 999999 does not exist).
+    let temp = dest.join(".lkops-backups.json.lkops-tmp.999999");
+    std::fs::write(&temp, "{").unwrap();
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 0, "{v:#}");
+    assert!(v["warnings"].to_string().contains("not listed"), "{v:#}");
+    let v = backup(a, &dest, json!({}));
+    assert!(!orphan.exists() && !orphan_defaults.exists(), "{v:#}");
+    assert!(!temp.exists(), "{v:#}");
+    assert!(
+        v["warnings"].to_string().contains("never recorded"),
+        "{v:#}"
+    );
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["warnings"], Value::Null, "{v:#}");
+}

@@ -5,8 +5,9 @@
 use super::{archive_members, Params};
 use crate::lifekeeper::backup_store::{
     check_host, check_outside_lkroot, clean_temps, copy_verified, create_dest, dest_exists,
-    entries_json, entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, read_manifest,
-    read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry, DestDir, Manifest,
+    entries_json, entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, orphans,
+    read_manifest, read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry,
+    DestDir, Manifest,
 };
 use crate::lifekeeper::packages;
 use crate::runtime::{diff, time, Cmd, Ctx, Failure, Outcome};
@@ -74,6 +75,16 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     let sums = read_sums(dest)
         .map_err(|e| Failure::param("dest", e))?
         .unwrap_or_default();
+    if !ctx.check_mode {
+        for o in orphans(dest, &manifest, &sums, &host) {
+            match fs::remove_file(dest.join(&o)) {
+                Ok(()) => warnings.push(format!(
+                    "removed {o}: an interrupted run copied it into dest but never recorded it"
+                )),
+                Err(e) => warnings.push(format!("cannot remove the unrecorded copy {o}: {e}")),
+            }
+        }
+    }
     let fp = fingerprint(&p.lkroot, &p.defaults_file).map_err(Failure::new)?;
     let newest = newest_of(&manifest, &host);
 
