@@ -15,13 +15,17 @@
 //!   package owns, saved before rmlk; listed in SHA256SUMS).
 
 use crate::runtime::{fs as rfs, time, Failure};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use nix::unistd::UnlinkatFlags;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::fs;
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -407,18 +411,22 @@ pub fn entry_ok(dest: &Path, e: &BackupEntry, sums: &[SumLine]) -> bool {
     })
 }
 
-/// The newest backup of `host` in `dest` whose files exist and match both the manifest and
-/// SHA256SUMS (an older one when the newest is damaged); `None` when there is none. Read-only.
+/// The newest backup of `host` in `dest` when its files exist and match both the manifest and
+/// SHA256SUMS; `Ok(None)` when `dest` holds no backup of `host`; `Err` when the newest does not
+/// verify. Never an older one: restoring a backup older than the newest silently loses every
+/// change recorded after it (issue 22 defect 1). Read-only.
 pub fn find_verified(dest: &Path, host: &str) -> Result<Option<BackupEntry>, String> {
     let m = read_manifest(dest)?;
     let sums = read_sums(dest)?.unwrap_or_default();
-    let mut mine: Vec<&BackupEntry> = m.backups.iter().filter(|e| e.host == host).collect();
-    mine.sort_by(|a, b| (a.timestamp, &a.archive).cmp(&(b.timestamp, &b.archive)));
-    Ok(mine
-        .into_iter()
-        .rev()
-        .find(|e| entry_ok(dest, e, &sums))
-        .cloned())
+    match newest_of(&m, host) {
+        None => Ok(None),
+        Some(e) if entry_ok(dest, e, &sums) => Ok(Some(e.clone())),
+        Some(e) => Err(format!(
+            "the newest backup of {host} in {}, {}, does not verify (a file is missing, damaged or not recorded in {SUMS}); an older backup is never used instead, since it would lose the changes made after it. Take a new backup with lk_backup, then rerun",
+            dest.display(),
+            e.archive
+        )),
+    }
 }
 
 /// The backup of `host` whose archive is `archive`, when its files still verify; `None`
@@ -511,23 +519,151 @@ pub fn create_dest(dest: &Path) -> Result<(), Failure> {
         })
 }
 
+/// dest opened once (`O_DIRECTORY|O_NOFOLLOW`): every write of a run is made relative to this
+/// descriptor (`openat` with `O_NOFOLLOW`, `renameat`, `unlinkat`), so dest swapped for a symbolic
+/// link during the run (into `lkroot/config`, where rmlk deletes everything) cannot redirect
+/// them (issue 22 defect 17). `path` is for messages only.
+#[derive(Debug)]
+pub struct DestDir {
+    fd: std::os::fd::OwnedFd,
+    pub path: PathBuf,
+}
+
+impl DestDir {
+    pub fn open(dest: &Path) -> Result<DestDir, Failure> {
+        nix::fcntl::open(
+            dest,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(|fd| DestDir {
+            fd,
+            path: dest.to_path_buf(),
+        })
+        .map_err(|e| {
+            Failure::param(
+                "dest",
+                format!(
+                    "cannot open dest {} as a directory (a symbolic link is refused): {e}",
+                    dest.display()
+                ),
+            )
+        })
+    }
+
+    /// Whether `path` still names the directory opened (not replaced, e.g. by a symbolic link).
+    pub fn still_at_path(&self) -> bool {
+        let Ok(st) = nix::sys::stat::fstat(&self.fd) else {
+            return false;
+        };
+        fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.file_type().is_dir() && m.dev() == st.st_dev && m.ino() == st.st_ino)
+    }
+
+    fn open_file(&self, name: &str, flags: OFlag, mode: u32) -> io::Result<File> {
+        nix::fcntl::openat(
+            &self.fd,
+            name,
+            flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        )
+        .map(File::from)
+        .map_err(io::Error::from)
+    }
+
+    /// Write what `input` yields to `name` atomically (a `.<name>.lkops-tmp.<pid>` temp, fsync,
+    /// renameat, fsync of the directory), mode `mode`; the sha256 of what was written.
+    pub fn put(&self, name: &str, input: &mut dyn Read, mode: u32) -> io::Result<String> {
+        let tmp = format!(".{name}{TMP_MARK}{}", std::process::id());
+        let _ = nix::unistd::unlinkat(&self.fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+        let result = (|| {
+            let mut out = self.open_file(
+                &tmp,
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+                0o600,
+            )?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = input.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
+            }
+            out.set_permissions(fs::Permissions::from_mode(mode))?;
+            out.sync_all()?;
+            nix::fcntl::renameat(&self.fd, tmp.as_str(), &self.fd, name)?;
+            nix::unistd::fsync(&self.fd)?;
+            Ok(hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect())
+        })();
+        if result.is_err() {
+            let _ = nix::unistd::unlinkat(&self.fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        result
+    }
+
+    /// sha256 and size of `name` in the directory.
+    pub fn sha256(&self, name: &str) -> io::Result<(String, u64)> {
+        let mut f = self.open_file(name, OFlag::O_RDONLY, 0)?;
+        let mut hasher = Sha256::new();
+        let size = io::copy(&mut f, &mut HashWriter(&mut hasher))?;
+        Ok((
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            size,
+        ))
+    }
+
+    /// Remove `name` from the directory (absent is fine).
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        match nix::unistd::unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Copy `src` into dest as `name` (0600) and prove the copy on disk equals the source.
-pub fn copy_verified(src: &Path, dest: &Path, name: &str) -> Result<(String, u64), Failure> {
-    let target = dest.join(name);
+pub fn copy_verified(src: &Path, dest: &DestDir, name: &str) -> Result<(String, u64), Failure> {
+    let target = dest.path.join(name);
     let fail = |what: String| {
-        let _ = fs::remove_file(&target);
+        let _ = dest.remove(name);
         Failure::new(what).with("source", src.display().to_string())
     };
     let src_sha =
         rfs::sha256_file(src).map_err(|e| fail(format!("cannot read {}: {e}", src.display())))?;
-    let written = rfs::copy_atomic(src, &target, 0o600).map_err(|e| {
-        fail(format!(
-            "cannot copy {} to {}: {e}",
-            src.display(),
-            target.display()
-        ))
-    })?;
-    let on_disk = rfs::sha256_file(&target)
+    let written = File::open(src)
+        .and_then(|mut f| dest.put(name, &mut f, 0o600))
+        .map_err(|e| {
+            fail(format!(
+                "cannot copy {} to {}: {e}",
+                src.display(),
+                target.display()
+            ))
+        })?;
+    let (on_disk, size) = dest
+        .sha256(name)
         .map_err(|e| fail(format!("cannot read back {}: {e}", target.display())))?;
     if written != src_sha || on_disk != src_sha {
         return Err(fail(format!(
@@ -536,14 +672,13 @@ pub fn copy_verified(src: &Path, dest: &Path, name: &str) -> Result<(String, u64
             src.display()
         )));
     }
-    let size = fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
     Ok((src_sha, size))
 }
 
 /// Rewrite the manifest and SHA256SUMS atomically: drop pruned files, add the new entry's files,
 /// keep every line we did not write ourselves.
 pub fn write_records(
-    dest: &Path,
+    dest: &DestDir,
     after: &Manifest,
     sums: &[SumLine],
     pruned: &[String],
@@ -566,14 +701,66 @@ pub fn write_records(
     }
     let mut text = serde_json::to_string_pretty(after).expect("manifest serialises");
     text.push('\n');
-    rfs::write_atomic(&dest.join(MANIFEST), text.as_bytes(), 0o600)
-        .and_then(|()| rfs::write_atomic(&dest.join(SUMS), render_sums(&lines).as_bytes(), 0o600))
+    dest.put(MANIFEST, &mut text.as_bytes(), 0o600)
+        .and_then(|_| dest.put(SUMS, &mut render_sums(&lines).as_bytes(), 0o600))
+        .map(|_| ())
         .map_err(|e| {
             Failure::new(format!(
                 "cannot write the backup records in {}: {e}",
-                dest.display()
+                dest.path.display()
             ))
         })
+}
+
+/// Backup copies of `host` that an interrupted run renamed into dest but never recorded (killed
+/// between the copy and the manifest): exactly the names `new_names` makes, in neither the
+/// manifest nor SHA256SUMS. Nothing can rely on them (lk_upgrade only restores recorded
+/// backups), so a real run under the dest lock removes them (issue 22 defect 9). Only those
+/// stamped at or after the newest recorded backup of `host` (a killed run names its copies by
+/// its own time): an older look-alike was put there by someone, and is left alone.
+pub fn orphans(dest: &Path, m: &Manifest, sums: &[SumLine], host: &str) -> Vec<String> {
+    let newest = newest_of(m, host).and_then(|e| {
+        e.archive
+            .strip_prefix(&format!("{host}.lkbackup."))
+            .and_then(|r| r.strip_suffix(".tar.gz"))
+            .map(|s| s[..s.len().min(16)].to_string())
+    });
+    let recent = |s: &str| newest.as_deref().is_none_or(|n| &s[..16] >= n);
+    let stamp = |s: &str| {
+        let (base, n) = s.split_once('_').unwrap_or((s, "1"));
+        let b = base.as_bytes();
+        b.len() == 16
+            && b[8] == b'T'
+            && b[15] == b'Z'
+            && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+            && !n.is_empty()
+            && n.bytes().all(|c| c.is_ascii_digit())
+            && recent(s)
+    };
+    let ours = |n: &str| {
+        n.strip_prefix(&format!("{host}.lkbackup."))
+            .and_then(|r| r.strip_suffix(".tar.gz"))
+            .is_some_and(stamp)
+            || n.strip_prefix(&format!("{host}.LifeKeeper.defaults."))
+                .is_some_and(stamp)
+    };
+    let recorded = |n: &str| {
+        sum_of(sums, n).is_some()
+            || m.backups
+                .iter()
+                .any(|e| e.archive == n || e.defaults_copy.as_deref() == Some(n))
+    };
+    let mut v: Vec<String> = fs::read_dir(dest)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| ours(n) && !recorded(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Files named like our backups that nothing records.
@@ -614,6 +801,63 @@ pub fn changed_files(before: &[(String, String)], after: &[(String, String)]) ->
 /// The upgrade journal of `host` (kept in the backup directory, else lk_upgrade's state_dir).
 pub fn journal_name(host: &str) -> String {
     format!("upgrade-journal.{host}.json")
+}
+
+/// An upgrade recorded in `dest` that has not finished: whose journal it is and the archive it
+/// restores (if it names one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unfinished {
+    pub host: String,
+    pub journal: String,
+    pub archive: Option<String>,
+}
+
+/// The unfinished upgrade journals in `dest` (every host's): what retention must never prune
+/// (issue 22 defect 2). Only the two fields the store needs are read; a journal that cannot be
+/// read or parsed counts as unfinished with no archive known (then nothing of its host is
+/// pruned: being wrong there costs disk space, not a node).
+pub fn unfinished_upgrades(dest: &Path) -> Vec<Unfinished> {
+    #[derive(Deserialize)]
+    struct J {
+        #[serde(default)]
+        finished: bool,
+        #[serde(default)]
+        backup: Option<String>,
+    }
+    let mut out = vec![];
+    let Ok(entries) = fs::read_dir(dest) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(host) = n
+            .strip_prefix("upgrade-journal.")
+            .and_then(|h| h.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if journal_name(host) != n {
+            continue;
+        }
+        let j = fs::read_to_string(e.path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<J>(&t).ok());
+        match j {
+            Some(j) if j.finished => {}
+            Some(j) => out.push(Unfinished {
+                host: host.to_string(),
+                journal: n,
+                archive: j.backup,
+            }),
+            None => out.push(Unfinished {
+                host: host.to_string(),
+                journal: n,
+                archive: None,
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.journal.cmp(&b.journal));
+    out
 }
 
 /// The copy of the old release's defaults file the reinstall path takes before rmlk.
@@ -764,6 +1008,33 @@ mod tests {
         assert_eq!(f1, PINNED_FP);
         fs::rename(lk.join("config/sub/x"), lk.join("config/sub/y")).unwrap();
         assert_ne!(fingerprint(&lk, &def).unwrap(), f1);
+    }
+
+    #[test]
+    fn orphans_are_only_unrecorded_copies_named_like_new_names() {
+        let d = tmpdir("orphans");
+        for n in [
+            "node-a.lkbackup.20261201T105000Z.tar.gz",
+            "node-a.lkbackup.20261201T105000Z_2.tar.gz",
+            "node-a.LifeKeeper.defaults.20261201T105000Z",
+            "node-a.LifeKeeper.defaults.9.2.2.saved",
+            "node-b.lkbackup.20261201T105000Z.tar.gz",
+            "node-a.lkbackup.recorded.tar.gz",
+            "node-a.lkbackup.19990101T000000Z.tar.gz",
+        ] {
+            fs::write(d.join(n), "x").unwrap();
+        }
+        let mut m = Manifest::default();
+        let mut e = entry("node-a", 1);
+        e.archive = "node-a.lkbackup.20261201T105000Z.tar.gz".into();
+        m.backups.push(e);
+        assert_eq!(
+            orphans(&d, &m, &[], "node-a"),
+            [
+                "node-a.LifeKeeper.defaults.20261201T105000Z",
+                "node-a.lkbackup.20261201T105000Z_2.tar.gz"
+            ]
+        );
     }
 
     #[test]

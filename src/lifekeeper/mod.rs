@@ -8,6 +8,7 @@ pub mod defaults_reapply;
 pub mod media;
 pub mod mirrors;
 pub mod node;
+pub mod node_lock;
 pub mod packages;
 pub mod ports;
 pub mod remote;

@@ -202,6 +202,18 @@ impl Module for Resource {
             }
             None => ctx,
         };
+        // The node lock (issue 22 defects 5, 8): no hierarchy moves while another lkops module
+        // (an lk_upgrade about to stop LifeKeeper) changes this node. Taken before the status is
+        // read, so the plan is made from what that module left. Query and check mode change nothing.
+        let _node_lock = if p.state == State::Query || ctx.check_mode {
+            None
+        } else {
+            Some(crate::lifekeeper::node_lock::take(
+                &p.lkroot,
+                "lk_resource",
+                std::time::Duration::from_secs(p.timeout.unwrap_or(600).max(1) as u64),
+            )?)
+        };
         let Some(local) = status::read(&ctx.runner, &p.lkroot)? else {
             return not_running(&p);
         };

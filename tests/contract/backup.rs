@@ -768,7 +768,8 @@ fn pinned_full_json_of_present_verified_and_restored() {
                 "timeout": 600
             }},
             "missing": [],
-            "msg": "all 2 files in <DIR>/backups match SHA256SUMS"
+            "msg": "all 2 files in <DIR>/backups match SHA256SUMS",
+            "not_recorded": []
         }),
     );
 

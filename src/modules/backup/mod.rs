@@ -148,6 +148,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("fingerprint", "str", "state=present or restored", "The configuration fingerprint (present: of the current configuration; restored: after the restore)."),
         Ret::new("corrupt", "list", "state=verified", "Files whose sha256 does not match SHA256SUMS or the manifest."),
         Ret::new("missing", "list", "state=verified", "Files listed in SHA256SUMS or the manifest that do not exist."),
+        Ret::new("not_recorded", "list", "state=verified", "Files of a manifest entry whose content matches the manifest but that SHA256SUMS does not list (intact, not corrupt; still a verification failure)."),
         Ret::new("restored_files", "list", "state=restored, real run", "Configuration files (relative to lkroot, or the defaults file) whose content changed."),
         Ret::new("would_restore", "list", "state=restored", "Members of the archive (tar -tzf)."),
     ],
@@ -182,6 +183,17 @@ impl Module for Backup {
         // the play).
         let ctx = &ctx.bounded("timeout", p.timeout)?;
         // lkroot, defaults_file and dest are absolute (Kind::AbsPath, checked by the runtime).
+        // The node lock (issue 22 defects 5, 8): a backup or a restore never runs while another
+        // lkops module (lk_upgrade between rmlk and its restore) changes this node.
+        let _node_lock = if p.state == State::Verified || ctx.check_mode {
+            None
+        } else {
+            Some(crate::lifekeeper::node_lock::take(
+                &p.lkroot,
+                "lk_backup",
+                std::time::Duration::from_secs(p.timeout.max(1) as u64),
+            )?)
+        };
         match p.state {
             State::Present => present::present(&p, ctx),
             State::Verified => verified::verified(&p),

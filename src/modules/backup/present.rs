@@ -5,15 +5,15 @@
 use super::{archive_members, Params};
 use crate::lifekeeper::backup_store::{
     check_host, check_outside_lkroot, clean_temps, copy_verified, create_dest, dest_exists,
-    entries_json, entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, read_manifest,
-    read_sums, select_prune, write_records, BackupEntry, Manifest,
+    entries_json, entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, orphans,
+    read_manifest, read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry,
+    DestDir, Manifest,
 };
 use crate::lifekeeper::packages;
 use crate::runtime::{diff, time, Cmd, Ctx, Failure, Outcome};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +75,16 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     let sums = read_sums(dest)
         .map_err(|e| Failure::param("dest", e))?
         .unwrap_or_default();
+    if !ctx.check_mode {
+        for o in orphans(dest, &manifest, &sums, &host) {
+            match fs::remove_file(dest.join(&o)) {
+                Ok(()) => warnings.push(format!(
+                    "removed {o}: an interrupted run copied it into dest but never recorded it"
+                )),
+                Err(e) => warnings.push(format!("cannot remove the unrecorded copy {o}: {e}")),
+            }
+        }
+    }
     let fp = fingerprint(&p.lkroot, &p.defaults_file).map_err(Failure::new)?;
     let newest = newest_of(&manifest, &host);
 
@@ -94,6 +104,32 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         newest_intact,
     );
     warnings.extend(warning);
+    // Never prune what an unfinished upgrade restores (issue 22 defect 2): its rerun would
+    // refuse and leave the node without hierarchies. An unreadable journal pins all of its host.
+    let unfinished = unfinished_upgrades(dest);
+    let prune: Vec<BackupEntry> = prune
+        .into_iter()
+        .filter(|e| {
+            let pinned = unfinished
+                .iter()
+                .any(|u| u.host == e.host && u.archive.as_deref().is_none_or(|a| a == e.archive));
+            if pinned {
+                warnings.push(format!(
+                    "kept {} beyond keep: an unfinished upgrade of {} restores it",
+                    e.archive, e.host
+                ));
+            }
+            !pinned
+        })
+        .collect();
+    for u in unfinished.iter().filter(|u| u.host == host) {
+        warnings.push(format!(
+            "an upgrade of {host} is unfinished ({} in {}): a backup taken now is of the half-upgraded node; the upgrade restores {} when it resumes",
+            u.journal,
+            dest.display(),
+            u.archive.as_deref().unwrap_or("the archive its journal names")
+        ));
+    }
     let take = reason.is_some();
 
     let now = time::now_secs();
@@ -158,12 +194,14 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         out.msg = msg.join("; ");
     } else {
         let mut msg = vec![];
+        // Opened once: every write below is relative to this descriptor (issue 22 defect 17).
+        let dir = DestDir::open(dest)?;
         if let Some(r) = &reason {
             ctx.progress(&format!("taking a backup: {r}"));
             let entry = take_backup(
                 p,
                 ctx,
-                dest,
+                &dir,
                 &host,
                 &fp,
                 now,
@@ -179,11 +217,10 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         }
         // Record first, delete second: a crash in between leaves unrecorded files (harmless),
         // never records that point at deleted files.
-        write_records(dest, &after, &sums, &pruned_names)?;
+        write_records(&dir, &after, &sums, &pruned_names)?;
         for n in &pruned_names {
-            match fs::remove_file(dest.join(n)) {
+            match dir.remove(n) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => warnings.push(format!(
                     "pruned {n} from the records but could not delete it: {e}"
                 )),
@@ -193,6 +230,13 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
             msg.push(format!("pruned {}", pruned_names.join(", ")));
         }
         out.msg = msg.join("; ");
+        if !dir.still_at_path() {
+            return Err(Failure::new(format!(
+                "dest {} was replaced during the run (moved away, or swapped for a symbolic link): the backup was written into the directory dest was when the run began, which is no longer at that path; nothing was written where dest points now. Check who changes dest, then rerun",
+                dest.display()
+            ))
+            .changed(true));
+        }
     }
     for w in warnings {
         out.warn(w);
@@ -364,7 +408,7 @@ pub(super) fn decide(
 fn take_backup(
     p: &Params,
     ctx: &Ctx,
-    dest: &Path,
+    dest: &DestDir,
     host: &str,
     fp: &str,
     now: i64,
@@ -394,7 +438,7 @@ fn take_backup(
         match copy_verified(&p.defaults_file, dest, def_name) {
             Ok((s, _)) => (Some(def_name.to_string()), Some(s)),
             Err(f) => {
-                let _ = fs::remove_file(dest.join(arch_name));
+                let _ = dest.remove(arch_name);
                 return Err(f);
             }
         }

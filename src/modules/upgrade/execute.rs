@@ -128,6 +128,12 @@ impl Run<'_> {
     fn step(&mut self, i: usize) -> Result<StepStatus, Failure> {
         let lkroot = self.p.lkroot.clone();
         let t = self.timeout();
+        if matches!(
+            self.plan.steps[i].action,
+            Action::Stop | Action::Uninstall | Action::Setup(_)
+        ) {
+            super::recheck_standby(self.p, self.ctx)?;
+        }
         match self.plan.steps[i].action.clone() {
             // Verified while gathering (before anything was touched); not journaled, so every
             // run checks it again.

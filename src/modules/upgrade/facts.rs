@@ -49,6 +49,8 @@ pub struct Facts {
     /// With backup_dir: the verified archive of this node (the one an unfinished journal
     /// records, else the newest), `None` when none verifies; `Err` when the directory is unreadable.
     pub backup: Option<Result<Option<PathBuf>, String>>,
+    /// Warnings about that backup (allow_stale_backup: it predates a configuration change).
+    pub backup_warnings: Vec<String>,
     pub setup_config_is_file: bool,
     /// The given setup_config's text (empty when unreadable), for the predicted packages.
     pub setup_config_text: String,
@@ -106,18 +108,6 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
             .unwrap_or_default(),
         _ => vec![],
     };
-    // A resumed run restores the archive the first run relied on, never a newer backup that
-    // may have been taken of the half-reinstalled node in between.
-    let backup = match &p.backup_dir {
-        Some(dir) if upgrading => Some(
-            match pending.and_then(|j| j.backup.as_deref()) {
-                Some(a) => backup_store::find_verified_archive(dir, &host, a),
-                None => backup_store::find_verified(dir, &host),
-            }
-            .map(|e| e.map(|e| dir.join(e.archive))),
-        ),
-        _ => None,
-    };
     let mut defaults_problems = vec![];
     if upgrading {
         for (name, file) in [
@@ -140,8 +130,39 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
             }
         }
     }
+    // A resumed run restores the archive the first run relied on, never a newer backup that
+    // may have been taken of the half-reinstalled node in between. A first run takes the newest
+    // backup of this host or nothing (issue 22 defect 1): never an older one when the newest is
+    // damaged, and never one that no longer matches the configuration it would replace.
+    let mut backup_warnings = vec![];
+    let backup = match &p.backup_dir {
+        Some(dir) if upgrading => Some(match pending.and_then(|j| j.backup.as_deref()) {
+            Some(a) => backup_store::find_verified_archive(dir, &host, a)
+                .map(|e| e.map(|e| dir.join(e.archive))),
+            None => backup_store::find_verified(dir, &host).and_then(|e| match e {
+                None => Ok(None),
+                Some(e) => {
+                    // Before the first step the configuration is still the one to keep; after
+                    // one (lkstop, rmlk) it differs by design.
+                    // A defaults file the merge refuses is refused first (the plan names defaults_file).
+                    let untouched =
+                        pending.is_none_or(|j| j.done.is_empty()) && defaults_problems.is_empty();
+                    match stale_backup(p, &e, untouched) {
+                        Ok(None) => Ok(Some(dir.join(e.archive))),
+                        Ok(Some(w)) => {
+                            backup_warnings.push(w);
+                            Ok(Some(dir.join(e.archive)))
+                        }
+                        Err(msg) => Err(msg),
+                    }
+                }
+            }),
+        }),
+        _ => None,
+    };
     let facts = Facts {
         defaults_problems,
+        backup_warnings,
         node: status::probe(runner, &p.lkroot),
         packages: packages::packages(runner),
         stepping,
@@ -162,4 +183,37 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
         installed,
     };
     Ok((facts, journal))
+}
+
+/// Compare the configuration now with the one `e` recorded (`backup_store::fingerprint`, the same
+/// function lk_backup records it with). `Err`: refuse (changed, allow_stale_backup false);
+/// `Ok(Some)`: the warning when allowed; `Ok(None)`: current, or not comparable any more.
+fn stale_backup(
+    p: &Params,
+    e: &backup_store::BackupEntry,
+    untouched: bool,
+) -> Result<Option<String>, String> {
+    if !untouched {
+        return Ok(None);
+    }
+    let now = backup_store::fingerprint(&p.lkroot, &p.defaults_file)?;
+    if now == e.fingerprint {
+        return Ok(None);
+    }
+    let why = format!(
+        "the configuration of this node (under {}/config and {}) changed after the newest backup {} was taken ({}): restoring it would lose those changes",
+        p.lkroot.display(),
+        p.defaults_file.display(),
+        e.archive,
+        e.time
+    );
+    if p.allow_stale_backup {
+        Ok(Some(format!(
+            "{why}; restoring it anyway (allow_stale_backup: true)"
+        )))
+    } else {
+        Err(format!(
+            "{why}. Take a new backup with lk_backup, or set allow_stale_backup: true to restore it anyway"
+        ))
+    }
 }

@@ -17,6 +17,7 @@ pub mod plan;
 mod plan_tests;
 
 use crate::lifekeeper::media::Mode as MediaMode;
+use crate::lifekeeper::node_lock;
 use crate::lifekeeper::version::Version;
 use crate::runtime::{
     check_abs_path, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
@@ -24,6 +25,7 @@ use crate::runtime::{
 use serde::Deserialize;
 use std::fs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 const PARAMS: &[Param] = &[
     Param::new("version", Kind::Str, "The target LifeKeeper version, e.g. C(9.6.1).").required(),
@@ -124,6 +126,12 @@ const PARAMS: &[Param] = &[
         "lk_backup's directory. Required for the reinstall path, which refuses before touching anything unless it holds a backup of this node that verifies. The saved defaults file, the setup log and the journal go there too.",
     ),
     Param::new(
+        "allow_stale_backup",
+        Kind::Bool,
+        "On the reinstall path, restore the newest backup even when the node's configuration fingerprint (see lk_backup) differs from the one recorded with it (the configuration changed after the backup), with a warning. By default that is refused before anything is touched: the restore would lose the changes.",
+    )
+    .default("false"),
+    Param::new(
         "defaults_base",
         Kind::AbsPath,
         "The old release's pristine /etc/default/LifeKeeper. With it, re-applying the saved parameters after a reinstall is a three-way merge (only keys the site changed are carried).",
@@ -135,6 +143,13 @@ const PARAMS: &[Param] = &[
     )
     .default("true"),
     Param::new("timeout", Kind::Int, "Seconds allowed for each external step (setup, rmlk, lkstop, mount, extraction).").default("1800").range(1, 86400),
+    Param::new(
+        "lock_wait",
+        Kind::Int,
+        "Seconds to wait for the node lock (per lkroot) while another lkops module changes this node; the plan is made after the lock is taken, from what the other run left.",
+    )
+    .default("3600")
+    .range(0, 86400),
     Param::new(
         "work_dir",
         Kind::AbsPath,
@@ -260,13 +275,21 @@ pub struct Params {
     pub allow_reinstall: bool,
     pub restore_config: bool,
     pub backup_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub allow_stale_backup: bool,
     pub defaults_base: Option<PathBuf>,
     pub require_standby: bool,
     pub timeout: i64,
+    #[serde(default = "default_lock_wait")]
+    pub lock_wait: i64,
     pub work_dir: PathBuf,
     pub state_dir: PathBuf,
     pub defaults_file: PathBuf,
     pub lkroot: PathBuf,
+}
+
+fn default_lock_wait() -> i64 {
+    3600
 }
 
 crate::choice_enum! {
@@ -289,6 +312,19 @@ impl Module for Upgrade {
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         let target = validate(&p)?;
+        // The node lock before the facts: a run that waited for another one plans from what that
+        // one left (issue 22 defect 15), and no other lkops module (lk_resource moving
+        // hierarchies here, a second lk_upgrade with another state_dir) changes the node between
+        // this plan and its last step (defects 5, 8). Check mode changes nothing: no lock.
+        let _node_lock = if ctx.check_mode {
+            None
+        } else {
+            Some(node_lock::take(
+                &p.lkroot,
+                "lk_upgrade",
+                Duration::from_secs(p.lock_wait.max(0) as u64),
+            )?)
+        };
         let (facts, journal) = facts::gather(&p, ctx, target)?;
         // Said once, whatever the path: the probe's own warnings and the lktest fallback.
         let mut warnings: Vec<String> = facts
@@ -301,14 +337,43 @@ impl Module for Upgrade {
         warnings.extend(crate::lifekeeper::status::lktest_missing_warning(&p.lkroot));
         let mut o = match plan::plan(&p, target, &facts, journal.as_ref(), ctx.check_mode)? {
             plan::Plan::AtTarget(a) => a.outcome(&facts.journal_path),
-            plan::Plan::Upgrade(u) if ctx.check_mode => u.predicted(&p, &facts),
-            plan::Plan::Upgrade(u) => execute::execute(&p, ctx, *u, &facts.journal_path)?,
+            plan::Plan::Upgrade(u) => {
+                // The backup's warnings (allow_stale_backup) matter only to a run that upgrades.
+                warnings.extend(facts.backup_warnings.iter().cloned());
+                if ctx.check_mode {
+                    u.predicted(&p, &facts)
+                } else {
+                    execute::execute(&p, ctx, *u, &facts.journal_path)?
+                }
+            }
         };
         for w in warnings {
             o.warn(w);
         }
         Ok(o)
     }
+}
+
+/// `require_standby` again, right before a step that stops LifeKeeper (lkstop, rmlk, setup): the
+/// plan's check may be minutes old (media opened, defaults saved), and a hierarchy brought into
+/// service here since then (by hand, or a failover) would be out of service everywhere once
+/// LifeKeeper stops (issue 22 defect 5). The node lock keeps lkops modules out; this catches the rest.
+fn recheck_standby(p: &Params, ctx: &Ctx) -> Result<(), Failure> {
+    if !p.require_standby {
+        return Ok(());
+    }
+    let st = crate::lifekeeper::status::probe(&ctx.runner, &p.lkroot)
+        .into_result()
+        .map_err(|e| Failure::new(format!("re-checking require_standby: {}", e.msg)))?;
+    let busy = plan::in_service(st.as_ref());
+    if busy.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "resources came into service on this node after the plan was made: {}; stopped before the next destructive step (nothing of it was run). Move them to another node (lk_resource), then rerun",
+        busy.join(", ")
+    ))
+    .with("in_service", busy))
 }
 
 // ---- parameters ----------------------------------------------------------------------------------

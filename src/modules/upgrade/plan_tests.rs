@@ -71,6 +71,7 @@ fn facts(installed: Option<&str>) -> Facts {
         target_media: Some(image("/m/sps_961.img", Ok(TARGET))),
         media_packages: vec![],
         backup: None,
+        backup_warnings: vec![],
         setup_config_is_file: false,
         setup_config_text: String::new(),
         defaults_base_is_file: false,

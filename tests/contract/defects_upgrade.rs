@@ -1,0 +1,454 @@
+//! Regression tests for the backup, lock and reinstall defects of issue 22 (1, 2, 5, 8, 9, 10,
+//! 15, 17), each named after the defect it guards. They run the real module binaries against
+//! lksim.
+
+use crate::common::{media, Cluster, Node};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// A 9.2.2 cluster (node-b is reinstalled to 9.6.1), its 9.6.1 media and the backup dir.
+fn reinstall_cluster(name: &str) -> (Cluster, PathBuf, PathBuf) {
+    let c = Cluster::create(name, &["node-a", "node-b"], "9.2.2", &[]);
+    let img = media(name, "9.6.1");
+    let backups = c.dir.join("backups");
+    (c, img, backups)
+}
+
+fn upgrade_args(c: &Cluster, n: &Node, img: &Path, backups: &Path, extra: Value) -> Value {
+    let mut a = json!({
+        "version": "9.6.1",
+        "media": s(img),
+        "allow_reinstall": true,
+        "backup_dir": s(backups),
+        "lkroot": s(&n.lkroot),
+        "defaults_file": s(&n.defaults_file),
+        "work_dir": s(&c.dir.join("work")),
+        "state_dir": s(&c.dir.join("state")),
+        "timeout": 60,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        a[k] = v.clone();
+    }
+    a
+}
+
+fn backup(n: &Node, backups: &Path, extra: Value) -> Value {
+    let mut a =
+        json!({"dest": s(backups), "lkroot": s(&n.lkroot), "defaults_file": s(&n.defaults_file)});
+    for (k, v) in extra.as_object().unwrap() {
+        a[k] = v.clone();
+    }
+    let (v, rc) = n.module("lk_backup", a);
+    assert_eq!(rc, 0, "lk_backup: {v:#}");
+    v
+}
+
+fn installed(n: &Node) -> String {
+    String::from_utf8_lossy(&n.lk("lcdstatus", &["-e"]).stdout).into_owned()
+        + &std::fs::read_to_string(&n.defaults_file).unwrap_or_default()
+}
+
+fn append(f: &Path, text: &str) {
+    let old = std::fs::read_to_string(f).unwrap();
+    std::fs::write(f, old + text).unwrap();
+}
+
+/// Defect 1: with the newest backup damaged, the reinstall fell back to an older one; and a
+/// backup older than the current configuration was restored without a word.
+#[test]
+fn reinstall_restores_older_or_stale_backup_without_a_word() {
+    let (c, img, backups) = reinstall_cluster("defect1");
+    let b = c.node("node-b");
+    let first = backup(b, &backups, json!({}));
+    // A site change after backup 1 (the fingerprint covers the defaults file and lkroot/config).
+    append(&b.defaults_file, "SITE_TUNABLE=42\n");
+    let second = backup(b, &backups, json!({}));
+    assert_eq!(second["changed"], true, "{second:#}");
+    assert_ne!(first["archive"], second["archive"]);
+    let archive2 = PathBuf::from(second["archive"].as_str().unwrap());
+    let good = std::fs::read(&archive2).unwrap();
+    let mut bad = good.clone();
+    bad[10] ^= 1;
+    std::fs::write(&archive2, &bad).unwrap();
+    let before = installed(b);
+
+    // Damaged newest: refused in check mode and for real, never backup 1.
+    for check in [true, false] {
+        let mut a = upgrade_args(&c, b, &img, &backups, json!({}));
+        a["_ansible_check_mode"] = json!(check);
+        let (v, rc) = b.module("lk_upgrade", a);
+        assert_eq!(rc, 1, "check={check}: {v:#}");
+        let msg = v["msg"].as_str().unwrap();
+        assert!(msg.contains("does not verify"), "{msg}");
+        assert!(
+            !v.to_string().contains(
+                Path::new(first["archive"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+            ) || msg.contains("never used"),
+            "{v:#}"
+        );
+        assert_eq!(installed(b), before, "nothing touched");
+    }
+
+    // Intact again, but the configuration changed after the newest backup: refused.
+    std::fs::write(&archive2, &good).unwrap();
+    append(&b.defaults_file, "ANOTHER_SITE_TUNABLE=1\n");
+    let before = installed(b);
+    for check in [true, false] {
+        let mut a = upgrade_args(&c, b, &img, &backups, json!({}));
+        a["_ansible_check_mode"] = json!(check);
+        let (v, rc) = b.module("lk_upgrade", a);
+        assert_eq!(rc, 1, "check={check}: {v:#}");
+        let msg = v["msg"].as_str().unwrap();
+        assert!(msg.contains("changed after the newest backup"), "{msg}");
+        assert!(msg.contains("allow_stale_backup"), "{msg}");
+        assert_eq!(installed(b), before, "nothing touched");
+    }
+    // With the explicit parameter: a warning (check mode predicts the run).
+    let mut a = upgrade_args(&c, b, &img, &backups, json!({"allow_stale_backup": true}));
+    a["_ansible_check_mode"] = json!(true);
+    let (v, rc) = b.module("lk_upgrade", a);
+    assert_eq!(rc, 0, "{v:#}");
+    assert!(
+        v["warnings"].to_string().contains("allow_stale_backup"),
+        "{v:#}"
+    );
+    // A fresh backup makes it current: the real run goes through.
+    backup(b, &backups, json!({}));
+    let (v, rc) = b.module("lk_upgrade", upgrade_args(&c, b, &img, &backups, json!({})));
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["version"], "9.6.1");
+}
+
+fn verify(n: &Node, dest: &Path) -> (Value, i32) {
+    n.module("lk_backup", json!({"state": "verified", "dest": s(dest)}))
+}
+
+/// Defect 10: a deleted manifest passed; "0 files checked" passed; intact files missing only from
+/// SHA256SUMS were called "corrupt".
+#[test]
+fn backup_verified_misses_or_misnames_damage() {
+    let c = Cluster::create("defect10", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let dest = c.dir.join("backups");
+    let v = backup(a, &dest, json!({}));
+    let archive = Path::new(v["archive"].as_str().unwrap())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 0, "{v:#}");
+    let sums_path = dest.join("SHA256SUMS");
+    let sums = std::fs::read_to_string(&sums_path).unwrap();
+    let manifest_path = dest.join("lkops-backups.json");
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+
+    // The archive's line removed from SHA256SUMS: "not recorded", not "corrupt".
+    let without: String = sums
+        .lines()
+        .filter(|l| !l.ends_with(&archive))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&sums_path, &without).unwrap();
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 1, "{v:#}");
+    assert_eq!(v["not_recorded"], json!([archive]), "{v:#}");
+    assert_eq!(v["corrupt"], json!([]), "{v:#}");
+    assert!(v["msg"].as_str().unwrap().contains("not recorded"), "{v:#}");
+    std::fs::write(&sums_path, &sums).unwrap();
+
+    // The manifest deleted: fails, naming it.
+    std::fs::remove_file(&manifest_path).unwrap();
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 1, "{v:#}");
+    assert!(
+        v["msg"].as_str().unwrap().contains("lkops-backups.json"),
+        "{v:#}"
+    );
+
+    // Nothing checked (an empty manifest and SHA256SUMS): fails.
+    let mut m: Value = serde_json::from_str(&manifest).unwrap();
+    m["backups"] = json!([]);
+    std::fs::write(&manifest_path, m.to_string()).unwrap();
+    std::fs::write(&sums_path, "").unwrap();
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 1, "{v:#}");
+    assert!(v["msg"].as_str().unwrap().contains("checked"), "{v:#}");
+}
+
+fn fault(c: &Cluster, node: &str, cmd: &str, mode: &str) {
+    c.sim(&[
+        "fault",
+        "set",
+        node,
+        cmd,
+        mode,
+        "--dir",
+        c.dir.to_str().unwrap(),
+    ]);
+}
+
+fn clear(c: &Cluster) {
+    c.sim(&["fault", "clear", "--dir", c.dir.to_str().unwrap()]);
+}
+
+/// Defect 2: with keep: 1, a backup taken while a reinstall is unfinished pruned the archive the
+/// journal names; the rerun then refused and the node was left with no hierarchies.
+#[test]
+fn retention_deletes_the_archive_an_unfinished_reinstall_depends_on() {
+    let (c, img, backups) = reinstall_cluster("defect2");
+    let b = c.node("node-b");
+    let first = backup(b, &backups, json!({"keep": 1}));
+    let archive = PathBuf::from(first["archive"].as_str().unwrap());
+    fault(&c, "node-b", "lkstart", "fail");
+    let (v, rc) = b.module("lk_upgrade", upgrade_args(&c, b, &img, &backups, json!({})));
+    assert_eq!(rc, 1, "{v:#}");
+    clear(&c);
+    // The playbook's backup task on the rerun (reinstalled and restored, not started yet): a new
+    // backup is taken (force), and keep: 1 would prune the one the journal names.
+    let v = backup(b, &backups, json!({"keep": 1, "force": true}));
+    assert!(archive.is_file(), "the journal's archive was pruned: {v:#}");
+    let w = v["warnings"].to_string();
+    assert!(w.contains("unfinished"), "{v:#}");
+    // The rerun resumes and restores the journal's archive.
+    let (v, rc) = b.module("lk_upgrade", upgrade_args(&c, b, &img, &backups, json!({})));
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["backup"], json!(s(&archive)), "{v:#}");
+    // Finished: retention applies again.
+    backup(b, &backups, json!({"keep": 1, "force": true}));
+    assert!(
+        !archive.exists(),
+        "finished: the old archive is pruned again"
+    );
+}
+
+fn direct_args(c: &Cluster, n: &Node, img: &Path, state_dir: &str) -> Value {
+    json!({
+        "version": "9.6.1",
+        "media": s(img),
+        "lkroot": s(&n.lkroot),
+        "defaults_file": s(&n.defaults_file),
+        "work_dir": s(&c.dir.join(format!("work-{state_dir}"))),
+        "state_dir": s(&c.dir.join(state_dir)),
+        "timeout": 60,
+    })
+}
+
+/// Run `module` on `n` in two threads at once with the two argument sets.
+fn together(n: &Node, module: &str, a1: Value, a2: Value) -> [(Value, i32); 2] {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let spawn = |a: Value| {
+        let (n, m, b) = (n.clone(), module.to_string(), barrier.clone());
+        std::thread::spawn(move || {
+            b.wait();
+            n.module(&m, a)
+        })
+    };
+    let (t1, t2) = (spawn(a1), spawn(a2));
+    [t1.join().unwrap(), t2.join().unwrap()]
+}
+
+/// Defect 8: the lock was keyed on the journal's location, so two lk_upgrade runs that differed
+/// only in state_dir both ran setup at once. Now one node lock per lkroot: one run upgrades, the
+/// other plans after it and finds nothing to do.
+#[test]
+fn two_lk_upgrade_runs_on_one_node_run_setup_at_once() {
+    let c = Cluster::create("defect8", &["node-a", "node-b"], "9.4.0", &[]);
+    let img = media("defect8", "9.6.1");
+    let b = c.node("node-b");
+    let r = together(
+        b,
+        "lk_upgrade",
+        direct_args(&c, b, &img, "state1"),
+        direct_args(&c, b, &img, "state2"),
+    );
+    for (v, rc) in &r {
+        assert_eq!(*rc, 0, "{v:#}");
+        assert_eq!(v["version"], "9.6.1", "{v:#}");
+    }
+    let changed: Vec<bool> = r.iter().map(|(v, _)| v["changed"] == true).collect();
+    assert_eq!(changed.iter().filter(|c| **c).count(), 1, "{r:#?}");
+    let setups: usize = r
+        .iter()
+        .map(|(v, _)| v["setup_logs"].as_array().map_or(0, |l| l.len()))
+        .sum();
+    assert_eq!(setups, 1, "setup ran once: {r:#?}");
+}
+
+/// Defect 15: the plan was made before the lock was taken; two identical reinstall runs started
+/// together both reinstalled and the second overwrote the saved old-release defaults.
+#[test]
+fn stale_plan_after_waiting_for_the_lock() {
+    let (c, img, backups) = reinstall_cluster("defect15");
+    let b = c.node("node-b");
+    append(&b.defaults_file, "SITE_TUNABLE=42\n");
+    let old = std::fs::read_to_string(&b.defaults_file).unwrap();
+    backup(b, &backups, json!({}));
+    let a = upgrade_args(&c, b, &img, &backups, json!({}));
+    let r = together(b, "lk_upgrade", a.clone(), a);
+    for (v, rc) in &r {
+        assert_eq!(*rc, 0, "{v:#}");
+    }
+    let changed = r.iter().filter(|(v, _)| v["changed"] == true).count();
+    assert_eq!(changed, 1, "exactly one run reinstalls: {r:#?}");
+    let saved = r
+        .iter()
+        .find(|(v, _)| v["changed"] == true)
+        .map(|(v, _)| v["saved_defaults"].as_str().unwrap().to_string())
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        old,
+        "the saved old-release defaults are the old release's"
+    );
+    assert!(std::fs::read_to_string(&b.defaults_file)
+        .unwrap()
+        .contains("SITE_TUNABLE=42"));
+}
+
+/// Defect 5: require_standby was checked only while planning and no lock spanned the modules:
+/// lk_resource moved the hierarchies onto the node between lk_upgrade's plan and its setup.
+/// Here, between the plan and setup (at the next status read), lk_resource tries to bring the
+/// hierarchies into service on the node (it must find the node locked), and then a hierarchy is
+/// brought into service behind lkops' back (perform_action): the re-check must stop the run
+/// before setup.
+#[test]
+fn require_standby_checked_only_while_planning_no_lock_spans_the_modules() {
+    let c = Cluster::create("defect5", &["node-a", "node-b"], "9.4.0", &[]);
+    let img = media("defect5", "9.6.1");
+    let b = c.node("node-b");
+    let res_args = c.dir.join("resource-args.json");
+    std::fs::write(
+        &res_args,
+        json!({"state": "active", "lkroot": s(&b.lkroot), "timeout": 2}).to_string(),
+    )
+    .unwrap();
+    let res_out = c.dir.join("resource-out.json");
+    let count = c.dir.join("lcdstatus-count");
+    let cmd = b.lkroot.join("bin/lcdstatus");
+    let real = b.lkroot.join("bin/lcdstatus.real");
+    std::fs::rename(&cmd, &real).unwrap();
+    std::fs::write(
+        &cmd,
+        format!(
+            "#!/bin/sh\nn=$(cat '{count}' 2>/dev/null || echo 0)\necho $((n+1)) > '{count}'\nif [ \"$n\" = 1 ]; then\n  '{res}' '{args}' > '{out}' 2>/dev/null\n  \"$(dirname \"$0\")/perform_action\" -t ip-10.0.0.50 -a restore >/dev/null 2>&1\nfi\nexec \"$0.real\" \"$@\"\n",
+            count = s(&count),
+            res = s(&crate::common::bin("lk_resource")),
+            args = s(&res_args),
+            out = s(&res_out),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let (v, rc) = b.module("lk_upgrade", direct_args(&c, b, &img, "state"));
+    let res = std::fs::read_to_string(&res_out).unwrap_or_default();
+    assert!(
+        res.contains("another lkops module is changing this node"),
+        "lk_resource ran while lk_upgrade held the node: {res}"
+    );
+    assert_eq!(rc, 1, "{v:#}");
+    assert!(
+        v["msg"].as_str().unwrap().contains("came into service"),
+        "{v:#}"
+    );
+    assert_eq!(
+        v["in_service"][0]
+            .as_str()
+            .map(|t| t.starts_with("ip-10.0.0.50")),
+        Some(true),
+        "{v:#}"
+    );
+    let st = String::from_utf8_lossy(&b.lk("lcdstatus", &["-e"]).stdout).into_owned();
+    assert!(st.contains("ip-10.0.0.50"), "{st}");
+    // setup never ran: still 9.4.0.
+    assert_eq!(v["setup_logs"], json!([]), "{v:#}");
+}
+
+/// Defect 17: dest swapped for a symbolic link into `lkroot/config` during a run (here by a
+/// wrapped lkbackup) made lk_backup write the backups where rmlk deletes them, and report success.
+#[test]
+fn toctou_on_dest_backup_dir() {
+    let c = Cluster::create("defect17", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let dest = c.dir.join("backups");
+    backup(a, &dest, json!({}));
+    append(&a.defaults_file, "SITE_TUNABLE=1\n");
+    let config = a.lkroot.join("config");
+    let cmd = a.lkroot.join("bin/lkbackup");
+    std::fs::rename(&cmd, a.lkroot.join("bin/lkbackup.real")).unwrap();
+    std::fs::write(
+        &cmd,
+        format!(
+            "#!/bin/sh\n\"$0.real\" \"$@\"; rc=$?\nmv '{d}' '{d}.moved' && ln -s '{cfg}' '{d}'\nexit $rc\n",
+            d = s(&dest),
+            cfg = s(&config)
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before: Vec<String> = std::fs::read_dir(&config)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("archive."))
+        .collect();
+    let (v, rc) = a.module(
+        "lk_backup",
+        json!({"dest": s(&dest), "lkroot": s(&a.lkroot), "defaults_file": s(&a.defaults_file)}),
+    );
+    let after: Vec<String> = std::fs::read_dir(&config)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("archive."))
+        .collect();
+    assert_eq!(after, before, "the run wrote into lkroot/config: {v:#}");
+    assert_eq!(rc, 1, "the run must not report success: {v:#}");
+    assert!(v["msg"].as_str().unwrap().contains("was replaced"), "{v:#}");
+    // What was written is in the directory dest was, complete and verifiable.
+    std::fs::remove_file(&dest).unwrap();
+    std::fs::rename(dest.with_extension("moved"), &dest).unwrap();
+    let (v, rc) = a.module("lk_backup", json!({"state": "verified", "dest": s(&dest)}));
+    assert_eq!(rc, 0, "{v:#}");
+}
+
+/// Defect 9 (the lk_backup part): a backup copy renamed into dest by a run killed before it was
+/// recorded stayed for ever and `verified` warned about it on every run. A stale temp of a dead
+/// pid left beside the records is removed too.
+#[test]
+fn temp_and_orphan_files_never_cleaned_after_a_kill() {
+    let c = Cluster::create("defect9", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let dest = c.dir.join("backups");
+    let v = backup(a, &dest, json!({}));
+    // What a run killed after its renames and before the records leaves behind.
+    let orphan = dest.join("node-a.lkbackup.29990101T000000Z.tar.gz");
+    let orphan_defaults = dest.join("node-a.LifeKeeper.defaults.29990101T000000Z");
+    std::fs::copy(v["archive"].as_str().unwrap(), &orphan).unwrap();
+    std::fs::copy(&a.defaults_file, &orphan_defaults).unwrap();
+    // A temp of a dead writer (pid 999999 does not exist).
+    let temp = dest.join(".lkops-backups.json.lkops-tmp.999999");
+    std::fs::write(&temp, "{").unwrap();
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 0, "{v:#}");
+    assert!(v["warnings"].to_string().contains("not listed"), "{v:#}");
+    let v = backup(a, &dest, json!({}));
+    assert!(!orphan.exists() && !orphan_defaults.exists(), "{v:#}");
+    assert!(!temp.exists(), "{v:#}");
+    assert!(
+        v["warnings"].to_string().contains("never recorded"),
+        "{v:#}"
+    );
+    let (v, rc) = verify(a, &dest);
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["warnings"], Value::Null, "{v:#}");
+}
