@@ -11,7 +11,8 @@
 //! - `.lkops-backup.lock`                               flock: two runs on one dest serialise
 //! - written by lk_upgrade (see "files lk_upgrade keeps here" below): `upgrade-journal.<host>.json`
 //!   (+ `.lock`), `<host>.LifeKeeper.defaults.<version>.saved` / `.fresh`,
-//!   `lkops-setup.<host>.<version>.log`.
+//!   `lkops-setup.<host>.<version>.log`, `<host>.lksite.<stamp>.tar.gz` (files under lkroot no
+//!   package owns, saved before rmlk; listed in SHA256SUMS).
 
 use crate::runtime::{fs as rfs, time, Failure};
 use serde::{Deserialize, Serialize};
@@ -625,6 +626,27 @@ pub fn fresh_defaults_path(dir: &Path, host: &str, target: &str) -> PathBuf {
 /// The log of one setup run of `version` on `host`.
 pub fn setup_log_name(host: &str, version: &str) -> String {
     format!("lkops-setup.{host}.{version}.log")
+}
+
+/// The archive of the files under lkroot that no package owns (kits shipped apart, site
+/// scripts), taken by lk_upgrade before rmlk deletes them: `<host>.lksite.<stamp>.tar.gz`.
+pub fn site_files_name(host: &str, now: i64) -> String {
+    format!("{host}.lksite.{}.tar.gz", time::compact(now))
+}
+
+/// Record (or re-record) `name` in dir's SHA256SUMS with the sha256 of its content, keeping every
+/// other line; atomic. Returns the sha256.
+pub fn record_sum(dir: &Path, name: &str) -> Result<String, String> {
+    let sha = rfs::sha256_file(&dir.join(name)).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let mut lines = read_sums(dir)?.unwrap_or_default();
+    lines.retain(|l| !matches!(l, SumLine::Entry { name: n, .. } if n == name));
+    lines.push(SumLine::Entry {
+        sha256: sha.clone(),
+        name: name.to_string(),
+    });
+    rfs::write_atomic(&dir.join(SUMS), render_sums(&lines).as_bytes(), 0o600)
+        .map_err(|e| format!("cannot write {}: {e}", dir.join(SUMS).display()))?;
+    Ok(sha)
 }
 
 /// Keep a copy of `src` at `to` (a path from the functions above): atomic, 0600 like every file

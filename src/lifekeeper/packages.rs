@@ -3,6 +3,7 @@
 
 use crate::lifekeeper::version::Version;
 use crate::runtime::{Cmd, Runner};
+use std::path::Path;
 
 /// The packages every fresh install brings. UNCONFIRMED against real media (lk_upgrade uses it
 /// only to predict the package diff in check mode).
@@ -61,6 +62,61 @@ pub fn packages(runner: &Runner) -> Result<Vec<String>, String> {
         .collect();
     pkgs.sort();
     Ok(pkgs)
+}
+
+/// Files under lkroot that no installed package owns, relative to lkroot, sorted (the
+/// configuration under `config/` is left out: the lkbackup archive holds it). One `rpm -qf`
+/// query for all of them, not one per file.
+pub fn unowned_files(runner: &Runner, lkroot: &Path) -> Result<Vec<String>, String> {
+    let mut files = vec![];
+    let mut stack = vec![lkroot.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                if p != lkroot.join("config") {
+                    stack.push(p);
+                }
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Ok(vec![]);
+    }
+    let out = runner
+        .run(
+            &Cmd::new("rpm")
+                .arg("-qf")
+                .args(&files)
+                .timeout(std::time::Duration::from_secs(300)),
+        )
+        .map_err(|e| e.msg)?;
+    let mut unowned = vec![];
+    for l in out.stdout.lines().chain(out.stderr.lines()) {
+        if let Some(f) = l
+            .strip_prefix("file ")
+            .and_then(|r| r.strip_suffix(" is not owned by any package"))
+        {
+            if let Ok(rel) = Path::new(f).strip_prefix(lkroot) {
+                unowned.push(rel.display().to_string());
+            }
+        }
+    }
+    if out.rc != 0 && unowned.is_empty() {
+        return Err(out
+            .failure("asking rpm which files under lkroot it owns")
+            .msg);
+    }
+    unowned.sort();
+    unowned.dedup();
+    Ok(unowned)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 static MATRIX: Mutex<Vec<[String; 5]>> = Mutex::new(Vec::new());
 static DONE: AtomicUsize = AtomicUsize::new(0);
 /// Tests that add rows; the last one to finish prints the whole matrix.
-const MATRIX_TESTS: usize = 6;
+const MATRIX_TESTS: usize = 7;
 
 fn row(module: &str, step: &str, fault: &str, result: &str, rerun: &str) {
     MATRIX.lock().unwrap().push([
@@ -1046,7 +1046,7 @@ fn upgrade_chain(fault: &str) {
     .ok();
     let files = backup_files(&backups);
     let args = json!({
-        "version": "9.6.1", "media": img, "media_mode": "extract", "allow_reinstall": true,
+        "version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract", "allow_reinstall": true, "restore_config": true,
         "backup_dir": backups, "lkroot": b.lkroot, "defaults_file": b.defaults_file,
         "work_dir": c.dir.join("work"), "state_dir": c.dir.join("state"), "timeout": 3,
     });
@@ -1153,7 +1153,7 @@ fn upgrade_killed_during_setup_leaves_no_generated_setup_conf_after_the_rerun() 
     let r = Runner::new(name);
     let before_defaults = fs::read(&b.defaults_file).unwrap();
     let args = json!({
-        "version": "9.6.1", "media": img, "media_mode": "extract", "lkroot": b.lkroot,
+        "version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract", "lkroot": b.lkroot,
         "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
         "state_dir": c.dir.join("state"), "timeout": 600,
     });
@@ -1266,4 +1266,85 @@ fn lk_resource_two_standby_runs_at_once_end_in_a_consistent_placement() {
         results.iter().map(|r| r.1).collect::<Vec<_>>(),
         again.v["changed"]
     );
+}
+
+/// Issue 22, defect 3 ("a node can be left uninstalled for good"), by class: lk_upgrade killed
+/// (SIGKILL) at spread-out moments of the reinstall path — before, during and after lkstop,
+/// rmlk, setup and the restore, including after a step's effect but before its journal entry —
+/// and rerun with the same arguments: every rerun converges (9.6.1 installed, journal finished,
+/// the next run changed=false). 60 trials; LKSIM_TIME_SCALE 0 keeps each one short.
+#[test]
+fn node_left_uninstalled_for_good_random_kills_of_the_reinstall_path_all_converge() {
+    let name = "fm-upgrade-randkill";
+    let img = media(name, "9.6.1");
+    let r = Runner::new(name);
+    let trial = |kill_after: Option<Duration>| -> (f64, String) {
+        let c = Cluster::create(name, &["node-a", "node-b"], "9.2.2", &[]);
+        let b = c.node("node-b").clone();
+        let backups = c.dir.join("backups");
+        r.run(
+            "lk_backup",
+            Some(&b),
+            &backup_args(&b, &backups, json!({})),
+            Limits::default(),
+        )
+        .ok();
+        let args = json!({
+            "version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract",
+            "allow_reinstall": true, "restore_config": true, "backup_dir": backups,
+            "lkroot": b.lkroot, "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
+            "state_dir": c.dir.join("state"), "timeout": 60,
+        });
+        let t = Instant::now();
+        let mut what = "not killed".to_string();
+        if let Some(d) = kill_after {
+            let mut child = r
+                .command("lk_upgrade", Some(&b), &args, Limits::default())
+                .env("LKSIM_TIME_SCALE", "0")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(d);
+            // SAFETY: kill(2) on the pid of the child we started, then on the orphans it left.
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            child.wait().unwrap();
+            for pid in procs_with_arg(&b.root.display().to_string()) {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let j =
+                fs::read_to_string(backups.join("upgrade-journal.node-b.json")).unwrap_or_default();
+            what = format!("killed after {d:?}; journal: {}", short(&j));
+        }
+        let done = r.run("lk_upgrade", Some(&b), &args, Limits::default());
+        assert_eq!(
+            done.v["version"], "9.6.1",
+            "{what}: the rerun did not converge: {}",
+            done.v
+        );
+        assert_eq!(done.v["failed"], false, "{what}: {}", done.v);
+        let again = r.run("lk_upgrade", Some(&b), &args, Limits::default());
+        assert_eq!(again.v["changed"], false, "{what}: {}", again.v);
+        (t.elapsed().as_secs_f64(), what)
+    };
+    // How long a whole run takes here, then kill points spread over it (with a jitter).
+    let (whole, _) = trial(None);
+    let whole = whole.clamp(0.5, 20.0);
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..60 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let jitter = (seed % 1000) as f64 / 1000.0;
+        let at = whole * 0.9 * (i as f64 + jitter) / 60.0;
+        trial(Some(Duration::from_secs_f64(at)));
+    }
+    row(
+        "lk_upgrade (random kills)",
+        "reinstall path, 60 kill points spread over the run",
+        "module killed (SIGKILL)",
+        "no result (killed)",
+        "every rerun converged to 9.6.1; the next run changed=false",
+    );
+    finish("lk_upgrade (random kills)");
 }

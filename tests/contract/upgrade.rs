@@ -32,6 +32,8 @@ fn args(c: &Cluster, node: &Node, extra: Value) -> Value {
         "work_dir": s(&c.dir.join("work")),
         "state_dir": s(&c.dir.join("state")),
         "timeout": 60,
+        // lksim media: the generated LKCONF_* configuration (UNCONFIRMED keys) is opted into.
+        "generate_setup_config": true,
     });
     for (k, v) in extra.as_object().unwrap() {
         a[k] = v.clone();
@@ -192,7 +194,7 @@ fn direct_940_to_961_check_plan_run_and_second_run_no_change() {
     let log = done["setup_log"].as_str().unwrap();
     assert!(std::fs::read_to_string(log)
         .unwrap()
-        .contains("Setup Complete."));
+        .contains("Setup complete."));
     assert_work_dir_clean(&c);
     let st = node_state(&c, "node-b");
     assert_eq!(st["version"], "9.6.1");
@@ -237,6 +239,8 @@ fn direct_940_to_961_check_plan_run_and_second_run_no_change() {
             "previous_version": "9.4.0",
             "setup_log": "<cluster>/work/lkops-setup.node-b.9.6.1.log",
             "setup_logs": ["<cluster>/work/lkops-setup.node-b.9.6.1.log"],
+            // The probe before anything changed: the usage text of the media's setup --help.
+            "setup_usage": "Usage: setup [-f CONFFILE -q y] [-h|--help]\n  (no options)   the interactive configuration menu (needs a terminal)\n  -f CONFFILE    use the configuration saved from the menu (non-interactive)\n  -q y           answer every question with the saved/default answer (non-interactive)\n  -h, --help     this text\n",
             "steps": [
                 {"name": "extract media 9.6.1", "status": "done",
                  "detail": "extracted <media>/sps_961.img with xorriso to <cluster>/work/media-9.6.1-PID"},
@@ -586,7 +590,7 @@ fn pristine(version: &str) -> PathBuf {
 fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
     let (c, img, backups) = reinstall_cluster("upgrade-reinstall");
     let b = c.node("node-b");
-    let base = json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true});
+    let base = json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "restore_config": true});
     let before = settled_hash(&c);
 
     // Refused before touching anything: not allowed; no backup_dir; no verified backup.
@@ -597,7 +601,11 @@ fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
     assert_eq!(v["invalid_parameter"], "allow_reinstall");
     let v = run_fail(
         b,
-        args(&c, b, json!({"media": s(&img), "allow_reinstall": true})),
+        args(
+            &c,
+            b,
+            json!({"media": s(&img), "allow_reinstall": true, "restore_config": true}),
+        ),
     );
     assert_eq!(v["invalid_parameter"], "backup_dir");
     std::fs::create_dir_all(&backups).unwrap();
@@ -741,7 +749,7 @@ fn reinstall_resumes_after_lkstop_rmlk_and_setup_failures() {
     let a = args(
         &c,
         b,
-        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true,
+        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "restore_config": true,
                "defaults_base": s(&pristine("9.2.2"))}),
     );
 
@@ -864,7 +872,7 @@ fn reinstall_from_older_than_7_5_plans_the_package_removal() {
     let a = args(
         &c,
         b,
-        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true,
+        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "restore_config": true,
                "recovery_kits": ["lkIP"]}),
     );
     let before = settled_hash(&c);
@@ -916,5 +924,234 @@ fn progress_goes_to_stderr_and_stdout_stays_one_json_object() {
         "verify: done",
     ] {
         assert!(err.contains(l), "{l} missing from stderr: {err}");
+    }
+}
+
+// ---- issue 16: the real setup, judged by its results; probe before destroy ---------------------
+
+/// The media `version` extracted into `<name>` (a media_dir), its real setup kept as
+/// `setup.real` and `setup` replaced by `stand_in` (a shell script: `$R` runs the real one).
+fn media_dir_with_setup(test: &str, version: &str, stand_in: &str) -> PathBuf {
+    let img = media(test, version);
+    let mdir = img.parent().unwrap().join("mdir");
+    let _ = std::fs::remove_dir_all(&mdir);
+    std::fs::create_dir_all(&mdir).unwrap();
+    let o = Command::new("bsdtar")
+        .arg("-xf")
+        .arg(&img)
+        .arg("-C")
+        .arg(&mdir)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::rename(mdir.join("setup"), mdir.join("setup.real")).unwrap();
+    let script = format!("#!/bin/sh\nR=\"$(dirname \"$0\")/setup.real\"\n{stand_in}\n");
+    std::fs::write(mdir.join("setup"), script).unwrap();
+    for f in ["setup", "setup.real"] {
+        std::fs::set_permissions(mdir.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    mdir
+}
+
+/// `--help` goes to the real setup; a real run's output is passed through `filter` (sed).
+fn filtered(filter: &str) -> String {
+    format!(
+        "case \"$1\" in --help|-h) exec \"$R\" \"$@\";; esac\nout=$(\"$R\" \"$@\"); rc=$?\nprintf '%s\\n' \"$out\" | {filter}\nexit $rc"
+    )
+}
+
+#[test]
+fn real_layout_sps_img_with_coloured_setup_complete_succeeds() {
+    let c = Cluster::create("upgrade-real-layout", &["node-a", "node-b"], "9.4.0", &[]);
+    let dir = bin_dir().join("scratch").join("upgrade-real-layout-media");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = Command::new(bin("lksim"))
+        .args([
+            "media",
+            "create",
+            "--version",
+            "9.6.1",
+            "--layout",
+            "real",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = dir.join("sps.img");
+    let b = c.node("node-b");
+    let a = args(&c, b, json!({"media": s(&img), "media_mode": "extract"}));
+    let plan = run_ok(b, check(a.clone()));
+    assert_eq!(plan["path"], "direct", "{plan:#}");
+    let done = run_ok(b, a);
+    assert_eq!(done["version"], "9.6.1");
+    assert!(done.get("warnings").is_none(), "{done:#}");
+    let log = std::fs::read_to_string(done["setup_log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("\u{1b}[32mSetup complete.\u{1b}[0m"), "{log}");
+    assert_eq!(node_state(&c, "node-b")["version"], "9.6.1");
+}
+
+#[test]
+fn vendor_spelling_setup_complete_capital_c_succeeds() {
+    let c = Cluster::create("upgrade-capital", &["node-a", "node-b"], "9.4.0", &[]);
+    let mdir = media_dir_with_setup(
+        "upgrade-capital",
+        "9.6.1",
+        &filtered("sed 's/Setup complete\\./Setup Complete./'"),
+    );
+    let b = c.node("node-b");
+    let done = run_ok(b, args(&c, b, json!({"media_dir": s(&mdir)})));
+    let log = std::fs::read_to_string(done["setup_log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("Setup Complete."), "{log}");
+    assert!(done.get("warnings").is_none(), "{done:#}");
+    assert_eq!(node_state(&c, "node-b")["version"], "9.6.1");
+}
+
+#[test]
+fn exit_0_and_target_installed_without_the_text_succeeds_with_a_warning() {
+    let c = Cluster::create("upgrade-notext", &["node-a", "node-b"], "9.4.0", &[]);
+    let mdir = media_dir_with_setup(
+        "upgrade-notext",
+        "9.6.1",
+        &filtered("grep -v 'Setup complete'"),
+    );
+    let b = c.node("node-b");
+    let done = run_ok(b, args(&c, b, json!({"media_dir": s(&mdir)})));
+    assert_eq!(done["version"], "9.6.1");
+    let w = done["warnings"].to_string();
+    assert!(w.contains("setup_success_regex"), "{done:#}");
+    assert_eq!(node_state(&c, "node-b")["version"], "9.6.1");
+}
+
+#[test]
+fn setup_text_with_the_old_version_still_installed_fails_and_the_journal_does_not_mark_setup_done()
+{
+    let c = Cluster::create("upgrade-liar", &["node-a", "node-b"], "9.4.0", &[]);
+    // Says it finished, installs nothing.
+    let mdir = media_dir_with_setup(
+        "upgrade-liar",
+        "9.6.1",
+        "case \"$1\" in --help|-h) exec \"$R\" \"$@\";; esac\nprintf '\\033[32mSetup complete.\\033[0m\\n'\nexit 0",
+    );
+    let b = c.node("node-b");
+    let a = args(&c, b, json!({"media_dir": s(&mdir)}));
+    let v = run_fail(b, a);
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("reports 9.4.0, not 9.6.1"),
+        "{v:#}"
+    );
+    assert_eq!(v["failed_step"], "setup 9.6.1");
+    let j: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.dir.join("state/upgrade-journal.node-b.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !j["done"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "setup 9.6.1"),
+        "{j:#}"
+    );
+    assert_eq!(node_state(&c, "node-b")["version"], "9.4.0");
+}
+
+#[test]
+fn setup_help_not_naming_setup_args_is_refused_before_any_change_in_check_mode_and_for_real() {
+    let c = Cluster::create("upgrade-usage", &["node-a", "node-b"], "9.4.0", &[]);
+    let mdir = media_dir_with_setup(
+        "upgrade-usage",
+        "9.6.1",
+        "case \"$1\" in --help|-h) echo 'Usage: setup [--config FILE] [--yes]'; exit 0;; esac\nexec \"$R\" \"$@\"",
+    );
+    let b = c.node("node-b");
+    let a = args(&c, b, json!({"media_dir": s(&mdir)}));
+    let before = settled_hash(&c);
+    for a in [check(a.clone()), a] {
+        let v = run_fail(b, a);
+        assert_eq!(v["invalid_parameter"], "setup_args", "{v:#}");
+        assert!(v["msg"].as_str().unwrap().contains("setup_args"), "{v:#}");
+        assert_eq!(v["changed"], false);
+        let st = node_state(&c, "node-b");
+        assert_eq!(st["running"], true, "LifeKeeper still running");
+        assert_eq!(st["version"], "9.4.0", "version unchanged");
+        assert_eq!(tree_hash(&c.dir), before, "nothing changed");
+    }
+}
+
+/// Issue 22, defect 4: bad media noticed only after rmlk. Random bytes, an empty file, a tar
+/// holding an sps.version, all named sps_961.img: refused before anything changes, in check mode
+/// and for real, on the reinstall path.
+#[test]
+fn bad_media_is_noticed_only_after_rmlk() {
+    let (c, _img, backups) = reinstall_cluster("upgrade-badmedia");
+    take_backup(&c, &backups);
+    let b = c.node("node-b");
+    let dir = bin_dir().join("scratch").join("upgrade-badmedia-bad");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("t")).unwrap();
+    let random: Vec<u8> = (0..65536u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("t/sps.version"), "9.6.1\n").unwrap();
+    let cases: Vec<(&str, PathBuf)> = vec![
+        ("random", dir.join("random/sps_961.img")),
+        ("empty", dir.join("empty/sps_961.img")),
+        ("tar", dir.join("tar/sps_961.img")),
+    ];
+    for (k, p) in &cases {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        match *k {
+            "random" => std::fs::write(p, &random).unwrap(),
+            "empty" => std::fs::write(p, b"").unwrap(),
+            _ => assert!(Command::new("tar")
+                .arg("-cf")
+                .arg(p)
+                .arg("-C")
+                .arg(dir.join("t"))
+                .arg("sps.version")
+                .status()
+                .unwrap()
+                .success()),
+        }
+    }
+    let before = settled_hash(&c);
+    for (k, p) in &cases {
+        let a = args(
+            &c,
+            b,
+            json!({"media": s(p), "media_mode": "extract", "backup_dir": s(&backups), "allow_reinstall": true}),
+        );
+        for a in [check(a.clone()), a] {
+            let v = run_fail(b, a);
+            assert_eq!(v["invalid_parameter"], "media", "{k}: {v:#}");
+            assert_eq!(v["changed"], false, "{k}");
+            let st = node_state(&c, "node-b");
+            assert_eq!(st["version"], "9.2.2", "{k}: still installed");
+            assert_eq!(st["running"], true, "{k}: still running");
+            assert_eq!(tree_hash(&c.dir), before, "{k}: nothing changed");
+        }
+    }
+}
+
+#[test]
+fn without_setup_config_and_without_generate_setup_config_refuses_up_front() {
+    let c = Cluster::create("upgrade-noconf", &["node-a", "node-b"], "9.4.0", &[]);
+    let img = media("upgrade-noconf", "9.6.1");
+    let b = c.node("node-b");
+    let mut a = args(&c, b, json!({"media": s(&img)}));
+    a.as_object_mut().unwrap().remove("generate_setup_config");
+    let before = settled_hash(&c);
+    for a in [check(a.clone()), a] {
+        let v = run_fail(b, a);
+        assert_eq!(v["invalid_parameter"], "setup_config", "{v:#}");
+        assert!(v["msg"].as_str().unwrap().contains("Save"), "{v:#}");
+        assert_eq!(tree_hash(&c.dir), before);
     }
 }
