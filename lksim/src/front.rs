@@ -1,6 +1,8 @@
 //! The `lksim` test-setup front: cluster create, install, media create,
 //! fault set/clear, node down/up, commpath down/up, state.
 
+use crate::catalog::DEFAULT_KITS;
+use crate::catalog::{CORE_PACKAGES, OS_PACKAGES};
 use crate::model::*;
 use crate::ops;
 use crate::versions;
@@ -9,35 +11,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-pub const DEFAULT_KITS: &[&str] = &["lkIP", "lkPGSQL"];
-pub const CORE_PACKAGES: &[&str] = &["steeleye-lk", "steeleye-lkGUI", "steeleye-lkDR"];
-pub const OS_PACKAGES: &[(&str, &str)] = &[
-    ("bash", "4.4.20"),
-    ("coreutils", "8.30"),
-    ("glibc", "2.28"),
-    ("redhat-release", "8.9"),
-];
-/// Kits shipped on simulated media.
-pub const MEDIA_KITS: &[&str] = &[
-    "lkAPA",
-    "lkDB2",
-    "lkDMMP",
-    "lkIP",
-    "lkLVM",
-    "lkMD",
-    "lkNAS",
-    "lkNFS",
-    "lkORA",
-    "lkPGSQL",
-    "lkPOSTFIX",
-    "lkQWK",
-    "lkSAP",
-    "lkSAPDB",
-    "lkSMB",
-    "lkSQL",
-    "lkSYBASE",
-];
 
 fn die(msg: &str) -> i32 {
     eprintln!("lksim: {msg}");
@@ -81,6 +54,10 @@ pub fn main(args: &[String]) -> i32 {
         ["state", ..] => state(&args[1..]),
         ["daemon", ..] => daemon(&args[1..]),
         ["boot", ..] => boot(&args[1..]),
+        ["initdone", ..] => initdone(&args[1..]),
+        ["mirror", "resync", ..] => mirror_resync(&args[2..]),
+        ["mirror", "resync-restore", ..] => mirror_policy(&args[2..]),
+        ["kit", "install", ..] => kit_install(&args[2..]),
         _ => {
             eprintln!("lksim: unknown command; see lksim/README.md");
             2
@@ -208,18 +185,31 @@ struct NodeSpec<'a> {
     index: usize,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The options `cluster create` and `install` share.
+struct CreateOpts {
+    version: String,
+    kits: Vec<String>,
+    selinux: String,
+    running: bool,
+    timings: crate::timing::Timings,
+    resync_seconds: Option<f64>,
+    resync_removes_source: bool,
+    /// Nodes that hold no hierarchies (witness / quorum nodes).
+    witnesses: Vec<String>,
+}
+
 fn make_node(
     ns: &NodeSpec,
     all: &[String],
     cluster_dir: &Path,
-    version: &str,
-    kits: &[String],
-    selinux: &str,
-    running: bool,
+    co: &CreateOpts,
     spec: &[SpecRes],
     exe: &Path,
 ) -> Result<(), String> {
+    let (version, kits, selinux, running) = (&co.version, &co.kits, &co.selinux, co.running);
+    let witness = co.witnesses.iter().any(|w| w == ns.name);
+    let no_spec: Vec<SpecRes> = Vec::new();
+    let spec = if witness { &no_spec } else { spec };
     let root = &ns.root;
     let e = |x: std::io::Error| x.to_string();
     for d in [
@@ -252,7 +242,7 @@ fn make_node(
         let equivalents = all
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.as_str() != ns.name)
+            .filter(|(_, n)| n.as_str() != ns.name && !co.witnesses.contains(n))
             .map(|(j, n)| Equiv {
                 node: n.clone(),
                 tag: r.tag.clone(),
@@ -300,10 +290,9 @@ fn make_node(
             prio: Some(2),
         });
     }
-    let node = Node {
-        name: ns.name.to_string(),
-        root: root.clone(),
-        rt: NodeRuntime {
+    let mut node = Node::new_local(
+        root.clone(),
+        NodeRuntime {
             name: ns.name.to_string(),
             cluster_dir: cluster_dir.to_string_lossy().to_string(),
             running,
@@ -316,12 +305,19 @@ fn make_node(
             dead_paths: vec![],
             disk_free_kb: 41_943_040,
             listen: None,
+            timings: co.timings.clone(),
+            resync_seconds: co.resync_seconds,
+            resync_removes_source: co.resync_removes_source,
+            ..Default::default()
         },
         res,
         paths,
-        has_config: true,
-        remote: None,
-    };
+    );
+    for r in spec {
+        if r.rtype == crate::datakeeper::TYPE && r.active.as_deref() == Some(ns.name) {
+            crate::datakeeper::created_source(&mut node.rt, &r.tag);
+        }
+    }
     node.save().map_err(e)
 }
 
@@ -335,9 +331,7 @@ fn node_json(name: &str, root: &Path) -> Value {
     })
 }
 
-fn common_opts(
-    opt: &BTreeMap<String, String>,
-) -> Result<(String, Vec<String>, String, bool), String> {
+fn common_opts(opt: &BTreeMap<String, String>) -> Result<CreateOpts, String> {
     let version = opt
         .get("version")
         .cloned()
@@ -360,7 +354,45 @@ fn common_opts(
     if !["disabled", "permissive", "enforcing"].contains(&selinux.as_str()) {
         return Err(format!("bad --selinux {selinux}"));
     }
-    Ok((version, kits, selinux, !opt.contains_key("stopped")))
+    let timings = match opt.get("timings") {
+        Some(f) => crate::timing::Timings::load(f)?,
+        None => crate::timing::Timings::default(),
+    };
+    let resync_seconds = match opt.get("resync-seconds") {
+        None => None,
+        Some(v) => match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Some(x),
+            _ => {
+                return Err(format!(
+                    "bad --resync-seconds {v} (a number of seconds >= 0)"
+                ))
+            }
+        },
+    };
+    let resync_removes_source = match opt.get("resync-restore").map(|s| s.as_str()) {
+        None | Some("refuses") => false,
+        Some("removes-source") => true,
+        Some(o) => return Err(format!("bad --resync-restore {o} (refuses|removes-source)")),
+    };
+    let witnesses = opt
+        .get("witness")
+        .map(|w| {
+            w.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(CreateOpts {
+        version,
+        kits,
+        selinux,
+        running: !opt.contains_key("stopped"),
+        timings,
+        resync_seconds,
+        resync_removes_source,
+        witnesses,
+    })
 }
 
 fn cluster_create(args: &[String]) -> i32 {
@@ -379,10 +411,13 @@ fn cluster_create(args: &[String]) -> i32 {
     if names.is_empty() {
         return die("cluster create: no nodes");
     }
-    let (version, kits, selinux, running) = match common_opts(&opt) {
+    let co = match common_opts(&opt) {
         Ok(x) => x,
         Err(e) => return die(&e),
     };
+    if let Some(w) = co.witnesses.iter().find(|w| !names.contains(w)) {
+        return die(&format!("cluster create: --witness {w} is not in --nodes"));
+    }
     let dirp = PathBuf::from(dir);
     if dirp.exists() {
         let nonempty = fs::read_dir(&dirp)
@@ -432,9 +467,7 @@ fn cluster_create(args: &[String]) -> i32 {
             root: root.clone(),
             index: i,
         };
-        if let Err(e) = make_node(
-            &ns, &names, &dirp, &version, &kits, &selinux, running, &spec, &exe,
-        ) {
+        if let Err(e) = make_node(&ns, &names, &dirp, &co, &spec, &exe) {
             return die(&format!("creating node {n}: {e}"));
         }
         cf.nodes.push(ClusterNode {
@@ -471,7 +504,7 @@ fn install(args: &[String]) -> i32 {
     let Some(name) = opt.get("node").cloned() else {
         return die("install: --node NAME is required");
     };
-    let (version, kits, selinux, running) = match common_opts(&opt) {
+    let co = match common_opts(&opt) {
         Ok(x) => x,
         Err(e) => return die(&e),
     };
@@ -535,9 +568,7 @@ fn install(args: &[String]) -> i32 {
         root: root.clone(),
         index,
     };
-    if let Err(e) = make_node(
-        &ns, &all, &cdir, &version, &kits, &selinux, running, &spec, &exe,
-    ) {
+    if let Err(e) = make_node(&ns, &all, &cdir, &co, &spec, &exe) {
         return die(&e);
     }
     let cf_path = meta_dir(&cdir).join("cluster.json");
@@ -621,11 +652,12 @@ fn resolve_cluster(opt: &BTreeMap<String, String>, node: Option<&str>) -> Result
 /// server and heartbeat (foreground).  `lkstart` starts it in the
 /// background when the node has TCP peers.
 fn daemon(args: &[String]) -> i32 {
-    let (_, opt) = parse(args, &[]);
+    let (_, opt) = parse(args, &["detach"]);
     let root = PathBuf::from(opt.get("root").cloned().unwrap_or_else(|| "/".into()));
     crate::transport::daemon(
         &root,
         opt.get("listen").map(|l| crate::transport::with_port(l)),
+        opt.contains_key("detach"),
     )
 }
 
@@ -860,9 +892,47 @@ pub fn state_json(w: &World) -> Value {
             "faults": n.rt.faults,
             "has_config": n.has_config,
             "remote": n.remote,
+            "lk_initdone": n.remote.is_none() && initdone_file(&n.root).exists(),
+            "boot_enabled": !n.rt.boot_disabled,
+            "witness": n.res.is_empty(),
+            "actions": n.rt.actions,
+            "mirrors": mirrors_json(w, i),
+            "timings": n.rt.timings,
+            "time_scale": n.rt.timings.scale(),
         }));
     }
     json!({ "dir": w.dir, "nodes": nodes })
+}
+
+/// The state of every mirror of node `i` toward each of its targets.
+fn mirrors_json(w: &World, i: usize) -> Vec<Value> {
+    let now = crate::clock::now_ms();
+    let mut out = Vec::new();
+    for r in w.nodes[i]
+        .res
+        .iter()
+        .filter(|r| crate::datakeeper::is_mirror(r))
+    {
+        let src = crate::datakeeper::source_of(w, i, &r.tag);
+        for (j, _) in crate::datakeeper::members(w, i, &r.tag) {
+            if Some(j) == src {
+                continue;
+            }
+            let (state, progress) = match crate::datakeeper::state_toward(w, i, &r.tag, j, now) {
+                crate::datakeeper::Sync::InSync => ("in_sync", 100),
+                crate::datakeeper::Sync::Resyncing { progress, .. } => ("resyncing", progress),
+                crate::datakeeper::Sync::Paused { progress } => ("paused", progress),
+            };
+            out.push(json!({
+                "tag": r.tag,
+                "source": src.map(|s| w.nodes[s].name.clone()),
+                "target": w.nodes[j].name,
+                "state": state,
+                "progress": progress,
+            }));
+        }
+    }
+    out
 }
 
 fn state(args: &[String]) -> i32 {
@@ -875,5 +945,155 @@ fn state(args: &[String]) -> i32 {
         Err(e) => return die(&e),
     };
     println!("{}", serde_json::to_string_pretty(&state_json(&w)).unwrap());
+    0
+}
+
+/// `lksim initdone --root R --gen G` (internal; started by `lkstart`): writes
+/// `LK_INITDONE` when start-up `G` has finished.
+fn initdone(args: &[String]) -> i32 {
+    let (_, opt) = parse(args, &[]);
+    let root = PathBuf::from(opt.get("root").cloned().unwrap_or_else(|| "/".into()));
+    let Some(gen) = opt.get("gen").and_then(|g| g.parse().ok()) else {
+        return die("usage: lksim initdone --root R --gen N");
+    };
+    match crate::model::initdone_helper(&root, gen) {
+        Ok(()) => 0,
+        Err(e) => die(&e.to_string()),
+    }
+}
+
+/// `lksim mirror resync NODE TAG --seconds N [--dir DIR]`: a resync of mirror TAG toward
+/// NODE (a target) starts now and lasts N seconds.
+fn mirror_resync(args: &[String]) -> i32 {
+    let (pos, opt) = parse(args, &[]);
+    if pos.len() != 2 {
+        return die("usage: lksim mirror resync NODE TAG [--seconds N] [--dir DIR]");
+    }
+    let mut w = match open_world(&opt, Some(&pos[0])) {
+        Ok(w) => w,
+        Err(e) => return die(&e),
+    };
+    let i = match node_idx(&w, &pos[0]) {
+        Ok(i) => i,
+        Err(e) => return die(&e),
+    };
+    let tag = &pos[1];
+    match w.nodes[i].res(tag) {
+        Some(r) if crate::datakeeper::is_mirror(r) => {}
+        Some(r) => return die(&format!("{tag} is not a mirror (type {})", r.rtype)),
+        None => return die(&format!("no resource {tag} on {}", pos[0])),
+    }
+    let dur = match opt.get("seconds").map(|s| s.parse::<f64>()) {
+        None => crate::datakeeper::resync_ms(&w.nodes[i].rt),
+        Some(Ok(x)) if x.is_finite() && x >= 0.0 => (x * 1000.0) as u64,
+        Some(_) => return die("--seconds needs a number >= 0"),
+    };
+    let Some(s) = crate::datakeeper::source_of(&w, i, tag) else {
+        return die(&format!("mirror {tag} has no source"));
+    };
+    if s == i {
+        return die(&format!(
+            "{} is the source of mirror {tag}; name a target",
+            pos[0]
+        ));
+    }
+    let source = w.nodes[s].name.clone();
+    crate::datakeeper::start_own(&mut w.nodes[i], tag, &source, dur);
+    match w.save() {
+        Ok(()) => 0,
+        Err(e) => die(&e.to_string()),
+    }
+}
+
+/// `lksim mirror resync-restore refuses|removes-source [--dir DIR]`: the worst-case switch of
+/// `cluster create --resync-restore`, on every local node of a running cluster.
+fn mirror_policy(args: &[String]) -> i32 {
+    let (pos, opt) = parse(args, &[]);
+    let removes = match pos.first().map(|s| s.as_str()) {
+        Some("refuses") if pos.len() == 1 => false,
+        Some("removes-source") if pos.len() == 1 => true,
+        _ => return die("usage: lksim mirror resync-restore refuses|removes-source [--dir DIR]"),
+    };
+    let mut w = match open_world(&opt, None) {
+        Ok(w) => w,
+        Err(e) => return die(&e),
+    };
+    for n in w.nodes.iter_mut().filter(|n| n.remote.is_none()) {
+        n.rt.resync_removes_source = removes;
+    }
+    match w.save() {
+        Ok(()) => 0,
+        Err(e) => die(&e.to_string()),
+    }
+}
+
+/// `lksim kit install NODE KIT [--dir DIR]`: a Recovery Kit shipped apart from the media
+/// (e.g. `HANA2-ARK.run`): it unpacks into `$LKROOT/KIT/` and copies its scripts into
+/// `$LKROOT/lkadm/subsys/gen/app/bin/`.  No package owns these files.
+fn kit_install(args: &[String]) -> i32 {
+    use std::os::unix::fs::PermissionsExt;
+    let (pos, opt) = parse(args, &[]);
+    if pos.len() != 2 || pos[1].is_empty() || pos[1].contains('/') || pos[1].starts_with('.') {
+        return die("usage: lksim kit install NODE KIT [--dir DIR]   (KIT e.g. HANA2-ARK)");
+    }
+    let w = match open_world(&opt, Some(&pos[0])) {
+        Ok(w) => w,
+        Err(e) => return die(&e),
+    };
+    let i = match node_idx(&w, &pos[0]) {
+        Ok(i) => i,
+        Err(e) => return die(&e),
+    };
+    let n = &w.nodes[i];
+    if n.remote.is_some() {
+        return die(&format!(
+            "{} is reached over TCP; run this on that node",
+            n.name
+        ));
+    }
+    if n.installed_version().is_none() {
+        return die(&format!("LifeKeeper is not installed on {}", n.name));
+    }
+    let kit = &pos[1];
+    let lk = n.lkroot();
+    let low = kit.to_ascii_lowercase();
+    let mut files: Vec<(PathBuf, String, u32)> = vec![
+        (
+            lk.join(kit).join("README"),
+            format!("{kit} Recovery Kit (shipped apart from sps.img; lksim stand-in)\n"),
+            0o644,
+        ),
+        (
+            lk.join(kit).join("setup"),
+            format!("#!/bin/sh\n# {kit} kit setup (lksim stand-in)\nexit 0\n"),
+            0o755,
+        ),
+    ];
+    for a in ["restore", "remove", "quickCheck", "recover"] {
+        files.push((
+            lk.join("lkadm/subsys/gen/app/bin")
+                .join(format!("{low}-{a}")),
+            format!("#!/bin/sh\n# {kit} gen/app {a} script (lksim stand-in)\nexit 0\n"),
+            0o755,
+        ));
+    }
+    let mut out = Vec::new();
+    for (p, text, mode) in &files {
+        let r = (|| -> std::io::Result<()> {
+            if let Some(d) = p.parent() {
+                fs::create_dir_all(d)?;
+            }
+            crate::model::write_atomic(p, text.as_bytes())?;
+            fs::set_permissions(p, fs::Permissions::from_mode(*mode))
+        })();
+        if let Err(e) = r {
+            return die(&format!("{}: {e}", p.display()));
+        }
+        out.push(p.to_string_lossy().to_string());
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "files": out })).unwrap()
+    );
     0
 }

@@ -1,11 +1,18 @@
 //! lksim — a LifeKeeper for Linux simulator.  See README.md and FIDELITY.md.
 
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod clock;
+pub mod datakeeper;
 pub mod front;
 pub mod model;
 pub mod ops;
+pub mod resfiles;
 pub mod setup;
 pub mod status;
 pub mod sys;
+pub mod timing;
 pub mod tools;
 pub mod transport;
 pub mod versions;
@@ -170,6 +177,9 @@ pub fn dispatch(ctx: Ctx) -> i32 {
         "lkbackup" => tools::lkbackup(&ctx),
         "lksupport" => tools::lksupport(&ctx),
         "rmlk" => tools::rmlk(&ctx),
+        "lktest" => tools::lktest(&ctx),
+        "mirror_status" => tools::mirror_status(&ctx),
+        "mirror_action" => tools::mirror_action(&ctx),
         "lksim-setup" | "setup" => setup::main(&ctx),
         "rpm" | "getenforce" | "uname" | "getent" | "df" | "ss" | "firewall-cmd" | "hostname" => {
             sys::main(&ctx)
@@ -181,20 +191,4 @@ pub fn dispatch(ctx: Ctx) -> i32 {
     }
 }
 
-/// Local time as (year, month, day, hour, minute, second).
-pub fn local_time() -> (i32, u32, u32, u32, u32, u32) {
-    // SAFETY: time/localtime_r with valid pointers.
-    unsafe {
-        let t = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        (
-            tm.tm_year + 1900,
-            (tm.tm_mon + 1) as u32,
-            tm.tm_mday as u32,
-            tm.tm_hour as u32,
-            tm.tm_min as u32,
-            tm.tm_sec as u32,
-        )
-    }
-}
+pub use clock::local_time;

@@ -18,29 +18,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub const LK_COMMANDS: &[&str] = &[
-    "lcdstatus",
-    "perform_action",
-    "lcdremexec",
-    "lkstart",
-    "lkstop",
-    "lkcli",
-    "lkbackup",
-    "lksupport",
-    "rmlk",
-];
-
-pub const SYS_COMMANDS: &[&str] = &[
-    "rpm",
-    "getenforce",
-    "uname",
-    "getent",
-    "df",
-    "ss",
-    "firewall-cmd",
-    "hostname",
-    "lksim-setup",
-];
+pub use crate::catalog::{LK_COMMANDS, SYS_COMMANDS};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Package {
@@ -121,6 +99,55 @@ pub struct NodeRuntime {
     /// Where this node's `lksim daemon` listens (TCP transport), e.g. "0.0.0.0:7365".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    /// Counts LifeKeeper starts; the helper that writes `LK_INITDONE` late checks it.
+    #[serde(default)]
+    pub start_gen: u64,
+    /// When (ms since the epoch) the current start finishes and `LK_INITDONE` appears.
+    #[serde(default)]
+    pub initdone_at_ms: u64,
+    /// A plain `lkstop` disables the systemd unit (start at boot) until the next `lkstart`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub boot_disabled: bool,
+    /// How long commands take (`--timings`); see `timing.rs`.
+    #[serde(default, skip_serializing_if = "is_default_timings")]
+    pub timings: crate::timing::Timings,
+    /// Start and end of every resource restored or removed here (newest last).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRec>,
+    /// DataKeeper mirror bookkeeping per netraid tag (see `datakeeper.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mirrors: BTreeMap<String, crate::datakeeper::MirrorRec>,
+    /// `--resync-seconds`: how long a resync takes (real seconds, not scaled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync_seconds: Option<f64>,
+    /// `--resync-restore removes-source`: a restore onto a target that is not in sync removes
+    /// the hierarchy from its source first and then fails (the worst case).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub resync_removes_source: bool,
+}
+
+/// Records kept per node; older ones are dropped.
+pub const MAX_ACTIONS: usize = 200;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ActionRec {
+    /// "restore" or "remove"
+    pub action: String,
+    pub tag: String,
+    pub started: String,
+    pub ended: String,
+    pub started_ms: u64,
+    pub ended_ms: u64,
+    /// "ok" or "failed"
+    pub result: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_default_timings(t: &crate::timing::Timings) -> bool {
+    *t == crate::timing::Timings::default()
 }
 
 fn default_free() -> u64 {
@@ -195,6 +222,9 @@ pub fn path_dir(root: &Path) -> PathBuf {
 pub fn hierarchy_file(root: &Path) -> PathBuf {
     lkroot(root).join("config/hierarchy.json")
 }
+pub fn initdone_file(root: &Path) -> PathBuf {
+    lkroot(root).join("config/LK_INITDONE")
+}
 pub fn commpaths_file(root: &Path) -> PathBuf {
     lkroot(root).join("config/commpaths.json")
 }
@@ -210,6 +240,12 @@ pub struct Node {
     /// Set for a peer reached over TCP: this is a snapshot of its state,
     /// never saved here (see `transport.rs`).
     pub remote: Option<String>,
+    /// Set by `ops::start` when `LK_INITDONE` is due later: `World::save` then starts the
+    /// helper that writes it.
+    pub spawn_initdone: bool,
+    /// For a remote peer: its state as the peer sent it.  `save` compares against it, so that
+    /// a change made to the copy is an error instead of being dropped without a word.
+    pristine: Option<String>,
 }
 
 pub fn write_json<T: Serialize>(p: &Path, v: &T) -> io::Result<()> {
@@ -218,8 +254,13 @@ pub fn write_json<T: Serialize>(p: &Path, v: &T) -> io::Result<()> {
     }
     let mut s = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
     s.push('\n');
+    write_atomic(p, s.as_bytes())
+}
+
+/// Write `p` through a temporary file in the same folder and a rename.
+pub fn write_atomic(p: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = p.with_extension("tmp~");
-    fs::write(&tmp, s)?;
+    fs::write(&tmp, data)?;
     fs::rename(&tmp, p)
 }
 
@@ -229,6 +270,57 @@ pub fn read_json<T: for<'a> Deserialize<'a>>(p: &Path) -> io::Result<T> {
 }
 
 impl Node {
+    /// The one way to make a node that stands for a peer reached over TCP (a snapshot its
+    /// daemon sent, or an unreachable peer): the copy is remembered as it arrived.  Changes
+    /// to a peer go through its daemon (`transport::remote_remove`), never through this copy.
+    pub fn remote_peer(
+        addr: &str,
+        root: PathBuf,
+        rt: NodeRuntime,
+        res: Vec<ResourceDef>,
+        paths: Vec<CommPathDef>,
+        has_config: bool,
+    ) -> Node {
+        let mut n = Node {
+            name: rt.name.clone(),
+            root,
+            rt,
+            res,
+            paths,
+            has_config,
+            remote: Some(addr.to_string()),
+            spawn_initdone: false,
+            pristine: None,
+        };
+        n.pristine = Some(n.digest());
+        n
+    }
+
+    /// A freshly built local node (cluster create, install).
+    pub fn new_local(
+        root: PathBuf,
+        rt: NodeRuntime,
+        res: Vec<ResourceDef>,
+        paths: Vec<CommPathDef>,
+    ) -> Node {
+        Node {
+            name: rt.name.clone(),
+            root,
+            rt,
+            res,
+            paths,
+            has_config: true,
+            remote: None,
+            spawn_initdone: false,
+            pristine: None,
+        }
+    }
+
+    fn digest(&self) -> String {
+        serde_json::to_string(&(&self.rt, &self.res, &self.paths, self.has_config))
+            .unwrap_or_default()
+    }
+
     pub fn load(root: &Path) -> io::Result<Node> {
         let rt: NodeRuntime = read_json(&runtime_file(root))?;
         let hf = hierarchy_file(root);
@@ -252,12 +344,22 @@ impl Node {
             paths,
             has_config,
             remote: None,
+            spawn_initdone: false,
+            pristine: None,
         })
     }
 
     pub fn save(&self) -> io::Result<()> {
-        if self.remote.is_some() {
-            // a peer's state belongs to that peer; changes there go through its daemon
+        if let Some(addr) = &self.remote {
+            // A peer's state belongs to that peer; changes there go through its daemon.  A
+            // change to this copy would be lost, so it is an error, not a silent no-op.
+            if self.pristine.as_deref() != Some(self.digest().as_str()) {
+                return Err(io::Error::other(format!(
+                    "node {} is a peer reached over TCP ({addr}); a change to its state was made \
+                     to a local copy and cannot be saved (changes to a peer go through its daemon)",
+                    self.name
+                )));
+            }
             return Ok(());
         }
         write_json(&runtime_file(&self.root), &self.rt)?;
@@ -273,6 +375,23 @@ impl Node {
             if cur_c.as_ref() != Some(&self.paths) {
                 write_json(&cf, &self.paths)?;
             }
+            crate::resfiles::sync(&self.root, &self.res)?;
+        }
+        self.sync_initdone()
+    }
+
+    /// `$LKROOT/config/LK_INITDONE` exists exactly while LifeKeeper runs here and its start
+    /// has finished (the vendor's scripts wait for it after `lkstart`).
+    fn sync_initdone(&self) -> io::Result<()> {
+        let f = initdone_file(&self.root);
+        let done =
+            self.alive() && self.has_config && crate::clock::now_ms() >= self.rt.initdone_at_ms;
+        if done {
+            if !f.exists() {
+                fs::write(&f, "")?;
+            }
+        } else if f.exists() {
+            fs::remove_file(&f)?;
         }
         Ok(())
     }
@@ -321,22 +440,18 @@ impl Node {
 
 /// Exclusive cluster-wide lock, released on drop.
 pub struct Lock {
-    _f: fs::File,
+    _f: nix::fcntl::Flock<fs::File>,
 }
 
 pub fn lock(dir: &Path) -> io::Result<Lock> {
-    use std::os::unix::io::AsRawFd;
     fs::create_dir_all(dir)?;
     let f = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(dir.join("lock"))?;
-    // SAFETY: flock on a valid open file descriptor.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let f = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| io::Error::from(e))?;
     Ok(Lock { _f: f })
 }
 
@@ -344,7 +459,51 @@ pub fn lock(dir: &Path) -> io::Result<Lock> {
 pub struct World {
     pub dir: PathBuf,
     pub nodes: Vec<Node>,
-    _lock: Lock,
+    _lock: Option<Lock>,
+}
+
+/// Start the helper (`lksim initdone`) that writes `LK_INITDONE` when the start finishes.
+fn spawn_initdone(root: &Path, gen: u64) {
+    use std::os::unix::process::CommandExt;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let _ = std::process::Command::new(exe)
+        .arg("initdone")
+        .arg("--root")
+        .arg(root)
+        .arg("--gen")
+        .arg(gen.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        // its own process group: a caller that kills its command's group (a timeout) does
+        // not stop LifeKeeper's start-up from finishing
+        .process_group(0)
+        .spawn();
+}
+
+/// `lksim initdone --root R --gen G`: wait until the start `G` of the node at `R` has
+/// finished, then write `LK_INITDONE` (unless LifeKeeper was stopped or started again).
+pub fn initdone_helper(root: &Path, gen: u64) -> io::Result<()> {
+    loop {
+        let rt: NodeRuntime = read_json(&runtime_file(root))?;
+        if rt.start_gen != gen || !rt.running {
+            return Ok(());
+        }
+        let now = crate::clock::now_ms();
+        if now >= rt.initdone_at_ms {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(
+            (rt.initdone_at_ms - now).min(1000),
+        ));
+    }
+    let (w, i) = World::open_for_root(root)?;
+    if w.nodes[i].rt.start_gen == gen {
+        w.nodes[i].save()?;
+    }
+    Ok(())
 }
 
 pub fn meta_dir(cluster_dir: &Path) -> PathBuf {
@@ -367,7 +526,7 @@ impl World {
         Ok(World {
             dir: cluster_dir.to_path_buf(),
             nodes,
-            _lock: l,
+            _lock: Some(l),
         })
     }
 
@@ -393,10 +552,37 @@ impl World {
         self.nodes.iter().position(|n| n.name == name)
     }
 
+    /// Save every local node.  A changed copy of a remote peer fails the whole save before
+    /// anything is written, so a command never leaves half its change behind.
     pub fn save(&self) -> io::Result<()> {
-        for n in &self.nodes {
+        for n in self.nodes.iter().filter(|n| n.remote.is_some()) {
             n.save()?;
         }
+        for n in self.nodes.iter().filter(|n| n.remote.is_none()) {
+            n.save()?;
+        }
+        for n in self.nodes.iter().filter(|n| n.spawn_initdone) {
+            spawn_initdone(&n.root, n.rt.start_gen);
+        }
+        Ok(())
+    }
+
+    /// Let the other commands run for `d` (a command that takes time on a real node): save,
+    /// release the cluster lock, wait, take it again and reload every node.  Zero does nothing
+    /// at all, so that with the default time scale nothing changes.
+    pub fn pace(&mut self, d: std::time::Duration) -> io::Result<()> {
+        if d.is_zero() {
+            return Ok(());
+        }
+        self.save()?;
+        for n in self.nodes.iter_mut() {
+            n.spawn_initdone = false;
+        }
+        self._lock = None;
+        std::thread::sleep(d);
+        let again = World::open(&self.dir)?;
+        self.nodes = again.nodes;
+        self._lock = again._lock;
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! Resource operations: restore/remove (with switchover), start/stop,
 //! node crash (failover) and recovery.
 
-use crate::model::{Node, World};
+use crate::datakeeper;
+use crate::model::{ActionRec, Node, World, MAX_ACTIONS};
 use std::collections::HashSet;
 
 pub fn in_service(s: &str) -> bool {
@@ -101,6 +102,35 @@ pub struct ActionOpts {
     pub fail_tag: bool,
 }
 
+fn step_time(world: &World, i: usize) -> std::time::Duration {
+    let t = &world.nodes[i].rt.timings;
+    t.scaled(t.perform_action)
+}
+
+/// Keep the start and end of one resource's restore or remove in the node's state.
+fn record(n: &mut Node, action: &str, tag: &str, started_ms: u64, ok: bool) {
+    let ended_ms = crate::clock::now_ms();
+    n.rt.actions.push(ActionRec {
+        action: action.to_string(),
+        tag: tag.to_string(),
+        started: crate::clock::rfc3339_utc(started_ms),
+        ended: crate::clock::rfc3339_utc(ended_ms),
+        started_ms,
+        ended_ms,
+        result: if ok { "ok" } else { "failed" }.to_string(),
+    });
+    let extra = n.rt.actions.len().saturating_sub(MAX_ACTIONS);
+    n.rt.actions.drain(..extra);
+}
+
+/// One resource takes `perform_action` time: the other commands (lcdstatus) run meanwhile.
+fn pace(world: &mut World, i: usize, log: &[String]) -> Result<(), (Vec<String>, String)> {
+    let d = step_time(world, i);
+    world
+        .pace(d)
+        .map_err(|e| (log.to_vec(), format!("cannot save state: {e}")))
+}
+
 /// Remove `tag` (and its parents first) on node `i`.  Returns log lines.
 pub fn remove(
     world: &mut World,
@@ -109,32 +139,31 @@ pub fn remove(
     fail_tag: bool,
 ) -> Result<Vec<String>, (Vec<String>, String)> {
     let mut log = Vec::new();
-    let n = &mut world.nodes[i];
-    if n.res(tag).is_none() {
-        return Err((
-            log,
-            format!("resource \"{tag}\" does not exist on {}", n.name),
-        ));
+    if world.nodes[i].res(tag).is_none() {
+        let nm = world.nodes[i].name.clone();
+        return Err((log, format!("resource \"{tag}\" does not exist on {nm}")));
     }
-    for t in remove_order(n, tag) {
-        let st = n.state_of(&t);
+    for t in remove_order(&world.nodes[i], tag) {
+        let st = world.nodes[i].state_of(&t);
+        let name = world.nodes[i].name.clone();
         if fail_tag && t == tag {
+            let started = crate::clock::now_ms();
+            let n = &mut world.nodes[i];
             n.set_state(&t, "OSF");
-            log.push(format!("remove of \"{t}\" on \"{}\" failed", n.name));
+            record(n, "remove", &t, started, false);
+            log.push(format!("remove of \"{t}\" on \"{name}\" failed"));
             return Err((log, format!("remove of resource \"{t}\" failed")));
         }
         if st == "OSU" {
             continue;
         }
-        log.push(format!(
-            "Removing resource \"{t}\" on server \"{}\"",
-            n.name
-        ));
+        log.push(format!("Removing resource \"{t}\" on server \"{name}\""));
+        let started = crate::clock::now_ms();
+        pace(world, i, &log)?;
+        let n = &mut world.nodes[i];
         n.set_state(&t, "OSU");
-        log.push(format!(
-            "Remove of \"{t}\" on server \"{}\" completed",
-            n.name
-        ));
+        record(n, "remove", &t, started, true);
+        log.push(format!("Remove of \"{t}\" on server \"{name}\" completed"));
     }
     Ok(log)
 }
@@ -153,6 +182,14 @@ pub fn restore(
         return Err((log, format!("resource \"{tag}\" does not exist on {nm}")));
     }
     let order = restore_order(&world.nodes[i], tag, opts.bottom_only);
+    // 0. a mirror that is not in sync here cannot come into service here: refuse before
+    //    anything changes, unless the worst case (--resync-restore removes-source) is set
+    let blocked = datakeeper::blocked(world, i, &order);
+    if let Some((_, why)) = blocked.first() {
+        if !world.nodes[i].rt.resync_removes_source {
+            return Err((log, why.clone()));
+        }
+    }
     // 1. switchover: remove on the remote systems what is in service there
     let mut remote: Vec<(usize, String)> = Vec::new();
     for t in &order {
@@ -212,33 +249,41 @@ pub fn restore(
         }
     }
     // 2. local restore, bottom up
-    let n = &mut world.nodes[i];
     for t in &order {
-        let st = n.state_of(t);
+        let st = world.nodes[i].state_of(t);
+        let name = world.nodes[i].name.clone();
         if st == "ISP" {
             continue;
         }
         if st == "ISU" {
-            n.set_state(t, "ISP");
+            world.nodes[i].set_state(t, "ISP");
             continue;
         }
-        log.push(format!(
-            "Restoring resource \"{t}\" on server \"{}\"",
-            n.name
-        ));
-        if opts.fail_tag && t == tag {
+        log.push(format!("Restoring resource \"{t}\" on server \"{name}\""));
+        let why = blocked
+            .iter()
+            .find(|(b, _)| b == t)
+            .map(|(_, w)| w.clone())
+            .or_else(|| {
+                (opts.fail_tag && t == tag).then(|| format!("restore of resource \"{t}\" failed"))
+            });
+        if let Some(why) = why {
+            let started = crate::clock::now_ms();
+            let n = &mut world.nodes[i];
             n.set_state(t, "OSF");
-            log.push(format!(
-                "Restore of \"{t}\" on server \"{}\" failed",
-                n.name
-            ));
-            return Err((log, format!("restore of resource \"{t}\" failed")));
+            record(n, "restore", t, started, false);
+            log.push(format!("Restore of \"{t}\" on server \"{name}\" failed"));
+            return Err((log, why));
         }
+        let started = crate::clock::now_ms();
+        pace(world, i, &log)?;
+        let n = &mut world.nodes[i];
         n.set_state(t, "ISP");
-        log.push(format!(
-            "Restore of \"{t}\" on server \"{}\" completed",
-            n.name
-        ));
+        record(n, "restore", t, started, true);
+        if n.res(t).is_some_and(datakeeper::is_mirror) {
+            datakeeper::on_restored(world, i, t);
+        }
+        log.push(format!("Restore of \"{t}\" on server \"{name}\" completed"));
     }
     Ok(log)
 }
@@ -257,14 +302,28 @@ pub fn stop(world: &mut World, i: usize, force: bool) {
         for t in n.res.iter().map(|r| r.tag.clone()).collect::<Vec<_>>() {
             n.set_state(&t, "OSU");
         }
+        // a plain lkstop also disables the systemd unit (field evidence)
+        n.rt.boot_disabled = true;
     }
     n.rt.running = false;
+}
+
+/// LifeKeeper's start-up begins on node `i`: `LK_INITDONE` appears after the `lkstart` time,
+/// and every mirror this node is a target of starts to resync.
+fn begin_start(world: &mut World, i: usize) {
+    let n = &mut world.nodes[i];
+    n.rt.running = true;
+    n.rt.boot_disabled = false;
+    let d = n.rt.timings.scaled(n.rt.timings.lkstart);
+    n.rt.start_gen += 1;
+    n.rt.initdone_at_ms = crate::clock::now_ms() + d.as_millis() as u64;
+    n.spawn_initdone = !d.is_zero();
 }
 
 /// `lkstart`: start LifeKeeper; resources taken down by a full lkstop come
 /// back unless they are in service on another node.
 pub fn start(world: &mut World, i: usize) {
-    world.nodes[i].rt.running = true;
+    begin_start(world, i);
     let tags = std::mem::take(&mut world.nodes[i].rt.resume_on_start);
     for t in tags {
         let eqs = match world.nodes[i].res(&t) {
@@ -291,6 +350,7 @@ pub fn start(world: &mut World, i: usize) {
             n.set_state(&t, "OSU");
         }
     }
+    datakeeper::on_started(world, i);
 }
 
 /// Crash node `d`; the surviving node with the next priority restores what
@@ -397,9 +457,10 @@ pub fn node_up(world: &mut World, d: usize) {
     n.rt.states.clear();
     n.rt.resume_on_start.clear();
     if n.installed_version().is_some() {
-        n.rt.running = true;
         for t in n.res.iter().map(|r| r.tag.clone()).collect::<Vec<_>>() {
             n.set_state(&t, "OSU");
         }
+        begin_start(world, d);
+        datakeeper::on_started(world, d);
     }
 }

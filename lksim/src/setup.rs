@@ -1,7 +1,7 @@
 //! The media `setup` installer (run through the node-bound `lksim-setup`)
 //! and `lksim media create`.
 
-use crate::front::{CORE_PACKAGES, MEDIA_KITS};
+use crate::catalog::{CORE_PACKAGES, MEDIA_KITS};
 use crate::model::{defaults_file, lkroot, write_wrappers, Package, World};
 use crate::{fault_gate, ops, versions, Ctx, FaultGate};
 use std::collections::BTreeMap;
@@ -62,6 +62,45 @@ fn fail(msg: &str) -> i32 {
     1
 }
 
+// The console output of a real run is coloured with ANSI escape sequences (field evidence,
+// [AZ]); which colour goes where is UNCONFIRMED.
+const BOLD: &str = "\x1b[1m";
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const RESET: &str = "\x1b[0m";
+
+fn done() -> String {
+    format!("{GREEN}done.{RESET}")
+}
+
+/// The usage text `setup --help` prints (UNCONFIRMED: the real option letters are not public;
+/// these are the ones lksim's setup accepts).
+pub const USAGE: &str = "Usage: setup [-f CONFFILE -q y] [-h|--help]
+  (no options)   the interactive configuration menu (needs a terminal)
+  -f CONFFILE    use the configuration saved from the menu (non-interactive)
+  -q y           answer every question with the saved/default answer (non-interactive)
+  -h, --help     this text
+";
+
+/// What `./setup` without options does where there is no terminal: the menu (Kconfig's
+/// menuconfig) cannot start (text UNCONFIRMED).
+const NO_TERMINAL: &str = "Error opening terminal: unknown.";
+
+/// The first screen of the menu (field evidence, [AZ]), shown when a terminal is there; the
+/// menu itself is not simulated.
+const MENU: &str = "                          Main configuration
+  Arrow keys navigate the menu.  <Enter> selects submenus --->.
+  ------------------------------------------------------------------
+      [ ] Install Java Runtime (JRE)
+      [ ] Use Quorum / Witness Functions
+          LifeKeeper Authentication  --->
+      [ ] Install License Key File(s)
+          Recovery Kit Selection Menu  --->
+      [*] LifeKeeper Startup After Install
+  ------------------------------------------------------------------
+        <Select>    < Done >    < Help >    < Save >    < Load >
+";
+
 pub fn main(ctx: &Ctx) -> i32 {
     let mut media_dir: Option<PathBuf> = None;
     let mut media_version: Option<String> = None;
@@ -91,7 +130,7 @@ pub fn main(ctx: &Ctx) -> i32 {
                 quiet = a.get(i).cloned();
             }
             "-h" | "--help" => {
-                println!("usage: setup                      (interactive)\n       setup -f CONFFILE -q y     (non-interactive, saved configuration)");
+                print!("{USAGE}");
                 return 0;
             }
             o => {
@@ -106,9 +145,16 @@ pub fn main(ctx: &Ctx) -> i32 {
         return fail("must be run from the product media (setup on the sps image)");
     };
     if user_args == 0 {
+        use std::io::IsTerminal;
+        // the real setup opens its full-screen menu; it needs a terminal
+        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+            eprintln!("{NO_TERMINAL}");
+            return 1;
+        }
+        print!("{MENU}");
         return fail(
-            "the interactive setup menu is not available in this environment (no terminal); \
-             run setup non-interactively with a saved configuration: setup -f CONFFILE -q y",
+            "lksim: the interactive menu is not simulated; save a configuration and run \
+             setup -f CONFFILE -q y",
         );
     }
     let Some(conf) = conf else {
@@ -139,57 +185,59 @@ pub fn main(ctx: &Ctx) -> i32 {
         .map(|s| s.split_whitespace().map(|x| x.to_string()).collect())
         .unwrap_or_default();
 
-    println!("SIOS Protection Suite for Linux {mv} setup");
-    println!();
-    println!("Phase 1: Collection");
+    println!("{BOLD}SIOS Protection Suite for Linux setup{RESET}");
     let (mut w, me) = match World::open_for_root(&ctx.root) {
         Ok(x) => x,
         Err(e) => return fail(&e.to_string()),
     };
-    println!("  Checking the distribution and system requirements ...");
+    let failed = || println!("{RED}failed.{RESET}");
+    print!("Collecting system information....");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     if w.nodes[me].rt.selinux == "enforcing" {
+        failed();
         return fail("SELinux is enabled (enforcing). LifeKeeper cannot be installed while SELinux is enforcing; set it to disabled or permissive and rerun setup.");
-    }
-    for l in &licenses {
-        if !Path::new(l).is_file() {
-            return fail(&format!("license file {l} does not exist"));
-        }
-    }
-    let rpms = media_dir.join("RPMS");
-    if rpms.is_dir() {
-        let names: Vec<String> = fs::read_dir(&rpms)
-            .map(|r| {
-                r.flatten()
-                    .map(|e| e.file_name().to_string_lossy().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for k in &kits {
-            let pre = format!("steeleye-{k}-");
-            if !names.iter().any(|n| n.starts_with(&pre)) {
-                return fail(&format!("Recovery Kit {k} is not on this media"));
-            }
-        }
-    } else if let Some(k) = kits.iter().find(|k| !MEDIA_KITS.contains(&k.as_str())) {
-        return fail(&format!("Recovery Kit {k} is not on this media"));
     }
     let installed = w.nodes[me].installed_version();
     if let Some(from) = &installed {
         if let Err(e) = versions::upgrade_rule(from, &mv) {
+            failed();
             return fail(&e);
         }
-        println!("  Found LifeKeeper {from} installed; it will be upgraded to {mv}.");
-    } else {
-        println!("  LifeKeeper is not installed; a new installation of {mv} will be made.");
     }
-    println!();
-    println!("Phase 2: Selection");
-    println!("  Using the saved configuration {conf} (non-interactive).");
-    println!();
-    println!("Phase 3: Installation and Configuration");
+    println!("{}", done());
+    print!("Preparing configuration information....");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    for l in &licenses {
+        if !Path::new(l).is_file() {
+            failed();
+            return fail(&format!("license file {l} does not exist"));
+        }
+    }
+    let on_media = media_packages(&media_dir);
+    if let Some(names) = &on_media {
+        for k in &kits {
+            let pre = format!("steeleye-{k}-");
+            if !names.iter().any(|n| n.starts_with(&pre)) {
+                failed();
+                return fail(&format!("Recovery Kit {k} is not on this media"));
+            }
+        }
+    } else if let Some(k) = kits.iter().find(|k| !MEDIA_KITS.contains(&k.as_str())) {
+        failed();
+        return fail(&format!("Recovery Kit {k} is not on this media"));
+    }
+    println!("{}", done());
+    println!(
+        "Performing package installation and updating configuration information for SPS for Linux."
+    );
+    // setup takes minutes on a real node; LifeKeeper runs during the first part
+    let t = w.nodes[me].rt.timings.clone();
+    let total = t.scaled(t.setup);
+    if let Err(e) = w.pace(total / 5) {
+        return fail(&e.to_string());
+    }
     let was_running = w.nodes[me].rt.running;
     if was_running {
-        println!("  Stopping LifeKeeper ...");
         ops::stop(&mut w, me, false);
     }
     let old_kits: Vec<String> = w.nodes[me]
@@ -200,9 +248,6 @@ pub fn main(ctx: &Ctx) -> i32 {
         .filter(|s| s != "lk" && !CORE_PACKAGES.contains(&format!("steeleye-{s}").as_str()))
         .collect();
     if installed.is_some() {
-        for p in w.nodes[me].rt.packages.iter().filter(|p| p.is_lifekeeper()) {
-            println!("  Removing {}", p.nevra());
-        }
         w.nodes[me].rt.packages.retain(|p| !p.is_lifekeeper());
     }
     if matches!(g, FaultGate::Halfway) {
@@ -220,13 +265,8 @@ pub fn main(ctx: &Ctx) -> i32 {
     if yes("LKCONF_QUORUM") && !want.iter().any(|p| p == "steeleye-lkQWK") {
         want.push("steeleye-lkQWK".into());
     }
-    if yes("LKCONF_INSTALL_JRE") {
-        println!("  Installing the bundled Java Runtime Environment ...");
-    }
     for p in &want {
-        let pk = Package::new(p, &mv);
-        println!("  Installing {}", pk.nevra());
-        w.nodes[me].rt.packages.push(pk);
+        w.nodes[me].rt.packages.push(Package::new(p, &mv));
     }
     let root = w.nodes[me].root.clone();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lksim"));
@@ -246,7 +286,6 @@ pub fn main(ctx: &Ctx) -> i32 {
             let merged = versions::merge_defaults(&old, &mv);
             if merged != old {
                 let _ = fs::write(root.join("etc/default/LifeKeeper.old"), &old);
-                println!("  Updating /etc/default/LifeKeeper (previous file saved as /etc/default/LifeKeeper.old)");
                 if let Err(e) = fs::write(&df, merged) {
                     return fail(&format!("{}: {e}", df.display()));
                 }
@@ -259,6 +298,9 @@ pub fn main(ctx: &Ctx) -> i32 {
             }
         }
     }
+    println!("Install LifeKeeper and dependent packages {}", done());
+    println!("Configure LifeKeeper management group");
+    println!("Install licenses.");
     let lic = root.join("var/LifeKeeper/license");
     let _ = fs::create_dir_all(&lic);
     for l in &licenses {
@@ -269,9 +311,8 @@ pub fn main(ctx: &Ctx) -> i32 {
         if let Err(e) = fs::copy(l, lic.join(&name)) {
             return fail(&format!("cannot install license file {l}: {e}"));
         }
-        println!("  Installed license file {}", name.to_string_lossy());
     }
-    let (mut w, me) = match g {
+    let (w, me) = match g {
         FaultGate::Delay(secs) => {
             // fault "delay": the node stays half-way (packages replaced,
             // LifeKeeper stopped) for a while, with the cluster lock released
@@ -287,17 +328,40 @@ pub fn main(ctx: &Ctx) -> i32 {
         }
         _ => (w, me),
     };
+    let (mut w, me) = (w, me);
+    if let Err(e) = w.pace(total - total / 5) {
+        return fail(&e.to_string());
+    }
     if was_running || (installed.is_none() && yes("LKCONF_START_LIFEKEEPER")) {
-        println!("  Starting LifeKeeper ...");
+        println!("Starting LifeKeeper...");
         ops::start(&mut w, me);
     }
     if let Err(e) = w.save() {
         return fail(&e.to_string());
     }
-    println!();
-    println!("Setup Complete.");
+    // the last line of a real run: lower-case "c" (field evidence, [AZ] two transcripts)
+    println!("{GREEN}Setup complete.{RESET}");
     0
 }
+
+/// The package files on the media: `RPMS/` (lksim layout) or `core/` and `kits/` (the
+/// `--layout real` guess).  None when the media has no package folder at all.
+fn media_packages(media: &Path) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    let mut any = false;
+    for d in MEDIA_PACKAGE_DIRS {
+        if let Ok(r) = fs::read_dir(media.join(d)) {
+            any = true;
+            names.extend(
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string()),
+            );
+        }
+    }
+    any.then_some(names)
+}
+
+const MEDIA_PACKAGE_DIRS: &[&str] = &["RPMS", "core", "kits"];
 
 fn setup_script(v: &str) -> String {
     format!(
@@ -323,12 +387,27 @@ pub fn media_create(args: &[String]) -> i32 {
     use std::os::unix::fs::PermissionsExt;
     let mut version = None;
     let mut out = None;
+    let mut real = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--version" => {
                 i += 1;
                 version = args.get(i).cloned();
+            }
+            "--layout" => {
+                i += 1;
+                match args.get(i).map(|s| s.as_str()) {
+                    Some("lksim") => real = false,
+                    Some("real") => real = true,
+                    o => {
+                        eprintln!(
+                            "lksim media create: --layout {} (lksim|real)",
+                            o.unwrap_or("")
+                        );
+                        return 2;
+                    }
+                }
             }
             "--out" => {
                 i += 1;
@@ -342,8 +421,17 @@ pub fn media_create(args: &[String]) -> i32 {
         i += 1;
     }
     let (Some(v), Some(out)) = (version, out) else {
-        eprintln!("usage: lksim media create --version V --out FILE");
+        eprintln!("usage: lksim media create --version V --out FILE|DIR [--layout lksim|real]");
         return 2;
+    };
+    // an existing folder gets the media under the real image's name
+    let out = if Path::new(&out).is_dir() {
+        Path::new(&out)
+            .join("sps.img")
+            .to_string_lossy()
+            .to_string()
+    } else {
+        out
     };
     if versions::parse(&v).is_none() {
         eprintln!("lksim media create: bad version {v}");
@@ -360,20 +448,34 @@ pub fn media_create(args: &[String]) -> i32 {
     let stage = std::env::temp_dir().join(format!("lksim-media-{}-{}", std::process::id(), v));
     let _ = fs::remove_dir_all(&stage);
     let r = (|| -> std::io::Result<()> {
-        fs::create_dir_all(stage.join("RPMS"))?;
         let s = stage.join("setup");
+        fs::create_dir_all(&stage)?;
         fs::write(&s, setup_script(&v))?;
         fs::set_permissions(&s, fs::Permissions::from_mode(0o755))?;
-        fs::write(stage.join("sps.version"), format!("{v}\n"))?;
-        let names: Vec<String> = CORE_PACKAGES
+        // lksim layout: RPMS/ and a sps.version marker (both invented).  Real layout: no
+        // marker, core packages in core/ and kits in kits/ (where a real image keeps its
+        // packages is not public: UNCONFIRMED)
+        let (core_dir, kit_dir) = if real {
+            ("core", "kits")
+        } else {
+            fs::write(stage.join("sps.version"), format!("{v}\n"))?;
+            ("RPMS", "RPMS")
+        };
+        fs::create_dir_all(stage.join(core_dir))?;
+        fs::create_dir_all(stage.join(kit_dir))?;
+        let names: Vec<(String, &str)> = CORE_PACKAGES
             .iter()
-            .map(|s| s.to_string())
-            .chain(MEDIA_KITS.iter().map(|k| format!("steeleye-{k}")))
+            .map(|s| (s.to_string(), core_dir))
+            .chain(
+                MEDIA_KITS
+                    .iter()
+                    .map(|k| (format!("steeleye-{k}"), kit_dir)),
+            )
             .collect();
-        for n in names {
+        for (n, d) in names {
             let p = Package::new(&n, &v);
             fs::write(
-                stage.join("RPMS").join(format!("{}.rpm", p.nevra())),
+                stage.join(d).join(format!("{}.rpm", p.nevra())),
                 "lksim fake rpm\n",
             )?;
         }
@@ -388,8 +490,11 @@ pub fn media_create(args: &[String]) -> i32 {
     if tool.1 {
         c.args(["-as", "mkisofs"]);
     }
-    c.args(["-quiet", "-R", "-J", "-V", &vol, "-o", &out])
-        .arg(&stage);
+    c.args(["-quiet", "-R", "-J"]);
+    if !real {
+        c.args(["-V", &vol]);
+    }
+    c.args(["-o", &out]).arg(&stage);
     let res = c.output();
     let _ = fs::remove_dir_all(&stage);
     match res {

@@ -246,64 +246,88 @@ pub fn rows_for(world: &World, i: usize, local: bool) -> (Vec<ResRow>, Vec<PathR
     (rows, paths)
 }
 
-/// Detailed display (plain `lcdstatus`); free-form (layout UNCONFIRMED).
+/// Detailed display (plain `lcdstatus`), in the layout of a real one (field evidence, [AWS]
+/// image): per hierarchy a `ROOT of RESOURCE HIERARCHY` heading, per resource
+/// `<tag>: id=... app=... type=... state=...` and its indented details, then the machines
+/// LifeKeeper knows.  The indentation, the blank lines and the comm-path lines under each
+/// machine are UNCONFIRMED.
 pub fn render_long(world: &World, i: usize) -> String {
     let n = &world.nodes[i];
     let mut o = String::new();
-    o.push_str(&format!("MACHINE: {}\n\n", n.name));
-    for p in &n.paths {
-        o.push_str(&format!(
-            "to machine={} type={} addresses={} state=\"{}\" priority={} #comm_downs=0\n",
-            p.peer,
-            p.kind,
-            p.address,
-            if world.path_alive(i, p) {
-                "ALIVE"
-            } else {
-                "DEAD"
-            },
-            p.prio.map(|x| x.to_string()).unwrap_or_else(|| "--".into())
-        ));
-    }
-    o.push_str("\nLifeKeeper Flags\n    The following LifeKeeper flags are on:\n        shutdown_switchover\n");
-    o.push_str("\nShutdown Strategy\n    The shutdown strategy is set to: switchover.\n\n");
-    for (tag, _) in dfs_order(world, i) {
+    for (tag, depth) in dfs_order(world, i) {
         let r = match n.res(&tag) {
             Some(r) => r,
             None => continue,
         };
-        o.push_str(&format!("{}:\n", r.tag));
+        if depth == 0 {
+            o.push_str("ROOT of RESOURCE HIERARCHY\n\n");
+        }
         o.push_str(&format!(
-            "    id={} app={} type={} state={}\n",
+            "{}: id={} app={} type={} state={}\n",
+            r.tag,
             r.id,
             r.app,
             r.rtype,
             n.state_of(&tag)
         ));
         o.push_str(
-            "    initialize=(AUTORES_ISP) automatic restore to IN-SERVICE by LifeKeeper allowed\n",
+            "        initialize=(AUTORES_ISP) automatic restore to IN-SERVICE by LifeKeeper\n",
         );
+        o.push_str(&format!("        info={}\n", r.id));
         if !r.children.is_empty() {
             o.push_str(&format!(
-                "    depends on resources: {}\n",
+                "        depends on resources: {}\n",
                 r.children.join(",")
             ));
         }
         let parents = n.parents_of(&tag);
         if !parents.is_empty() {
             o.push_str(&format!(
-                "    these resources are dependent: {}\n",
+                "        these resources are dependent: {}\n",
                 parents.join(",")
             ));
         }
-        o.push_str(&format!("    Local priority = {}\n", r.prio));
+        o.push_str(&format!("        Local priority = {}\n", r.prio));
         for e in &r.equivalents {
             o.push_str(&format!(
-                "    SHARED equivalency with \"{}\" on \"{}\", priority = {}\n",
+                "        SHARED equivalency with \"{}\" on \"{}\", priority = {}\n",
                 e.tag, e.node, e.prio
             ));
+            o.push_str("                FAILOVER ALLOWED\n");
         }
-        o.push_str("        FAILOVER ALLOWED\n\n");
+        o.push('\n');
+    }
+    o.push_str("The following LifeKeeper machines are known:\n");
+    o.push_str(&format!(
+        "machine={} state={}\n",
+        n.name,
+        if n.alive() { "ALIVE" } else { "DEAD" }
+    ));
+    let mut peers: Vec<&str> = n.paths.iter().map(|p| p.peer.as_str()).collect();
+    peers.dedup();
+    for peer in peers {
+        let alive = n
+            .paths
+            .iter()
+            .any(|p| p.peer == peer && world.path_alive(i, p));
+        o.push_str(&format!(
+            "machine={peer} state={}\n",
+            if alive { "ALIVE" } else { "DEAD" }
+        ));
+        for p in n.paths.iter().filter(|p| p.peer == peer) {
+            o.push_str(&format!(
+                "        to machine={} type={} addresses={} state=\"{}\" priority={}\n",
+                p.peer,
+                p.kind,
+                p.address,
+                if world.path_alive(i, p) {
+                    "ALIVE"
+                } else {
+                    "DEAD"
+                },
+                p.prio.map(|x| x.to_string()).unwrap_or_else(|| "--".into())
+            ));
+        }
     }
     o
 }

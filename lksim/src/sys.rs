@@ -205,6 +205,8 @@ fn rpm(w: &mut World, i: usize, a: &[&str]) -> i32 {
     let mut erase = false;
     let mut install = false;
     let mut qf: Option<String> = None;
+    let mut file = false;
+    let mut list = false;
     let mut names: Vec<String> = Vec::new();
     let mut k = 0;
     while k < a.len() {
@@ -216,6 +218,8 @@ fn rpm(w: &mut World, i: usize, a: &[&str]) -> i32 {
             }
             "-a" | "--all" => all = true,
             "-q" | "--query" => query = true,
+            "-f" | "--file" => file = true,
+            "-l" | "--list" => list = true,
             "-e" | "--erase" => erase = true,
             "-i" | "--install" | "-U" | "--upgrade" | "-Uvh" | "-ivh" | "-Fvh" => install = true,
             "--nodeps" | "--noscripts" | "-v" | "-h" | "--quiet" | "--force" | "--test" => {}
@@ -229,7 +233,9 @@ fn rpm(w: &mut World, i: usize, a: &[&str]) -> i32 {
                         'a' => all = true,
                         'e' => erase = true,
                         'i' | 'U' | 'F' => install = true,
-                        'v' | 'h' | 'l' => {}
+                        'f' => file = true,
+                        'l' => list = true,
+                        'v' | 'h' => {}
                         _ => {
                             eprintln!("rpm: -{c}: unknown option");
                             return 1;
@@ -324,6 +330,9 @@ fn rpm(w: &mut World, i: usize, a: &[&str]) -> i32 {
         eprintln!("rpm: no arguments given for query");
         return 1;
     }
+    if file {
+        return query_files(n, &names, &qf);
+    }
     let mut bad = 0;
     for q in &names {
         let hits: Vec<&Package> = n.rt.packages.iter().filter(|p| pkg_matches(p, q)).collect();
@@ -332,7 +341,70 @@ fn rpm(w: &mut World, i: usize, a: &[&str]) -> i32 {
             bad += 1;
         }
         for p in hits {
-            out.push_str(&fmt_pkg(&qf, p));
+            if list {
+                for f in files_of(n, &p.name) {
+                    out.push_str(&f);
+                    out.push('\n');
+                }
+            } else {
+                out.push_str(&fmt_pkg(&qf, p));
+            }
+        }
+    }
+    print!("{out}");
+    bad.min(255)
+}
+
+/// The files package `name` owns on node `n`, as paths of the node (`-ql`).
+fn files_of(n: &crate::model::Node, name: &str) -> Vec<String> {
+    let lk = n.lkroot();
+    crate::catalog::owned_by(name)
+        .iter()
+        .map(|rel| {
+            let p = lk.join(rel.trim_end_matches('/'));
+            p.to_string_lossy().trim_end_matches('/').to_string()
+        })
+        .collect()
+}
+
+/// `rpm -qf FILE...`: which installed package owns each file.
+fn query_files(n: &crate::model::Node, files: &[String], qf: &Option<String>) -> i32 {
+    use std::path::Path;
+    let lk = n.lkroot();
+    let mut bad = 0;
+    let mut out = String::new();
+    for f in files {
+        let p = Path::new(f);
+        // a node root other than / sees its own files under it
+        let host = if n.root != Path::new("/") && !p.starts_with(&n.root) {
+            n.root.join(p.strip_prefix("/").unwrap_or(p))
+        } else {
+            p.to_path_buf()
+        };
+        if !host.exists() {
+            out.push_str(&format!("error: file {f}: No such file or directory\n"));
+            bad += 1;
+            continue;
+        }
+        let rel = host.strip_prefix(&lk).ok().map(|r| {
+            let r = r.to_string_lossy().to_string();
+            if host.is_dir() && !r.is_empty() {
+                format!("{r}/")
+            } else {
+                r
+            }
+        });
+        let owner = rel.and_then(|r| {
+            n.rt.packages
+                .iter()
+                .find(|pk| crate::catalog::owned_by(&pk.name).contains(&r))
+        });
+        match owner {
+            Some(pk) => out.push_str(&fmt_pkg(qf, pk)),
+            None => {
+                out.push_str(&format!("file {f} is not owned by any package\n"));
+                bad += 1;
+            }
         }
     }
     print!("{out}");

@@ -208,10 +208,11 @@ pub fn lcdremexec(ctx: &Ctx) -> i32 {
     tryx!(gate(ctx, "lcdremexec"));
     let a = &ctx.args;
     let mut dest = None;
+    let mut keep_stderr = false;
     let mut i = 0;
     while i < a.len() {
         match a[i].as_str() {
-            "-e" => {}
+            "-e" => keep_stderr = true,
             "-d" => {
                 i += 1;
                 dest = a.get(i).cloned();
@@ -228,12 +229,17 @@ pub fn lcdremexec(ctx: &Ctx) -> i32 {
     // Every real node has LifeKeeper at the same path, so a command named by the caller's own
     // $LKROOT means the same path on the target: map it onto the canonical /opt/LifeKeeper,
     // which the transport resolves against the target's root.
-    let caller_lk = format!("{}/", crate::model::lkroot(&ctx.root).display());
+    let caller_lk = crate::model::lkroot(&ctx.root)
+        .to_string_lossy()
+        .to_string();
     let cmd: Vec<String> = a[i.min(a.len())..]
         .iter()
-        .map(|x| match x.strip_prefix(&caller_lk) {
-            Some(rest) if caller_lk != "/opt/LifeKeeper/" => format!("/opt/LifeKeeper/{rest}"),
-            _ => x.clone(),
+        .map(|x| {
+            if caller_lk != "/opt/LifeKeeper" {
+                x.replace(&caller_lk, "/opt/LifeKeeper")
+            } else {
+                x.clone()
+            }
         })
         .collect();
     let Some(dest) = dest else {
@@ -262,12 +268,14 @@ pub fn lcdremexec(ctx: &Ctx) -> i32 {
             }
         }
     }; // lock released before running the command
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lksim"));
     let t: Box<dyn Transport> = match remote {
         Some(addr) => Box::new(Tcp { addr }),
-        None => Box::new(LocalDir { root, exe }),
+        None => Box::new(LocalDir { root }),
     };
-    match t.remote_exec(&cmd) {
+    // The words are joined with blanks and parsed again by a shell on the far side, as the
+    // real lcdremexec does: a word with blanks or shell characters must come quoted.
+    let _ = std::io::stdout().flush();
+    match t.remote_exec(&cmd.join(" "), !keep_stderr) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("lcdremexec: {}: {e}", cmd[0]);
@@ -317,13 +325,104 @@ fn stop_impl(ctx: &Ctx, force: bool) -> i32 {
         println!("LifeKeeper is not running.");
         return 0;
     }
-    ops::stop(&mut w, me, force);
-    if force {
-        println!("LifeKeeper stopped; protected resources were left in service.");
-    } else {
-        println!("Removing all resources from service and stopping LifeKeeper.");
+    let t = w.nodes[me].rt.timings.clone();
+    if let Err(e) = w.pace(t.scaled(t.lkstop)) {
+        err(&ctx.cmd, &format!("cannot save state: {e}"));
+        return 1;
+    }
+    for l in stop_and_tell(&mut w, me, force) {
+        println!("{l}");
     }
     save(ctx, &w)
+}
+
+/// Stop LifeKeeper on node `me` and return what lkstop prints.  A plain lkstop also disables
+/// start at boot, and systemctl says so (field evidence, [SEED]).
+fn stop_and_tell(w: &mut World, me: usize, force: bool) -> Vec<String> {
+    let was_enabled = !w.nodes[me].rt.boot_disabled;
+    ops::stop(w, me, force);
+    let mut out = Vec::new();
+    if force {
+        out.push("LifeKeeper stopped; protected resources were left in service.".to_string());
+        return out;
+    }
+    if was_enabled {
+        for t in [
+            "lifekeeper-graphical.target",
+            "lifekeeper-multi-user.target",
+        ] {
+            out.push(format!(
+                "Removed /etc/systemd/system/{t}.requires/lifekeeper.service."
+            ));
+        }
+    }
+    out.push("lkstop: LifeKeeper stopped".to_string());
+    out
+}
+
+// ------------------------------------------------------------------- lktest
+
+/// `$LKROOT/bin/lktest`: exit 0 while LifeKeeper runs, 1 when it is stopped (the vendor's
+/// scripts ask it).  Prints nothing (UNCONFIRMED).
+pub fn lktest(ctx: &Ctx) -> i32 {
+    tryx!(gate(ctx, "lktest"));
+    let (w, me) = tryx!(open(ctx));
+    if w.nodes[me].alive() {
+        0
+    } else {
+        1
+    }
+}
+
+// ------------------------------------------------------ mirror_status/action
+
+pub fn mirror_status(ctx: &Ctx) -> i32 {
+    tryx!(gate(ctx, "mirror_status"));
+    let [tag] = ctx.args.as_slice() else {
+        eprintln!("usage: mirror_status <tag>");
+        return 2;
+    };
+    let (w, me) = tryx!(open(ctx));
+    if !w.nodes[me].alive() {
+        eprintln!("mirror_status: LifeKeeper is not running");
+        return 1;
+    }
+    match crate::datakeeper::status_text(&w, me, tag) {
+        Ok(t) => {
+            print!("{t}");
+            0
+        }
+        Err(e) => {
+            eprintln!("mirror_status: {e}");
+            1
+        }
+    }
+}
+
+pub fn mirror_action(ctx: &Ctx) -> i32 {
+    tryx!(gate(ctx, "mirror_action"));
+    let a = &ctx.args;
+    if a.len() < 2 {
+        eprintln!("usage: mirror_action <tag> pause|resume|force|fullresync [target ...]");
+        return 2;
+    }
+    let (mut w, me) = tryx!(open(ctx));
+    if !w.nodes[me].alive() {
+        eprintln!("mirror_action: LifeKeeper is not running");
+        return 1;
+    }
+    match crate::datakeeper::action(&mut w, me, &a[0], &a[1], &a[2..]) {
+        Ok(log) => {
+            for l in log {
+                println!("{l}");
+            }
+            save(ctx, &w)
+        }
+        Err(e) => {
+            eprintln!("mirror_action: {e}");
+            1
+        }
+    }
 }
 
 // -------------------------------------------------------------------- lkcli
@@ -395,7 +494,8 @@ fn config_members(root: &Path) -> Vec<String> {
             if p.is_dir() {
                 walk(&p, root, out);
             } else if !(name.starts_with("archive.") && name.ends_with(".tar.gz")
-                || name.ends_with(".tmp~"))
+                || name.ends_with(".tmp~")
+                || name == "LK_INITDONE")
             {
                 if let Ok(rel) = p.strip_prefix(root) {
                     out.push(rel.to_string_lossy().to_string());
@@ -404,6 +504,12 @@ fn config_members(root: &Path) -> Vec<String> {
         }
     }
     walk(&cfg, root, &mut out);
+    // the configuration files of the created resources
+    for f in crate::resfiles::existing(root) {
+        if let Ok(rel) = f.strip_prefix(root) {
+            out.push(rel.to_string_lossy().to_string());
+        }
+    }
     if defaults_file(root).exists() {
         out.push("etc/default/LifeKeeper".to_string());
     }
@@ -463,7 +569,10 @@ pub fn lkbackup(ctx: &Ctx) -> i32 {
     let lk = lkroot(&root);
     if create {
         let (w, me) = tryx!(open(ctx));
-        let _ = &w.nodes[me];
+        let pause = w.nodes[me]
+            .rt
+            .timings
+            .scaled(w.nodes[me].rt.timings.lkbackup);
         let path = match file {
             Some(f) => PathBuf::from(f),
             None => {
@@ -475,6 +584,7 @@ pub fn lkbackup(ctx: &Ctx) -> i32 {
             }
         };
         let members = config_members(&root);
+        println!("Executing on {}", w.nodes[me].name);
         println!("Creating archive {}", path.display());
         if let Err(e) = tar_create(&root, &path, &members) {
             eprintln!("lkbackup: {e}");
@@ -492,13 +602,14 @@ pub fn lkbackup(ctx: &Ctx) -> i32 {
             return 1;
         }
         drop(w);
+        crate::timing::wait(pause);
         0
     } else {
         let Some(f) = file else {
             eprintln!("lkbackup: -x requires -f archive");
             return 2;
         };
-        let (w, me) = tryx!(open(ctx));
+        let (mut w, me) = tryx!(open(ctx));
         if w.nodes[me].rt.running {
             eprintln!("lkbackup: LifeKeeper is running; stop LifeKeeper (lkstop) before restoring an archive");
             return 1;
@@ -512,6 +623,11 @@ pub fn lkbackup(ctx: &Ctx) -> i32 {
             return 1;
         }
         println!("Restoring archive {f}");
+        let t = w.nodes[me].rt.timings.clone();
+        if let Err(e) = w.pace(t.scaled(t.lkbackup)) {
+            eprintln!("lkbackup: cannot save state: {e}");
+            return 1;
+        }
         let out = Command::new("tar")
             .arg("-xzf")
             .arg(&f)
@@ -618,9 +734,16 @@ pub fn rmlk(ctx: &Ctx) -> i32 {
         return 1;
     }
     let (mut w, me) = tryx!(open(ctx));
+    let t = w.nodes[me].rt.timings.clone();
+    if let Err(e) = w.pace(t.scaled(t.rmlk)) {
+        err(&ctx.cmd, &format!("cannot save state: {e}"));
+        return 1;
+    }
     if w.nodes[me].rt.running {
-        println!("Stopping LifeKeeper...");
-        ops::stop(&mut w, me, false);
+        // rmlk stops LifeKeeper itself (field evidence, [SEED])
+        for l in stop_and_tell(&mut w, me, false) {
+            println!("{l}");
+        }
     }
     let n = &mut w.nodes[me];
     let pkgs: Vec<String> =

@@ -12,8 +12,8 @@
 //!   Read without taking the peer's cluster lock (files are replaced
 //!   atomically), so two nodes that hold their own locks can still read
 //!   each other.
-//! - `{"op":"exec","argv":[...]}` → `{"rc":N,"stdout":"...","stderr":"..."}`
-//!   (lcdremexec).
+//! - `{"op":"exec","script":"...","merge":bool}` → `{"rc":N,"stdout":"...","stderr":"..."}`
+//!   (lcdremexec: the joined words, run with `sh -c`; `merge` sends stderr to stdout).
 //! - `{"op":"action","action":"remove","tag":T}` →
 //!   `{"rc":N,"log":[...],"error":"...","node":SNAPSHOT}` (the remote half of
 //!   a switchover; takes the peer's lock).
@@ -26,7 +26,7 @@
 
 use crate::model::{
     lkroot, path_dir, read_json, runtime_file, ClusterFile, CommPathDef, Node, NodeRuntime,
-    ResourceDef, World, LK_COMMANDS,
+    ResourceDef, World,
 };
 use crate::ops;
 use serde::{Deserialize, Serialize};
@@ -46,49 +46,67 @@ const ACTION_TIMEOUT: Duration = Duration::from_secs(120);
 const EXEC_TIMEOUT: Duration = Duration::from_secs(900);
 
 pub trait Transport {
-    /// Run `argv` on the peer and return its exit code.
-    fn remote_exec(&self, argv: &[String]) -> std::io::Result<i32>;
+    /// Run `script` on the peer with `sh -c` (lcdremexec joins its words and the far side
+    /// parses them again, as the real one does) and return its exit code.  With `merge`,
+    /// the command's stderr goes to stdout (lcdremexec without `-e`).
+    fn remote_exec(&self, script: &str, merge: bool) -> std::io::Result<i32>;
 }
 
 /// A peer whose node root is reachable in the local file system.
 pub struct LocalDir {
     pub root: PathBuf,
-    pub exe: PathBuf,
+}
+
+/// Replace `/opt/LifeKeeper` by `to` where it starts a path (after the start, a blank, a
+/// quote or a shell operator), not inside another path.
+pub fn map_lkroot(s: &str, to: &str) -> String {
+    const P: &str = "/opt/LifeKeeper";
+    let mut out = String::new();
+    let mut rest = s;
+    let mut prev: Option<char> = None;
+    while let Some(k) = rest.find(P) {
+        let before = &rest[..k];
+        let p = before.chars().last().or(prev);
+        let starts_path = match p {
+            None => true,
+            Some(c) => !(c.is_alphanumeric() || "._-/~$".contains(c)),
+        };
+        let after = rest[k + P.len()..].chars().next();
+        let ends_word =
+            after.is_none_or(|c| c == '/' || !(c.is_alphanumeric() || "._-".contains(c)));
+        out.push_str(before);
+        out.push_str(if starts_path && ends_word { to } else { P });
+        prev = Some('n');
+        rest = &rest[k + P.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl LocalDir {
-    fn command(&self, argv: &[String]) -> Command {
+    fn command(&self, script: &str, merge: bool) -> Command {
         let root: &Path = &self.root;
         let lk = lkroot(root);
-        let cmd0 = &argv[0];
-        let base = Path::new(cmd0)
-            .file_name()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let is_lk_path = !cmd0.contains('/')
-            || cmd0.starts_with("/opt/LifeKeeper/bin/")
-            || Path::new(cmd0).starts_with(lk.join("bin"));
-        let mut c = if LK_COMMANDS.contains(&base.as_str()) && is_lk_path {
-            let mut c = Command::new(&self.exe);
-            c.arg("--node-root")
-                .arg(root)
-                .arg("--as")
-                .arg(&base)
-                .arg("--");
-            c
-        } else if let Some(rest) = cmd0.strip_prefix("/opt/LifeKeeper/") {
-            Command::new(lk.join(rest))
+        let script = if root == Path::new("/") {
+            script.to_string()
         } else {
-            Command::new(cmd0)
+            // this node's $LKROOT is under its node root
+            map_lkroot(script, &lk.to_string_lossy())
         };
-        c.args(&argv[1..]);
+        let script = if merge {
+            format!("exec 2>&1\n{script}")
+        } else {
+            script
+        };
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(script);
         let path = std::env::var("PATH").unwrap_or_default();
         c.env(
             "PATH",
             format!(
                 "{}:{}:{path}",
-                path_dir(root).display(),
-                lk.join("bin").display()
+                lk.join("bin").display(),
+                path_dir(root).display()
             ),
         );
         c.env("LKROOT", &lk);
@@ -97,8 +115,8 @@ impl LocalDir {
 }
 
 impl Transport for LocalDir {
-    fn remote_exec(&self, argv: &[String]) -> std::io::Result<i32> {
-        let st = self.command(argv).status()?;
+    fn remote_exec(&self, script: &str, merge: bool) -> std::io::Result<i32> {
+        let st = self.command(script, merge).status()?;
         Ok(st.code().unwrap_or(1))
     }
 }
@@ -109,10 +127,10 @@ pub struct Tcp {
 }
 
 impl Transport for Tcp {
-    fn remote_exec(&self, argv: &[String]) -> std::io::Result<i32> {
+    fn remote_exec(&self, script: &str, merge: bool) -> std::io::Result<i32> {
         let v = request(
             &self.addr,
-            &json!({"op": "exec", "argv": argv}),
+            &json!({"op": "exec", "script": script, "merge": merge}),
             EXEC_TIMEOUT,
         )?;
         print!("{}", v["stdout"].as_str().unwrap_or(""));
@@ -195,33 +213,31 @@ fn node_of(v: &Value, name: &str, addr: &str) -> Option<Node> {
     if s.name != name {
         return None; // another node answers at that address: treat as unreachable
     }
-    Some(Node {
-        name: s.name,
-        root: PathBuf::from(s.root),
-        rt: s.rt,
-        res: s.res,
-        paths: s.paths,
-        has_config: s.has_config,
-        remote: Some(addr.to_string()),
-    })
+    Some(Node::remote_peer(
+        addr,
+        PathBuf::from(s.root),
+        s.rt,
+        s.res,
+        s.paths,
+        s.has_config,
+    ))
 }
 
 /// What this node knows of a peer that does not answer: it is gone, as a
 /// crashed node is (its comm paths are DEAD, switchovers ignore it).
 fn unreachable(name: &str, addr: &str) -> Node {
-    Node {
-        name: name.to_string(),
-        root: PathBuf::new(),
-        rt: NodeRuntime {
+    Node::remote_peer(
+        addr,
+        PathBuf::new(),
+        NodeRuntime {
             name: name.to_string(),
             down: true,
             ..Default::default()
         },
-        res: vec![],
-        paths: vec![],
-        has_config: false,
-        remote: Some(addr.to_string()),
-    }
+        vec![],
+        vec![],
+        false,
+    )
 }
 
 /// The state of peer `name` at `addr`, or an "unreachable" node.
@@ -294,8 +310,8 @@ pub fn remote_peers(root: &Path) -> Vec<(String, String)> {
 }
 
 fn pid_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    // signal "0" only checks that the process exists
+    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 /// The pid of this node's running daemon, if any.
@@ -313,7 +329,6 @@ pub fn ensure_daemon(root: &Path) -> io::Result<()> {
     if remote_peers(root).is_empty() || daemon_pid(root).is_some() {
         return Ok(());
     }
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -321,18 +336,13 @@ pub fn ensure_daemon(root: &Path) -> io::Result<()> {
         .open(logfile(root))?;
     let mut c = Command::new(exe);
     c.arg("daemon")
+        .arg("--detach")
         .arg("--root")
         .arg(root)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    // SAFETY: setsid is async-signal-safe; detaches the daemon from the caller's session.
-    unsafe {
-        c.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // the daemon calls setsid() itself (`--detach`), leaving the caller's session
     c.spawn()?;
     Ok(())
 }
@@ -343,7 +353,12 @@ fn dlog(msg: &str) {
 }
 
 /// `lksim daemon --root R [--listen ADDR]`: serve peers, send heartbeats.
-pub fn daemon(root: &Path, listen: Option<String>) -> i32 {
+pub fn daemon(root: &Path, listen: Option<String>, detach: bool) -> i32 {
+    if detach {
+        // A new session: the caller's terminal and its signals (^C, hangup) do not reach the
+        // daemon that lkstart left behind.  Fails only for a process-group leader.
+        let _ = nix::unistd::setsid();
+    }
     let rt: NodeRuntime = match read_json(&runtime_file(root)) {
         Ok(r) => r,
         Err(e) => {
@@ -395,15 +410,9 @@ fn serve(root: &Path, s: TcpStream) -> io::Result<()> {
 }
 
 fn serve_exec(root: &Path, req: &Value) -> Value {
-    let argv: Vec<String> = req["argv"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    if argv.is_empty() {
+    let script = req["script"].as_str().unwrap_or("").to_string();
+    let merge = req["merge"].as_bool().unwrap_or(true);
+    if script.trim().is_empty() {
         return json!({"rc": 2, "stdout": "", "stderr": "lcdremexec: no command\n"});
     }
     // the same check the local transport makes: the node must be up
@@ -414,19 +423,17 @@ fn serve_exec(root: &Path, req: &Value) -> Value {
                           "stderr": "lcdremexec: LifeKeeper is not running on the remote system\n"})
         }
     }
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lksim"));
     let t = LocalDir {
         root: root.to_path_buf(),
-        exe,
     };
-    match t.command(&argv).stdin(Stdio::null()).output() {
+    match t.command(&script, merge).stdin(Stdio::null()).output() {
         Ok(o) => json!({
             "rc": o.status.code().unwrap_or(1),
             "stdout": String::from_utf8_lossy(&o.stdout),
             "stderr": String::from_utf8_lossy(&o.stderr),
         }),
         Err(e) => {
-            json!({"rc": 127, "stdout": "", "stderr": format!("lcdremexec: {}: {e}\n", argv[0])})
+            json!({"rc": 127, "stdout": "", "stderr": format!("lcdremexec: sh: {e}\n")})
         }
     }
 }
@@ -603,4 +610,34 @@ pub fn failover_here(world: &mut World, me: usize, peer: &str, tags: &[String]) 
         }
     }
     log
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_lkroot;
+    #[test]
+    fn map_lkroot_only_where_a_path_starts() {
+        let to = "/c/n/opt/LifeKeeper";
+        assert_eq!(
+            map_lkroot("/opt/LifeKeeper/bin/x -q", to),
+            "/c/n/opt/LifeKeeper/bin/x -q"
+        );
+        assert_eq!(
+            map_lkroot(
+                "'/opt/LifeKeeper/bin/x' a=/opt/LifeKeeper;/opt/LifeKeeper",
+                to
+            ),
+            "'/c/n/opt/LifeKeeper/bin/x' a=/c/n/opt/LifeKeeper;/c/n/opt/LifeKeeper"
+        );
+        // inside another path, or a longer name: untouched
+        assert_eq!(
+            map_lkroot("/x/opt/LifeKeeper/bin", to),
+            "/x/opt/LifeKeeper/bin"
+        );
+        assert_eq!(map_lkroot("/opt/LifeKeeperX", to), "/opt/LifeKeeperX");
+        assert_eq!(
+            map_lkroot("データ /opt/LifeKeeper", to),
+            "データ /c/n/opt/LifeKeeper"
+        );
+    }
 }

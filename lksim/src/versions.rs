@@ -34,6 +34,11 @@ pub fn release_of(v: &str) -> String {
         "9.6.0" => "8529",
         "9.6.1" => "8580",
         "9.6.2" => "8650",
+        "9.7.0" => "8790",
+        "9.8.0" => "8920",
+        "9.8.1" => "8960",
+        "9.9.0" => "9100",
+        "10.0.0" => "9300",
         _ => "1",
     }
     .to_string()
@@ -170,6 +175,12 @@ mod tests {
         assert!(upgrade_rule("9.6.1", "9.6.1").is_ok());
         assert!(upgrade_rule("9.6.1", "9.4.0").is_err());
         assert!(upgrade_rule("8.4.0", "9.4.0").is_err());
+        // the release train crosses the major number: 10.0 upgrades 9.8.x (field evidence)
+        assert!(upgrade_rule("9.8.0", "10.0.0").is_ok());
+        assert!(upgrade_rule("9.8.1", "10.0").is_ok());
+        assert!(upgrade_rule("9.9.0", "10.0.0").is_ok());
+        assert!(upgrade_rule("9.7.0", "10.0.0").is_err());
+        assert!(upgrade_rule("8.4.0", "10.0.0").is_err());
     }
     #[test]
     fn defaults_differ() {

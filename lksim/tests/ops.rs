@@ -182,7 +182,7 @@ fn lcdremexec_runs_on_the_other_node() {
     let o = c.lk(
         "node-a",
         "lcdremexec",
-        &["-d", "node-b", "--", "sh", "-c", "exit 3"],
+        &["-d", "node-b", "--", "sh", "-c", "'exit 3'"],
     );
     assert_eq!(o.code, 3);
     let o = c.lk(
@@ -331,9 +331,13 @@ fn lkbackup_create_and_restore() {
         .collect();
     assert_eq!(arch.len(), 1);
     assert_eq!(arch[0].len(), "archive.1909191105.tar.gz".len());
+    // the real tool names the node first (field evidence, [SEED])
     assert_eq!(
         o.out,
-        format!("Creating archive {}\n", cfg.join(&arch[0]).display())
+        format!(
+            "Executing on node-a\nCreating archive {}\n",
+            cfg.join(&arch[0]).display()
+        )
     );
     // contents
     let list = std::process::Command::new("tar")
@@ -345,6 +349,13 @@ fn lkbackup_create_and_restore() {
     assert!(l.contains("opt/LifeKeeper/config/hierarchy.json"));
     assert!(l.contains("etc/default/LifeKeeper"));
     assert!(!l.contains("archive."));
+    // the created resources' configuration files are in it too, LK_INITDONE (runtime) is not
+    assert!(
+        l.contains("opt/LifeKeeper/subsys/gen/resources/filesys/filesys1234.conf"),
+        "{l}"
+    );
+    assert!(c.lkroot("node-a").join("config/LK_INITDONE").exists());
+    assert!(!l.contains("LK_INITDONE"), "{l}");
     // explicit file; two backups of an unchanged config have identical content
     let f1 = c.dir.join("b1.tar.gz");
     let f2 = c.dir.join("b2.tar.gz");

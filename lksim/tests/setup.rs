@@ -53,8 +53,12 @@ fn upgrade_in_place_keeps_hierarchies_and_restarts() {
     let conf = c.write_conf("up.conf", CONF);
     let o = setup(&c, "node-b", &m, "9.6.1", &conf);
     assert_eq!(o.code, 0, "{}\n{}", o.out, o.err);
-    assert!(o.out.contains("Collection") && o.out.contains("Installation and Configuration"));
-    assert_eq!(o.out.lines().last().unwrap(), "Setup Complete.");
+    // the real console sequence, colours included, ending "Setup complete." (field evidence)
+    assert_eq!(
+        o.out,
+        include_str!("../../tests/fixtures/transcripts/setup-console.ansi")
+    );
+    assert!(o.out.ends_with("Setup complete.\x1b[0m\n"));
     let q = c.sys(
         "node-b",
         "rpm",
@@ -209,10 +213,27 @@ fn conf_errors_and_interactive() {
         "--media-version",
         "9.6.1",
     ]);
+    // without options setup opens its menu: with no terminal it cannot (and never waits)
     let o = run_cmd(cmd, None);
-    assert_ne!(o.code, 0);
-    assert!(o.err.contains("-f"));
+    assert_eq!(o.code, 1);
+    assert_eq!(o.err, "Error opening terminal: unknown.\n");
     assert_eq!(c.node_state("node-a")["version"], "9.4.0");
+    // --help names the options this setup accepts
+    let mut cmd = Command::new(c.path("node-a").join("lksim-setup"));
+    cmd.args([
+        "--media-dir",
+        m.to_str().unwrap(),
+        "--media-version",
+        "9.6.1",
+        "--help",
+    ]);
+    let o = run_cmd(cmd, None);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.out.contains("-f CONFFILE") && o.out.contains("-q y"),
+        "{}",
+        o.out
+    );
 }
 
 #[test]
@@ -323,7 +344,87 @@ fn media_create_iso_and_run_setup() {
         );
     let o = run_cmd(cmd, None);
     assert_eq!(o.code, 0, "{}\n{}", o.out, o.err);
-    assert!(o.out.ends_with("Setup Complete.\n"));
+    assert!(o.out.ends_with("Setup complete.\x1b[0m\n"));
     assert_eq!(c.node_state("node-b")["version"], "9.6.1");
+    assert_eq!(c.node_state("node-a")["version"], "9.4.0");
+}
+
+/// `--layout real`: an image named `sps.img` with no invented version marker, no `RPMS/`
+/// folder and no version in the volume id (nothing public shows them); setup still works.
+#[test]
+fn media_real_layout_named_sps_img_without_invented_markers() {
+    if !have("xorriso") {
+        eprintln!("NOTE: xorriso missing; skipping media_real_layout_named_sps_img_without_invented_markers");
+        return;
+    }
+    let c = Cluster::create("media-real", &[]);
+    let dir = c.dir.join("cd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = lksim(&[
+        "media",
+        "create",
+        "--version",
+        "9.6.1",
+        "--layout",
+        "real",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    let iso = dir.join("sps.img");
+    assert_eq!(o.out.trim(), iso.to_str().unwrap());
+    let head = std::fs::read(&iso).unwrap();
+    // primary volume descriptor: volume id at 0x8028, 32 bytes
+    let vol = String::from_utf8_lossy(&head[0x8028..0x8048]).to_string();
+    assert!(
+        !vol.contains("SPS") && !vol.contains('9'),
+        "volume id {vol:?}"
+    );
+    let x = c.dir.join("mnt");
+    let st = Command::new("xorriso")
+        .args([
+            "-osirrox",
+            "on",
+            "-indev",
+            iso.to_str().unwrap(),
+            "-extract",
+            "/",
+        ])
+        .arg(&x)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(!x.join("sps.version").exists());
+    assert!(!x.join("RPMS").exists());
+    assert!(std::fs::read_dir(x.join("core"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy() == "steeleye-lk-9.6.1-8580.x86_64.rpm"));
+    let conf = c.write_conf("c", CONF);
+    let mut cmd = Command::new(x.join("setup"));
+    cmd.args(["-f", conf.to_str().unwrap(), "-q", "y"])
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", c.path("node-b").display()),
+        );
+    let o = run_cmd(cmd, None);
+    assert_eq!(o.code, 0, "{}\n{}", o.out, o.err);
+    assert_eq!(c.node_state("node-b")["version"], "9.6.1");
+    // a kit that is not on the media is refused before anything changes
+    let bad = c.write_conf("bad", "LKCONF_RECOVERY_KITS=lkNOPE\n");
+    let mut cmd = Command::new(x.join("setup"));
+    cmd.args(["-f", bad.to_str().unwrap(), "-q", "y"])
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", c.path("node-a").display()),
+        );
+    let o = run_cmd(cmd, None);
+    assert_eq!(o.code, 1);
     assert_eq!(c.node_state("node-a")["version"], "9.4.0");
 }

@@ -33,6 +33,9 @@ const NAMES: [&str; 2] = ["node-a", "node-b"];
 
 impl Pair {
     fn new(tag: &str) -> Pair {
+        Pair::with(tag, HIER, &[])
+    }
+    fn with(tag: &str, hier: &str, extra: &[&str]) -> Pair {
         let dir = tmpdir(tag);
         let ports = [free_port(), free_port()];
         let peers = format!(
@@ -42,7 +45,7 @@ impl Pair {
         for (i, n) in NAMES.iter().enumerate() {
             let root = dir.join(n);
             let listen = format!("127.0.0.1:{}", ports[i]);
-            let o = lksim(&[
+            let mut args = vec![
                 "install",
                 "--root",
                 root.to_str().unwrap(),
@@ -55,8 +58,10 @@ impl Pair {
                 "--version",
                 "9.4.0",
                 "--hierarchies",
-                HIER,
-            ]);
+                hier,
+            ];
+            args.extend(extra);
+            let o = lksim(&args);
             assert_eq!(o.code, 0, "{}", o.err);
         }
         let mut p = Pair {
@@ -455,4 +460,74 @@ fn local_clusters_start_no_daemon() {
     let c = Cluster::create("tcp-none", &["--stopped"]);
     assert_eq!(c.lk("node-a", "lkstart", &[]).code, 0);
     assert!(pid_of(&c.root("node-a")).is_none());
+}
+
+/// Regression (issue 15): a change made to a remote peer's copy (a TCP snapshot) used to be
+/// dropped by `Node::save` without a word.  Now saving it is an error, and a change made
+/// through the CLI (`lksim node down` of a peer in another container) says so and exits 1.
+#[test]
+fn save_refuses_a_change_to_a_remote_peers_copy_instead_of_dropping_it() {
+    let p = Pair::new("remote-copy");
+    let root = p.root(0);
+    let before = p.local_states(0);
+    let (mut w, _) = lksim::model::World::open_for_root(&root).unwrap();
+    let b = w.idx("node-b").unwrap();
+    assert!(w.nodes[b].remote.is_some(), "node-b is reached over TCP");
+    // an unchanged copy saves fine (every command saves the whole world)
+    w.save().expect("unchanged remote copy");
+    w.nodes[b].set_state("app-x", "ISP");
+    let e = w
+        .save()
+        .expect_err("a change to a remote copy must not vanish");
+    assert!(e.to_string().contains("node-b"), "{e}");
+    drop(w);
+    // nothing changed on node-b itself
+    assert!(p.all_in(1, "OSU"), "{:?}", p.local_states(1));
+    assert_eq!(p.local_states(0), before);
+    let o = lksim(&[
+        "node",
+        "down",
+        "node-b",
+        "--dir",
+        root.join("var/lib/lksim").to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1, "{} {}", o.out, o.err);
+    assert!(o.err.contains("node-b"), "{}", o.err);
+    // refused as a whole: nothing half-saved on node-a either
+    assert_eq!(p.local_states(0), before);
+}
+
+/// DataKeeper between two containers: the target's restart starts a resync that the source
+/// sees, a switchover onto it fails until it is in sync, and the source change starts one
+/// toward the old source.
+#[test]
+fn tcp_mirror_resync_after_target_restart_blocks_the_switchover() {
+    let hier = r#"{"active":"node-a","resources":[
+ {"tag":"app-x","id":"app-x","children":["datarep-x"]},
+ {"tag":"datarep-x","id":"/dev/md0","app":"scsi","type":"netraid"}]}"#;
+    let p = Pair::with("tcp-dk", hier, &["--resync-seconds", "1.5"]);
+    assert_eq!(p.lk(1, "lkstop", &[]).code, 0);
+    assert_eq!(p.lk(1, "lkstart", &[]).code, 0);
+    let o = p.lk(0, "mirror_status", &["datarep-x"]);
+    assert!(
+        o.out.contains("Target: node-b  State: resyncing"),
+        "{}",
+        o.out
+    );
+    let o = p.lk(1, "perform_action", &["-t", "app-x", "-a", "restore"]);
+    assert_eq!(o.code, 1, "{}", o.out);
+    assert!(p.local_states(0).iter().all(|(_, s)| s == "ISP"));
+    wait_for("in sync", 10, || {
+        p.lk(0, "mirror_status", &["datarep-x"])
+            .out
+            .contains("in sync")
+    });
+    let o = p.lk(1, "perform_action", &["-t", "app-x", "-a", "restore"]);
+    assert_eq!(o.code, 0, "{} {}", o.out, o.err);
+    let o = p.lk(1, "mirror_status", &["datarep-x"]);
+    assert!(
+        o.out.contains("Source: node-b") && o.out.contains("Target: node-a  State: resyncing"),
+        "{}",
+        o.out
+    );
 }
