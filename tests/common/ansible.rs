@@ -29,6 +29,11 @@ pub fn venv_bin(tool: &str) -> PathBuf {
 
 /// Run ansible-playbook from the venv with the repository's ansible.cfg.
 pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    ansible_playbook_cmd(args, extra_env).output().unwrap()
+}
+
+/// The ansible-playbook command `ansible_playbook` runs, for a test that spawns it (and kills it).
+pub fn ansible_playbook_cmd(args: &[&str], extra_env: &[(&str, &str)]) -> Command {
     let exe = venv_bin("ansible-playbook");
     for m in super::MODULES {
         assert!(
@@ -54,7 +59,7 @@ pub fn ansible_playbook(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     for (k, v) in extra_env {
         c.env(k, v);
     }
-    c.output().unwrap()
+    c
 }
 
 /// stdout + stderr, for assertion messages.

@@ -1,0 +1,77 @@
+//! The rolling upgrade's shape and plan: static checks of the playbooks (no Ansible needed) and,
+//! ignored by a plain `cargo test` (`make test` runs them), real ansible-playbook runs against
+//! simulated clusters: the persisted plan, the exact fleet-wide dry run, limits and variables
+//! refused up front, the controller killed mid-run, the rollback.
+
+use std::path::PathBuf;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    let p = repo().join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `lk_max_waves: N` from the role defaults.
+fn max_waves() -> usize {
+    read("playbooks/roles/lk/defaults/main.yml")
+        .lines()
+        .find_map(|l| l.strip_prefix("lk_max_waves:"))
+        .and_then(|v| v.split('#').next())
+        .map(|v| v.trim().parse().expect("lk_max_waves is a number"))
+        .expect("lk_max_waves in playbooks/roles/lk/defaults/main.yml")
+}
+
+/// The `lk_wave_play` values of the imports of `play` in rolling_upgrade.yml, in order.
+fn wave_plays(playbook: &str, play: &str) -> Vec<usize> {
+    let text = read(playbook);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut waves = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() == format!("ansible.builtin.import_playbook: {play}") {
+            let wave = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("- "))
+                .find_map(|l| l.trim().strip_prefix("lk_wave_play:"))
+                .unwrap_or_else(|| panic!("{playbook}: import of {play} without lk_wave_play"));
+            waves.push(wave.trim().parse().unwrap());
+        }
+    }
+    waves
+}
+
+/// groups.yml refuses clusters larger than lk_max_waves, so every wave up to it must have its
+/// play: one missing would silently skip the last node of the largest clusters.
+#[test]
+fn rolling_upgrade_and_rollback_have_one_play_per_wave_up_to_lk_max_waves() {
+    let n = max_waves();
+    assert!(n >= 2, "lk_max_waves = {n}");
+    let want: Vec<usize> = (1..=n).collect();
+    for (playbook, play) in [
+        ("playbooks/rolling_upgrade.yml", "plays/upgrade_wave.yml"),
+        ("playbooks/rolling_upgrade.yml", "plays/return_wave.yml"),
+        ("playbooks/rollback.yml", "plays/rollback_wave.yml"),
+        ("playbooks/rollback.yml", "plays/return_wave.yml"),
+    ] {
+        assert_eq!(
+            wave_plays(playbook, play),
+            want,
+            "{playbook} must import {play} once per wave 1..lk_max_waves ({n}), in order"
+        );
+    }
+}
+
+/// The role is `roles/lk`; `roles/lkops` paths in comments and docs send a newcomer nowhere.
+#[test]
+fn no_stale_roles_lkops_paths() {
+    for f in [
+        "playbooks/rolling_upgrade.yml",
+        "playbooks/README.md",
+        "molecule/README.md",
+        "README.md",
+    ] {
+        assert!(!read(f).contains("roles/lkops"), "{f} names roles/lkops");
+    }
+}
