@@ -2,9 +2,10 @@
 //! and the package list without side effects, opening a media for setup (loop mount, or
 //! extraction where mounting is not permitted), and cleaning up what an earlier run left.
 //!
-//! Media versions are read without side effects (`bsdtar -xOf IMG sps.version`, then the ISO
-//! volume id via `xorriso -indev IMG -pvd_info`, then the file name such as `sps_943.img`), so
-//! check mode can choose the path without mounting or extracting anything.
+//! Media are probed without side effects before anything changes (`probe`): the file list
+//! (`bsdtar -tf`), the version from the core package file `steeleye-lk-V-...rpm` (real media
+//! `sps.img` show no version marker [field evidence]; `media_version` overrides), `setup` present,
+//! and `setup --help` naming the options lk_upgrade passes. Check mode runs the same probe.
 
 use crate::lifekeeper::version::Version;
 use crate::runtime::{Cmd, Runner};
@@ -82,97 +83,225 @@ pub fn version_in_label(label: &str) -> Option<Version> {
     None
 }
 
-/// The release on a media, read without side effects; `Err` says why it cannot be told.
-pub fn version(runner: &Runner, src: &MediaSrc) -> Result<Version, String> {
+/// The file paths a media holds (relative, `./` removed), read without side effects: a walk of a
+/// directory, `bsdtar -tf` of an image. `Err` when it cannot be read as an archive at all.
+pub fn listing(runner: &Runner, src: &MediaSrc) -> Result<Vec<String>, String> {
     match src {
         MediaSrc::Dir(d) => {
-            if let Ok(t) = fs::read_to_string(d.join("sps.version")) {
-                return Version::parse(t.trim()).map_err(|e| format!("sps.version: {e}"));
+            let mut out = vec![];
+            let mut stack = vec![(d.clone(), String::new())];
+            while let Some((dir, rel)) = stack.pop() {
+                let rd = fs::read_dir(&dir)
+                    .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+                for e in rd.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let r = if rel.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{rel}/{name}")
+                    };
+                    // Packages sit one or two levels down (core/, RPMS/); a mounted media is not
+                    // walked further.
+                    if e.file_type().is_ok_and(|t| t.is_dir()) && r.matches('/').count() < 3 {
+                        stack.push((e.path(), r.clone()));
+                    }
+                    out.push(r);
+                }
             }
-            version_in_label(&d.to_string_lossy())
-                .ok_or_else(|| "no sps.version marker and no version in the directory name".into())
+            out.sort();
+            Ok(out)
         }
         MediaSrc::Image(f) => {
             if !f.is_file() {
                 return Err("no such image file".into());
             }
-            let t = Duration::from_secs(120);
-            if let Ok(o) = runner.run(
-                &Cmd::new("bsdtar")
-                    .arg("-xOf")
-                    .arg(f)
-                    .arg("sps.version")
-                    .timeout(t),
-            ) {
-                if o.ok() {
-                    return Version::parse(o.stdout.trim())
-                        .map_err(|e| format!("sps.version: {e}"));
-                }
+            let o = runner
+                .run(
+                    &Cmd::new("bsdtar")
+                        .arg("-tf")
+                        .arg(f)
+                        .timeout(Duration::from_secs(120)),
+                )
+                .map_err(|e| e.msg)?;
+            if !o.ok() {
+                return Err(format!(
+                    "it cannot be read as an ISO image ({})",
+                    o.tail().lines().next().unwrap_or("bsdtar failed")
+                ));
             }
-            if let Ok(o) = runner.run(
-                &Cmd::new("xorriso")
-                    .arg("-indev")
-                    .arg(f)
-                    .arg("-pvd_info")
-                    .timeout(t),
-            ) {
-                if o.ok() {
-                    let vol = o.stdout.lines().find_map(|l| {
-                        l.strip_prefix("Volume Id")
-                            .and_then(|r| r.split_once(':'))
-                            .map(|x| x.1.trim().to_string())
-                    });
-                    if let Some(v) = vol.as_deref().and_then(version_in_label) {
-                        return Ok(v);
-                    }
-                }
-            }
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            version_in_label(&name).ok_or_else(|| {
-                "cannot tell its version (no sps.version marker, no version in the volume id or file name; name it like sps_961.img)".into()
-            })
+            Ok(o.stdout
+                .lines()
+                .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
+                .filter(|l| !l.is_empty() && l != ".")
+                .collect())
         }
     }
 }
 
-/// The package files on a media (`RPMS/*.rpm`), as `name-version-release.arch`, read-only.
-pub fn packages(runner: &Runner, src: &MediaSrc) -> Vec<String> {
-    let names: Vec<String> = match src {
-        MediaSrc::Dir(d) => fs::read_dir(d.join("RPMS"))
-            .map(|r| {
-                r.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        MediaSrc::Image(f) => runner
-            .run(
+/// The version of the core package file `steeleye-lk-V-REL.ARCH.rpm` among a media's files.
+pub fn core_package_version(files: &[String]) -> Option<Version> {
+    files.iter().find_map(|f| {
+        let base = f.rsplit('/').next().unwrap_or(f);
+        let rest = base.strip_prefix("steeleye-lk-")?.strip_suffix(".rpm")?;
+        Version::parse(rest.split('-').next()?).ok()
+    })
+}
+
+/// The release on a media, read without side effects. `given` (`media_version`) skips the
+/// detection. Otherwise what the media really holds decides: the core package file
+/// (`steeleye-lk-V-...rpm`); lksim's `sps.version` marker (nothing public shows one on real
+/// media) only where no package file is named. `Err` says why it cannot be told.
+pub fn version(
+    runner: &Runner,
+    src: &MediaSrc,
+    files: &Result<Vec<String>, String>,
+    given: Option<Version>,
+) -> Result<Version, String> {
+    if let Some(v) = given {
+        return Ok(v);
+    }
+    let files = files.as_ref().map_err(|e| e.clone())?;
+    if let Some(v) = core_package_version(files) {
+        return Ok(v);
+    }
+    if files.iter().any(|f| f == "sps.version") {
+        let text = match src {
+            MediaSrc::Dir(d) => {
+                fs::read_to_string(d.join("sps.version")).map_err(|e| e.to_string())
+            }
+            MediaSrc::Image(f) => runner
+                .run(
+                    &Cmd::new("bsdtar")
+                        .arg("-xOf")
+                        .arg(f)
+                        .arg("sps.version")
+                        .timeout(Duration::from_secs(120)),
+                )
+                .map_err(|e| e.msg)
+                .map(|o| o.stdout),
+        };
+        if let Ok(v) = text.and_then(|t| Version::parse(t.trim())) {
+            return Ok(v);
+        }
+    }
+    Err("cannot tell its version: it holds no steeleye-lk package file and no readable version marker; give media_version (the release of this media) if it is the right one".into())
+}
+
+/// What the media probe found: the version, the package files, setup's usage text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub version: Version,
+    pub packages: Vec<String>,
+    pub usage: String,
+    pub warnings: Vec<String>,
+}
+
+/// Why a media was refused: the media itself (name its parameter) or `setup_args`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeError {
+    Media(String),
+    SetupArgs(String),
+}
+
+static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Open and validate a media before anything is changed, read-only (so check mode runs it too):
+/// `setup` present and executable, the core package `steeleye-lk` of the media's version present
+/// (a warning only when `media_version` was given: the admin vouches for the media), and
+/// `setup --help` naming every option of `setup_args`. An image's `setup` is copied out alone
+/// into a private temporary directory (removed afterwards) to run `--help`.
+pub fn probe(
+    runner: &Runner,
+    src: &MediaSrc,
+    given: Option<Version>,
+    setup_args: &[String],
+) -> Result<Probed, ProbeError> {
+    let files = listing(runner, src);
+    let version = version(runner, src, &files, given).map_err(ProbeError::Media)?;
+    let files = files.map_err(ProbeError::Media)?;
+    let mut warnings = vec![];
+    if !files.iter().any(|f| f == "setup") {
+        return Err(ProbeError::Media(
+            "it holds no setup: not LifeKeeper media".into(),
+        ));
+    }
+    match core_package_version(&files) {
+        Some(v) if v == version => {}
+        Some(v) => {
+            return Err(ProbeError::Media(format!(
+                "its core package steeleye-lk is release {v}, not {version}"
+            )))
+        }
+        None if given.is_some() => warnings.push(format!(
+            "{}: no steeleye-lk package file found; trusting media_version {version}",
+            src.path().display()
+        )),
+        None => {
+            return Err(ProbeError::Media(
+                "it holds no steeleye-lk package: not LifeKeeper media".into(),
+            ))
+        }
+    }
+    let (setup, temp) = match src {
+        MediaSrc::Dir(d) => (d.join("setup"), None),
+        MediaSrc::Image(f) => {
+            let t = std::env::temp_dir().join(format!(
+                "lkops-probe-{}-{}",
+                std::process::id(),
+                PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let _ = remove_tree(&t);
+            fs::create_dir(&t)
+                .map_err(|e| ProbeError::Media(format!("cannot create {}: {e}", t.display())))?;
+            let _ = fs::set_permissions(&t, fs::Permissions::from_mode(0o700));
+            let o = runner.run(
                 &Cmd::new("bsdtar")
-                    .arg("-tf")
+                    .arg("-xf")
                     .arg(f)
+                    .arg("-C")
+                    .arg(&t)
+                    .arg("setup")
                     .timeout(Duration::from_secs(120)),
-            )
-            .ok()
-            .filter(|o| o.ok())
-            .map(|o| {
-                o.stdout
-                    .lines()
-                    .filter_map(|l| {
-                        l.trim_start_matches("./")
-                            .strip_prefix("RPMS/")
-                            .map(String::from)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+            );
+            if !o.as_ref().is_ok_and(|o| o.ok()) {
+                let _ = remove_tree(&t);
+                return Err(ProbeError::Media("its setup cannot be read".into()));
+            }
+            // An ISO without Rock Ridge data loses the execute bit (open() restores it the same way).
+            let s = t.join("setup");
+            let _ = fs::set_permissions(&s, fs::Permissions::from_mode(0o700));
+            (s, Some(t))
+        }
     };
-    names
+    let r = (|| {
+        let meta = fs::metadata(&setup).map_err(|e| ProbeError::Media(format!("setup: {e}")))?;
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            return Err(ProbeError::Media(
+                "its setup is not an executable file".into(),
+            ));
+        }
+        crate::lifekeeper::setup::probe_usage(runner, &setup, setup_args)
+            .map_err(ProbeError::SetupArgs)
+    })();
+    if let Some(t) = temp {
+        let _ = remove_tree(&t);
+    }
+    let usage = r?;
+    let packages = files
         .iter()
-        .filter_map(|n| n.strip_suffix(".rpm").map(String::from))
-        .collect()
+        .filter_map(|f| {
+            f.rsplit('/')
+                .next()
+                .and_then(|b| b.strip_suffix(".rpm"))
+                .map(String::from)
+        })
+        .collect();
+    Ok(Probed {
+        version,
+        packages,
+        usage,
+        warnings,
+    })
 }
 
 /// A media opened for setup; removes what it mounted or extracted when cleaned up or dropped.
@@ -410,5 +539,19 @@ mod tests {
         assert_eq!(v("SPS-L-9.6.1-x86_64").as_deref(), Some("9.6.1"));
         assert_eq!(v("media.img"), None);
         assert_eq!(v("sps_96.img"), None);
+    }
+
+    #[test]
+    fn the_core_package_file_tells_the_version() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            core_package_version(&f(&["setup", "core/steeleye-lk-9.6.1-8580.x86_64.rpm"])),
+            Some(Version::new(9, 6, 1))
+        );
+        assert_eq!(
+            core_package_version(&f(&["core/steeleye-lkGUI-9.6.1-8580.noarch.rpm"])),
+            None
+        );
+        assert_eq!(core_package_version(&f(&["sps.version", "setup"])), None);
     }
 }

@@ -452,8 +452,81 @@ impl Probe {
     }
 }
 
-/// Probe LifeKeeper on this node with `<lkroot>/bin/lcdstatus -e`.
+/// Whether this node has the vendor's own "is it running" probe, `$LKROOT/bin/lktest`.
+pub fn has_lktest(lkroot: &Path) -> bool {
+    lkroot.join("bin/lktest").is_file()
+}
+
+/// The warning modules give when they had to fall back to matching lcdstatus's wording.
+pub fn lktest_missing_warning(lkroot: &Path) -> Option<String> {
+    (!has_lktest(lkroot) && lkroot.join("bin/lcdstatus").is_file()).then(|| {
+        format!(
+            "{}/bin/lktest is missing: whether LifeKeeper runs was judged from lcdstatus's message wording (UNCONFIRMED)",
+            lkroot.display()
+        )
+    })
+}
+
+/// Is LifeKeeper running, by the vendor's own probe: `$LKROOT/bin/lktest` exits 0 [field
+/// evidence, AWS scripts]. `None` when lktest is not there (or cannot run).
+pub fn lktest(runner: &Runner, lkroot: &Path) -> Option<bool> {
+    if !has_lktest(lkroot) {
+        return None;
+    }
+    runner
+        .run(&Cmd::lk(lkroot, "lktest").timeout(std::time::Duration::from_secs(60)))
+        .ok()
+        .filter(|o| !o.timed_out)
+        .map(|o| o.rc == 0)
+}
+
+/// Wait until start-up has finished (`$LKROOT/config/LK_INITDONE` exists), up to `timeout`,
+/// saying so on stderr every 10 s. The vendor's scripts wait the same way after `lkstart`.
+pub fn wait_initdone(
+    lkroot: &Path,
+    timeout: std::time::Duration,
+    progress: &dyn Fn(&str),
+) -> Result<(), String> {
+    let flag = lkroot.join("config/LK_INITDONE");
+    let start = std::time::Instant::now();
+    let mut said = std::time::Duration::ZERO;
+    while !flag.exists() {
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Err(format!(
+                "{} did not appear within {} s of the start (start_timeout)",
+                flag.display(),
+                timeout.as_secs()
+            ));
+        }
+        if waited >= said {
+            progress(&format!(
+                "waiting for {} ({} s of {} s)",
+                flag.display(),
+                waited.as_secs(),
+                timeout.as_secs()
+            ));
+            said += std::time::Duration::from_secs(10);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// Probe LifeKeeper on this node: `lktest` decides whether it runs (where lktest exists; else
+/// lcdstatus's failure wording, the fallback), then `<lkroot>/bin/lcdstatus -e` gives the status.
 pub fn probe(runner: &Runner, lkroot: &Path) -> Probe {
+    match lktest(runner, lkroot) {
+        Some(false) => return Probe::Stopped,
+        Some(true) => {
+            return match runner.run(&Cmd::lk(lkroot, "lcdstatus").arg("-e")) {
+                Err(e) => Probe::Failed(e.into()),
+                Ok(out) if !out.ok() => Probe::Failed(out.failure("reading the resource status")),
+                Ok(out) => interpret(out),
+            }
+        }
+        None => {}
+    }
     match runner.run(&Cmd::lk(lkroot, "lcdstatus").arg("-e")) {
         Err(e) if e.not_found => Probe::NotInstalled(e.msg),
         Err(e) => Probe::Failed(e.into()),
@@ -483,6 +556,9 @@ fn interpret(out: crate::runtime::CmdOutput) -> Probe {
 /// (lcdstatus fails saying so); a `Failure` (cmd, rc, output tail) when lcdstatus is missing, fails otherwise, or prints
 /// something that is not the short status display.
 pub fn read(runner: &Runner, lkroot: &Path) -> Result<Option<Status>, Failure> {
+    if lktest(runner, lkroot) == Some(false) {
+        return Ok(None);
+    }
     read_cmd(runner, Cmd::lk(lkroot, "lcdstatus").arg("-e"))
 }
 

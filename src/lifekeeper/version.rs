@@ -96,13 +96,41 @@ impl Path {
     }
 }
 
-/// Which installed versions a release's setup upgrades in place. The vendor's rule is "up to two
-/// release lines back" (docs 10.0/upgrading-sps); for 9.6.1 the seed names 9.4.x and 9.5.x.
+/// The release train, in order: "two releases back" counts along it, across a major number
+/// (10.0 follows 9.9 and upgrades 9.8.x in place [field evidence, DOCS 10.0]). lksim's rule
+/// (`lksim/src/versions.rs`) uses the same train.
+const TRAIN: &[(u32, u32)] = &[
+    (9, 0),
+    (9, 1),
+    (9, 2),
+    (9, 3),
+    (9, 4),
+    (9, 5),
+    (9, 6),
+    (9, 7),
+    (9, 8),
+    (9, 9),
+    (10, 0),
+];
+
+fn train_index(v: &Version) -> Option<usize> {
+    TRAIN
+        .iter()
+        .position(|&(a, b)| a == v.major && b == v.minor)
+}
+
+/// Which installed versions a release's setup upgrades in place: up to two releases back along
+/// the release train (docs 10.0/upgrading-sps); for 9.6.1 the seed names 9.4.x and 9.5.x.
+/// Releases off the train (8.x) upgrade in place only within their own major number's
+/// two-minor rule, never across it.
 pub fn direct_from(installed: &Version, target: &Version) -> bool {
-    if installed >= target || installed.major != target.major {
+    if installed >= target {
         return false;
     }
-    target.minor.saturating_sub(installed.minor) <= 2
+    match (train_index(installed), train_index(target)) {
+        (Some(i), Some(t)) => t - i <= 2,
+        _ => installed.major == target.major && target.minor - installed.minor <= 2,
+    }
 }
 
 /// The path from `installed` to `target`. `stepping` are the versions of intermediate media
@@ -194,5 +222,32 @@ mod tests {
             (Path::Unsupported, None)
         );
         assert_eq!(upgrade_path(None, &t, &[]), (Path::Unsupported, None));
+    }
+
+    #[test]
+    fn release_train_paths_to_10_0() {
+        let t = v("10.0.0");
+        assert_eq!(
+            upgrade_path(Some(&v("9.8.2")), &t, &[]),
+            (Path::Direct, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.9.0")), &t, &[]),
+            (Path::Direct, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.7.0")), &t, &[]),
+            (Path::Reinstall, None)
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("9.7.0")), &t, &[v("9.8.1")]),
+            (Path::Stepwise, Some(v("9.8.1")))
+        );
+        assert_eq!(
+            upgrade_path(Some(&v("8.4.0")), &t, &[v("9.8.1")]),
+            (Path::Reinstall, None)
+        );
+        assert!(!direct_from(&v("8.4.0"), &v("9.0.0")));
+        assert!(direct_from(&v("8.1.0"), &v("8.3.0")));
     }
 }

@@ -32,6 +32,8 @@ fn args(c: &Cluster, node: &Node, extra: Value) -> Value {
         "work_dir": s(&c.dir.join("work")),
         "state_dir": s(&c.dir.join("state")),
         "timeout": 60,
+        // lksim media: the generated LKCONF_* configuration (UNCONFIRMED keys) is opted into.
+        "generate_setup_config": true,
     });
     for (k, v) in extra.as_object().unwrap() {
         a[k] = v.clone();
@@ -192,7 +194,7 @@ fn direct_940_to_961_check_plan_run_and_second_run_no_change() {
     let log = done["setup_log"].as_str().unwrap();
     assert!(std::fs::read_to_string(log)
         .unwrap()
-        .contains("Setup Complete."));
+        .contains("Setup complete."));
     assert_work_dir_clean(&c);
     let st = node_state(&c, "node-b");
     assert_eq!(st["version"], "9.6.1");
@@ -237,6 +239,8 @@ fn direct_940_to_961_check_plan_run_and_second_run_no_change() {
             "previous_version": "9.4.0",
             "setup_log": "<cluster>/work/lkops-setup.node-b.9.6.1.log",
             "setup_logs": ["<cluster>/work/lkops-setup.node-b.9.6.1.log"],
+            // The probe before anything changed: the usage text of the media's setup --help.
+            "setup_usage": "Usage: setup [-f CONFFILE -q y] [-h|--help]\n  (no options)   the interactive configuration menu (needs a terminal)\n  -f CONFFILE    use the configuration saved from the menu (non-interactive)\n  -q y           answer every question with the saved/default answer (non-interactive)\n  -h, --help     this text\n",
             "steps": [
                 {"name": "extract media 9.6.1", "status": "done",
                  "detail": "extracted <media>/sps_961.img with xorriso to <cluster>/work/media-9.6.1-PID"},
@@ -586,7 +590,7 @@ fn pristine(version: &str) -> PathBuf {
 fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
     let (c, img, backups) = reinstall_cluster("upgrade-reinstall");
     let b = c.node("node-b");
-    let base = json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true});
+    let base = json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "restore_config": true});
     let before = settled_hash(&c);
 
     // Refused before touching anything: not allowed; no backup_dir; no verified backup.
@@ -597,7 +601,11 @@ fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
     assert_eq!(v["invalid_parameter"], "allow_reinstall");
     let v = run_fail(
         b,
-        args(&c, b, json!({"media": s(&img), "allow_reinstall": true})),
+        args(
+            &c,
+            b,
+            json!({"media": s(&img), "allow_reinstall": true, "restore_config": true}),
+        ),
     );
     assert_eq!(v["invalid_parameter"], "backup_dir");
     std::fs::create_dir_all(&backups).unwrap();
@@ -741,7 +749,7 @@ fn reinstall_resumes_after_lkstop_rmlk_and_setup_failures() {
     let a = args(
         &c,
         b,
-        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true,
+        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "restore_config": true,
                "defaults_base": s(&pristine("9.2.2"))}),
     );
 
@@ -864,7 +872,7 @@ fn reinstall_from_older_than_7_5_plans_the_package_removal() {
     let a = args(
         &c,
         b,
-        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true,
+        json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "restore_config": true,
                "recovery_kits": ["lkIP"]}),
     );
     let before = settled_hash(&c);

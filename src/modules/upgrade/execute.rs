@@ -63,7 +63,11 @@ pub fn execute(
     make_work_dir(&p.work_dir)?;
     media::clean_stale(&ctx.runner, &p.work_dir);
     let log_dir = p.backup_dir.clone().unwrap_or_else(|| p.work_dir.clone());
-    if !plan.resuming {
+    let mut plan = plan;
+    if plan.setup_usage.is_some() && plan.journal.setup_usage != plan.setup_usage {
+        plan.journal.setup_usage = plan.setup_usage.clone();
+        journal::write(journal_path, &plan.journal)?;
+    } else if !plan.resuming {
         journal::write(journal_path, &plan.journal)?;
     }
     let mut run = Run {
@@ -156,10 +160,25 @@ impl Run<'_> {
                 self.mark_done(i)?;
             }
             Action::Uninstall => {
-                self.ctx.runner.run_ok(
-                    &Cmd::lk(&lkroot, "rmlk").stdin("y\n").timeout(t),
-                    "uninstalling LifeKeeper (rmlk)",
+                let out = self.ctx.runner.run(
+                    &Cmd::lk(&lkroot, "rmlk")
+                        .stdin(format!("{}\n", self.p.rmlk_answer))
+                        .timeout(t),
                 )?;
+                // Done only when steeleye-lk is gone, whatever rmlk printed or returned.
+                match packages::installed(&self.ctx.runner).map_err(Failure::new)? {
+                    None if out.ok() => {}
+                    None => self.warnings.push(format!(
+                        "rmlk exited {} but steeleye-lk is no longer installed; judged done",
+                        out.rc
+                    )),
+                    Some(v) => {
+                        return Err(Failure::new(format!(
+                            "rmlk did not uninstall LifeKeeper: steeleye-lk {v} is still installed ({}); check rmlk_answer",
+                            out.failure("rmlk").msg
+                        )))
+                    }
+                }
                 self.mark_done(i)?;
             }
             Action::ErasePackages => {
@@ -245,11 +264,23 @@ impl Run<'_> {
                     &Cmd::lk(&lkroot, "lkstart").timeout(t),
                     "starting LifeKeeper (lkstart)",
                 )?;
+                self.wait_started()?;
                 self.mark_done(i)?;
             }
             Action::Verify => self.verify(i)?,
         }
         Ok(StepStatus::Done)
+    }
+
+    /// After a start: wait for LK_INITDONE (start_timeout) before reading lcdstatus.
+    fn wait_started(&self) -> Result<(), Failure> {
+        let progress = |m: &str| self.ctx.progress(m);
+        status::wait_initdone(
+            &self.p.lkroot,
+            Duration::from_secs(self.p.start_timeout as u64),
+            &progress,
+        )
+        .map_err(|e| Failure::new(format!("LifeKeeper did not finish starting: {e}")))
     }
 
     fn setup(&mut self, i: usize, m: usize) -> Result<(), Failure> {
@@ -276,7 +307,13 @@ impl Run<'_> {
                 (c, true)
             }
         };
-        let out = setup::run(&self.ctx.runner, &dir, &conf, self.timeout());
+        let out = setup::run(
+            &self.ctx.runner,
+            &dir,
+            &self.p.setup_args,
+            &conf,
+            self.timeout(),
+        );
         if generated {
             let _ = fs::remove_file(&conf);
         }
@@ -292,10 +329,21 @@ impl Run<'_> {
         self.plan.journal.setup_logs.retain(|l| *l != shown);
         self.plan.journal.setup_logs.push(shown.clone());
         journal::write(self.journal_path, &self.plan.journal)?;
-        if let Err(why) = setup::succeeded(&out) {
-            return Err(Failure::new(format!("setup {v} failed: {why}"))
-                .with("rc", out.rc)
-                .with("stderr_tail", out.tail()));
+        let re = setup::success_regex(&self.p.setup_success_regex)
+            .map_err(|e| Failure::param("setup_success_regex", e))?;
+        let installed = packages::installed(&self.ctx.runner).map_err(Failure::new)?;
+        match setup::judge(&out, installed, v, &re) {
+            Ok(None) => {}
+            Ok(Some(w)) => self.warnings.push(format!("setup {v}: {w}")),
+            Err(why) => {
+                return Err(Failure::new(format!("setup {v} failed: {why}"))
+                    .with("rc", out.rc)
+                    .with("stderr_tail", out.tail()))
+            }
+        }
+        // A setup that (re)started LifeKeeper: wait until its start-up has finished.
+        if status::lktest(&self.ctx.runner, &self.p.lkroot) == Some(true) {
+            self.wait_started()?;
         }
         self.plan.steps[i].detail = format!("{} (log {shown})", out.cmd.join(" "));
         Ok(())

@@ -11,11 +11,19 @@ use crate::lifekeeper::{backup_store, node, packages};
 use crate::runtime::{fs as rfs, time, Ctx, Failure};
 use std::path::PathBuf;
 
-/// A media parameter and the release read from it (`Err`: why it cannot be told).
+/// A media parameter and what the read-only probe found (release, packages, setup's usage
+/// text), or why it was refused.
 #[derive(Debug, Clone)]
 pub struct MediaFact {
     pub src: MediaSrc,
-    pub version: Result<Version, String>,
+    pub probe: Result<media::Probed, media::ProbeError>,
+}
+
+impl MediaFact {
+    /// The release, when the probe could tell it (and the media passed).
+    pub fn version(&self) -> Option<Version> {
+        self.probe.as_ref().ok().map(|p| p.version)
+    }
 }
 
 /// What the node, the media and the backup directory look like before anything is done.
@@ -64,27 +72,38 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
     let installed = packages::installed(runner).map_err(Failure::new)?;
     let pending = journal.as_ref().filter(|j| !j.finished);
     let upgrading = !at_target(installed, target, pending);
-    let read = |src: MediaSrc| MediaFact {
-        version: media::version(runner, &src),
+    // The probe is read-only (check mode runs it too) and comes before anything is changed.
+    let given = p
+        .media_version
+        .as_deref()
+        .map(Version::parse)
+        .transpose()
+        .map_err(|e| Failure::param("media_version", e))?;
+    let read = |src: MediaSrc, given: Option<Version>| MediaFact {
+        probe: media::probe(runner, &src, given, &p.setup_args),
         src,
     };
     let (stepping, target_media) = if upgrading {
         (
             p.stepping_media
                 .iter()
-                .map(|m| read(MediaSrc::of(m)))
+                .map(|m| read(MediaSrc::of(m), None))
                 .collect(),
             p.media_dir
                 .as_ref()
                 .map(|d| MediaSrc::Dir(d.clone()))
                 .or_else(|| p.media.as_ref().map(|m| MediaSrc::Image(m.clone())))
-                .map(read),
+                .map(|m| read(m, given)),
         )
     } else {
         (vec![], None)
     };
     let media_packages = match &target_media {
-        Some(m) if ctx.check_mode && m.version == Ok(target) => media::packages(runner, &m.src),
+        Some(m) if ctx.check_mode && m.version() == Some(target) => m
+            .probe
+            .as_ref()
+            .map(|p| p.packages.clone())
+            .unwrap_or_default(),
         _ => vec![],
     };
     // A resumed run restores the archive the first run relied on, never a newer backup that

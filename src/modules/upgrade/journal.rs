@@ -33,6 +33,14 @@ pub struct Journal {
     /// The fresh release's defaults file, kept across the restore (which brings back the old one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fresh_defaults: Option<String>,
+    /// What the target media's `setup --help` printed when it was probed (before any change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_usage: Option<String>,
+    /// Files under lkroot no package owns, saved before rmlk (`site_files` archive in backup_dir).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to_reinstall: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_files_archive: Option<String>,
 }
 
 impl Journal {

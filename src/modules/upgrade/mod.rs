@@ -52,8 +52,44 @@ const PARAMS: &[Param] = &[
     Param::new(
         "setup_config",
         Kind::AbsPath,
-        "A saved setup configuration for the non-interactive setup (C(setup -f FILE -q y)). Without it one is generated from recovery_kits, license_files, install_jre and quorum.",
+        "The setup configuration the admin saved once with the real setup menu's Save button (the vendor's own way to prepare a non-interactive install), passed as is through the C({config}) placeholder of setup_args. Without it the run refuses up front unless generate_setup_config is true.",
     ),
+    Param::new(
+        "generate_setup_config",
+        Kind::Bool,
+        "Without setup_config, generate one from recovery_kits, license_files, install_jre and quorum. UNCONFIRMED: the generated C(LKCONF_*) key names are lksim's guess, not the real menu's symbols; only an explicit opt-in (the simulated inventories) uses them.",
+    )
+    .default("false"),
+    Param::new(
+        "setup_args",
+        Kind::List,
+        "The arguments of the non-interactive setup; C({config}) is replaced by the configuration file. UNCONFIRMED: the real option letters are not public. Before anything is changed (and in check mode) C(setup --help) is run and the run refuses unless its usage text names every option given here.",
+    )
+    .default("[\"-f\", \"{config}\", \"-q\", \"y\"]"),
+    Param::new(
+        "setup_success_regex",
+        Kind::Str,
+        "The secondary success signal of setup, matched against its output after stripping ANSI escapes. UNCONFIRMED beyond the transcripts (C(Setup complete.) real runs, C(Setup Complete.) the vendor guide). Success itself is exit 0 with the target version installed (C(rpm -q steeleye-lk)); without the text that is a success with a warning.",
+    )
+    .default("\"(?i)setup complete\\\\.\""),
+    Param::new(
+        "rmlk_answer",
+        Kind::Str,
+        "What rmlk is fed on stdin to confirm the removal (UNCONFIRMED). rmlk counts as done only when steeleye-lk is no longer installed.",
+    )
+    .default("\"y\""),
+    Param::new(
+        "media_version",
+        Kind::Str,
+        "The release of the target media (media or media_dir), skipping its detection. Needed for a real C(sps.img) whose version cannot be read from the steeleye-lk package file it holds.",
+    ),
+    Param::new(
+        "start_timeout",
+        Kind::Int,
+        "Seconds to wait, after lkstart or a setup that (re)started LifeKeeper, for C($LKROOT/config/LK_INITDONE) (start-up finished, as the vendor's scripts wait) before reading lcdstatus or reporting success. Progress goes to stderr.",
+    )
+    .default("300")
+    .range(1, 86400),
     Param::new("recovery_kits", Kind::List, "Recovery kits to install (e.g. C(lkIP)), for the generated setup configuration. Installed kits are upgraded anyway."),
     Param::new(
         "license_files",
@@ -79,9 +115,9 @@ const PARAMS: &[Param] = &[
     Param::new(
         "restore_config",
         Kind::Bool,
-        "On the reinstall path, restore the node's configuration (resource hierarchies, comm paths) from the verified lk_backup archive after the fresh setup and before LifeKeeper starts, as the vendor does (C(lkbackup -x -f ARCHIVE)). The new release's /etc/default/LifeKeeper is kept and the saved site parameters are re-applied to it. With false the hierarchies must be recreated by hand.",
+        "On the reinstall path, restore the old release's lk_backup archive (C(lkbackup -x -f ARCHIVE)) onto the fresh release after setup and before LifeKeeper starts. The vendor does NOT restore an old release's lkbackup onto a new release (its update guide uses the lkbackup only to go back to the pre-upgrade release); the vendor's way to keep the hierarchies is the stepwise path through 9.4.x (stepping_media). With false (the default) the hierarchies must be recreated by hand after a reinstall. When true, the new release's /etc/default/LifeKeeper is kept and the saved site parameters are re-applied to it.",
     )
-    .default("true"),
+    .default("false"),
     Param::new(
         "backup_dir",
         Kind::AbsPath,
@@ -120,7 +156,10 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     short: "Upgrade LifeKeeper on this node: direct, stepwise or reinstall, resumable",
     description: &[
         "Upgrades LifeKeeper for Linux on this node to I(version), choosing the path by the same rules as lk_preflight's LK-VERSION-PATH check: C(direct) (setup from the target media upgrades in place), C(stepwise) (setup from a 9.4.x stepping media first, then the target; resource hierarchies kept) or C(reinstall) (verify the lk_backup archive, save /etc/default/LifeKeeper, lkstop, rmlk, rpm -e of steeleye*/HADR* packages when older than 7.5, install fresh, restore the hierarchies and comm paths with C(lkbackup -x -f ARCHIVE) (restore_config), re-apply the saved parameters).",
-        "setup always runs non-interactively (C(setup -f CONF -q y)); its output is kept in a log file and must end with C(Setup Complete.).",
+        "setup always runs non-interactively (setup_args, default C(setup -f CONF -q y)) with stdin /dev/null and no terminal; its process group is killed on timeout. Its output is kept in a log file. Success is judged by the result: exit 0 and C(rpm -q steeleye-lk) reporting the target; setup_success_regex is a secondary signal.",
+        "Probe before destroy: every media is opened read-only and validated (setup present and executable, the steeleye-lk package of the release present) and C(<media>/setup --help) is run (stdin /dev/null, 30 s) before the first destructive step and in check mode; the run refuses unless the usage text names every option in setup_args. The usage text is returned as setup_usage and kept in the journal.",
+        "On a rerun every step is judged by its post-condition, not only by the journal: stopping is done when LifeKeeper does not run, the uninstall when steeleye-lk is no longer installed, a setup when its release is installed; a step killed after its effect but before its journal entry is recognised as done.",
+        "Before rmlk, every file under lkroot that no installed package owns (kits shipped apart such as C(HANA2-ARK), site scripts under C(lkadm/subsys/gen/app/bin)) is saved beside the verified backup as its own archive, listed in SHA256SUMS; the result lists them as to_reinstall (rmlk deletes them).",
         "Steps that change the node are recorded in a journal (C(upgrade-journal.<node>.json) in backup_dir, else state_dir). A failed step stops the run with a message saying what state the node is in; rerunning with the same arguments resumes from the first step not done.",
         "At the end it verifies that the target version is installed, that LifeKeeper runs when expected, and that no resource is in service on this node. It never brings resources into service.",
     ],
@@ -136,32 +175,40 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     notes: &[
         "Installed version == version means nothing to do: changed is false and no media is touched.",
         "The journal records the path chosen at the first run; a rerun with a different version is refused while an upgrade is unfinished.",
-        "The media version is read from the media's C(sps.version) marker, else the ISO volume id, else a file name such as C(sps_961.img) or C(sps_9.6.1.img). The target media must match version.",
+        "The media version is read from the steeleye-lk package file the media holds (else lksim's C(sps.version) marker), or taken from media_version. The target media must match version.",
         "The generated setup configuration sets LKCONF_START_LIFEKEEPER=n: LifeKeeper is started by the module's own start step, after the configuration is restored and the saved parameters are re-applied.",
         "C(lkbackup -x) also restores the old release's /etc/default/LifeKeeper; the restore step keeps the fresh release's file (a copy in backup_dir, C(<node>.LifeKeeper.defaults.<version>.fresh), written back atomically after the restore, so a resumed run still has it) and the re-apply step then carries the site's values into it.",
         "The archive a reinstall relies on is recorded in the journal at the first run; a resumed run restores that one (it must still verify), not a newer backup taken of the half-reinstalled node.",
         "The core package set used to predict the package diff in check mode (steeleye-lk, steeleye-lkGUI, steeleye-lkDR) is UNCONFIRMED against real media.",
+        "UNCONFIRMED: setup's non-interactive option letters (override: setup_args, probed with C(setup --help) first).",
+        "UNCONFIRMED: the saved-configuration format; generated C(LKCONF_*) keys are used only with generate_setup_config: true (override: setup_config, the file saved with the real menu's Save).",
+        "UNCONFIRMED: setup's success text beyond the transcripts (override: setup_success_regex; the installed version decides).",
+        "UNCONFIRMED: rmlk's confirmation answer (override: rmlk_answer).",
+        "UNCONFIRMED: where a real media keeps its packages and whether it has a version marker; the version is read from the steeleye-lk package file it holds (override: media_version).",
+        "UNCONFIRMED: how long start-up takes until C(LK_INITDONE) appears (override: start_timeout; the vendor's scripts wait about 200 s).",
+        "Whether LifeKeeper runs is asked of C($LKROOT/bin/lktest) (exit 0: running), the vendor's own probe; where lktest is missing, lcdstatus's message wording is matched instead, with a warning.",
     ],
     examples: r#"
 - name: Upgrade a standby node to 9.6.1 from the ISO image
   lk_upgrade:
     version: 9.6.1
     media: /srv/media/sps_961.img
+    setup_config: /root/lifekeeper/setup-node-b.config
 
 - name: Upgrade a 9.3 node through 9.4.3, keeping the hierarchies
   lk_upgrade:
     version: 9.6.1
     media: /srv/media/sps_961.img
     stepping_media: [/srv/media/sps_943.img]
+    setup_config: /root/lifekeeper/setup-node-c.config
 
-- name: Reinstall an old node (hierarchies restored from the lk_backup; parameters re-applied)
+- name: Reinstall an old node (hierarchies recreated by hand; parameters re-applied; config saved with the menu's Save)
   lk_upgrade:
     version: 9.6.1
     media: /srv/media/sps_961.img
     allow_reinstall: true
     backup_dir: /var/backups/lifekeeper
-    recovery_kits: [lkIP, lkPGSQL]
-    license_files: [/root/licenses/node-a.lic]
+    setup_config: /root/lifekeeper/setup-node-a.config
 "#,
     returns: &[
         Ret::new("path", "str", "always", "none, direct, stepwise or reinstall.").sample("\"direct\""),
@@ -181,6 +228,9 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("journal", "str", "always", "The journal file (check mode: where it would be)."),
         Ret::new("saved_defaults", "str", "reinstall path", "The copy of the old defaults file in backup_dir."),
         Ret::new("backup", "str", "reinstall path", "The verified lk_backup archive this upgrade relies on."),
+        Ret::new("setup_usage", "str", "when a media was probed", "The usage text C(<media>/setup --help) printed (ANSI escapes removed), which named every option of setup_args."),
+        Ret::new("to_reinstall", "list", "reinstall path", "Files under lkroot that no installed package owns (kits shipped apart, site scripts), saved in backup_dir as site_files_archive before rmlk deletes them: reinstall them after the upgrade."),
+        Ret::new("site_files_archive", "str", "reinstall path, when such files exist", "The archive in backup_dir (listed in SHA256SUMS) holding the to_reinstall files."),
     ],
 };
 
@@ -194,6 +244,12 @@ pub struct Params {
     #[serde(default)]
     pub stepping_media: Vec<PathBuf>,
     pub setup_config: Option<PathBuf>,
+    pub generate_setup_config: bool,
+    pub setup_args: Vec<String>,
+    pub setup_success_regex: String,
+    pub rmlk_answer: String,
+    pub media_version: Option<String>,
+    pub start_timeout: i64,
     #[serde(default)]
     pub recovery_kits: Vec<String>,
     #[serde(default)]
@@ -307,6 +363,36 @@ fn validate(p: &Params) -> Result<Version, Failure> {
                 ),
             ));
         }
+    }
+    if p.setup_args.is_empty() {
+        return Err(Failure::param(
+            "setup_args",
+            "setup_args must not be empty (setup without options opens its interactive menu)",
+        ));
+    }
+    if !p.setup_args.iter().any(|a| a.contains("{config}")) {
+        return Err(Failure::param(
+            "setup_args",
+            "setup_args must pass the configuration file through the {config} placeholder",
+        ));
+    }
+    crate::lifekeeper::setup::success_regex(&p.setup_success_regex)
+        .map_err(|e| Failure::param("setup_success_regex", e))?;
+    if let Some(v) = &p.media_version {
+        Version::parse(v)
+            .map_err(|e| Failure::param("media_version", format!("media_version: {e}")))?;
+    }
+    if p.rmlk_answer.contains('\0') {
+        return Err(Failure::param(
+            "rmlk_answer",
+            "rmlk_answer must not hold a NUL byte",
+        ));
+    }
+    if p.start_timeout <= 0 {
+        return Err(Failure::param(
+            "start_timeout",
+            "start_timeout must be a positive number of seconds",
+        ));
     }
     if p.timeout <= 0 {
         return Err(Failure::param(

@@ -84,6 +84,19 @@ impl Upgrade {
         if let Some(b) = &self.backup_archive {
             o.set("backup", b.display().to_string());
         }
+        if let Some(u) = self
+            .setup_usage
+            .as_ref()
+            .or(self.journal.setup_usage.as_ref())
+        {
+            o.set("setup_usage", u.clone());
+        }
+        if self.path == UpPath::Reinstall {
+            o.set("to_reinstall", self.journal.to_reinstall.clone());
+            if let Some(a) = &self.journal.site_files_archive {
+                o.set("site_files_archive", a.clone());
+            }
+        }
         o
     }
 

@@ -91,6 +91,46 @@ pub struct Upgrade {
     pub running_now: bool,
     /// Whether LifeKeeper must run at the end (`None`: start_after=never, either is fine).
     pub expect_running: Option<bool>,
+    /// What `setup --help` of the target media printed (the probe before anything changes).
+    pub setup_usage: Option<String>,
+}
+
+/// What the node looks like now, for the post-conditions of a rerun.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeNow {
+    /// `rpm -q steeleye-lk`.
+    pub installed: Option<Version>,
+    /// `lktest`.
+    pub running: bool,
+    /// How many steeleye-*/HADR-* packages are installed.
+    pub packages_left: usize,
+}
+
+/// Whether a step's effect is already there, judged by its post-condition (never by a message):
+/// stop — LifeKeeper does not run (on the reinstall path, before anything was reinstalled);
+/// uninstall — steeleye-lk is not installed, or a setup already installed a release after it;
+/// removing old packages — none is left; a setup — its release is installed (the stepping
+/// release: it or later). Steps without a post-condition here (saving the defaults, restoring,
+/// re-applying, starting, verifying) are judged by the journal and their own run.
+pub fn post_condition_met(
+    a: &Action,
+    media: &[(MediaSrc, Version)],
+    target: Version,
+    path: UpPath,
+    now: &NodeNow,
+) -> bool {
+    let fresh = path == UpPath::Reinstall && now.installed == Some(target);
+    match a {
+        Action::Stop => !now.running || now.installed.is_none() || fresh,
+        Action::Uninstall => now.installed.is_none() || fresh,
+        Action::ErasePackages => now.packages_left == 0 || fresh,
+        Action::Setup(i) => match media.get(*i) {
+            Some((_, v)) if *v == target => now.installed == Some(target),
+            Some((_, v)) => now.installed.is_some_and(|inst| inst >= *v),
+            None => now.installed == Some(target),
+        },
+        _ => false,
+    }
 }
 
 /// The node is at the target with nothing unfinished: the one rule for "nothing to do" (the
@@ -110,6 +150,22 @@ pub fn in_service(st: Option<&Status>) -> Vec<String> {
 
 fn media_refusal(param: &str, src: &MediaSrc, why: &str) -> Refusal {
     Failure::param(param, format!("{param}: {}: {why}", src.path().display()))
+}
+
+/// The refusal for a media the probe did not pass: the media's own parameter, or `setup_args`
+/// when its `setup --help` does not name the options lk_upgrade would pass.
+fn probe_refusal(param: &str, m: &MediaFact) -> Option<Refusal> {
+    match &m.probe {
+        Ok(_) => None,
+        Err(media::ProbeError::Media(why)) => Some(media_refusal(param, &m.src, why)),
+        Err(media::ProbeError::SetupArgs(why)) => Some(
+            Failure::param(
+                "setup_args",
+                format!("{}: {why}; nothing was changed", m.src.path().display()),
+            )
+            .with("param_media", param),
+        ),
+    }
 }
 
 fn parse_recorded(v: &Option<String>) -> Result<Option<Version>, Refusal> {
@@ -169,11 +225,10 @@ pub fn plan(
         None => {
             let mut stepping_versions = vec![];
             for m in &f.stepping {
-                stepping_versions.push(
-                    m.version
-                        .clone()
-                        .map_err(|why| media_refusal("stepping_media", &m.src, &why))?,
-                );
+                if let Some(r) = probe_refusal("stepping_media", m) {
+                    return Err(r);
+                }
+                stepping_versions.extend(m.version());
             }
             let (path, step) =
                 version::upgrade_path(f.installed.as_ref(), &target, &stepping_versions);
@@ -217,7 +272,7 @@ pub fn plan(
         let src = f
             .stepping
             .iter()
-            .find(|m| m.version.as_ref().ok() == Some(&s))
+            .find(|m| m.version() == Some(s))
             .map(|m| m.src.clone())
             .ok_or_else(|| {
                 Failure::param(
@@ -230,16 +285,20 @@ pub fn plan(
     let done = pending.map(|j| j.done.clone()).unwrap_or_default();
     let target_setup_done = done.iter().any(|d| *d == format!("setup {target}"));
     match &f.target_media {
-        Some(MediaFact { src, version }) => {
+        Some(m) => {
             // Wrong media is refused even when its setup is done: the arguments must be the same.
             let param = if p.media_dir.is_some() {
                 "media_dir"
             } else {
                 "media"
             };
-            let v = version
-                .clone()
-                .map_err(|why| media_refusal(param, src, &why))?;
+            if let Some(r) = probe_refusal(param, m) {
+                return Err(r);
+            }
+            let src = &m.src;
+            let v = m
+                .version()
+                .expect("a media that passed the probe has a version");
             if v != target {
                 return Err(Failure::param(
                     param,
@@ -260,6 +319,14 @@ pub fn plan(
                 ),
             ))
         }
+    }
+    if p.setup_config.is_none() && !p.generate_setup_config {
+        return Err(Failure::param(
+            "setup_config",
+            format!(
+                "setup_config is required: save the setup configuration of {host} once with the real setup menu's Save button and give that file; or set generate_setup_config: true to generate one (its LKCONF_* key names are UNCONFIRMED, a guess of the simulator). Nothing was changed"
+            ),
+        ));
     }
     if let Some(c) = &p.setup_config {
         if !f.setup_config_is_file {
@@ -327,6 +394,28 @@ pub fn plan(
     };
     let mut steps = ctx.steps();
     mark_done(&mut steps, &done);
+    if pending.is_some() {
+        // A rerun judges every step by its post-condition too: a step killed after its effect
+        // but before its journal entry is done (issue 22, defect 3).
+        let now = NodeNow {
+            installed: f.installed,
+            running: running_now,
+            packages_left: f.packages.as_ref().map(|v| v.len()).unwrap_or(1),
+        };
+        for s in steps.iter_mut() {
+            if s.status == StepStatus::Planned
+                && post_condition_met(&s.action, &media, target, path, &now)
+            {
+                s.status = StepStatus::Done;
+            }
+        }
+        mark_done(&mut steps, &[]);
+    }
+    let setup_usage = f
+        .target_media
+        .iter()
+        .chain(f.stepping.iter())
+        .find_map(|m| m.probe.as_ref().ok().map(|p| p.usage.clone()));
     let journal = match pending {
         Some(j) => j.clone(),
         None => Journal {
@@ -348,6 +437,9 @@ pub fn plan(
                 .and_then(|a| a.file_name())
                 .map(|a| a.to_string_lossy().into_owned()),
             fresh_defaults: None,
+            setup_usage: None,
+            to_reinstall: vec![],
+            site_files_archive: None,
         },
     };
     Ok(Plan::Upgrade(Box::new(Upgrade {
@@ -365,6 +457,7 @@ pub fn plan(
         backup_missing,
         running_now,
         expect_running,
+        setup_usage,
     })))
 }
 
@@ -483,7 +576,10 @@ impl StepsCtx<'_> {
             );
             push(
                 "uninstall LifeKeeper".into(),
-                format!("{lkroot}/bin/rmlk (answering y); the resource hierarchies are removed"),
+                format!(
+                    "{lkroot}/bin/rmlk (answering {:?}); the resource hierarchies and everything under {lkroot} are removed",
+                    p.rmlk_answer
+                ),
                 Action::Uninstall,
             );
             if self.previous.is_some_and(|v| v < Version::new(7, 5, 0)) {
@@ -504,7 +600,11 @@ impl StepsCtx<'_> {
                 .unwrap_or_else(|| format!("{}/setup-PID.conf (generated)", p.work_dir.display()));
             push(
                 format!("setup {v}"),
-                format!("setup -f {conf} -q y"),
+                format!(
+                    "setup {}",
+                    crate::lifekeeper::setup::expand_args(&p.setup_args, Path::new(&conf))
+                        .join(" ")
+                ),
                 Action::Setup(i),
             );
         }

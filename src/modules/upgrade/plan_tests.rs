@@ -5,7 +5,7 @@ use super::facts::{Facts, MediaFact};
 use super::journal::Journal;
 use super::plan::{plan, Action, Plan, StepStatus, Upgrade};
 use super::Params;
-use crate::lifekeeper::media::MediaSrc;
+use crate::lifekeeper::media::{self, MediaSrc};
 use crate::lifekeeper::status::{self, Probe};
 use crate::lifekeeper::version::{Path as UpPath, Version};
 use crate::runtime::Failure;
@@ -22,6 +22,8 @@ fn params(extra: Value) -> Params {
     let mut p = json!({
         "version": TARGET, "media": "/m/sps_961.img", "media_mode": "auto", "start_after": "auto",
         "allow_reinstall": false, "restore_config": true, "require_standby": true,
+        "generate_setup_config": true, "setup_args": ["-f", "{config}", "-q", "y"],
+        "setup_success_regex": "(?i)setup complete\\.", "rmlk_answer": "y", "start_timeout": 300,
         "timeout": 1800, "work_dir": "/w", "state_dir": "/s",
         "defaults_file": "/etc/default/LifeKeeper", "lkroot": "/opt/LifeKeeper"
     });
@@ -35,10 +37,23 @@ fn params(extra: Value) -> Params {
     serde_json::from_value(p).unwrap()
 }
 
+/// What a probe that passed finds on a media of release `version`.
+fn probed(version: Version) -> Result<media::Probed, media::ProbeError> {
+    Ok(media::Probed {
+        version,
+        packages: vec![format!("steeleye-lk-{version}-1.x86_64")],
+        usage: "Usage: setup [-f CONFFILE -q y]".into(),
+        warnings: vec![],
+    })
+}
+
 fn image(path: &str, version: Result<&str, &str>) -> MediaFact {
     MediaFact {
         src: MediaSrc::Image(PathBuf::from(path)),
-        version: version.map(v).map_err(String::from),
+        probe: match version {
+            Ok(x) => probed(v(x)),
+            Err(e) => Err(media::ProbeError::Media(e.into())),
+        },
     }
 }
 
@@ -130,7 +145,7 @@ fn path_cases() -> Vec<PathCase> {
             facts: Facts {
                 target_media: Some(MediaFact {
                     src: MediaSrc::Dir("/m/961".into()),
-                    version: Ok(v(TARGET)),
+                    probe: probed(v(TARGET)),
                 }),
                 ..facts(Some("9.5.2"))
             },
@@ -274,8 +289,15 @@ fn every_path_resumes_from_every_journal_state() {
         for k in 0..=order.len() {
             let mut j = fresh.journal.clone();
             j.done = order[..k].to_vec();
+            // The node as the journal says it is: LifeKeeper still runs until the reinstall's
+            // stop is done (post-conditions agree with the journal here).
             let f = Facts {
                 installed: installed_after(c.facts.installed, &j.done),
+                node: if c.path == UpPath::Reinstall && !j.is_done("stop LifeKeeper") {
+                    up(&[])
+                } else {
+                    c.facts.node.clone()
+                },
                 ..c.facts.clone()
             };
             let case = format!("{} with {:?} done", c.name, j.done);
@@ -392,6 +414,9 @@ fn pending(path: &str, target: &str) -> Journal {
         finished: false,
         backup: None,
         fresh_defaults: None,
+        setup_usage: None,
+        to_reinstall: vec![],
+        site_files_archive: None,
     }
 }
 
@@ -483,7 +508,7 @@ fn refusals() -> Vec<Refused> {
             name: "media_dir version mismatch",
             params: json!({"media": null, "media_dir": "/m/950"}),
             facts: Facts {
-                target_media: Some(MediaFact { src: MediaSrc::Dir("/m/950".into()), version: Ok(v("9.5.0")) }),
+                target_media: Some(MediaFact { src: MediaSrc::Dir("/m/950".into()), probe: probed(v("9.5.0")) }),
                 ..facts(Some("9.4.0"))
             },
             journal: None,
@@ -728,4 +753,67 @@ fn predicted_packages_keep_installed_kits_in_place_and_the_core_set_on_reinstall
         ],
         "reinstall: the installed lkIP is not carried"
     );
+}
+
+/// Issue 22, defect 3: killed after rmlk finished but before its journal entry. The rerun judges
+/// the steps by their post-conditions: steeleye-lk is gone, so stop and uninstall are done and
+/// rmlk never runs again; setup is planned.
+#[test]
+fn node_left_uninstalled_for_good_when_killed_after_rmlk_before_its_journal_entry() {
+    let p = params(json!({"allow_reinstall": true, "backup_dir": "/b"}));
+    let mut f = facts(Some("9.3.2"));
+    f.backup = Some(Ok(Some("/b/node-a.lkbackup.x.tar.gz".into())));
+    let fresh = upgrade(plan(&p, v(TARGET), &f, None, false), "fresh");
+    let mut j = fresh.journal.clone();
+    j.done = vec!["save defaults".into(), "stop LifeKeeper".into()];
+    f.installed = None;
+    f.packages = Ok(vec![]);
+    let u = upgrade(plan(&p, v(TARGET), &f, Some(&j), false), "rerun");
+    let st = |n: &str| u.steps.iter().find(|s| s.name == n).unwrap().status;
+    assert_eq!(st("uninstall LifeKeeper"), StepStatus::Done);
+    assert_eq!(st("stop LifeKeeper"), StepStatus::Done);
+    assert_eq!(st("setup 9.6.1"), StepStatus::Planned);
+    // Killed after the target's setup installed it but before its journal entry: setup is done.
+    f.installed = Some(v(TARGET));
+    let u = upgrade(
+        plan(&p, v(TARGET), &f, Some(&j), false),
+        "rerun after setup",
+    );
+    let st = |n: &str| u.steps.iter().find(|s| s.name == n).unwrap().status;
+    assert_eq!(st("setup 9.6.1"), StepStatus::Done);
+    assert_eq!(st("uninstall LifeKeeper"), StepStatus::Done);
+}
+
+/// The probe before anything changes: a media refused by it (bad media, or a setup whose usage
+/// does not name setup_args) stops the plan naming the parameter, in check mode too.
+#[test]
+fn media_probe_refusals_name_the_media_or_setup_args() {
+    for check in [false, true] {
+        let p = params(json!({}));
+        let mut f = facts(Some("9.4.0"));
+        f.target_media = Some(MediaFact {
+            src: MediaSrc::Image("/m/sps_961.img".into()),
+            probe: Err(media::ProbeError::SetupArgs(
+                "setup --help does not name -q".into(),
+            )),
+        });
+        let e = plan(&p, v(TARGET), &f, None, check).unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "setup_args", "{}", e.msg);
+        assert!(e.msg.contains("does not name -q"), "{}", e.msg);
+        f.target_media = Some(image(
+            "/m/sps_961.img",
+            Err("it holds no setup: not LifeKeeper media"),
+        ));
+        let e = plan(&p, v(TARGET), &f, None, check).unwrap_err();
+        assert_eq!(e.data["invalid_parameter"], "media", "{}", e.msg);
+    }
+}
+
+/// Without setup_config and without the explicit opt-in, the plan refuses before any change.
+#[test]
+fn without_setup_config_or_generate_setup_config_the_plan_refuses_asking_for_the_saved_file() {
+    let p = params(json!({"generate_setup_config": false}));
+    let e = plan(&p, v(TARGET), &facts(Some("9.4.0")), None, true).unwrap_err();
+    assert_eq!(e.data["invalid_parameter"], "setup_config", "{}", e.msg);
+    assert!(e.msg.contains("Save"), "{}", e.msg);
 }
