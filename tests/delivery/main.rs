@@ -12,3 +12,4 @@ mod collection;
 mod dist;
 mod playbooks;
 mod salt;
+mod window;
