@@ -56,7 +56,11 @@ impl Sim {
         let spec_file = root.join("spec.json");
         std::fs::write(&spec_file, spec.to_string()).unwrap();
         let out = ansible_playbook(
-            &["tests/ansible/simulate.yml", "-e", &format!("@{}", spec_file.display())],
+            &[
+                "tests/ansible/simulate.yml",
+                "-e",
+                &format!("@{}", spec_file.display()),
+            ],
             &[],
         );
         assert!(out.status.success(), "simulate.yml failed:\n{}", text(&out));
@@ -64,7 +68,11 @@ impl Sim {
     }
 
     fn upgrade(&self, args: &[&str]) -> Output {
-        let mut a = vec!["-i", self.inventory.to_str().unwrap(), "playbooks/rolling_upgrade.yml"];
+        let mut a = vec![
+            "-i",
+            self.inventory.to_str().unwrap(),
+            "playbooks/rolling_upgrade.yml",
+        ];
         a.extend_from_slice(args);
         ansible_playbook(&a, &[("LKSIM_TIME_SCALE", SCALE)])
     }
@@ -97,7 +105,10 @@ fn check_measured(summary: &Value, cluster: &str) -> BTreeMap<String, u64> {
     let mut total: BTreeMap<String, f64> = BTreeMap::new();
     for m in c["switchovers"].as_array().unwrap() {
         let (s, e) = (m["started"].as_str().unwrap(), m["ended"].as_str().unwrap());
-        assert!(s.ends_with('Z') && s.len() == 24, "ISO 8601 UTC with ms: {s}");
+        assert!(
+            s.ends_with('Z') && s.len() == 24,
+            "ISO 8601 UTC with ms: {s}"
+        );
         let i = m["interruption_s"].as_f64().unwrap();
         assert!(i > 0.0, "a switchover takes time with timings: {m}");
         assert!(((ms(e) - ms(s)) as f64 / 1000.0 - i).abs() < 0.0015, "{m}");
@@ -109,7 +120,10 @@ fn check_measured(summary: &Value, cluster: &str) -> BTreeMap<String, u64> {
     }
     for (t, v) in c["interruptions"].as_object().unwrap() {
         assert_eq!(v["switchovers"].as_u64(), count.get(t).copied(), "{t}: {c}");
-        assert!((v["interruption_s"].as_f64().unwrap() - total[t]).abs() < 0.002, "{t}: {c}");
+        assert!(
+            (v["interruption_s"].as_f64().unwrap() - total[t]).abs() < 0.002,
+            "{t}: {c}"
+        );
     }
     count
 }
@@ -125,7 +139,10 @@ fn switchover_counts_and_interruptions_on_two_and_three_node_clusters() {
     ]);
     let sim = Sim::create(
         "counts",
-        &[("duo", &["d-a", "d-b"], None), ("trio", &["node-a", "node-b", "node-c"], Some(spec3))],
+        &[
+            ("duo", &["d-a", "d-b"], None),
+            ("trio", &["node-a", "node-b", "node-c"], Some(spec3)),
+        ],
         json!({}),
     );
     let run = sim.upgrade(&[]);
@@ -133,44 +150,78 @@ fn switchover_counts_and_interruptions_on_two_and_three_node_clusters() {
     let s = sim.summary();
     for (cluster, roots) in [("duo", 0usize), ("trio", 3)] {
         let counts = check_measured(&s, cluster);
-        let homes = s["clusters"][cluster]["placement_before"].as_object().unwrap();
+        let homes = s["clusters"][cluster]["placement_before"]
+            .as_object()
+            .unwrap();
         if roots > 0 {
             assert_eq!(homes.len(), roots, "{cluster}: {homes:?}");
         }
         assert!(!homes.is_empty());
         // Every home node needed the upgrade: each hierarchy away and back, exactly twice.
         for t in homes.keys() {
-            assert_eq!(counts.get(t), Some(&2), "{cluster} {t}: {:#}", s["clusters"][cluster]["switchovers"]);
+            assert_eq!(
+                counts.get(t),
+                Some(&2),
+                "{cluster} {t}: {:#}",
+                s["clusters"][cluster]["switchovers"]
+            );
         }
-        assert_eq!(counts.len(), homes.len(), "{cluster}: only the hierarchies were switched");
-        for m in s["clusters"][cluster]["switchovers"].as_array().unwrap() {
-            let home = homes[m["tag"].as_str().unwrap()].as_str().unwrap();
-            match m["stage"].as_str().unwrap() {
-                "upgrade" => assert_eq!(m["from"], home, "{m}"),
-                _ => assert_eq!(m["to"], home, "{m}"),
-            }
+        assert_eq!(
+            counts.len(),
+            homes.len(),
+            "{cluster}: only the hierarchies were switched"
+        );
+        // Away from home first, back home last (on 2 nodes the second wave's standby is the
+        // way back; on 3 the return stage).
+        let sw = s["clusters"][cluster]["switchovers"].as_array().unwrap();
+        for (t, home) in homes {
+            let mine: Vec<&Value> = sw.iter().filter(|m| m["tag"] == t.as_str()).collect();
+            assert_eq!(mine[0]["from"], *home, "{t}: {mine:?}");
+            assert_eq!(mine[mine.len() - 1]["to"], *home, "{t}: {mine:?}");
         }
     }
     // The run report shows every switchover with its interruption, and the event log has every
     // node's steps, written as the run went.
     let md = sim.report("trio/run.md");
     for m in s["clusters"]["trio"]["switchovers"].as_array().unwrap() {
-        let row = format!("| {} | {} | {} |", m["tag"].as_str().unwrap(), m["from"].as_str().unwrap(), m["to"].as_str().unwrap());
+        let row = format!(
+            "| {} | {} | {} |",
+            m["tag"].as_str().unwrap(),
+            m["from"].as_str().unwrap(),
+            m["to"].as_str().unwrap()
+        );
         assert!(md.contains(&row), "{row} not in run.md:\n{md}");
         assert!(md.contains(m["started"].as_str().unwrap()), "{md}");
     }
-    assert!(md.contains("## Switchovers and service interruption") && md.contains("| app-web | 2 |"), "{md}");
-    assert!(md.contains("9.4.0") && md.contains("9.6.1") && md.contains("sha256"), "{md}");
+    assert!(
+        md.contains("## Switchovers and service interruption") && md.contains("| app-web | 2 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("9.4.0") && md.contains("9.6.1") && md.contains("sha256"),
+        "{md}"
+    );
     let events = sim.report("trio/events.jsonl");
-    let evs: Vec<Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let evs: Vec<Value> = events
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     for node in ["node-a", "node-b", "node-c"] {
         let steps: Vec<&str> = evs
             .iter()
             .filter(|e| e["node"] == node && e["cluster"] == "trio")
             .map(|e| e["step"].as_str().unwrap())
             .collect();
-        assert!(steps.iter().any(|s| s.starts_with("Upgrade LifeKeeper")), "{node}: {steps:?}");
-        assert!(steps.iter().any(|s| s.contains("lk_resource standby")), "{node}: {steps:?}");
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("Upgrade LifeKeeper (lk_upgrade)")),
+            "{node}: {steps:?}"
+        );
+        assert!(
+            steps.iter().any(|s| s.contains("lk_resource standby")),
+            "{node}: {steps:?}"
+        );
     }
     assert!(evs.iter().all(|e| e["outcome"] != "failed"), "{events}");
 
@@ -179,8 +230,16 @@ fn switchover_counts_and_interruptions_on_two_and_three_node_clusters() {
     assert!(again.status.success(), "{}", text(&again));
     let s2 = sim.summary();
     for cluster in ["duo", "trio"] {
-        assert_eq!(s2["clusters"][cluster]["switchovers"], json!([]), "{cluster}: {s2:#}");
-        assert_eq!(s2["clusters"][cluster]["interruptions"], json!({}), "{cluster}");
+        assert_eq!(
+            s2["clusters"][cluster]["switchovers"],
+            json!([]),
+            "{cluster}: {s2:#}"
+        );
+        assert_eq!(
+            s2["clusters"][cluster]["interruptions"],
+            json!({}),
+            "{cluster}"
+        );
     }
 }
 
@@ -189,7 +248,11 @@ fn switchover_counts_and_interruptions_on_two_and_three_node_clusters() {
 #[test]
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
 fn reports_render_in_english_and_japanese() {
-    let en = Sim::create("lang-en", &[("demo", &["node-a", "node-b"], None)], json!({}));
+    let en = Sim::create(
+        "lang-en",
+        &[("demo", &["node-a", "node-b"], None)],
+        json!({}),
+    );
     let ja = Sim::create(
         "lang-ja",
         &[("demo", &["node-a", "node-b"], None)],
@@ -198,7 +261,10 @@ fn reports_render_in_english_and_japanese() {
     let plan = ja.upgrade(&["--check"]);
     assert!(plan.status.success(), "{}", text(&plan));
     let ja_plan = ja.report("demo/run.md");
-    assert!(ja_plan.contains("ローリングアップグレード計画（チェックモード"), "{ja_plan}");
+    assert!(
+        ja_plan.contains("ローリングアップグレード計画（チェックモード"),
+        "{ja_plan}"
+    );
     assert!(ja_plan.contains("ドライラン"), "{ja_plan}");
     for (sim, lang) in [(&en, "en"), (&ja, "ja")] {
         let run = sim.upgrade(&[]);
@@ -209,28 +275,68 @@ fn reports_render_in_english_and_japanese() {
         let rmd = sim.report("readiness.md");
         let rhtml = sim.report("readiness.html");
         // Module results stay English whatever the report language.
-        assert!(s["lines"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().starts_with("cluster demo: ok")), "{s}");
+        assert!(
+            s["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l.as_str().unwrap().starts_with("cluster demo: ok")),
+            "{s}"
+        );
         let first = &s["clusters"]["demo"]["switchovers"][0];
         let interruption = first["interruption_s"].to_string();
-        assert!(md.contains(&interruption) && html.contains(&interruption), "{lang}: {md}");
-        let bk = s["clusters"]["demo"]["nodes"][0]["backup_on_controller"].as_str().unwrap().to_string();
+        assert!(
+            md.contains(&interruption) && html.contains(&interruption),
+            "{lang}: {md}"
+        );
+        let bk = s["clusters"]["demo"]["nodes"][0]["backup_on_controller"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(md.contains(&bk), "{lang}: {md}");
         let (run_h, sw_h, ready_h, ready, remedy_hdr) = if lang == "ja" {
-            ("LifeKeeper ローリングアップグレード作業記録", "## スイッチオーバーとサービス停止時間", "LifeKeeper アップグレード準備状況", "準備完了", "## 検出事項と対処方法")
+            (
+                "LifeKeeper ローリングアップグレード作業記録",
+                "## スイッチオーバーとサービス停止時間",
+                "LifeKeeper アップグレード準備状況",
+                "準備完了",
+                "## 検出事項と対処方法",
+            )
         } else {
-            ("LifeKeeper rolling upgrade run record", "## Switchovers and service interruption", "LifeKeeper upgrade readiness", "ready", "## Findings and remedies")
+            (
+                "LifeKeeper rolling upgrade run record",
+                "## Switchovers and service interruption",
+                "LifeKeeper upgrade readiness",
+                "ready",
+                "## Findings and remedies",
+            )
         };
         assert!(md.contains(run_h) && md.contains(sw_h), "{lang}: {md}");
-        assert!(html.contains(&format!("<html lang=\"{lang}\">")) && html.contains(run_h), "{lang}: {html}");
-        assert!(rmd.contains(ready_h) && rmd.contains(ready) && rmd.contains(remedy_hdr), "{lang}: {rmd}");
+        assert!(
+            html.contains(&format!("<html lang=\"{lang}\">")) && html.contains(run_h),
+            "{lang}: {html}"
+        );
+        assert!(
+            rmd.contains(ready_h) && rmd.contains(ready) && rmd.contains(remedy_hdr),
+            "{lang}: {rmd}"
+        );
         assert!(rhtml.contains(ready_h), "{lang}: {rhtml}");
         if lang == "ja" {
-            assert!(md.contains("完了") && !md.contains("Steps per node"), "{md}");
-            assert!(!rmd.contains("Findings and remedies") && !rmd.contains("| cluster |"), "{rmd}");
+            assert!(
+                md.contains("完了") && !md.contains("Steps per node"),
+                "{md}"
+            );
+            assert!(
+                !rmd.contains("Findings and remedies") && !rmd.contains("| cluster |"),
+                "{rmd}"
+            );
             // Statuses translated in the table (every check passes or is skipped on lksim).
             assert!(rmd.contains(" 合格 |") && !rmd.contains(" pass |"), "{rmd}");
         } else {
-            assert!(!md.contains("スイッチオーバー") && !rmd.contains("準備"), "{md}");
+            assert!(
+                !md.contains("スイッチオーバー") && !rmd.contains("準備"),
+                "{md}"
+            );
         }
     }
 }
