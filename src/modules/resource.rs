@@ -17,6 +17,7 @@ use crate::lifekeeper::node;
 use crate::lifekeeper::remote;
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 use crate::runtime::diff;
+use crate::runtime::time;
 use crate::runtime::{
     Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
 };
@@ -159,6 +160,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
             .sample("[{\"machine\": \"node-b\", \"network\": \"TCP\", \"address\": \"10.0.0.1/10.0.0.2\", \"state\": \"ALIVE\", \"prio\": 1}]"),
         Ret::new("actions", "list", "always", "What was done (or would be, in check mode), in order: tag, action (restore|remove), node.")
             .sample("[{\"tag\": \"pgsql-5432\", \"action\": \"restore\", \"node\": \"node-b\"}]"),
+        Ret::new("switchovers", "list", "state is active or standby", "One entry per hierarchy moved from a node to another (or taken out of service: to null), in order: tag, from (the node serving it before, null if none), to, started (UTC ISO 8601 with ms, just before the first perform_action of that move), ended (when the last one returned, the root in service on the target), interruption_s. In check mode and with no change: started, ended and interruption_s are null.")
+            .sample("[{\"tag\": \"pgsql-5432\", \"from\": \"node-a\", \"to\": \"node-b\", \"started\": \"2026-12-01T10:40:02.120Z\", \"ended\": \"2026-12-01T10:40:04.870Z\", \"interruption_s\": 2.75}]"),
         Ret::new("placement", "list", "state is active or standby", "One line per managed root hierarchy after the run (predicted in check mode).")
             .sample("[\"pgsql-5432: OSU on node-a, ISP on node-b\"]"),
         Ret::new("mirrors", "list", "state is active or standby, or query with mirror_sync_target", "One entry per DataKeeper mirror a switch needed in sync (read once in check mode: the wait a real run would do): tag, source, target, state (in_sync|resyncing|paused|unknown), progress (percent or null), remaining_s (when shown), root, waited_s (seconds waited until in sync), problem (why unknown).")
@@ -244,6 +247,8 @@ impl Module for Resource {
             .map(|s| mirror_needs(&view.local, &mirror_tags, s))
             .collect();
         let deadline = Instant::now() + Duration::from_secs(p.wait_for_mirror_sync as u64);
+        // Who served each moved root before anything ran (a step changes it).
+        let from: Vec<Option<String>> = steps.iter().map(|s| serving(&view, &s.tag)).collect();
 
         if ctx.check_mode || steps.is_empty() {
             // The wait a real run would do: the mirrors as they are now (no waiting here).
@@ -278,6 +283,11 @@ impl Module for Resource {
             } else {
                 "all hierarchies already in the wanted state".to_string()
             };
+            let moves: Vec<Value> = steps
+                .iter()
+                .zip(&from)
+                .map(|(s, f)| switchover(s, f.as_deref(), None))
+                .collect();
             return Ok(placed(
                 Outcome::new(changed, msg),
                 &view,
@@ -286,10 +296,12 @@ impl Module for Resource {
                 &after,
                 warnings,
             )
-            .with("mirrors", waits));
+            .with("mirrors", waits)
+            .with("switchovers", moves));
         }
 
         let mut waits: Vec<Value> = vec![];
+        let mut moves = vec![];
         for (i, s) in steps.iter().enumerate() {
             // Right before the switch (a mirror may have gone out of sync since the plan):
             // never remove a hierarchy from its source toward a target not in sync.
@@ -298,13 +310,23 @@ impl Module for Resource {
                     .map_err(|f| f.changed(i > 0).with("actions", actions[..i].to_vec()))?,
             );
             ctx.progress(&format!("{} {} on {}", s.action, s.tag, s.node));
+            // perform_action is synchronous: the remove on the old node starts after t0 and the
+            // restore on the target has finished when it returns, so [t0, t1] bounds the time
+            // the root was served by nobody (it cannot be measured closer from here).
+            let t0 = time::now_ms();
             for cmd in &s.cmds {
                 let out = ctx.runner.run(cmd)?;
                 if !out.ok() {
                     let f = out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node));
-                    return Err(failed_with_states(ctx, &p, f, &actions[..=i], &roots));
+                    return Err(failed_with_states(ctx, &p, f, &actions[..=i], &roots)
+                        .with("switchovers", moves));
                 }
             }
+            moves.push(switchover(
+                s,
+                from[i].as_deref(),
+                Some((t0, time::now_ms())),
+            ));
         }
         let view = settle(ctx, &p, &roots, &steps, &actions)?;
         let after = placement(&view, &roots);
@@ -316,7 +338,8 @@ impl Module for Resource {
             &after,
             warnings,
         )
-        .with("mirrors", waits))
+        .with("mirrors", waits)
+        .with("switchovers", moves))
     }
 }
 
@@ -575,6 +598,29 @@ impl Step {
     fn json(&self) -> Value {
         json!({"tag": self.tag, "action": self.action, "node": self.node})
     }
+}
+
+/// The node where `root` is in service (ISP) before a step, if any.
+fn serving(view: &View, root: &str) -> Option<String> {
+    view.nodes().into_iter().find_map(|(n, st)| {
+        st.and_then(|st| st.resource(root))
+            .filter(|r| r.state == "ISP")
+            .map(|_| n)
+    })
+}
+
+/// One `switchovers` entry; `times` (ms) is None in check mode.
+fn switchover(s: &Step, from: Option<&str>, times: Option<(i64, i64)>) -> Value {
+    let to = (s.action == "restore").then_some(s.node.as_str());
+    let (started, ended, secs) = match times {
+        Some((a, b)) => (
+            Some(time::iso8601_ms(a)),
+            Some(time::iso8601_ms(b)),
+            Some((b - a) as f64 / 1000.0),
+        ),
+        None => (None, None, None),
+    };
+    json!({"tag": s.tag, "from": from, "to": to, "started": started, "ended": ended, "interruption_s": secs})
 }
 
 fn all_in(st: &Status, root: &str, want: &str) -> bool {

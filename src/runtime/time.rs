@@ -33,6 +33,21 @@ pub fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch (switchover timestamps need sub-second resolution).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `2026-11-25T15:42:02.123Z` for a time in milliseconds.
+pub fn iso8601_ms(ms: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ms.div_euclid(1000));
+    let frac = ms.rem_euclid(1000);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{frac:03}Z")
+}
+
 /// `2026-11-25T15:42:02Z`
 pub fn iso8601(secs: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);

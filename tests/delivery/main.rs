@@ -15,3 +15,4 @@ mod playbooks;
 mod rehearse;
 mod salt;
 mod salt_formula;
+mod window;
