@@ -170,7 +170,7 @@ pub fn sha256_bytes(data: &[u8]) -> String {
 }
 
 /// Keep a timestamped copy of `path` beside it, the way Ansible's `backup: yes` names it
-/// (`<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`), with the original's mode.
+/// (`<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`), readable by its owner only.
 pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
     let stamp = super::time::now_backup_stamp();
     let dest = PathBuf::from(format!(
@@ -178,7 +178,10 @@ pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
         path.display(),
         std::process::id()
     ));
-    let mode = fs::metadata(path)?.permissions().mode() & 0o7777;
+    // The copy is private (owner read/write at most) whatever the original's mode: it is a
+    // second copy of site configuration that nobody else needs to read, and one is left per run
+    // (issue 22 defect 9: each reinstall left another world-readable copy).
+    let mode = fs::metadata(path)?.permissions().mode() & 0o600;
     copy_atomic(path, &dest, mode)?;
     Ok(dest)
 }
@@ -242,6 +245,29 @@ pub fn read_text(path: &Path, what: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 22 defect 9): every reinstall left another
+    /// `/etc/default/LifeKeeper.<pid>.<stamp>~` copy at 0644 beside the original.
+    #[test]
+    fn defaults_copies_pile_up_world_readable() {
+        let dir = std::env::temp_dir().join(format!("lkops-bcopy-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("LifeKeeper");
+        fs::write(&f, "A=1\n").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
+        let copy = backup_copy(&f).unwrap();
+        assert_eq!(fs::read(&copy).unwrap(), b"A=1\n");
+        assert_eq!(
+            fs::metadata(&copy).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+            0o644
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn tmpdir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("lkops-fs-{name}-{}", std::process::id()));
