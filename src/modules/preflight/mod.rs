@@ -511,10 +511,10 @@ mod tests {
     #[test]
     fn check_ids_are_unique_and_documented() {
         let mut ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 14);
+        assert_eq!(ids.len(), 15);
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 14);
+        assert_eq!(ids.len(), 15);
         for c in CHECKS {
             assert!(
                 DESCRIPTION
