@@ -21,6 +21,7 @@ fn reinstall_cluster(name: &str) -> (Cluster, PathBuf, PathBuf) {
 fn upgrade_args(c: &Cluster, n: &Node, img: &Path, backups: &Path, extra: Value) -> Value {
     let mut a = json!({
         "version": "9.6.1",
+        "generate_setup_config": true,
         "media": s(img),
         "allow_reinstall": true,
         "backup_dir": s(backups),
@@ -233,6 +234,7 @@ fn retention_deletes_the_archive_an_unfinished_reinstall_depends_on() {
 fn direct_args(c: &Cluster, n: &Node, img: &Path, state_dir: &str) -> Value {
     json!({
         "version": "9.6.1",
+        "generate_setup_config": true,
         "media": s(img),
         "lkroot": s(&n.lkroot),
         "defaults_file": s(&n.defaults_file),

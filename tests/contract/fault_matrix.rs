@@ -937,8 +937,9 @@ fn fault_matrix_lk_preflight() {
     let status = |v: &Value, id: &str| check(v, id)["status"].as_str().unwrap().to_string();
     // (command, fault, the check that reads it): it reports warn or skip, never hangs the run
     let cases = [
-        ("lcdstatus", "hang", "LK-SERVICE"),
-        ("lcdstatus", "fail", "LK-SERVICE"),
+        // LK-SERVICE asks lktest (issue 16); lcdstatus feeds the comm-path check.
+        ("lcdstatus", "hang", "LK-COMM-PATHS"),
+        ("lcdstatus", "fail", "LK-COMM-PATHS"),
         ("rpm", "hang", "LK-VERSION-PATH"),
         ("rpm", "fail", "LK-VERSION-PATH"),
     ];

@@ -175,10 +175,29 @@ fn standby_switches_to_the_backup_node_then_is_idempotent() {
     let resources = resources_json(&["OSU"; 6], json!("node-b"), 1);
     let comm = v["comm_paths"].clone();
     assert_eq!(comm.as_array().unwrap().len(), 2);
+    // The measured switchovers (issue 20): who, where, and times that bracket each move.
+    let sw = v["switchovers"].clone();
+    let moved: Vec<(String, String, String)> = sw
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert!(
+                m["started"].as_str().unwrap() <= m["ended"].as_str().unwrap(),
+                "{m}"
+            );
+            assert!(m["interruption_s"].as_f64().unwrap() >= 0.0, "{m}");
+            let s = |k: &str| m[k].as_str().unwrap().to_string();
+            (s("tag"), s("from"), s("to"))
+        })
+        .collect();
+    let want = |t: &str| (t.to_string(), "node-a".to_string(), "node-b".to_string());
+    assert_eq!(moved, vec![want("ip-10.0.0.50"), want("app-pgsql")]);
     assert_pinned(
         &pinned(&v, &c),
         &json!({
             "changed": true, "failed": false,
+            "switchovers": sw,
             "msg": "restore ip-10.0.0.50 on node-b, restore app-pgsql on node-b",
             "comment": "restore ip-10.0.0.50 on node-b, restore app-pgsql on node-b",
             "lifekeeper_running": true, "node": "node-a",
