@@ -84,6 +84,11 @@ if [ -d "$repo/playbooks" ]; then
   (cd "$repo/playbooks" && tar --exclude=./inventory/simulated.yml --exclude=./roles --exclude='*.retry' -cf - .) |
     (cd "$src/playbooks" && tar -xf -)
   if [ -d "$repo/playbooks/roles" ]; then cp -R "$repo/playbooks/roles" "$src/roles"; fi
+  # module_defaults keys are matched against a task's resolved action: in the repository the
+  # short names resolve through the library path (ansible.legacy.lk_x), in the collection the
+  # role's tasks resolve to lkops.lifekeeper.lk_x, so the shipped plays name the modules by FQCN.
+  find "$src/playbooks" -name '*.yml' -exec \
+    sed -i -E 's/^([[:space:]]+)(lk_[a-z_]+): ("\{\{ lk_module_defaults_)/\1lkops.lifekeeper.\2: \3/' {} +
   if [ -f "$src/playbooks/README.md" ]; then
     # The project's playbooks/README.md is written for the repository checkout; say up front
     # what differs in the collection and where the files it names that do not ship are.

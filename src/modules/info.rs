@@ -81,9 +81,10 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     gather: [packages]
   register: lk
 
-- name: Fail when a hierarchy is in service here
-  ansible.builtin.assert:
-    that: lk.hierarchies_in_service | length == 0
+- name: Mirrors only, to see whether any resync is running (read-only)
+  lkops.lifekeeper.lk_info:
+    gather: [mirrors]
+  register: lk_mirrors
 "#,
     returns: &[
         Ret::new("lifekeeper", "dict", "always", "installed (bool), version (str or null), running (bool), node (the LifeKeeper name), node_source (where the name was read).")
