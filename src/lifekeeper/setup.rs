@@ -188,8 +188,8 @@ pub fn strip_ansi(text: &str) -> String {
 }
 
 /// A compiled `setup_success_regex`; `Err` names the parameter.
-pub fn success_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|e| format!("setup_success_regex: {e}"))
+pub fn success_regex(pattern: &str) -> Result<regex_lite::Regex, String> {
+    regex_lite::Regex::new(pattern).map_err(|e| format!("setup_success_regex: {e}"))
 }
 
 /// How a setup run went, judged by its post-condition: rc 0 and `rpm -q steeleye-lk` reports
@@ -199,7 +199,7 @@ pub fn judge(
     out: &CmdOutput,
     installed_after: Option<Version>,
     target: Version,
-    success: &regex::Regex,
+    success: &regex_lite::Regex,
 ) -> Result<Option<String>, String> {
     let text = strip_ansi(&out.stdout);
     let said = success.is_match(&text);
