@@ -176,7 +176,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "On a rerun every step is judged by its post-condition, not only by the journal: stopping is done when LifeKeeper does not run, the uninstall when steeleye-lk is no longer installed, a setup when its release is installed; a step killed after its effect but before its journal entry is recognised as done.",
         "Before rmlk, every file under lkroot that no installed package owns (kits shipped apart such as C(HANA2-ARK), site scripts under C(lkadm/subsys/gen/app/bin)) is saved beside the verified backup as its own archive, listed in SHA256SUMS; the result lists them as to_reinstall (rmlk deletes them).",
         "Steps that change the node are recorded in a journal (C(upgrade-journal.<node>.json) in backup_dir, else state_dir). A failed step stops the run with a message saying what state the node is in; rerunning with the same arguments resumes from the first step not done.",
-        "At the end it verifies that the target version is installed, that LifeKeeper runs when expected, and that no resource is in service on this node. It never brings resources into service.",
+        "At the end it verifies that the target version is installed, that LifeKeeper runs when expected, and reports (as a warning) resources in service on this node. It never brings resources into service itself; LifeKeeper may, when a peer dies during the upgrade and this node is the survivor.",
     ],
     params: PARAMS,
     check_mode: (

@@ -251,7 +251,13 @@ pub fn plan(
         }
         _ => {}
     }
-    if p.require_standby {
+    // The guard protects what stops LifeKeeper (lkstop, rmlk, setup). Once the target's setup
+    // is done only the start and the checks are left, and hierarchies in service here then came
+    // from LifeKeeper itself (a peer that died failed over to this node, the one survivor): a
+    // refusal would strand the rerun on a node that is already upgraded.
+    let setup_done_before =
+        pending.is_some_and(|j| j.done.iter().any(|d| *d == format!("setup {target}")));
+    if p.require_standby && !setup_done_before {
         let busy = in_service(st);
         if !busy.is_empty() {
             return Err(Failure::new(format!(
@@ -663,7 +669,7 @@ impl StepsCtx<'_> {
         push(
             "verify".into(),
             format!(
-                "{target} installed{}; no resource in service on {host}",
+                "{target} installed{}; resources in service on {host} are reported",
                 match self.expect_running {
                     Some(true) => ", LifeKeeper running",
                     Some(false) => ", LifeKeeper stopped",

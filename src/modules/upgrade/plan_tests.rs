@@ -671,6 +671,32 @@ fn in_service_refusal_lists_the_resources_and_can_be_waived() {
     assert!(u.running_now);
 }
 
+/// molecule node_failure: the peer died while this node was half-way through setup, so
+/// LifeKeeper failed every hierarchy over to this node when it started again. The rerun only has
+/// the checks left; refusing it for hierarchies in service stranded an upgraded node (and, with
+/// it, the whole rolling upgrade) for good.
+#[test]
+fn rerun_after_the_peer_failed_over_to_an_upgraded_node_is_not_refused_for_its_resources() {
+    let busy = Facts {
+        installed: Some(v(TARGET)),
+        node: up(&[("app", "ISP"), ("ip", "ISP")]),
+        ..facts(Some("9.4.0"))
+    };
+    let mut j = pending("direct", TARGET);
+    j.previous_version = Some("9.4.0".into());
+    j.was_running = true;
+    j.done = vec!["setup 9.6.1".into(), "start LifeKeeper".into()];
+    let u = upgrade(
+        plan(&params(json!({})), v(TARGET), &busy, Some(&j), false),
+        "setup done, resources failed over here",
+    );
+    assert!(names(&u).contains(&"verify"), "{:?}", names(&u));
+    // Before the target's setup the guard still holds, journal or not.
+    j.done.clear();
+    let e = plan(&params(json!({})), v(TARGET), &busy, Some(&j), false).unwrap_err();
+    assert!(e.msg.contains("resources are in service on node-a"), "{}", e.msg);
+}
+
 #[test]
 fn check_mode_plans_a_reinstall_before_its_backup_exists_and_says_the_real_run_refuses() {
     let f = Facts {
