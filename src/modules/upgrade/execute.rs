@@ -5,9 +5,10 @@ use super::journal;
 use super::outcome::steps_json;
 use super::plan::{in_service, Action, StepStatus, Upgrade};
 use super::Params;
+use crate::lifekeeper::backup_store::{self, DestDir};
 use crate::lifekeeper::media::{self, OpenMedia};
 use crate::lifekeeper::setup::{self, Conf};
-use crate::lifekeeper::{backup_store, defaults_reapply, packages, status};
+use crate::lifekeeper::{defaults_reapply, packages, status};
 use crate::runtime::{fs as rfs, Cmd, Ctx, Failure, Outcome};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -38,6 +39,52 @@ pub fn make_work_dir(dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What killed earlier runs left, removed at the start of every real run (whatever the plan;
+/// issue 22 defect 9): temp files of dead writers in backup_dir, state_dir and work_dir and
+/// beside the defaults file (and its backup copies), media directories and generated setup
+/// configurations of dead runs in work_dir, setup probe directories of dead runs in TMPDIR, and
+/// the site-files archive a killed run copied into backup_dir but never recorded. The
+/// warnings say what was removed. Writers still alive are left alone.
+pub fn clean_stale(p: &Params, ctx: &Ctx, host: &str) -> Vec<String> {
+    let mut removed = vec![];
+    if let Some(d) = p.backup_dir.as_deref().filter(|d| d.is_dir()) {
+        if let Ok(store) = DestDir::open_as(d, "backup_dir") {
+            removed.extend(store.clean_temps());
+            let recorded = store
+                .read(backup_store::SUMS)
+                .ok()
+                .flatten()
+                .map(|b| backup_store::parse_sums(&String::from_utf8_lossy(&b)))
+                .unwrap_or_default();
+            let prefix = format!("{host}.lksite.");
+            for n in store.names() {
+                if n.starts_with(&prefix)
+                    && n.ends_with(".tar.gz")
+                    && backup_store::sum_of(&recorded, &n).is_none()
+                    && store.remove(&n).is_ok()
+                {
+                    removed.push(format!(
+                        "{} (an interrupted run copied it but never recorded it)",
+                        d.join(&n).display()
+                    ));
+                }
+            }
+        }
+    }
+    for d in [&p.state_dir, &p.work_dir] {
+        if let Ok(t) = backup_store::clean_temps(d) {
+            removed.extend(t);
+        }
+    }
+    removed.extend(defaults_reapply::clean_stale_temps(&p.defaults_file));
+    removed.extend(media::clean_stale(&ctx.runner, &p.work_dir));
+    removed.extend(media::clean_stale_probes());
+    removed
+        .into_iter()
+        .map(|r| format!("removed what an interrupted run left: {r}"))
+        .collect()
+}
+
 /// LifeKeeper's status now; `None` when it is not running or not installed.
 fn current_status(ctx: &Ctx, lkroot: &Path) -> Result<Option<status::Status>, Failure> {
     status::probe(&ctx.runner, lkroot).into_result()
@@ -61,7 +108,6 @@ pub fn execute(
         ))
     })?;
     make_work_dir(&p.work_dir)?;
-    media::clean_stale(&ctx.runner, &p.work_dir);
     let log_dir = p.backup_dir.clone().unwrap_or_else(|| p.work_dir.clone());
     let mut plan = plan;
     if plan.setup_usage.is_some() && plan.journal.setup_usage != plan.setup_usage {
@@ -385,10 +431,14 @@ impl Run<'_> {
             .as_ref()
             .map(|o| o.dir.clone())
             .expect("media opened before setup");
-        let (conf, generated) = match &self.p.setup_config {
-            Some(c) => (c.clone(), false),
+        // The generated configuration names the no_log license files: by default a memory file
+        // setup inherits (nothing on disk, nothing left by a kill, issue 22 defect 9); else a
+        // 0600 file in work_dir, removed right after setup (and by the next run if killed).
+        let mut secret = None;
+        let mut file = None;
+        let conf = match &self.p.setup_config {
+            Some(c) => c.clone(),
             None => {
-                let c = setup::conf_path(&self.p.work_dir);
                 let text = Conf {
                     install_jre: self.p.install_jre.unwrap_or(true),
                     recovery_kits: self.p.recovery_kits.clone(),
@@ -396,10 +446,24 @@ impl Run<'_> {
                     quorum: self.p.quorum.unwrap_or(false),
                 }
                 .render();
-                rfs::write_atomic(&c, text.as_bytes(), 0o600)
-                    .map_err(|e| Failure::new(format!("cannot write {}: {e}", c.display())))?;
-                let _ = fs::set_permissions(&c, fs::Permissions::from_mode(0o600));
-                (c, true)
+                if self.p.generated_config_fd {
+                    let s = rfs::InheritedSecret::new("lkops-setup-conf", text.as_bytes())
+                        .map_err(|e| {
+                            Failure::new(format!(
+                                "cannot create the in-memory setup configuration: {e} (generated_config_fd: false writes a file in work_dir instead)"
+                            ))
+                        })?;
+                    let path = s.path();
+                    secret = Some(s);
+                    path
+                } else {
+                    let c = setup::conf_path(&self.p.work_dir);
+                    rfs::write_atomic(&c, text.as_bytes(), 0o600)
+                        .map_err(|e| Failure::new(format!("cannot write {}: {e}", c.display())))?;
+                    let _ = fs::set_permissions(&c, fs::Permissions::from_mode(0o600));
+                    file = Some(c.clone());
+                    c
+                }
             }
         };
         let out = setup::run(
@@ -409,8 +473,9 @@ impl Run<'_> {
             &conf,
             self.timeout(),
         );
-        if generated {
-            let _ = fs::remove_file(&conf);
+        drop(secret);
+        if let Some(f) = file {
+            let _ = fs::remove_file(&f);
         }
         let out = out?;
         let log = self.log_dir.join(backup_store::setup_log_name(
