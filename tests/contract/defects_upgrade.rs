@@ -650,3 +650,78 @@ fn temp_and_orphan_files_never_cleaned_after_a_kill_lk_upgrade() {
         );
     }
 }
+
+/// Defect 17 (the lk_upgrade part): lk_upgrade wrote into backup_dir by path, so backup_dir
+/// swapped for a symbolic link into `lkroot/config` during a run (here by a wrapped lkstop, right
+/// before rmlk) received the journal (and would have received the site files and setup log),
+/// where rmlk deletes them. Now every write goes through the directory opened at the start, and
+/// the run stops before the next step (rmlk never runs) saying backup_dir was replaced; with the
+/// directory put back, the rerun resumes and finishes.
+#[test]
+fn toctou_on_dest_backup_dir_lk_upgrade() {
+    let (c, img, backups) = reinstall_cluster("defect17-upgrade");
+    let b = c.node("node-b");
+    backup(b, &backups, json!({}));
+    let config = b.lkroot.join("config");
+    let moved = backups.with_extension("moved");
+    let cmd = b.lkroot.join("bin/lkstop");
+    std::fs::rename(&cmd, b.lkroot.join("bin/lkstop.real")).unwrap();
+    std::fs::write(
+        &cmd,
+        format!(
+            "#!/bin/sh\n\"$0.real\" \"$@\"; rc=$?\n[ -L '{d}' ] || {{ mv '{d}' '{m}' && ln -s '{cfg}' '{d}'; }}\nexit $rc\n",
+            d = s(&backups),
+            m = s(&moved),
+            cfg = s(&config)
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ours = |n: &str| {
+        n.starts_with("upgrade-journal.")
+            || n.contains(".LifeKeeper.defaults.")
+            || n.starts_with("lkops-")
+            || n.contains(".lkops-tmp.")
+            || n.contains(".lksite.")
+            || n == "SHA256SUMS"
+    };
+    let listing = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let a = upgrade_args(&c, b, &img, &backups, json!({}));
+    let (v, rc) = b.module("lk_upgrade", a.clone());
+    let written: Vec<String> = listing(&config).into_iter().filter(|n| ours(n)).collect();
+    assert_eq!(
+        written,
+        Vec::<String>::new(),
+        "lk_upgrade wrote into lkroot/config: {v:#}"
+    );
+    assert_eq!(rc, 1, "the run must stop: {v:#}");
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains("was replaced"), "{msg}");
+    assert_eq!(v["invalid_parameter"], "backup_dir", "{v:#}");
+    // rmlk never ran: the old release is still installed.
+    assert!(
+        b.lk("lcdstatus", &["-e"]).status.code().is_some(),
+        "lkroot is still there"
+    );
+    assert!(b.lkroot.join("bin/rmlk").is_file(), "rmlk ran: {v:#}");
+    // What the run wrote is in the directory backup_dir was: the journal records the stop.
+    let j = std::fs::read_to_string(moved.join("upgrade-journal.node-b.json")).unwrap();
+    assert!(j.contains("stop LifeKeeper") || j.contains("lkstop"), "{j}");
+    // Put back, the rerun resumes and finishes.
+    std::fs::remove_file(&backups).unwrap();
+    std::fs::rename(&moved, &backups).unwrap();
+    let (v, rc) = b.module("lk_upgrade", a);
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["version"], "9.6.1", "{v:#}");
+}
