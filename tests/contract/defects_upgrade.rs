@@ -725,3 +725,56 @@ fn toctou_on_dest_backup_dir_lk_upgrade() {
     assert_eq!(rc, 0, "{v:#}");
     assert_eq!(v["version"], "9.6.1", "{v:#}");
 }
+
+/// Defect 5 (lk_defaults_merge): one node-wide lock that every module that changes the node
+/// takes — lk_defaults_merge took none, so it could rewrite /etc/default/LifeKeeper while
+/// lk_upgrade (which re-applies that file after a reinstall) or lk_resource changed the node.
+/// With the node lock held elsewhere, a real run waits lock_wait and fails cleanly, having
+/// changed nothing; check mode takes no lock; once the lock is free the run merges.
+#[test]
+fn lk_defaults_merge_takes_no_node_wide_lock() {
+    let c = Cluster::create("defect5-merge", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let src = c.dir.join("LifeKeeper.saved");
+    std::fs::write(&src, "SITE_TUNABLE=42\n").unwrap();
+    let before = std::fs::read(&a.defaults_file).unwrap();
+    let args = json!({"src": s(&src), "dest": s(&a.defaults_file), "lkroot": s(&a.lkroot),
+                      "lock_wait": 1});
+    let held =
+        lkops::lifekeeper::node_lock::take(&a.lkroot, "test", std::time::Duration::from_secs(5))
+            .unwrap();
+    let t = std::time::Instant::now();
+    let (v, rc) = a.module("lk_defaults_merge", args.clone());
+    assert_eq!(rc, 1, "{v:#}");
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("another lkops module is changing this node"),
+        "{v:#}"
+    );
+    assert_eq!(v["changed"], false, "{v:#}");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(std::fs::read(&a.defaults_file).unwrap(), before);
+    // Check mode only reads: no lock, the prediction as usual.
+    let mut check = args.clone();
+    check["_ansible_check_mode"] = json!(true);
+    let (v, rc) = a.module("lk_defaults_merge", check);
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["changed"], true, "{v:#}");
+    assert_eq!(std::fs::read(&a.defaults_file).unwrap(), before);
+    // A module waiting for the lock goes on once the holder is done.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(held);
+    });
+    let mut wait = args;
+    wait["lock_wait"] = json!(30);
+    let (v, rc) = a.module("lk_defaults_merge", wait);
+    releaser.join().unwrap();
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["changed"], true, "{v:#}");
+    assert!(std::fs::read_to_string(&a.defaults_file)
+        .unwrap()
+        .contains("SITE_TUNABLE=42"));
+}
