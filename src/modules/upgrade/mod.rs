@@ -159,7 +159,7 @@ const PARAMS: &[Param] = &[
     Param::new(
         "work_dir",
         Kind::AbsPath,
-        "Where media are mounted or extracted (in a per-run subdirectory that is removed afterwards), the generated setup configuration is written (mode 0600, removed afterwards), and the setup log is kept when there is no backup_dir.",
+        "Where media are mounted or extracted (in a per-run subdirectory that is removed afterwards), the generated setup configuration is written with generated_config_fd: false (mode 0600, removed afterwards), and the setup log is kept when there is no backup_dir.",
     )
     .default("\"/var/tmp/lkops-upgrade\""),
     Param::new(
