@@ -721,9 +721,27 @@ fn toctou_on_dest_backup_dir_lk_upgrade() {
     // Put back, the rerun resumes and finishes.
     std::fs::remove_file(&backups).unwrap();
     std::fs::rename(&moved, &backups).unwrap();
-    let (v, rc) = b.module("lk_upgrade", a);
+    let (v, rc) = b.module("lk_upgrade", a.clone());
     assert_eq!(rc, 0, "{v:#}");
     assert_eq!(v["version"], "9.6.1", "{v:#}");
+
+    // Defect 9 in backup_dir: a site-files archive a killed run copied in but never recorded,
+    // and a dead writer's temp, are removed by the next real run (here one with nothing to do);
+    // lk_upgrade's own saved defaults copy is not reported as an unrecorded backup.
+    let orphan = backups.join("node-b.lksite.29990101T000000Z.tar.gz");
+    let temp = backups.join(".SHA256SUMS.lkops-tmp.999999999");
+    std::fs::write(&orphan, "half").unwrap();
+    std::fs::write(&temp, "half").unwrap();
+    let (v, rc) = b.module("lk_upgrade", a);
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["changed"], false, "{v:#}");
+    assert!(!orphan.exists() && !temp.exists(), "{v:#}");
+    let (v, rc) = verify(b, &backups);
+    assert_eq!(rc, 0, "{v:#}");
+    assert!(
+        !v["warnings"].to_string().contains(".saved"),
+        "lk_upgrade's saved defaults called a backup: {v:#}"
+    );
 }
 
 /// Defect 5 (lk_defaults_merge): one node-wide lock that every module that changes the node
