@@ -531,6 +531,12 @@ pub struct DestDir {
 
 impl DestDir {
     pub fn open(dest: &Path) -> Result<DestDir, Failure> {
+        Self::open_as(dest, "dest")
+    }
+
+    /// [`DestDir::open`] for a module whose parameter naming the directory is `param`
+    /// (lk_upgrade's `backup_dir`).
+    pub fn open_as(dest: &Path, param: &str) -> Result<DestDir, Failure> {
         nix::fcntl::open(
             dest,
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
@@ -542,9 +548,9 @@ impl DestDir {
         })
         .map_err(|e| {
             Failure::param(
-                "dest",
+                param,
                 format!(
-                    "cannot open dest {} as a directory (a symbolic link is refused): {e}",
+                    "cannot open {param} {} as a directory (a symbolic link is refused): {e}",
                     dest.display()
                 ),
             )
@@ -621,6 +627,93 @@ impl DestDir {
                 .collect(),
             size,
         ))
+    }
+
+    /// Write `data` to `name` atomically (see [`DestDir::put`]).
+    pub fn put_bytes(&self, name: &str, data: &[u8], mode: u32) -> io::Result<String> {
+        self.put(name, &mut &data[..], mode)
+    }
+
+    /// Copy the file `src` (anywhere) to `name` atomically; its sha256.
+    pub fn copy_in(&self, src: &Path, name: &str, mode: u32) -> io::Result<String> {
+        let mut f = File::open(src)?;
+        self.put(name, &mut f, mode)
+    }
+
+    /// The content of `name`; `None` when it does not exist.
+    pub fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        match self.open_file(name, OFlag::O_RDONLY, 0) {
+            Ok(mut f) => {
+                let mut v = vec![];
+                f.read_to_end(&mut v)?;
+                Ok(Some(v))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An exclusive lock on the file `name` in the directory (created 0600), as [`rfs::lock`].
+    pub fn lock(&self, name: &str, wait: Duration) -> io::Result<rfs::Lock> {
+        let f = self.open_file(name, OFlag::O_RDWR | OFlag::O_CREAT, 0o600)?;
+        rfs::lock_file(f, wait, &self.path.join(name))
+    }
+
+    /// The names in the directory opened (read through the descriptor, via /proc, so a path
+    /// swapped since cannot change the listing; by path where /proc is missing).
+    pub fn names(&self) -> Vec<String> {
+        use std::os::fd::AsRawFd;
+        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        let rd = fs::read_dir(&via_fd).or_else(|_| fs::read_dir(&self.path));
+        let mut v: Vec<String> = rd
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Remove the temp files (`.<name>.lkops-tmp.<pid>`) of writers that are no longer alive;
+    /// the names removed.
+    pub fn clean_temps(&self) -> Vec<String> {
+        let me = std::process::id().to_string();
+        let mut removed = vec![];
+        for n in self.names() {
+            let Some((_, pid)) = n.strip_prefix('.').and_then(|s| s.rsplit_once(TMP_MARK)) else {
+                continue;
+            };
+            let alive = pid == me
+                || (pid.parse::<u32>().is_ok() && Path::new(&format!("/proc/{pid}")).exists());
+            if !alive && self.remove(&n).is_ok() {
+                removed.push(self.path.join(&n).display().to_string());
+            }
+        }
+        removed
+    }
+
+    /// Record (or re-record) `name` in the directory's SHA256SUMS with the sha256 of its
+    /// content, keeping every other line; atomic, relative to the descriptor. The sha256.
+    pub fn record_sum(&self, name: &str) -> Result<String, String> {
+        let (sha, _) = self
+            .sha256(name)
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
+        let text = self
+            .read(SUMS)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.join(SUMS).display()))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let mut lines = parse_sums(&text);
+        lines.retain(|l| !matches!(l, SumLine::Entry { name: n, .. } if n == name));
+        lines.push(SumLine::Entry {
+            sha256: sha.clone(),
+            name: name.to_string(),
+        });
+        self.put_bytes(SUMS, render_sums(&lines).as_bytes(), 0o600)
+            .map_err(|e| format!("cannot write {}: {e}", self.path.join(SUMS).display()))?;
+        Ok(sha)
     }
 
     /// Remove `name` from the directory (absent is fine).
@@ -772,6 +865,9 @@ pub fn unrecorded(dest: &Path, listed: &BTreeSet<String>) -> Vec<String> {
                 .filter(|n| {
                     !n.starts_with('.')
                         && (n.contains(".lkbackup.") || n.contains(".LifeKeeper.defaults."))
+                        // lk_upgrade's own copies (saved/fresh defaults) are not backups.
+                        && !n.ends_with(".saved")
+                        && !n.ends_with(".fresh")
                         && !listed.contains(n)
                 })
                 .collect()

@@ -72,8 +72,12 @@ pub fn apply(f: Files, opts: &Options, write: bool, backup: bool) -> Result<Appl
     if let Err(e) = fs::check_regular_target(f.dest) {
         return Err(Failure::param("dest", format!("dest: {e}")));
     }
-    // Serialise with a concurrent run on the same file; a check run only reads.
+    // Serialise with a concurrent run on the same file; a check run only reads. A real run
+    // removes the temps killed runs left beside dest, whether or not it changes dest.
     let _lock = if write { Some(lock(f.dest)?) } else { None };
+    if write {
+        clean_stale_temps(f.dest);
+    }
     let read =
         |param: &str, path: &Path| fs::read_text(path, param).map_err(|e| Failure::param(param, e));
     let src_text = read("src", f.src)?;
@@ -105,7 +109,6 @@ pub fn apply(f: Files, opts: &Options, write: bool, backup: bool) -> Result<Appl
         })?;
     let mut backup_file = None;
     if merged.changed && write {
-        clean_stale_temps(f.dest);
         if backup {
             backup_file = Some(fs::backup_copy(f.dest).map_err(|e| {
                 Failure::new(format!(
@@ -151,7 +154,7 @@ pub fn reapply(src: &Path, dest: &Path, base: Option<&Path>) -> Result<Reapplied
 /// Remove the temp files an interrupted earlier run left beside dest: dest's own and those of
 /// its timestamped backup copies (`.<dest>.<pid>.<stamp>~.lkops-tmp.<pid>`), which
 /// `fs::clean_stale_temps(dest)` alone does not match. Writers still alive are left alone.
-fn clean_stale_temps(dest: &Path) {
+pub fn clean_stale_temps(dest: &Path) -> Vec<String> {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -172,7 +175,11 @@ fn clean_stale_temps(dest: &Path) {
             }
         }
     }
+    let mut removed = vec![];
     for t in targets {
-        let _ = fs::clean_stale_temps(&t);
+        if let Ok(gone) = fs::clean_stale_temps(&t) {
+            removed.extend(gone.iter().map(|p| p.display().to_string()));
+        }
     }
+    removed
 }

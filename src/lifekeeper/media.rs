@@ -10,7 +10,7 @@
 use crate::lifekeeper::version::Version;
 use crate::runtime::{Cmd, Runner};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -367,9 +367,10 @@ pub fn remove_tree(dir: &Path) -> Result<(), String> {
 
 /// Remove media directories that a killed earlier run left in work_dir (unmounting them first),
 /// and its generated setup configuration (`setup-<pid>.conf`, which names the license files).
-pub fn clean_stale(runner: &Runner, work_dir: &Path) {
+pub fn clean_stale(runner: &Runner, work_dir: &Path) -> Vec<String> {
+    let mut removed = vec![];
     let Ok(rd) = fs::read_dir(work_dir) else {
-        return;
+        return removed;
     };
     let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     for e in rd.flatten() {
@@ -381,8 +382,9 @@ pub fn clean_stale(runner: &Runner, work_dir: &Path) {
             if pid
                 .parse::<u32>()
                 .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
+                && fs::remove_file(e.path()).is_ok()
             {
-                let _ = fs::remove_file(e.path());
+                removed.push(e.path().display().to_string());
             }
             continue;
         }
@@ -407,8 +409,38 @@ pub fn clean_stale(runner: &Runner, work_dir: &Path) {
         {
             let _ = runner.run(&Cmd::new("umount").arg(&path));
         }
-        let _ = remove_tree(&path);
+        if remove_tree(&path).is_ok() {
+            removed.push(shown);
+        }
     }
+    removed
+}
+
+/// The `lkops-probe-<pid>-<n>` directories (a copy of an image's setup, see `probe`) that runs
+/// killed while probing left in TMPDIR; the paths removed.
+pub fn clean_stale_probes() -> Vec<String> {
+    let mut removed = vec![];
+    let tmp = std::env::temp_dir();
+    let me = std::process::id().to_string();
+    for e in fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((pid, n)) = name
+            .strip_prefix("lkops-probe-")
+            .and_then(|r| r.split_once('-'))
+        else {
+            continue;
+        };
+        let ours = e.file_type().is_ok_and(|t| t.is_dir())
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && pid.parse::<u32>().is_ok()
+            && pid != me
+            && e.metadata()
+                .is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw());
+        if ours && !Path::new(&format!("/proc/{pid}")).exists() && remove_tree(&e.path()).is_ok() {
+            removed.push(e.path().display().to_string());
+        }
+    }
+    removed
 }
 
 /// Open a media for setup: a directory is used as it is; an image is mounted read-only on, or

@@ -9,7 +9,9 @@
 use crate::lifekeeper::defaults_merge::{self as three_way, Merged, Options};
 use crate::lifekeeper::defaults_reapply as reapply;
 use crate::runtime::result::clip;
-use crate::runtime::{diff, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support};
+use crate::runtime::{
+    diff, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -50,6 +52,14 @@ const PARAMS: &[Param] = &[
         "Keep a timestamped copy of dest before changing it; its path is returned as backup_file.",
     )
     .default("true"),
+    Param::new(
+        "lock_wait",
+        Kind::Int,
+        "Seconds to wait for the node lock (per lkroot) while another lkops module (lk_upgrade, lk_resource, lk_backup) changes this node; then the run fails saying so, having changed nothing. Check mode takes no lock.",
+    )
+    .default("600")
+    .range(0, 86400),
+    LKROOT,
 ];
 
 pub static SPEC: ModuleSpec = ModuleSpec {
@@ -69,7 +79,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     diff_mode: (Support::Full, "Returns the before and after text of dest."),
     notes: &[
         "Values that use shell expansions such as $LKROOT are compared and carried verbatim.",
-        "Two runs on the same dest serialise on a lock.",
+        "Two runs on the same dest serialise on a lock. A real run also takes the node-wide lock of lkroot that every lkops module changing the node takes (issue 22 defect 5), so it never rewrites the defaults file while lk_upgrade (which re-applies the same file after a reinstall) or another module changes the node.",
     ],
     examples: r#"
 - name: Re-apply the site's LifeKeeper parameters after reinstalling 9.6.1
@@ -122,6 +132,18 @@ pub struct Params {
     #[serde(default)]
     pub set: Map<String, Value>,
     pub backup: bool,
+    #[serde(default = "default_lock_wait")]
+    pub lock_wait: i64,
+    #[serde(default = "default_lkroot")]
+    pub lkroot: PathBuf,
+}
+
+fn default_lock_wait() -> i64 {
+    600
+}
+
+fn default_lkroot() -> PathBuf {
+    PathBuf::from("/opt/LifeKeeper")
 }
 
 pub struct DefaultsMerge;
@@ -132,6 +154,17 @@ impl Module for DefaultsMerge {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        // The node lock (issue 22 defect 5): no other lkops module changes the node while dest
+        // is rewritten. Check mode changes nothing: no lock.
+        let _node_lock = if ctx.check_mode {
+            None
+        } else {
+            Some(crate::lifekeeper::node_lock::take(
+                &p.lkroot,
+                "lk_defaults_merge",
+                std::time::Duration::from_secs(p.lock_wait.max(0) as u64),
+            )?)
+        };
         let r = merge(&p, !ctx.check_mode)?;
         let mut out = Outcome::new(
             r.changed,

@@ -186,6 +186,51 @@ pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
     Ok(dest)
 }
 
+/// A secret handed to a child process (setup's generated configuration, which names the no_log
+/// license files) as a file that exists only in memory: a `memfd_create(2)` file with no name in
+/// any file system, opened without close-on-exec so the next command started inherits it and
+/// reads it at [`InheritedSecret::path`] (`/dev/fd/N`). Nothing is ever on disk, so nothing can
+/// outlive the run, not even a SIGKILL of this process (issue 22 defect 9): the kernel frees the
+/// file when the last holder closes it. Dropping it truncates it to nothing first, so a process
+/// the child left running with the descriptor inherited (a daemon) keeps no copy either.
+///
+/// While it exists every command started inherits it: create it right before the one command
+/// that needs it and drop it right after.
+#[derive(Debug)]
+pub struct InheritedSecret {
+    file: File,
+}
+
+impl InheritedSecret {
+    pub fn new(name: &str, data: &[u8]) -> io::Result<InheritedSecret> {
+        use std::io::{Seek, SeekFrom};
+        // No MFD_CLOEXEC: the descriptor is meant to survive the child's exec.
+        let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::empty())?;
+        let mut file = File::from(fd);
+        file.write_all(data)?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(InheritedSecret { file })
+    }
+
+    /// The path the child opens: `/dev/fd/N` (`/proc/self/fd/N` where there is no `/dev/fd`);
+    /// it names the child's own inherited descriptor N.
+    pub fn path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        let n = self.file.as_raw_fd();
+        if Path::new("/dev/fd").is_dir() {
+            PathBuf::from(format!("/dev/fd/{n}"))
+        } else {
+            PathBuf::from(format!("/proc/self/fd/{n}"))
+        }
+    }
+}
+
+impl Drop for InheritedSecret {
+    fn drop(&mut self) {
+        let _ = nix::unistd::ftruncate(&self.file, 0);
+    }
+}
+
 /// An exclusive advisory lock (flock) held until dropped. Two runs on the same node serialise.
 #[derive(Debug)]
 pub struct Lock {
@@ -215,6 +260,11 @@ pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
                 e
             }
         })?;
+    lock_file(file, wait, lock_path)
+}
+
+/// Lock an already opened lock file (see [`lock`]); `shown` names it in messages.
+pub fn lock_file(file: File, wait: std::time::Duration, shown: &Path) -> io::Result<Lock> {
     let start = std::time::Instant::now();
     let mut file = file;
     loop {
@@ -226,7 +276,7 @@ pub fn lock(lock_path: &Path, wait: std::time::Duration) -> io::Result<Lock> {
         if start.elapsed() >= wait {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
-                format!("{} is locked by another run", lock_path.display()),
+                format!("{} is locked by another run", shown.display()),
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -267,6 +317,31 @@ mod tests {
             0o644
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Regression (issue 22 defect 9): the generated setup configuration (it names the no_log
+    /// license files) was a file in work_dir that a SIGKILLed run left behind. Now it is a
+    /// memory file a child inherits: readable by the child at its path, on no file system, and
+    /// empty once dropped.
+    #[test]
+    fn secret_temp_outlives_its_run() {
+        let s = InheritedSecret::new("lkops-test", b"LKCONF_LICENSE_FILES=\"/l\"\n").unwrap();
+        let path = s.path();
+        let out = std::process::Command::new("cat")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(out.stdout, b"LKCONF_LICENSE_FILES=\"/l\"\n");
+        let target = fs::read_link(&path).unwrap();
+        assert!(
+            target.to_string_lossy().starts_with("/memfd:lkops-test"),
+            "{target:?}"
+        );
+        // A process that still holds the descriptor after the run sees nothing.
+        let held = File::open(&path).unwrap();
+        drop(s);
+        assert_eq!(held.metadata().unwrap().len(), 0);
     }
 
     fn tmpdir(name: &str) -> PathBuf {

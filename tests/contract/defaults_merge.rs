@@ -77,7 +77,7 @@ fn ansible_args_file_contract_pinned_output() {
             "warnings": ["REMOTETIMEOUT carried from src (900) over the new default (1200): without base it may be an old default rather than a site choice"],
             "diff": {"before": NEW, "after": after,
                      "before_header": "<dir>/LifeKeeper (before)", "after_header": "<dir>/LifeKeeper (after)"},
-            "invocation": {"module_args": {"src": "<dir>/old", "dest": "<dir>/LifeKeeper", "drop": ["OBSOLETE"], "backup": true}}
+            "invocation": {"module_args": {"src": "<dir>/old", "dest": "<dir>/LifeKeeper", "drop": ["OBSOLETE"], "backup": true, "lock_wait": 600, "lkroot": "/opt/LifeKeeper"}}
         }),
     );
     assert_eq!(

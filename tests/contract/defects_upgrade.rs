@@ -454,3 +454,345 @@ fn temp_and_orphan_files_never_cleaned_after_a_kill() {
     assert_eq!(rc, 0, "{v:#}");
     assert_eq!(v["warnings"], Value::Null, "{v:#}");
 }
+
+/// Pids of processes (not this one) with an argument containing `needle`.
+fn procs_with_arg(needle: &str) -> Vec<i32> {
+    let mut out = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) {
+            if cmdline
+                .split(|b| *b == 0)
+                .any(|a| String::from_utf8_lossy(a).contains(needle))
+            {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Files under `dir` whose content holds `needle`.
+fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut out = vec![];
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(t) = e.file_type() else { continue };
+        if t.is_dir() {
+            out.extend(files_holding(&p, needle));
+        } else if t.is_file()
+            && std::fs::read(&p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle))
+        {
+            out.push(s(&p));
+        }
+    }
+    out
+}
+
+/// Start lk_upgrade on `n` (not waiting), with the node's PATH.
+fn spawn_module(c: &Cluster, n: &Node, module: &str, args: &Value) -> std::process::Child {
+    // The args file (Ansible's, holding the parameters as given) is kept outside the cluster.
+    let dir = crate::common::scratch(&format!(
+        "{}-args",
+        c.dir.file_name().unwrap().to_string_lossy()
+    ));
+    let file = dir.join(format!("{module}.json"));
+    std::fs::write(&file, args.to_string()).unwrap();
+    std::process::Command::new(crate::common::bin(module))
+        .arg(&file)
+        .env("PATH", n.path_env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGKILL `child` and then every process left with an argument containing `needle`.
+fn kill_all(child: &mut std::process::Child, needle: &str) {
+    // SAFETY: kill(2) on the pid of the child we started, then on the orphans it left, by pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    for pid in procs_with_arg(needle) {
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Defect 9 (the lk_upgrade part): the generated setup configuration, which names the no_log
+/// license files, was a file in work_dir that a SIGKILLed run left until the next run. Now it is
+/// a memory file setup inherits (`-f /dev/fd/N`): while setup runs it reads it, and once the
+/// module is killed nothing on disk holds the license paths, before any rerun. With
+/// generated_config_fd: false (the fallback while the real setup's handling of /dev/fd is
+/// UNCONFIRMED) the file is left by the kill and removed by the next run. And every real run,
+/// even one with nothing to do, removes the temps of dead writers beside each file lk_upgrade
+/// writes.
+#[test]
+fn temp_and_orphan_files_never_cleaned_after_a_kill_lk_upgrade() {
+    for fd in [true, false] {
+        let name = format!("defect9-upgrade-{fd}");
+        let c = Cluster::create(&name, &["node-a", "node-b"], "9.4.0", &[]);
+        let img = media(&name, "9.6.1");
+        let b = c.node("node-b");
+        let lic_dir = c.dir.join("licenses");
+        std::fs::create_dir_all(&lic_dir).unwrap();
+        let lic = lic_dir.join("SECRET-LICENSE-7f3a9c.lic");
+        std::fs::write(&lic, "license key\n").unwrap();
+        let secret = "SECRET-LICENSE-7f3a9c";
+        let mut args = direct_args(&c, b, &img, "state");
+        args["license_files"] = json!([s(&lic)]);
+        args["generated_config_fd"] = json!(fd);
+        args["media_mode"] = json!("extract");
+        let work = c.dir.join("work-state");
+        fault(&c, "node-b", "setup", "hang");
+        let mut child = spawn_module(&c, b, "lk_upgrade", &args);
+        let needle = format!("{}/media-9.6.1-", s(&work));
+        let t = std::time::Instant::now();
+        let setup_pid = loop {
+            let found: Vec<i32> = procs_with_arg(&needle)
+                .into_iter()
+                .filter(|p| {
+                    std::fs::read(format!("/proc/{p}/cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("-q"))
+                })
+                .collect();
+            if let Some(p) = found.first() {
+                break *p;
+            }
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(120),
+                "setup never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let cmdline = String::from_utf8_lossy(
+            &std::fs::read(format!("/proc/{setup_pid}/cmdline")).unwrap_or_default(),
+        )
+        .replace('\0', " ");
+        if fd {
+            // setup was given its inherited descriptor, and reads the configuration there.
+            let path = cmdline
+                .split(' ')
+                .skip_while(|a| *a != "-f")
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            assert!(path.starts_with("/dev/fd/"), "{cmdline}");
+            let n = path.trim_start_matches("/dev/fd/");
+            let link = std::fs::read_link(format!("/proc/{setup_pid}/fd/{n}")).unwrap();
+            assert!(
+                link.to_string_lossy().starts_with("/memfd:"),
+                "{link:?} ({cmdline})"
+            );
+            let conf = std::fs::read_to_string(format!("/proc/{setup_pid}/fd/{n}")).unwrap();
+            assert!(conf.contains(secret), "{conf}");
+        } else {
+            assert!(cmdline.contains(&s(&work)), "{cmdline}");
+        }
+        kill_all(&mut child, &s(&c.dir));
+        clear(&c);
+        let holding = files_holding(&c.dir, secret);
+        if fd {
+            assert_eq!(
+                holding,
+                Vec::<String>::new(),
+                "a killed run left the license paths on disk"
+            );
+        } else {
+            assert_eq!(holding.len(), 1, "{holding:?}");
+            assert!(holding[0].contains("/setup-"), "{holding:?}");
+        }
+        // The rerun resumes and leaves nothing holding the license paths.
+        let (v, rc) = b.module("lk_upgrade", args.clone());
+        assert_eq!(rc, 0, "{v:#}");
+        assert_eq!(v["version"], "9.6.1", "{v:#}");
+        assert_eq!(
+            files_holding(&c.dir, secret),
+            Vec::<String>::new(),
+            "after the rerun"
+        );
+        assert!(!v.to_string().contains(secret), "{v:#}");
+
+        // Temps of dead writers beside every file lk_upgrade writes are removed by a run with
+        // nothing to do (changed: false).
+        let dead = 999_999_999;
+        let planted = [
+            c.dir
+                .join("state")
+                .join(format!(".upgrade-journal.node-b.json.lkops-tmp.{dead}")),
+            work.join(format!(".lkops-setup.node-b.9.6.1.log.lkops-tmp.{dead}")),
+            b.defaults_file.with_file_name(format!(
+                ".{}.lkops-tmp.{dead}",
+                b.defaults_file.file_name().unwrap().to_string_lossy()
+            )),
+            work.join(format!("setup-{dead}.conf")),
+        ];
+        for p in &planted {
+            std::fs::write(p, "half").unwrap();
+        }
+        let (v, rc) = b.module("lk_upgrade", args.clone());
+        assert_eq!(rc, 0, "{v:#}");
+        assert_eq!(v["changed"], false, "{v:#}");
+        for p in &planted {
+            assert!(!p.exists(), "{} left: {v:#}", p.display());
+        }
+        assert!(
+            v["warnings"]
+                .to_string()
+                .contains("an interrupted run left"),
+            "{v:#}"
+        );
+    }
+}
+
+/// Defect 17 (the lk_upgrade part): lk_upgrade wrote into backup_dir by path, so backup_dir
+/// swapped for a symbolic link into `lkroot/config` during a run (here by a wrapped lkstop, right
+/// before rmlk) received the journal (and would have received the site files and setup log),
+/// where rmlk deletes them. Now every write goes through the directory opened at the start, and
+/// the run stops before the next step (rmlk never runs) saying backup_dir was replaced; with the
+/// directory put back, the rerun resumes and finishes.
+#[test]
+fn toctou_on_dest_backup_dir_lk_upgrade() {
+    let (c, img, backups) = reinstall_cluster("defect17-upgrade");
+    let b = c.node("node-b");
+    backup(b, &backups, json!({}));
+    let config = b.lkroot.join("config");
+    let moved = backups.with_extension("moved");
+    let cmd = b.lkroot.join("bin/lkstop");
+    std::fs::rename(&cmd, b.lkroot.join("bin/lkstop.real")).unwrap();
+    std::fs::write(
+        &cmd,
+        format!(
+            "#!/bin/sh\n\"$0.real\" \"$@\"; rc=$?\n[ -L '{d}' ] || {{ mv '{d}' '{m}' && ln -s '{cfg}' '{d}'; }}\nexit $rc\n",
+            d = s(&backups),
+            m = s(&moved),
+            cfg = s(&config)
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ours = |n: &str| {
+        n.starts_with("upgrade-journal.")
+            || n.contains(".LifeKeeper.defaults.")
+            || n.starts_with("lkops-")
+            || n.contains(".lkops-tmp.")
+            || n.contains(".lksite.")
+            || n == "SHA256SUMS"
+    };
+    let listing = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let a = upgrade_args(&c, b, &img, &backups, json!({}));
+    let (v, rc) = b.module("lk_upgrade", a.clone());
+    let written: Vec<String> = listing(&config).into_iter().filter(|n| ours(n)).collect();
+    assert_eq!(
+        written,
+        Vec::<String>::new(),
+        "lk_upgrade wrote into lkroot/config: {v:#}"
+    );
+    assert_eq!(rc, 1, "the run must stop: {v:#}");
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains("was replaced"), "{msg}");
+    assert_eq!(v["invalid_parameter"], "backup_dir", "{v:#}");
+    // rmlk never ran: the old release is still installed.
+    assert!(
+        b.lk("lcdstatus", &["-e"]).status.code().is_some(),
+        "lkroot is still there"
+    );
+    assert!(b.lkroot.join("bin/rmlk").is_file(), "rmlk ran: {v:#}");
+    // What the run wrote is in the directory backup_dir was: the journal records the stop.
+    let j = std::fs::read_to_string(moved.join("upgrade-journal.node-b.json")).unwrap();
+    assert!(j.contains("stop LifeKeeper") || j.contains("lkstop"), "{j}");
+    // Put back, the rerun resumes and finishes.
+    std::fs::remove_file(&backups).unwrap();
+    std::fs::rename(&moved, &backups).unwrap();
+    let (v, rc) = b.module("lk_upgrade", a.clone());
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["version"], "9.6.1", "{v:#}");
+
+    // Defect 9 in backup_dir: a site-files archive a killed run copied in but never recorded,
+    // and a dead writer's temp, are removed by the next real run (here one with nothing to do);
+    // lk_upgrade's own saved defaults copy is not reported as an unrecorded backup.
+    let orphan = backups.join("node-b.lksite.29990101T000000Z.tar.gz");
+    let temp = backups.join(".SHA256SUMS.lkops-tmp.999999999");
+    std::fs::write(&orphan, "half").unwrap();
+    std::fs::write(&temp, "half").unwrap();
+    let (v, rc) = b.module("lk_upgrade", a);
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["changed"], false, "{v:#}");
+    assert!(!orphan.exists() && !temp.exists(), "{v:#}");
+    let (v, rc) = verify(b, &backups);
+    assert_eq!(rc, 0, "{v:#}");
+    assert!(
+        !v["warnings"].to_string().contains(".saved"),
+        "lk_upgrade's saved defaults called a backup: {v:#}"
+    );
+}
+
+/// Defect 5 (lk_defaults_merge): one node-wide lock that every module that changes the node
+/// takes — lk_defaults_merge took none, so it could rewrite /etc/default/LifeKeeper while
+/// lk_upgrade (which re-applies that file after a reinstall) or lk_resource changed the node.
+/// With the node lock held elsewhere, a real run waits lock_wait and fails cleanly, having
+/// changed nothing; check mode takes no lock; once the lock is free the run merges.
+#[test]
+fn lk_defaults_merge_takes_no_node_wide_lock() {
+    let c = Cluster::create("defect5-merge", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let src = c.dir.join("LifeKeeper.saved");
+    std::fs::write(&src, "SITE_TUNABLE=42\n").unwrap();
+    let before = std::fs::read(&a.defaults_file).unwrap();
+    let args = json!({"src": s(&src), "dest": s(&a.defaults_file), "lkroot": s(&a.lkroot),
+                      "lock_wait": 1});
+    let held =
+        lkops::lifekeeper::node_lock::take(&a.lkroot, "test", std::time::Duration::from_secs(5))
+            .unwrap();
+    let t = std::time::Instant::now();
+    let (v, rc) = a.module("lk_defaults_merge", args.clone());
+    assert_eq!(rc, 1, "{v:#}");
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("another lkops module is changing this node"),
+        "{v:#}"
+    );
+    assert_eq!(v["changed"], false, "{v:#}");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(std::fs::read(&a.defaults_file).unwrap(), before);
+    // Check mode only reads: no lock, the prediction as usual.
+    let mut check = args.clone();
+    check["_ansible_check_mode"] = json!(true);
+    let (v, rc) = a.module("lk_defaults_merge", check);
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["changed"], true, "{v:#}");
+    assert_eq!(std::fs::read(&a.defaults_file).unwrap(), before);
+    // A module waiting for the lock goes on once the holder is done.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        drop(held);
+    });
+    let mut wait = args;
+    wait["lock_wait"] = json!(30);
+    let (v, rc) = a.module("lk_defaults_merge", wait);
+    releaser.join().unwrap();
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["changed"], true, "{v:#}");
+    assert!(std::fs::read_to_string(&a.defaults_file)
+        .unwrap()
+        .contains("SITE_TUNABLE=42"));
+}

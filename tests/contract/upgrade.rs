@@ -147,9 +147,11 @@ fn normalise(v: &Value, c: &Cluster, media_dir: &Path) -> Value {
     Redactor::new()
         .path(media_dir, "<media>")
         .path(&c.dir, "<cluster>")
-        // "media-9.6.1-<pid>" and "setup-<pid>.conf"
+        // "media-9.6.1-<pid>", "setup-<pid>.conf" and the generated configuration's inherited
+        // descriptor "/dev/fd/<n>" (issue 22 defect 9: in memory, not a file in work_dir)
         .digits_after("media-9.6.1-", "PID")
         .digits_after("setup-", "PID")
+        .digits_after("/dev/fd/", "N")
         .apply(v)
 }
 
@@ -245,7 +247,7 @@ fn direct_940_to_961_check_plan_run_and_second_run_no_change() {
                 {"name": "extract media 9.6.1", "status": "done",
                  "detail": "extracted <media>/sps_961.img with xorriso to <cluster>/work/media-9.6.1-PID"},
                 {"name": "setup 9.6.1", "status": "done",
-                 "detail": "<cluster>/work/media-9.6.1-PID/setup -f <cluster>/work/setup-PID.conf -q y (log <cluster>/work/lkops-setup.node-b.9.6.1.log)"},
+                 "detail": "<cluster>/work/media-9.6.1-PID/setup -f /dev/fd/N -q y (log <cluster>/work/lkops-setup.node-b.9.6.1.log)"},
                 {"name": "start LifeKeeper", "status": "skipped", "detail": "LifeKeeper is already running"},
                 {"name": "verify", "status": "done",
                  "detail": "9.6.1 installed; LifeKeeper running; 6 resource(s) on node-b, none in service"}

@@ -4,10 +4,10 @@
 
 use super::{archive_members, Params};
 use crate::lifekeeper::backup_store::{
-    check_host, check_outside_lkroot, clean_temps, copy_verified, create_dest, dest_exists,
-    entries_json, entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, orphans,
-    read_manifest, read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry,
-    DestDir, Manifest,
+    check_host, check_outside_lkroot, copy_verified, create_dest, dest_exists, entries_json,
+    entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, orphans, read_manifest,
+    read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry, DestDir, Manifest,
+    LOCK,
 };
 use crate::lifekeeper::packages;
 use crate::runtime::{diff, time, Cmd, Ctx, Failure, Outcome};
@@ -60,13 +60,25 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
             ));
         }
     }
-    let _lock = if exists || !ctx.check_mode {
-        lock_dest(dest, !ctx.check_mode)?
-    } else {
+    // A real run opens dest once, here (issue 22 defect 17): the lock, the removal of what
+    // interrupted runs left and every write below are relative to this descriptor.
+    let store = if ctx.check_mode {
         None
+    } else {
+        Some(DestDir::open(dest)?)
     };
-    if !ctx.check_mode {
-        for t in clean_temps(dest)? {
+    let _lock = match &store {
+        Some(d) => Some(
+            d.lock(LOCK, std::time::Duration::from_secs(120))
+                .map_err(|e| {
+                    Failure::new(format!("cannot lock {}: {e}", dest.join(LOCK).display()))
+                })?,
+        ),
+        None if exists => lock_dest(dest, false)?,
+        None => None,
+    };
+    if let Some(d) = &store {
+        for t in d.clean_temps() {
             warnings.push(format!("removed a temp file an interrupted run left: {t}"));
         }
     }
@@ -75,9 +87,9 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     let sums = read_sums(dest)
         .map_err(|e| Failure::param("dest", e))?
         .unwrap_or_default();
-    if !ctx.check_mode {
+    if let Some(d) = &store {
         for o in orphans(dest, &manifest, &sums, &host) {
-            match fs::remove_file(dest.join(&o)) {
+            match d.remove(&o) {
                 Ok(()) => warnings.push(format!(
                     "removed {o}: an interrupted run copied it into dest but never recorded it"
                 )),
@@ -194,14 +206,15 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         out.msg = msg.join("; ");
     } else {
         let mut msg = vec![];
-        // Opened once: every write below is relative to this descriptor (issue 22 defect 17).
-        let dir = DestDir::open(dest)?;
+        // Opened once, at the start: every write below is relative to this descriptor (issue
+        // 22 defect 17).
+        let dir = store.as_ref().expect("a real run opened dest");
         if let Some(r) = &reason {
             ctx.progress(&format!("taking a backup: {r}"));
             let entry = take_backup(
                 p,
                 ctx,
-                &dir,
+                dir,
                 &host,
                 &fp,
                 now,
@@ -217,7 +230,7 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         }
         // Record first, delete second: a crash in between leaves unrecorded files (harmless),
         // never records that point at deleted files.
-        write_records(&dir, &after, &sums, &pruned_names)?;
+        write_records(dir, &after, &sums, &pruned_names)?;
         for n in &pruned_names {
             match dir.remove(n) {
                 Ok(()) => {}

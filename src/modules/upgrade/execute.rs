@@ -5,12 +5,13 @@ use super::journal;
 use super::outcome::steps_json;
 use super::plan::{in_service, Action, StepStatus, Upgrade};
 use super::Params;
+use crate::lifekeeper::backup_store::{self, DestDir};
 use crate::lifekeeper::media::{self, OpenMedia};
 use crate::lifekeeper::setup::{self, Conf};
-use crate::lifekeeper::{backup_store, defaults_reapply, packages, status};
+use crate::lifekeeper::{defaults_reapply, packages, status};
 use crate::runtime::{fs as rfs, Cmd, Ctx, Failure, Outcome};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +24,17 @@ struct Run<'a> {
     open: Option<OpenMedia>,
     changed_now: bool,
     log_dir: PathBuf,
+    /// backup_dir, opened once (issue 22 defect 17).
+    store: Option<DestDir>,
+    /// The journal is in backup_dir (written through `store`), not in state_dir.
+    journal_in_store: bool,
+}
+
+/// The last component of a path this module composed (a file in backup_dir).
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn make_work_dir(dir: &Path) -> Result<(), Failure> {
@@ -38,6 +50,52 @@ pub fn make_work_dir(dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What killed earlier runs left, removed at the start of every real run (whatever the plan;
+/// issue 22 defect 9): temp files of dead writers in backup_dir, state_dir and work_dir and
+/// beside the defaults file (and its backup copies), media directories and generated setup
+/// configurations of dead runs in work_dir, setup probe directories of dead runs in TMPDIR, and
+/// the site-files archive a killed run copied into backup_dir but never recorded. The
+/// warnings say what was removed. Writers still alive are left alone.
+pub fn clean_stale(p: &Params, ctx: &Ctx, host: &str) -> Vec<String> {
+    let mut removed = vec![];
+    if let Some(d) = p.backup_dir.as_deref().filter(|d| d.is_dir()) {
+        if let Ok(store) = DestDir::open_as(d, "backup_dir") {
+            removed.extend(store.clean_temps());
+            let recorded = store
+                .read(backup_store::SUMS)
+                .ok()
+                .flatten()
+                .map(|b| backup_store::parse_sums(&String::from_utf8_lossy(&b)))
+                .unwrap_or_default();
+            let prefix = format!("{host}.lksite.");
+            for n in store.names() {
+                if n.starts_with(&prefix)
+                    && n.ends_with(".tar.gz")
+                    && backup_store::sum_of(&recorded, &n).is_none()
+                    && store.remove(&n).is_ok()
+                {
+                    removed.push(format!(
+                        "{} (an interrupted run copied it but never recorded it)",
+                        d.join(&n).display()
+                    ));
+                }
+            }
+        }
+    }
+    for d in [&p.state_dir, &p.work_dir] {
+        if let Ok(t) = backup_store::clean_temps(d) {
+            removed.extend(t);
+        }
+    }
+    removed.extend(defaults_reapply::clean_stale_temps(&p.defaults_file));
+    removed.extend(media::clean_stale(&ctx.runner, &p.work_dir));
+    removed.extend(media::clean_stale_probes());
+    removed
+        .into_iter()
+        .map(|r| format!("removed what an interrupted run left: {r}"))
+        .collect()
+}
+
 /// LifeKeeper's status now; `None` when it is not running or not installed.
 fn current_status(ctx: &Ctx, lkroot: &Path) -> Result<Option<status::Status>, Failure> {
     status::probe(&ctx.runner, lkroot).into_result()
@@ -49,27 +107,49 @@ pub fn execute(
     plan: Upgrade,
     journal_path: &Path,
 ) -> Result<Outcome, Failure> {
-    if let Some(dir) = journal_path.parent() {
-        fs::create_dir_all(dir)
-            .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
+    // backup_dir opened once (O_DIRECTORY|O_NOFOLLOW): every file this run writes there is
+    // written relative to that descriptor, and each step first checks that the path still names
+    // it, so backup_dir swapped for a symbolic link during the run (into lkroot/config, which
+    // rmlk deletes) can neither receive the journal, the saved defaults or the setup log nor
+    // make a step read from the wrong place (issue 22 defect 17).
+    let store = match &p.backup_dir {
+        Some(d) => {
+            if !d.is_dir() {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(d)
+                    .map_err(|e| {
+                        Failure::param(
+                            "backup_dir",
+                            format!("cannot create backup_dir {}: {e}", d.display()),
+                        )
+                    })?;
+            }
+            Some(DestDir::open_as(d, "backup_dir")?)
+        }
+        None => None,
+    };
+    let in_store = store.is_some() && journal_path.parent() == p.backup_dir.as_deref();
+    if !in_store {
+        if let Some(dir) = journal_path.parent() {
+            fs::create_dir_all(dir)
+                .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
+        }
     }
     let lock_path = journal_path.with_extension("lock");
-    let _lock = rfs::lock(&lock_path, Duration::from_secs(5)).map_err(|e| {
+    let locked = match (&store, in_store) {
+        (Some(d), true) => d.lock(&file_name(&lock_path), Duration::from_secs(5)),
+        _ => rfs::lock(&lock_path, Duration::from_secs(5)),
+    };
+    let _lock = locked.map_err(|e| {
         Failure::new(format!(
             "another lk_upgrade run holds {}: {e}",
             lock_path.display()
         ))
     })?;
     make_work_dir(&p.work_dir)?;
-    media::clean_stale(&ctx.runner, &p.work_dir);
     let log_dir = p.backup_dir.clone().unwrap_or_else(|| p.work_dir.clone());
-    let mut plan = plan;
-    if plan.setup_usage.is_some() && plan.journal.setup_usage != plan.setup_usage {
-        plan.journal.setup_usage = plan.setup_usage.clone();
-        journal::write(journal_path, &plan.journal)?;
-    } else if !plan.resuming {
-        journal::write(journal_path, &plan.journal)?;
-    }
     let mut run = Run {
         p,
         ctx,
@@ -79,7 +159,15 @@ pub fn execute(
         open: None,
         changed_now: false,
         log_dir,
+        store,
+        journal_in_store: in_store,
     };
+    if run.plan.setup_usage.is_some() && run.plan.journal.setup_usage != run.plan.setup_usage {
+        run.plan.journal.setup_usage = run.plan.setup_usage.clone();
+        run.write_journal()?;
+    } else if !run.plan.resuming {
+        run.write_journal()?;
+    }
     let n = run.plan.steps.len();
     for i in 0..n {
         if run.plan.steps[i].status == StepStatus::Done {
@@ -90,7 +178,7 @@ pub fn execute(
             continue;
         }
         ctx.progress(&format!("{} ...", run.plan.steps[i].name));
-        match run.step(i) {
+        match run.store_unchanged().and_then(|()| run.step(i)) {
             Ok(status) => {
                 run.plan.steps[i].status = status;
                 ctx.progress(&format!("{}: {}", run.plan.steps[i].name, status.as_str()));
@@ -121,7 +209,61 @@ impl Run<'_> {
         if !self.plan.journal.done.contains(&name) {
             self.plan.journal.done.push(name);
         }
-        journal::write(self.journal_path, &self.plan.journal)
+        self.write_journal()
+    }
+
+    /// The journal, atomically: through the backup_dir descriptor when it is kept there.
+    fn write_journal(&self) -> Result<(), Failure> {
+        match (&self.store, self.journal_in_store) {
+            (Some(d), true) => d
+                .put_bytes(
+                    &file_name(self.journal_path),
+                    journal::render(&self.plan.journal).as_bytes(),
+                    0o600,
+                )
+                .map(|_| ())
+                .map_err(|e| {
+                    Failure::new(format!(
+                        "cannot write the journal {}: {e}",
+                        self.journal_path.display()
+                    ))
+                }),
+            _ => journal::write(self.journal_path, &self.plan.journal),
+        }
+    }
+
+    /// backup_dir's path still names the directory opened at the start; else the run stops
+    /// before its next step (what it wrote is in the directory it opened).
+    fn store_unchanged(&self) -> Result<(), Failure> {
+        match &self.store {
+            Some(d) if !d.still_at_path() => Err(Failure::param(
+                "backup_dir",
+                format!(
+                    "backup_dir {} was replaced while the run was going on (by a symbolic link or another directory); stopped before the next step. What this run wrote is in the directory backup_dir was when the run started: put it back, then rerun",
+                    d.path.display()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Write `data` as `name` in backup_dir (through its descriptor); the sha256.
+    fn store_put(&self, name: &str, data: &[u8]) -> Result<String, Failure> {
+        let d = self.store.as_ref().expect("backup_dir");
+        d.put_bytes(name, data, 0o600)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", d.path.join(name).display())))
+    }
+
+    /// Copy `src` into backup_dir as `name` (through its descriptor, 0600); the sha256.
+    fn store_copy(&self, src: &Path, name: &str) -> Result<String, Failure> {
+        let d = self.store.as_ref().expect("backup_dir");
+        d.copy_in(src, name, 0o600).map_err(|e| {
+            Failure::new(format!(
+                "cannot copy {} to {}: {e}",
+                src.display(),
+                d.path.join(name).display()
+            ))
+        })
     }
 
     /// Run step `i`; its status on success.
@@ -145,13 +287,7 @@ impl Run<'_> {
             Action::SaveDefaults => {
                 let dest = self.plan.saved_defaults.clone().expect("reinstall");
                 // 0600 like every file beside the backups (the dir is lk_backup's, 0700).
-                let sha = backup_store::save_copy(&self.p.defaults_file, &dest).map_err(|e| {
-                    Failure::new(format!(
-                        "cannot copy {} to {}: {e}",
-                        self.p.defaults_file.display(),
-                        dest.display()
-                    ))
-                })?;
+                let sha = self.store_copy(&self.p.defaults_file, &file_name(&dest))?;
                 self.plan.steps[i].detail = format!(
                     "saved {} as {} (sha256 {sha})",
                     self.p.defaults_file.display(),
@@ -325,11 +461,14 @@ impl Run<'_> {
             return Ok(());
         }
         let name = backup_store::site_files_name(&self.plan.host, crate::runtime::time::now_secs());
-        let tmp = dir.join(format!(
+        // tar writes by path: into work_dir first (a temp the next run cleans if this one is
+        // killed), then copied into backup_dir through its descriptor and recorded.
+        let tmp = self.p.work_dir.join(format!(
             ".{name}{}{}",
             backup_store::TMP_MARK,
             std::process::id()
         ));
+        let _ = fs::remove_file(&tmp);
         let out = self.ctx.runner.run(
             &Cmd::new("tar")
                 .arg("-czf")
@@ -340,17 +479,18 @@ impl Run<'_> {
                 .args(&files)
                 .timeout(self.timeout()),
         )?;
+        let store = self.store.as_ref().expect("reinstall has backup_dir");
         let saved = if out.ok() {
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))
-                .and_then(|()| fs::File::open(&tmp).and_then(|f| f.sync_all()))
-                .and_then(|()| fs::rename(&tmp, dir.join(&name)))
+            store
+                .copy_in(&tmp, &name, 0o600)
                 .map_err(|e| e.to_string())
-                .and_then(|()| backup_store::record_sum(&dir, &name))
+                .and_then(|_| store.record_sum(&name))
         } else {
             Err(out.failure("archiving the files no package owns (tar)").msg)
         };
+        let _ = fs::remove_file(&tmp);
         if let Err(e) = saved {
-            let _ = fs::remove_file(&tmp);
+            let _ = store.remove(&name);
             return Err(Failure::new(format!(
                 "cannot save the files under {} that no package owns before rmlk: {e}",
                 lkroot.display()
@@ -364,7 +504,7 @@ impl Run<'_> {
         ));
         self.plan.journal.to_reinstall = files;
         self.plan.journal.site_files_archive = Some(dir.join(&name).display().to_string());
-        journal::write(self.journal_path, &self.plan.journal)
+        self.write_journal()
     }
 
     /// After a start: wait for LK_INITDONE (start_timeout) before reading lcdstatus.
@@ -385,10 +525,14 @@ impl Run<'_> {
             .as_ref()
             .map(|o| o.dir.clone())
             .expect("media opened before setup");
-        let (conf, generated) = match &self.p.setup_config {
-            Some(c) => (c.clone(), false),
+        // The generated configuration names the no_log license files: by default a memory file
+        // setup inherits (nothing on disk, nothing left by a kill, issue 22 defect 9); else a
+        // 0600 file in work_dir, removed right after setup (and by the next run if killed).
+        let mut secret = None;
+        let mut file = None;
+        let conf = match &self.p.setup_config {
+            Some(c) => c.clone(),
             None => {
-                let c = setup::conf_path(&self.p.work_dir);
                 let text = Conf {
                     install_jre: self.p.install_jre.unwrap_or(true),
                     recovery_kits: self.p.recovery_kits.clone(),
@@ -396,10 +540,24 @@ impl Run<'_> {
                     quorum: self.p.quorum.unwrap_or(false),
                 }
                 .render();
-                rfs::write_atomic(&c, text.as_bytes(), 0o600)
-                    .map_err(|e| Failure::new(format!("cannot write {}: {e}", c.display())))?;
-                let _ = fs::set_permissions(&c, fs::Permissions::from_mode(0o600));
-                (c, true)
+                if self.p.generated_config_fd {
+                    let s = rfs::InheritedSecret::new("lkops-setup-conf", text.as_bytes())
+                        .map_err(|e| {
+                            Failure::new(format!(
+                                "cannot create the in-memory setup configuration: {e} (generated_config_fd: false writes a file in work_dir instead)"
+                            ))
+                        })?;
+                    let path = s.path();
+                    secret = Some(s);
+                    path
+                } else {
+                    let c = setup::conf_path(&self.p.work_dir);
+                    rfs::write_atomic(&c, text.as_bytes(), 0o600)
+                        .map_err(|e| Failure::new(format!("cannot write {}: {e}", c.display())))?;
+                    let _ = fs::set_permissions(&c, fs::Permissions::from_mode(0o600));
+                    file = Some(c.clone());
+                    c
+                }
             }
         };
         let out = setup::run(
@@ -409,21 +567,25 @@ impl Run<'_> {
             &conf,
             self.timeout(),
         );
-        if generated {
-            let _ = fs::remove_file(&conf);
+        drop(secret);
+        if let Some(f) = file {
+            let _ = fs::remove_file(&f);
         }
         let out = out?;
-        let log = self.log_dir.join(backup_store::setup_log_name(
-            &self.plan.host,
-            &v.to_string(),
-        ));
-        backup_store::save_file(&log, setup::log_text(&out).as_bytes()).map_err(|e| {
-            Failure::new(format!("cannot write the setup log {}: {e}", log.display()))
-        })?;
+        let log_name = backup_store::setup_log_name(&self.plan.host, &v.to_string());
+        let log = self.log_dir.join(&log_name);
+        let text = setup::log_text(&out);
+        if self.store.is_some() {
+            self.store_put(&log_name, text.as_bytes()).map(|_| ())
+        } else {
+            backup_store::save_file(&log, text.as_bytes()).map_err(|e| {
+                Failure::new(format!("cannot write the setup log {}: {e}", log.display()))
+            })
+        }?;
         let shown = log.display().to_string();
         self.plan.journal.setup_logs.retain(|l| *l != shown);
         self.plan.journal.setup_logs.push(shown.clone());
-        journal::write(self.journal_path, &self.plan.journal)?;
+        self.write_journal()?;
         let re = setup::success_regex(&self.p.setup_success_regex)
             .map_err(|e| Failure::param("setup_success_regex", e))?;
         let installed = packages::installed(&self.ctx.runner).map_err(Failure::new)?;
@@ -461,15 +623,15 @@ impl Run<'_> {
                     &self.plan.host,
                     &self.plan.target.to_string(),
                 );
-                backup_store::save_copy(&defaults, &f).map_err(|e| {
+                self.store_copy(&defaults, &file_name(&f)).map_err(|e| {
                     Failure::new(format!(
-                        "cannot keep the new {} as {}: {e}",
+                        "cannot keep the new {}: {}",
                         defaults.display(),
-                        f.display()
+                        e.msg
                     ))
                 })?;
                 self.plan.journal.fresh_defaults = Some(f.display().to_string());
-                journal::write(self.journal_path, &self.plan.journal)?;
+                self.write_journal()?;
                 f
             }
         };
@@ -646,10 +808,17 @@ impl Run<'_> {
             }
         }
         self.plan.journal.finished = true;
-        journal::write(self.journal_path, &self.plan.journal)?;
+        self.write_journal()?;
         if let Some(f) = &self.plan.journal.fresh_defaults {
             // Only needed while the restore could be resumed.
-            let _ = fs::remove_file(f);
+            match &self.store {
+                Some(d) => {
+                    let _ = d.remove(&file_name(Path::new(f)));
+                }
+                None => {
+                    let _ = fs::remove_file(f);
+                }
+            }
         }
         let after = packages::packages(&self.ctx.runner).map_err(Failure::new)?;
         let running = current_status(self.ctx, &self.p.lkroot)?.is_some();

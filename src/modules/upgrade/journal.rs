@@ -91,8 +91,13 @@ pub fn read(path: &Path) -> Result<Option<Journal>, Failure> {
     Ok(Some(j))
 }
 
+/// The journal's text as written.
+pub fn render(j: &Journal) -> String {
+    serde_json::to_string_pretty(j).expect("journal serialises") + "\n"
+}
+
 pub fn write(path: &Path, j: &Journal) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(j).expect("journal serialises") + "\n";
+    let text = render(j);
     rfs::write_atomic(path, text.as_bytes(), 0o600)
         .map_err(|e| Failure::new(format!("cannot write the journal {}: {e}", path.display())))
 }

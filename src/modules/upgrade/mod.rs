@@ -63,6 +63,12 @@ const PARAMS: &[Param] = &[
     )
     .default("false"),
     Param::new(
+        "generated_config_fd",
+        Kind::Bool,
+        "How the generated setup configuration (it names the license_files) reaches setup. C(true): as a file that exists only in memory (memfd), inherited by setup and named C(/dev/fd/N) in setup_args' C({config}), so it never touches a disk and cannot outlive the run, even when the module is killed. UNCONFIRMED: that the real setup reads its configuration from such a path (lksim's does); C(false) writes a real file C(work_dir/setup-<pid>.conf) (0600), removed after setup and, if the run was killed, at the start of the next run.",
+    )
+    .default("true"),
+    Param::new(
         "setup_args",
         Kind::List,
         "The arguments of the non-interactive setup; C({config}) is replaced by the configuration file. UNCONFIRMED: the real option letters are not public. Before anything is changed (and in check mode) C(setup --help) is run and the run refuses unless its usage text names every option given here.",
@@ -153,7 +159,7 @@ const PARAMS: &[Param] = &[
     Param::new(
         "work_dir",
         Kind::AbsPath,
-        "Where media are mounted or extracted (in a per-run subdirectory that is removed afterwards), the generated setup configuration is written (mode 0600, removed afterwards), and the setup log is kept when there is no backup_dir.",
+        "Where media are mounted or extracted (in a per-run subdirectory that is removed afterwards), the generated setup configuration is written with generated_config_fd: false (mode 0600, removed afterwards), and the setup log is kept when there is no backup_dir.",
     )
     .default("\"/var/tmp/lkops-upgrade\""),
     Param::new(
@@ -197,6 +203,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "The core package set used to predict the package diff in check mode (steeleye-lk, steeleye-lkGUI, steeleye-lkDR) is UNCONFIRMED against real media.",
         "UNCONFIRMED: setup's non-interactive option letters (override: setup_args, probed with C(setup --help) first).",
         "UNCONFIRMED: the saved-configuration format; generated C(LKCONF_*) keys are used only with generate_setup_config: true (override: setup_config, the file saved with the real menu's Save).",
+        "UNCONFIRMED: that the real setup reads C(-f /dev/fd/N), the inherited memory file the generated configuration is passed as (it fails if setup closes inherited descriptors or hands the path to a process that does not inherit them); override: generated_config_fd: false (a real 0600 file in work_dir, removed after setup and by the next run when a run was killed).",
         "UNCONFIRMED: setup's success text beyond the transcripts (override: setup_success_regex; the installed version decides).",
         "UNCONFIRMED: rmlk's confirmation answer (override: rmlk_answer).",
         "UNCONFIRMED: where a real media keeps its packages and whether it has a version marker; the version is read from the steeleye-lk package file it holds (override: media_version).",
@@ -260,6 +267,8 @@ pub struct Params {
     pub stepping_media: Vec<PathBuf>,
     pub setup_config: Option<PathBuf>,
     pub generate_setup_config: bool,
+    #[serde(default = "yes")]
+    pub generated_config_fd: bool,
     pub setup_args: Vec<String>,
     pub setup_success_regex: String,
     pub rmlk_answer: String,
@@ -286,6 +295,10 @@ pub struct Params {
     pub state_dir: PathBuf,
     pub defaults_file: PathBuf,
     pub lkroot: PathBuf,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_lock_wait() -> i64 {
@@ -326,6 +339,13 @@ impl Module for Upgrade {
             )?)
         };
         let (facts, journal) = facts::gather(&p, ctx, target)?;
+        // Whatever killed runs left is removed by every real run, whatever the plan (a run killed
+        // after its last effect plans "nothing to do" and never reaches execute).
+        let cleaned = if ctx.check_mode {
+            vec![]
+        } else {
+            execute::clean_stale(&p, ctx, &facts.host)
+        };
         // Said once, whatever the path: the probe's own warnings and the lktest fallback.
         let mut warnings: Vec<String> = facts
             .target_media
@@ -335,6 +355,7 @@ impl Module for Upgrade {
             .flat_map(|pr| pr.warnings.clone())
             .collect();
         warnings.extend(crate::lifekeeper::status::lktest_missing_warning(&p.lkroot));
+        warnings.extend(cleaned);
         let mut o = match plan::plan(&p, target, &facts, journal.as_ref(), ctx.check_mode)? {
             plan::Plan::AtTarget(a) => a.outcome(&facts.journal_path),
             plan::Plan::Upgrade(u) => {

@@ -603,7 +603,13 @@ impl StepsCtx<'_> {
                 .setup_config
                 .as_ref()
                 .map(|c| c.display().to_string())
-                .unwrap_or_else(|| format!("{}/setup-PID.conf (generated)", p.work_dir.display()));
+                .unwrap_or_else(|| {
+                    if p.generated_config_fd {
+                        "/dev/fd/N (generated, in memory)".to_string()
+                    } else {
+                        format!("{}/setup-PID.conf (generated)", p.work_dir.display())
+                    }
+                });
             push(
                 format!("setup {v}"),
                 format!(
