@@ -65,7 +65,12 @@ pub fn kits_in(text: &str) -> (Vec<String>, bool) {
 /// Where a generated configuration is written for one run: `<work_dir>/setup-<pid>.conf`
 /// (`media::clean_stale` removes those of runs that were killed).
 pub fn conf_path(work_dir: &Path) -> PathBuf {
-    work_dir.join(format!("setup-{}.conf", std::process::id()))
+    work_dir.join(conf_name())
+}
+
+/// This run's name for it (the pid lets the next run tell a dead run's file from a live one's).
+pub fn conf_name() -> String {
+    format!("setup-{}.conf", std::process::id())
 }
 
 /// The default `setup_args`: today's guess at the non-interactive option letters (UNCONFIRMED:

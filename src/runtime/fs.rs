@@ -187,12 +187,17 @@ pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// A secret handed to a child process (setup's generated configuration, which names the no_log
-/// license files) as a file that exists only in memory: a `memfd_create(2)` file with no name in
-/// any file system, opened without close-on-exec so the next command started inherits it and
-/// reads it at [`InheritedSecret::path`] (`/dev/fd/N`). Nothing is ever on disk, so nothing can
-/// outlive the run, not even a SIGKILL of this process (issue 22 defect 9): the kernel frees the
-/// file when the last holder closes it. Dropping it truncates it to nothing first, so a process
-/// the child left running with the descriptor inherited (a daemon) keeps no copy either.
+/// license files) as a file with no name: created 0600 (`O_EXCL|O_NOFOLLOW`) in `dir` and
+/// unlinked at once, its descriptor kept open without close-on-exec, so the next command started
+/// inherits it and reads it at [`InheritedSecret::path`] (`/dev/fd/N`). Only descriptors reach
+/// it, so it cannot outlive the run, not even a SIGKILL of this process (issue 22 defect 9): the
+/// kernel frees it when the last holder closes it. (Between create and unlink it has a name,
+/// `dir/NAME`: a kill there leaves it to the next run's clean-up of dead pids' files.) Dropping
+/// it truncates it to nothing first, so a process the child left running with the descriptor
+/// inherited (a daemon) keeps no copy either.
+///
+/// Not `memfd_create(2)`: the portable binaries link against glibc 2.17, which lacks it, and the
+/// RHEL 7 kernel (3.10) does not have the system call either.
 ///
 /// While it exists every command started inherits it: create it right before the one command
 /// that needs it and drop it right after.
@@ -202,12 +207,25 @@ pub struct InheritedSecret {
 }
 
 impl InheritedSecret {
-    pub fn new(name: &str, data: &[u8]) -> io::Result<InheritedSecret> {
+    /// `name` is the file's name in `dir` for the instant before it is unlinked; give it one the
+    /// stale-file clean-up recognises (it carries the pid).
+    pub fn new(dir: &Path, name: &str, data: &[u8]) -> io::Result<InheritedSecret> {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
         use std::io::{Seek, SeekFrom};
-        // No MFD_CLOEXEC: the descriptor is meant to survive the child's exec.
-        let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::empty())?;
-        let mut file = File::from(fd);
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&path)?;
+        fs::remove_file(&path)?;
+        // No close-on-exec: the descriptor is meant to survive the child's exec.
+        fcntl(&file, FcntlArg::F_SETFD(FdFlag::empty()))?;
+        let mut file = file;
         file.write_all(data)?;
+        file.flush()?;
         file.seek(SeekFrom::Start(0))?;
         Ok(InheritedSecret { file })
     }
@@ -321,11 +339,15 @@ mod tests {
 
     /// Regression (issue 22 defect 9): the generated setup configuration (it names the no_log
     /// license files) was a file in work_dir that a SIGKILLed run left behind. Now it is a
-    /// memory file a child inherits: readable by the child at its path, on no file system, and
+    /// nameless file a child inherits: readable by the child at its path, in no directory, and
     /// empty once dropped.
     #[test]
     fn secret_temp_outlives_its_run() {
-        let s = InheritedSecret::new("lkops-test", b"LKCONF_LICENSE_FILES=\"/l\"\n").unwrap();
+        let dir = tmpdir("secret");
+        let s =
+            InheritedSecret::new(&dir, "setup-1.conf", b"LKCONF_LICENSE_FILES=\"/l\"\n").unwrap();
+        // It has no name in any directory from the moment it exists for the caller.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
         let path = s.path();
         let out = std::process::Command::new("cat")
             .arg(&path)
@@ -335,7 +357,7 @@ mod tests {
         assert_eq!(out.stdout, b"LKCONF_LICENSE_FILES=\"/l\"\n");
         let target = fs::read_link(&path).unwrap();
         assert!(
-            target.to_string_lossy().starts_with("/memfd:lkops-test"),
+            target.to_string_lossy().ends_with(" (deleted)"),
             "{target:?}"
         );
         // A process that still holds the descriptor after the run sees nothing.

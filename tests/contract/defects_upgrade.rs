@@ -587,7 +587,7 @@ fn temp_and_orphan_files_never_cleaned_after_a_kill_lk_upgrade() {
             let n = path.trim_start_matches("/dev/fd/");
             let link = std::fs::read_link(format!("/proc/{setup_pid}/fd/{n}")).unwrap();
             assert!(
-                link.to_string_lossy().starts_with("/memfd:"),
+                link.to_string_lossy().ends_with(".conf (deleted)"),
                 "{link:?} ({cmdline})"
             );
             let conf = std::fs::read_to_string(format!("/proc/{setup_pid}/fd/{n}")).unwrap();

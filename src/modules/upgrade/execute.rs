@@ -541,10 +541,15 @@ impl Run<'_> {
                 }
                 .render();
                 if self.p.generated_config_fd {
-                    let s = rfs::InheritedSecret::new("lkops-setup-conf", text.as_bytes())
+                    let s = rfs::InheritedSecret::new(
+                        &self.p.work_dir,
+                        &setup::conf_name(),
+                        text.as_bytes(),
+                    )
                         .map_err(|e| {
                             Failure::new(format!(
-                                "cannot create the in-memory setup configuration: {e} (generated_config_fd: false writes a file in work_dir instead)"
+                                "cannot create the unlinked setup configuration in {}: {e} (generated_config_fd: false writes a named file in work_dir instead)",
+                                self.p.work_dir.display()
                             ))
                         })?;
                     let path = s.path();

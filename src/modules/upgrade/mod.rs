@@ -65,7 +65,7 @@ const PARAMS: &[Param] = &[
     Param::new(
         "generated_config_fd",
         Kind::Bool,
-        "How the generated setup configuration (it names the license_files) reaches setup. C(true): as a file that exists only in memory (memfd), inherited by setup and named C(/dev/fd/N) in setup_args' C({config}), so it never touches a disk and cannot outlive the run, even when the module is killed. UNCONFIRMED: that the real setup reads its configuration from such a path (lksim's does); C(false) writes a real file C(work_dir/setup-<pid>.conf) (0600), removed after setup and, if the run was killed, at the start of the next run.",
+        "How the generated setup configuration (it names the license_files) reaches setup. C(true): as a file with no name (created 0600 in work_dir and unlinked at once), inherited by setup and named C(/dev/fd/N) in setup_args' C({config}), so no directory holds it and it cannot outlive the run, even when the module is killed. UNCONFIRMED: that the real setup reads its configuration from such a path (lksim's does); C(false) writes a real file C(work_dir/setup-<pid>.conf) (0600), removed after setup and, if the run was killed, at the start of the next run.",
     )
     .default("true"),
     Param::new(
