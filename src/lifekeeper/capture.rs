@@ -10,7 +10,7 @@
 //! keys named in `redact` are replaced in `defaults.txt` and scrubbed from every other captured
 //! text, so they never leave the node.
 
-use crate::lifekeeper::defaults_file;
+use crate::lifekeeper::{defaults_file, node};
 use crate::runtime::{Cmd, Runner};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -169,15 +169,18 @@ pub fn gather(runner: &Runner, spec: &Spec) -> Capture {
     let lcduname = record(&runner, "lcduname.out", lk("lcduname"));
     let (node, source) = if let Some(n) = &spec.node {
         (n.clone(), "parameter node".to_string())
-    } else if let Some(found) = node_name(&lcduname, &spec.lkroot, &entries[1].stdout) {
-        found
+    } else if let Some(found) = node::recorded(
+        lcduname.rc,
+        &lcduname.stdout,
+        &spec.lkroot,
+        &entries[1].stdout,
+    ) {
+        (found.name, found.source)
     } else {
         let u = record(&runner, "uname-n.out", Cmd::new("uname").arg("-n"));
-        c.warnings.push(
-            "the LifeKeeper node name could not be read (lcduname, config/UNAME, lcdstatus -q); uname -n used"
-                .into(),
-        );
-        (u.stdout.trim().to_string(), "uname -n".into())
+        c.warnings.push(node::NOT_RECORDED.into());
+        let n = node::from_uname(u.rc, &u.stdout).unwrap_or_default();
+        (n, node::FROM_UNAME.into())
     };
     entries.push(lcduname);
     c.node = node;
@@ -228,25 +231,6 @@ pub fn gather(runner: &Runner, spec: &Spec) -> Capture {
     }
     c.entries = entries;
     c
-}
-
-/// The node's LifeKeeper name and where it was read, in LifeKeeper's own order: `lcduname`
-/// (its recorded run), `$LKROOT/config/UNAME`, then the LOCAL column of `lcdstatus -q` (its
-/// output, empty when not run). `None` when none of them names it (the caller falls back to
-/// `uname -n` and says so). Shared by lk_capture and lk_info.
-pub fn node_name(lcduname: &Entry, lkroot: &Path, q_text: &str) -> Option<(String, String)> {
-    let uname_file = lkroot.join("config/UNAME");
-    if lcduname.rc == 0 && !lcduname.stdout.trim().is_empty() {
-        Some((lcduname.stdout.trim().to_string(), "lcduname".into()))
-    } else if let Some(n) = std::fs::read_to_string(&uname_file)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-    {
-        Some((n, uname_file.display().to_string()))
-    } else {
-        local_from_q(q_text).map(|n| (n, "lcdstatus -q (LOCAL column)".into()))
-    }
 }
 
 /// defaults text with the values of `keys` replaced; the keys found; the values to scrub.
@@ -315,26 +299,6 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
         }
     }
     t
-}
-
-/// The LOCAL column of `lcdstatus -q` (the node's own name), from its first resource line.
-fn local_from_q(text: &str) -> Option<String> {
-    let mut after_header = false;
-    for l in text.lines() {
-        // A node without resources (a witness) has no LOCAL value to read.
-        if l.trim() == "Communication Status Information" {
-            return None;
-        }
-        let w: Vec<&str> = l.split_whitespace().collect();
-        if w.len() >= 2 && w[0] == "LOCAL" && w[1] == "TAG" {
-            after_header = true;
-            continue;
-        }
-        if after_header && !w.is_empty() {
-            return Some(w[0].to_string());
-        }
-    }
-    None
 }
 
 /// Files under `lkroot` that no package owns, asked of `rpm -qf` in batches.
@@ -675,16 +639,6 @@ mod tests {
         let d = parse_detailed_strict(sim).unwrap();
         assert_eq!(d[0].tag, "ip-1");
         assert_eq!(d[0].local_priority, Some(10));
-    }
-
-    /// Regression: a witness node (no resources) was named "Communication" after the next
-    /// section's title.
-    #[test]
-    fn node_name_is_not_read_from_a_q_display_without_resources() {
-        let q = "Resource Hierarchy Information\n\nLOCAL    TAG  ID   STATE     PRIO  PRIMARY\n\nCommunication Status Information\n\nMACHINE  NETWORK ADDRESSES/DEVICE  STATE  PRIO\nnode-a   TCP  10.0.0.3/10.0.0.1  ALIVE  1\n";
-        assert_eq!(local_from_q(q), None);
-        let q = "Resource Hierarchy Information\n\nLOCAL    TAG  ID   STATE     PRIO  PRIMARY\nnode-a   ip   IP   ISP  1  node-a\n";
-        assert_eq!(local_from_q(q).as_deref(), Some("node-a"));
     }
 
     #[test]
