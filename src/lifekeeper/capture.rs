@@ -10,7 +10,7 @@
 //! keys named in `redact` are replaced in `defaults.txt` and scrubbed from every other captured
 //! text, so they never leave the node.
 
-use crate::lifekeeper::{defaults_file, node};
+use crate::lifekeeper::{defaults_file, node, packages};
 use crate::runtime::{Cmd, Runner};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -301,64 +301,36 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
     t
 }
 
-/// Files under `lkroot` that no package owns, asked of `rpm -qf` in batches.
+/// The regular files under `lkroot` that no package owns, with their sizes (the twin recreates
+/// them as placeholders): the one query of `packages::unowned_files`, symbolic links left out.
+/// `None` (with a warning) when rpm cannot answer.
 fn unowned_files(
     runner: &Runner,
     lkroot: &Path,
     warnings: &mut Vec<String>,
 ) -> Option<Vec<Unowned>> {
-    let mut files = vec![];
-    walk(lkroot, &mut files);
-    files.sort();
-    let mut out = vec![];
-    for chunk in files.chunks(400) {
-        let cmd = Cmd::new("rpm")
-            .arg("-qf")
-            .args(chunk.iter().map(|(p, _)| p.as_os_str()));
-        let o = match runner.run(&cmd) {
-            Ok(o) => o,
-            Err(e) => {
-                warnings.push(format!("unowned files: {}", e.msg));
-                return None;
-            }
-        };
-        let text = format!("{}{}", o.stdout, o.stderr);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        // One answer line per file; anything else means this rpm cannot answer -qf.
-        if lines.len() != chunk.len() {
-            warnings.push(format!(
-                "unowned files: `rpm -qf` gave {} lines for {} files (rc={}); not captured",
-                lines.len(),
-                chunk.len(),
-                o.rc
-            ));
+    if !lkroot.is_dir() {
+        return Some(vec![]);
+    }
+    let files = match packages::unowned_files(runner, lkroot) {
+        Ok(f) => f,
+        Err(e) => {
+            warnings.push(format!("unowned files: {e}; not captured"));
             return None;
         }
-        for ((p, size), l) in chunk.iter().zip(lines) {
-            if l.contains("is not owned by any package") {
-                out.push(Unowned {
-                    path: p.display().to_string(),
-                    size: *size,
-                });
-            }
-        }
-    }
-    Some(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
     };
-    for e in rd.filter_map(|e| e.ok()) {
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&e.path(), out);
-        } else if ft.is_file() {
-            let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-            out.push((e.path(), size));
-        }
-    }
+    Some(
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let m = std::fs::symlink_metadata(&p).ok()?;
+                m.is_file().then(|| Unowned {
+                    path: p.display().to_string(),
+                    size: m.len(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The volume id of an ISO9660 image: 32 bytes at offset 40 of the primary volume descriptor
