@@ -10,6 +10,8 @@
 //! keys named in `redact` are replaced in `defaults.txt` and scrubbed from every other captured
 //! text, so they never leave the node.
 
+/// `rpm -qa` lines are read by the package-name rules in `packages`.
+pub use crate::lifekeeper::packages::{parse_rpm_qa, Nevra};
 use crate::lifekeeper::{defaults_file, node, packages};
 use crate::runtime::{Cmd, Runner};
 use serde::Serialize;
@@ -542,44 +544,6 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// One line of `rpm -qa`: name-version-release.arch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Nevra {
-    pub name: String,
-    pub version: String,
-    pub release: String,
-    pub arch: String,
-}
-
-/// Parse plain `rpm -qa` output; a line that is not name-version-release.arch is an error.
-pub fn parse_rpm_qa(text: &str) -> Result<Vec<Nevra>, String> {
-    let mut out = vec![];
-    for (n, l) in text.lines().enumerate() {
-        let l = l.trim();
-        if l.is_empty() {
-            continue;
-        }
-        let bad = || format!("line {}: not name-version-release.arch: {l:?}", n + 1);
-        let (rest, arch) = l.rsplit_once('.').ok_or_else(bad)?;
-        let (rest, release) = rest.rsplit_once('-').ok_or_else(bad)?;
-        let (name, version) = rest.rsplit_once('-').ok_or_else(bad)?;
-        if name.is_empty() || version.is_empty() || release.is_empty() || arch.is_empty() {
-            return Err(bad());
-        }
-        // `gpg-pubkey-xxx-yyy` has no arch; any arch word with a dash means the split was wrong.
-        if arch.contains(['-', ' ']) {
-            return Err(bad());
-        }
-        out.push(Nevra {
-            name: name.into(),
-            version: version.into(),
-            release: release.into(),
-            arch: arch.into(),
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,14 +575,5 @@ mod tests {
         let d = parse_detailed_strict(sim).unwrap();
         assert_eq!(d[0].tag, "ip-1");
         assert_eq!(d[0].local_priority, Some(10));
-    }
-
-    #[test]
-    fn rpm_qa_lines_split_from_the_right() {
-        let p = parse_rpm_qa("steeleye-lk-9.6.1-7154.x86_64\nHADR-generic-2.6-1.noarch\n").unwrap();
-        assert_eq!(p[0].name, "steeleye-lk");
-        assert_eq!(p[0].version, "9.6.1");
-        assert_eq!(p[1].name, "HADR-generic");
-        assert!(parse_rpm_qa("garbage\n").unwrap_err().starts_with("line 1"));
     }
 }

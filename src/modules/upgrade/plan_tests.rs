@@ -694,7 +694,11 @@ fn rerun_after_the_peer_failed_over_to_an_upgraded_node_is_not_refused_for_its_r
     // Before the target's setup the guard still holds, journal or not.
     j.done.clear();
     let e = plan(&params(json!({})), v(TARGET), &busy, Some(&j), false).unwrap_err();
-    assert!(e.msg.contains("resources are in service on node-a"), "{}", e.msg);
+    assert!(
+        e.msg.contains("resources are in service on node-a"),
+        "{}",
+        e.msg
+    );
 }
 
 #[test]
