@@ -193,6 +193,19 @@ pub fn reapply(src: &Path, dest: &Path, base: Option<&Path>) -> Result<Reapplied
     })
 }
 
+/// dest's file name and the directory it is in (`.` for a bare name).
+fn name_and_dir(dest: &Path) -> (String, &Path) {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = dest
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    (name, dir)
+}
+
 /// The backup stamp of `file` when it names one of lkops's backup copies of the file called
 /// `name` (`<name>.<digits>.<YYYY-MM-DD@HH:MM:SS>~`).
 fn backup_stamp<'a>(name: &str, file: &'a str) -> Option<&'a str> {
@@ -217,13 +230,7 @@ fn backup_stamp<'a>(name: &str, file: &'a str) -> Option<&'a str> {
 /// removed is left (the next run tries again).
 pub fn prune_backups(dest: &Path, keep: usize) -> Vec<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let Some(name) = dest.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return vec![];
-    };
-    let dir = dest
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let (name, dir) = name_and_dir(dest);
     let mut ours: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -248,14 +255,7 @@ pub fn prune_backups(dest: &Path, keep: usize) -> Vec<PathBuf> {
 /// its timestamped backup copies (`.<dest>.<pid>.<stamp>~.lkops-tmp.<pid>`), which
 /// `fs::clean_stale_temps(dest)` alone does not match. Writers still alive are left alone.
 pub fn clean_stale_temps(dest: &Path) -> Vec<String> {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = dest
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let (name, dir) = name_and_dir(dest);
     let mut targets = std::collections::BTreeSet::from([dest.to_path_buf()]);
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
