@@ -161,22 +161,6 @@ pub fn sum_of<'a>(sums: &'a [SumLine], file: &str) -> Option<&'a str> {
     })
 }
 
-/// Host names become part of file names: a plain node name only.
-pub fn check_host(h: &str) -> Result<(), String> {
-    let ok = !h.is_empty()
-        && h.len() <= 253
-        && !h.starts_with(['-', '.'])
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "host must be a node name (letters, digits, '-', '.', '_'; not starting with '-' or '.'), got: {h:?}"
-        ))
-    }
-}
-
 /// `.` and `..` resolved without touching the file system.
 pub fn lexical(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -1131,15 +1115,6 @@ mod tests {
                 "node-a.lkbackup.20261201T105000Z_2.tar.gz"
             ]
         );
-    }
-
-    #[test]
-    fn host_names_are_plain_file_name_parts() {
-        assert!(check_host("node-a").is_ok());
-        assert!(check_host("n1.example.com").is_ok());
-        for bad in ["", "-x", ".x", "a/b", "a b", "a\nb"] {
-            assert!(check_host(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

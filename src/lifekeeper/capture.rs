@@ -10,7 +10,9 @@
 //! keys named in `redact` are replaced in `defaults.txt` and scrubbed from every other captured
 //! text, so they never leave the node.
 
-use crate::lifekeeper::defaults_file;
+/// `rpm -qa` lines are read by the package-name rules in `packages`.
+pub use crate::lifekeeper::packages::{parse_rpm_qa, Nevra};
+use crate::lifekeeper::{defaults_file, node, packages};
 use crate::runtime::{Cmd, Runner};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -169,15 +171,18 @@ pub fn gather(runner: &Runner, spec: &Spec) -> Capture {
     let lcduname = record(&runner, "lcduname.out", lk("lcduname"));
     let (node, source) = if let Some(n) = &spec.node {
         (n.clone(), "parameter node".to_string())
-    } else if let Some(found) = node_name(&lcduname, &spec.lkroot, &entries[1].stdout) {
-        found
+    } else if let Some(found) = node::recorded(
+        lcduname.rc,
+        &lcduname.stdout,
+        &spec.lkroot,
+        &entries[1].stdout,
+    ) {
+        (found.name, found.source)
     } else {
         let u = record(&runner, "uname-n.out", Cmd::new("uname").arg("-n"));
-        c.warnings.push(
-            "the LifeKeeper node name could not be read (lcduname, config/UNAME, lcdstatus -q); uname -n used"
-                .into(),
-        );
-        (u.stdout.trim().to_string(), "uname -n".into())
+        c.warnings.push(node::NOT_RECORDED.into());
+        let n = node::from_uname(u.rc, &u.stdout).unwrap_or_default();
+        (n, node::FROM_UNAME.into())
     };
     entries.push(lcduname);
     c.node = node;
@@ -228,25 +233,6 @@ pub fn gather(runner: &Runner, spec: &Spec) -> Capture {
     }
     c.entries = entries;
     c
-}
-
-/// The node's LifeKeeper name and where it was read, in LifeKeeper's own order: `lcduname`
-/// (its recorded run), `$LKROOT/config/UNAME`, then the LOCAL column of `lcdstatus -q` (its
-/// output, empty when not run). `None` when none of them names it (the caller falls back to
-/// `uname -n` and says so). Shared by lk_capture and lk_info.
-pub fn node_name(lcduname: &Entry, lkroot: &Path, q_text: &str) -> Option<(String, String)> {
-    let uname_file = lkroot.join("config/UNAME");
-    if lcduname.rc == 0 && !lcduname.stdout.trim().is_empty() {
-        Some((lcduname.stdout.trim().to_string(), "lcduname".into()))
-    } else if let Some(n) = std::fs::read_to_string(&uname_file)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-    {
-        Some((n, uname_file.display().to_string()))
-    } else {
-        local_from_q(q_text).map(|n| (n, "lcdstatus -q (LOCAL column)".into()))
-    }
 }
 
 /// defaults text with the values of `keys` replaced; the keys found; the values to scrub.
@@ -317,84 +303,36 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
     t
 }
 
-/// The LOCAL column of `lcdstatus -q` (the node's own name), from its first resource line.
-fn local_from_q(text: &str) -> Option<String> {
-    let mut after_header = false;
-    for l in text.lines() {
-        // A node without resources (a witness) has no LOCAL value to read.
-        if l.trim() == "Communication Status Information" {
-            return None;
-        }
-        let w: Vec<&str> = l.split_whitespace().collect();
-        if w.len() >= 2 && w[0] == "LOCAL" && w[1] == "TAG" {
-            after_header = true;
-            continue;
-        }
-        if after_header && !w.is_empty() {
-            return Some(w[0].to_string());
-        }
-    }
-    None
-}
-
-/// Files under `lkroot` that no package owns, asked of `rpm -qf` in batches.
+/// The regular files under `lkroot` that no package owns, with their sizes (the twin recreates
+/// them as placeholders): the one query of `packages::unowned_files`, symbolic links left out.
+/// `None` (with a warning) when rpm cannot answer.
 fn unowned_files(
     runner: &Runner,
     lkroot: &Path,
     warnings: &mut Vec<String>,
 ) -> Option<Vec<Unowned>> {
-    let mut files = vec![];
-    walk(lkroot, &mut files);
-    files.sort();
-    let mut out = vec![];
-    for chunk in files.chunks(400) {
-        let cmd = Cmd::new("rpm")
-            .arg("-qf")
-            .args(chunk.iter().map(|(p, _)| p.as_os_str()));
-        let o = match runner.run(&cmd) {
-            Ok(o) => o,
-            Err(e) => {
-                warnings.push(format!("unowned files: {}", e.msg));
-                return None;
-            }
-        };
-        let text = format!("{}{}", o.stdout, o.stderr);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        // One answer line per file; anything else means this rpm cannot answer -qf.
-        if lines.len() != chunk.len() {
-            warnings.push(format!(
-                "unowned files: `rpm -qf` gave {} lines for {} files (rc={}); not captured",
-                lines.len(),
-                chunk.len(),
-                o.rc
-            ));
+    if !lkroot.is_dir() {
+        return Some(vec![]);
+    }
+    let files = match packages::unowned_files(runner, lkroot) {
+        Ok(f) => f,
+        Err(e) => {
+            warnings.push(format!("unowned files: {e}; not captured"));
             return None;
         }
-        for ((p, size), l) in chunk.iter().zip(lines) {
-            if l.contains("is not owned by any package") {
-                out.push(Unowned {
-                    path: p.display().to_string(),
-                    size: *size,
-                });
-            }
-        }
-    }
-    Some(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
     };
-    for e in rd.filter_map(|e| e.ok()) {
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&e.path(), out);
-        } else if ft.is_file() {
-            let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-            out.push((e.path(), size));
-        }
-    }
+    Some(
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let m = std::fs::symlink_metadata(&p).ok()?;
+                m.is_file().then(|| Unowned {
+                    path: p.display().to_string(),
+                    size: m.len(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The volume id of an ISO9660 image: 32 bytes at offset 40 of the primary volume descriptor
@@ -606,44 +544,6 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// One line of `rpm -qa`: name-version-release.arch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Nevra {
-    pub name: String,
-    pub version: String,
-    pub release: String,
-    pub arch: String,
-}
-
-/// Parse plain `rpm -qa` output; a line that is not name-version-release.arch is an error.
-pub fn parse_rpm_qa(text: &str) -> Result<Vec<Nevra>, String> {
-    let mut out = vec![];
-    for (n, l) in text.lines().enumerate() {
-        let l = l.trim();
-        if l.is_empty() {
-            continue;
-        }
-        let bad = || format!("line {}: not name-version-release.arch: {l:?}", n + 1);
-        let (rest, arch) = l.rsplit_once('.').ok_or_else(bad)?;
-        let (rest, release) = rest.rsplit_once('-').ok_or_else(bad)?;
-        let (name, version) = rest.rsplit_once('-').ok_or_else(bad)?;
-        if name.is_empty() || version.is_empty() || release.is_empty() || arch.is_empty() {
-            return Err(bad());
-        }
-        // `gpg-pubkey-xxx-yyy` has no arch; any arch word with a dash means the split was wrong.
-        if arch.contains(['-', ' ']) {
-            return Err(bad());
-        }
-        out.push(Nevra {
-            name: name.into(),
-            version: version.into(),
-            release: release.into(),
-            arch: arch.into(),
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,24 +575,5 @@ mod tests {
         let d = parse_detailed_strict(sim).unwrap();
         assert_eq!(d[0].tag, "ip-1");
         assert_eq!(d[0].local_priority, Some(10));
-    }
-
-    /// Regression: a witness node (no resources) was named "Communication" after the next
-    /// section's title.
-    #[test]
-    fn node_name_is_not_read_from_a_q_display_without_resources() {
-        let q = "Resource Hierarchy Information\n\nLOCAL    TAG  ID   STATE     PRIO  PRIMARY\n\nCommunication Status Information\n\nMACHINE  NETWORK ADDRESSES/DEVICE  STATE  PRIO\nnode-a   TCP  10.0.0.3/10.0.0.1  ALIVE  1\n";
-        assert_eq!(local_from_q(q), None);
-        let q = "Resource Hierarchy Information\n\nLOCAL    TAG  ID   STATE     PRIO  PRIMARY\nnode-a   ip   IP   ISP  1  node-a\n";
-        assert_eq!(local_from_q(q).as_deref(), Some("node-a"));
-    }
-
-    #[test]
-    fn rpm_qa_lines_split_from_the_right() {
-        let p = parse_rpm_qa("steeleye-lk-9.6.1-7154.x86_64\nHADR-generic-2.6-1.noarch\n").unwrap();
-        assert_eq!(p[0].name, "steeleye-lk");
-        assert_eq!(p[0].version, "9.6.1");
-        assert_eq!(p[1].name, "HADR-generic");
-        assert!(parse_rpm_qa("garbage\n").unwrap_err().starts_with("line 1"));
     }
 }

@@ -275,23 +275,13 @@ fn clip(s: &str) -> String {
 /// Returns an error when a known tag has no line there (the display is not what we expect; we
 /// must not conclude "no mirror" from a display we cannot read).
 pub fn netraid_tags(detailed: &str, known: &[&str]) -> Result<Vec<String>, String> {
+    let resources = crate::lifekeeper::capture::parse_detailed_strict(detailed)?;
     let mut out = vec![];
     for tag in known {
-        let prefix = format!("{tag}: id=");
-        let line = detailed
-            .lines()
-            .map(str::trim_start)
-            .find(|l| l.starts_with(&prefix))
-            .ok_or_else(|| {
-                format!("no line `{tag}: id=... type=...` in the detailed lcdstatus display")
-            })?;
-        // The id may hold blanks; type= comes after app= and before state=.
-        let rest = &line[prefix.len()..];
-        let ty = rest
-            .split(' ')
-            .find_map(|w| w.strip_prefix("type="))
-            .ok_or_else(|| format!("no type= for {tag:?} in the detailed lcdstatus display"))?;
-        if ty == "netraid" {
+        let r = resources.iter().find(|r| r.tag == *tag).ok_or_else(|| {
+            format!("no line `{tag}: id=... type=...` in the detailed lcdstatus display")
+        })?;
+        if r.rtype.as_deref() == Some("netraid") {
             out.push(tag.to_string());
         }
     }

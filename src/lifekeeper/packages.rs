@@ -18,10 +18,57 @@ pub fn kit_package(kit: &str) -> String {
 }
 
 /// The package name of `name-version-release.arch` (`steeleye-lkIP-9.4.0-1.noarch` →
-/// `steeleye-lkIP`); a name may itself contain dashes (`HADR-generic-2.6`).
+/// `steeleye-lkIP`); a name may itself contain dashes (`HADR-generic-2.6`). What is not a
+/// whole `name-version-release.arch` loses its last two `-` parts (at most).
 pub fn name(nevra: &str) -> &str {
-    let rest = nevra.rsplit_once('-').map(|x| x.0).unwrap_or(nevra);
-    rest.rsplit_once('-').map(|x| x.0).unwrap_or(rest)
+    match split(nevra) {
+        Some((name, ..)) => name,
+        None => {
+            let rest = nevra.rsplit_once('-').map(|x| x.0).unwrap_or(nevra);
+            rest.rsplit_once('-').map(|x| x.0).unwrap_or(rest)
+        }
+    }
+}
+
+/// `name-version-release.arch` split from the right into its four parts (a name may hold
+/// dashes); `None` when a part is missing or the arch word holds a dash or blank (the split
+/// was wrong, e.g. `gpg-pubkey-xxx-yyy` has no arch).
+pub fn split(l: &str) -> Option<(&str, &str, &str, &str)> {
+    let (rest, arch) = l.rsplit_once('.')?;
+    let (rest, release) = rest.rsplit_once('-')?;
+    let (name, version) = rest.rsplit_once('-')?;
+    let parts = [name, version, release, arch];
+    (!parts.iter().any(|p| p.is_empty()) && !arch.contains(['-', ' ']))
+        .then_some((name, version, release, arch))
+}
+
+/// One line of `rpm -qa`: name-version-release.arch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Nevra {
+    pub name: String,
+    pub version: String,
+    pub release: String,
+    pub arch: String,
+}
+
+/// Parse plain `rpm -qa` output; a line that is not name-version-release.arch is an error.
+pub fn parse_rpm_qa(text: &str) -> Result<Vec<Nevra>, String> {
+    let mut out = vec![];
+    for (n, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if l.is_empty() {
+            continue;
+        }
+        let (name, version, release, arch) = split(l)
+            .ok_or_else(|| format!("line {}: not name-version-release.arch: {l:?}", n + 1))?;
+        out.push(Nevra {
+            name: name.into(),
+            version: version.into(),
+            release: release.into(),
+            arch: arch.into(),
+        });
+    }
+    Ok(out)
 }
 
 /// The installed LifeKeeper core version, from the RPM database (`rpm -q steeleye-lk`), as fvorge
@@ -164,6 +211,16 @@ mod tests {
         assert_eq!(name("steeleye-lkSAPDB-9.4.0-6.noarch"), "steeleye-lkSAPDB");
         assert_eq!(name("HADR-generic-2.6-7.5.0-1.noarch"), "HADR-generic-2.6");
         assert_eq!(kit_package("lkIP"), "steeleye-lkIP");
+        assert_eq!(name("garbage"), "garbage");
+    }
+
+    #[test]
+    fn rpm_qa_lines_split_from_the_right() {
+        let p = parse_rpm_qa("steeleye-lk-9.6.1-7154.x86_64\nHADR-generic-2.6-1.noarch\n").unwrap();
+        assert_eq!(p[0].name, "steeleye-lk");
+        assert_eq!(p[0].version, "9.6.1");
+        assert_eq!(p[1].name, "HADR-generic");
+        assert!(parse_rpm_qa("garbage\n").unwrap_err().starts_with("line 1"));
     }
 
     #[test]

@@ -146,10 +146,10 @@ impl Module for CaptureModule {
         };
         ctx.progress("capturing (read-only)");
         let cap = capture::gather(&ctx.runner, &spec);
-        if !safe_component(&cap.node) {
+        if let Err(e) = crate::lifekeeper::node::check(&cap.node) {
             return Err(Failure::new(format!(
-                "the node name {:?} (from {}) cannot name a directory; pass node",
-                cap.node, cap.node_source
+                "{e} (read from {}), so it cannot name the capture directory; pass node",
+                cap.node_source
             ))
             .with("invalid_parameter", "node"));
         }
@@ -208,18 +208,9 @@ impl Module for CaptureModule {
     }
 }
 
-fn safe_component(s: &str) -> bool {
-    !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\0'])
-}
-
 fn validate(p: &Params) -> Result<(), Failure> {
     if let Some(d) = &p.dest {
-        if !d.is_absolute() {
-            return Err(Failure::param(
-                "dest",
-                format!("dest must be an absolute path, got {}", d.display()),
-            ));
-        }
+        crate::runtime::spec::check_abs_path("dest", &d.to_string_lossy())?;
         let lk = p.lkroot.canonicalize().unwrap_or_else(|_| p.lkroot.clone());
         let dd = nearest_existing(d);
         if dd.starts_with(&lk) || d.starts_with(&p.lkroot) {
@@ -230,12 +221,8 @@ fn validate(p: &Params) -> Result<(), Failure> {
         }
     }
     if let Some(n) = &p.node {
-        if !safe_component(n) {
-            return Err(Failure::param(
-                "node",
-                format!("node {n:?} cannot name a directory"),
-            ));
-        }
+        crate::lifekeeper::node::check(n)
+            .map_err(|e| Failure::param("node", format!("node: {e}")))?;
     }
     for k in &p.redact {
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

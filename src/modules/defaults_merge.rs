@@ -201,6 +201,8 @@ pub struct MergeReport {
     pub before: String,
     pub after: String,
     pub backup_file: Option<PathBuf>,
+    /// Older backup copies of dest removed to keep `reapply::BACKUPS_KEPT`.
+    pub pruned: Vec<PathBuf>,
     /// The decisions of the pure merge (`lifekeeper::defaults_merge`).
     pub merged: Merged,
 }
@@ -218,9 +220,12 @@ impl MergeReport {
             .map(|c| json!({"key": c.key, "src": c.src, "dest": c.dest}))
             .collect()
     }
-    /// One warning per conflict (a carried key that may be an old default, not a site choice).
+    /// One warning per conflict (a carried key that may be an old default, not a site choice),
+    /// and one naming the older backup copies removed, if any.
     pub fn warnings(&self) -> Vec<String> {
-        self.merged.warnings()
+        let mut w = self.merged.warnings();
+        w.extend(reapply::pruned_warning(&self.pruned));
+        w
     }
 }
 
@@ -257,6 +262,7 @@ pub fn merge(p: &Params, write: bool) -> Result<MergeReport, Failure> {
         before: a.before,
         after: a.merged.after.clone(),
         backup_file: a.backup_file,
+        pruned: a.pruned,
         merged: a.merged,
     })
 }

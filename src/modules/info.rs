@@ -174,20 +174,11 @@ pub fn gather(runner: &Runner, lkroot: &Path, g: &[Gather]) -> Result<Facts, Fai
     } else {
         String::new()
     };
-    let lcduname = capture::record(runner, "lcduname.out", lk("lcduname"));
-    let (node, node_source) = match capture::node_name(&lcduname, lkroot, &q) {
-        Some(found) => found,
-        None => {
-            let n = node::name(runner).map_err(Failure::new)?;
-            if lcdstatus_found {
-                warnings.push(
-                    "the LifeKeeper node name could not be read (lcduname, config/UNAME, lcdstatus -q); uname -n used"
-                        .into(),
-                );
-            }
-            (n, "uname -n".into())
-        }
-    };
+    let named = node::name(runner, lkroot, &q).map_err(Failure::new)?;
+    if named.source == node::FROM_UNAME && lcdstatus_found {
+        warnings.push(node::NOT_RECORDED.into());
+    }
+    let (node, node_source) = (named.name, named.source);
     let detailed = if running && (wants(g, Gather::Resources) || wants(g, Gather::Mirrors)) {
         let out = runner.run_ok(&lk("lcdstatus"), "reading the detailed status")?;
         capture::parse_detailed(&out.stdout)

@@ -604,7 +604,7 @@ impl Step {
 fn serving(view: &View, root: &str) -> Option<String> {
     view.nodes().into_iter().find_map(|(n, st)| {
         st.and_then(|st| st.resource(root))
-            .filter(|r| r.state == "ISP")
+            .filter(|r| r.state() == status::State::Isp)
             .map(|_| n)
     })
 }
@@ -623,8 +623,8 @@ fn switchover(s: &Step, from: Option<&str>, times: Option<(i64, i64)>) -> Value 
     json!({"tag": s.tag, "from": from, "to": to, "started": started, "ended": ended, "interruption_s": secs})
 }
 
-fn all_in(st: &Status, root: &str, want: &str) -> bool {
-    st.hierarchy(root).iter().all(|r| r.state == want)
+fn all_in(st: &Status, root: &str, want: status::State) -> bool {
+    st.hierarchy(root).iter().all(|r| r.state() == want)
 }
 
 /// perform_action may run a long restore script: at least the settle time, unless the caller
@@ -677,7 +677,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
             .resource(root)
             .expect("selected from the local status");
         if p.state == State::Active {
-            if !all_in(&view.local, root, "ISP") {
+            if !all_in(&view.local, root, status::State::Isp) {
                 steps.push(Step {
                     tag: root.clone(),
                     action: "restore",
@@ -688,7 +688,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
             continue;
         }
         // standby
-        let out_here = all_in(&view.local, root, "OSU");
+        let out_here = all_in(&view.local, root, status::State::Osu);
         match p.switch_to.as_deref() {
             Some("none") => {
                 if !out_here {
@@ -714,9 +714,10 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                     },
                 };
                 let target_view = view.peers.get(&target);
-                let serving = target_view
-                    .and_then(|v| v.as_ref())
-                    .is_some_and(|v| v.resource(root).is_some_and(|r| r.state == "ISP"));
+                let serving = target_view.and_then(|v| v.as_ref()).is_some_and(|v| {
+                    v.resource(root)
+                        .is_some_and(|r| r.state() == status::State::Isp)
+                });
                 // Already out of service here and served elsewhere: nothing to do. Served by
                 // nobody (e.g. an earlier switchover left it OSF on the target): restore it on
                 // the target, since leaving a hierarchy served by nobody needs switch_to=none.
@@ -784,7 +785,7 @@ fn remove_cmds(p: &Params, st: &Status, root: &str) -> Vec<Cmd> {
             let mut cur: Option<&Res> = Some(leaf);
             let mut all_osu = true;
             while let Some(r) = cur {
-                all_osu &= r.state == "OSU";
+                all_osu &= r.state() == status::State::Osu;
                 cur = r
                     .parent
                     .as_deref()
@@ -999,22 +1000,22 @@ fn settled(view: &View, roots: &[String], steps: &[Step]) -> bool {
             .local
             .hierarchy(root)
             .iter()
-            .any(|r| r.state == "ILLSTATE")
+            .any(|r| r.state() == status::State::Illstate)
         {
             return false;
         }
         for s in steps.iter().filter(|s| &s.tag == root) {
             let want_here = if s.node == me && s.action == "restore" {
-                "ISP"
+                status::State::Isp
             } else {
-                "OSU"
+                status::State::Osu
             };
             if !all_in(&view.local, root, want_here) {
                 return false;
             }
             if s.node != me {
                 if let Some(Some(tv)) = view.peers.get(&s.node) {
-                    if !all_in(tv, root, "ISP") {
+                    if !all_in(tv, root, status::State::Isp) {
                         return false;
                     }
                 }

@@ -359,3 +359,58 @@ fn crlf_defaults_file_stops_a_reinstall_before_lkstop() {
     assert_eq!(c.state(), before, "the node was touched");
     assert_eq!(std::fs::read_to_string(&b.defaults_file).unwrap(), crlf);
 }
+
+/// Defect 9 (the defaults part): every re-apply of the defaults (lk_defaults_merge, and
+/// lk_upgrade's reinstall through the same `defaults_reapply::apply`) left another
+/// `LifeKeeper.<pid>.<stamp>~` copy beside the defaults file, so they accumulated without
+/// bound. Now each change keeps the copy of the file as it was (0600), the newest
+/// `BACKUPS_KEPT` of lkops's copies stay, older ones are removed and named in the warnings; a
+/// copy another tool left (its own mode) is never touched.
+#[test]
+fn each_defaults_reapply_leaves_another_backup_copy() {
+    use lkops::lifekeeper::defaults_reapply::BACKUPS_KEPT;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("defect9-defaults-copies");
+    let dest = dir.join("LifeKeeper");
+    let src = dir.join("old");
+    std::fs::write(&src, "A=2\n").unwrap();
+    let foreign = dir.join("LifeKeeper.1.2020-01-01@00:00:00~");
+    std::fs::write(&foreign, "A=0\n").unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let copies = || {
+        let mut v: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("LifeKeeper.") && n.ends_with('~'))
+            .collect();
+        v.sort();
+        v
+    };
+    let runs = BACKUPS_KEPT + 3;
+    for i in 0..runs {
+        // As after each reinstall: the file is the fresh release's again, so the merge changes it.
+        std::fs::write(&dest, format!("A=1\nRUN={i}\n")).unwrap();
+        let (v, rc) = run_module("lk_defaults_merge", json!({"src": src, "dest": dest}));
+        assert_eq!(rc, 0, "run {i}: {v}");
+        assert_eq!(v["changed"], true, "run {i}: {v}");
+        let backup = v["backup_file"].as_str().unwrap().to_string();
+        assert_eq!(
+            std::fs::read_to_string(&backup).unwrap(),
+            format!("A=1\nRUN={i}\n"),
+            "run {i}: the copy is the file as it was before this change"
+        );
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "run {i}: {backup}");
+        let warned = v["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("older backup cop")));
+        assert_eq!(warned, i >= BACKUPS_KEPT, "run {i}: {v}");
+        let ours = copies().len() - 1;
+        assert_eq!(ours, (i + 1).min(BACKUPS_KEPT), "run {i}: {:?}", copies());
+    }
+    assert!(foreign.exists(), "another tool's copy is left alone");
+    assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "A=0\n");
+}

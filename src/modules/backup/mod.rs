@@ -9,7 +9,8 @@
 //! The layout of `dest` and everything about its files (manifest, SHA256SUMS, names, lock,
 //! fingerprint, retention) is `lifekeeper::backup_store`; this module decides and runs lkbackup.
 //!
-//! Which node a backup belongs to is its `host`: by default `lifekeeper::node::name` (`uname -n`).
+//! Which node a backup belongs to is its `host`: by default `lifekeeper::node::name` (lcduname,
+//! config/UNAME, then `uname -n`).
 //! `lk_upgrade` asks `backup_store::find_verified(dest, host)` for "a verified backup of this
 //! node" and compares `backup_store::fingerprint(lkroot, defaults_file)` to know whether it is
 //! still current.

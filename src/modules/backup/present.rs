@@ -4,10 +4,9 @@
 
 use super::{archive_members, Params};
 use crate::lifekeeper::backup_store::{
-    check_host, check_outside_lkroot, copy_verified, create_dest, dest_exists, entries_json,
-    entry_ok, fingerprint, listing, lock_dest, new_names, newest_of, orphans, read_manifest,
-    read_sums, select_prune, unfinished_upgrades, write_records, BackupEntry, DestDir, Manifest,
-    LOCK,
+    check_outside_lkroot, copy_verified, create_dest, dest_exists, entries_json, entry_ok,
+    fingerprint, listing, lock_dest, new_names, newest_of, orphans, read_manifest, read_sums,
+    select_prune, unfinished_upgrades, write_records, BackupEntry, DestDir, Manifest, LOCK,
 };
 use crate::lifekeeper::packages;
 use crate::runtime::{diff, time, Cmd, Ctx, Failure, Outcome};
@@ -35,10 +34,12 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     let host = match &p.host {
         Some(h) => h.clone(),
         None => {
-            crate::lifekeeper::node::name(&ctx.runner).map_err(|e| Failure::param("host", e))?
+            crate::lifekeeper::node::name(&ctx.runner, &p.lkroot, "")
+                .map_err(|e| Failure::param("host", e))?
+                .name
         }
     };
-    check_host(&host).map_err(|e| Failure::param("host", e))?;
+    crate::lifekeeper::node::check(&host).map_err(|e| Failure::param("host", e))?;
     if p.include_defaults && !p.defaults_file.is_file() {
         return Err(Failure::param(
             "defaults_file",

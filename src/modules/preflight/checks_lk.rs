@@ -468,10 +468,7 @@ pub(super) fn judge_service(lktest: Option<bool>, lcd: &Lcd) -> Finding {
 // -- files no package owns --
 
 pub(super) fn check_site_files(env: &Env) -> Finding {
-    judge_site_files(
-        &env.p.lkroot,
-        crate::lifekeeper::packages::site_files(&env.ctx.runner, &env.p.lkroot),
-    )
+    judge_site_files(&env.p.lkroot, env.site_files().clone())
 }
 
 /// LK-SITE-FILES: the files under lkroot that no package owns and lkbackup does not archive.

@@ -2,11 +2,12 @@
 //! at most once, and only when a check that needs it runs), as plain data for the checks.
 
 use super::{PackageManager, Params};
-use crate::lifekeeper::packages;
+use crate::lifekeeper::mirrors::{self, MirrorStatus};
 use crate::lifekeeper::ports::{datakeeper_ports, listening_ports, services_ports};
 use crate::lifekeeper::status as lcd;
 use crate::lifekeeper::version::Version;
-use crate::runtime::{Cmd, Ctx};
+use crate::lifekeeper::{node, packages};
+use crate::runtime::{Cmd, Ctx, Failure};
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ pub(super) struct Env<'a> {
     pub(super) lcd: OnceCell<Lcd>,
     pub(super) lktest: OnceCell<Option<bool>>,
     pub(super) dk_ports: OnceCell<BTreeMap<u16, u16>>,
+    pub(super) site_files: OnceCell<Result<Vec<PathBuf>, String>>,
+    pub(super) local_name: OnceCell<Option<String>>,
 }
 
 impl Env<'_> {
@@ -53,6 +56,43 @@ impl Env<'_> {
         *self
             .lktest
             .get_or_init(|| lcd::lktest(&self.ctx.runner, &self.p.lkroot))
+    }
+    /// The files under lkroot that no package owns and no lkbackup holds (the shared
+    /// `packages::site_files`, as lk_upgrade saves them before a reinstall).
+    pub(super) fn site_files(&self) -> &Result<Vec<PathBuf>, String> {
+        self.site_files
+            .get_or_init(|| packages::site_files(&self.ctx.runner, &self.p.lkroot))
+    }
+    /// This node's name as LifeKeeper shows it (`node::in_status`: the LOCAL column of
+    /// `lcdstatus -q`); `None` when it cannot be read or no resource shows it.
+    pub(super) fn local_name(&self) -> Option<&str> {
+        self.local_name
+            .get_or_init(|| {
+                node::in_status(&self.ctx.runner, &self.p.lkroot)
+                    .ok()
+                    .flatten()
+            })
+            .as_deref()
+    }
+    /// The DataKeeper mirrors among the resources of the node probe's status (netraid in the
+    /// detailed `lcdstatus`, `mirrors::detect`), each with its `mirror_status` (run as
+    /// mirror_status_cmd, default `<lkroot>/bin/mirror_status`); a status that cannot be read is
+    /// an unreadable (unknown) one.
+    pub(super) fn mirror_statuses(&self, st: &lcd::Status) -> Result<Vec<MirrorStatus>, Failure> {
+        let known: Vec<&str> = st.resources.iter().map(|r| r.tag.as_str()).collect();
+        let tags = mirrors::detect(&self.ctx.runner, &self.p.lkroot, &known)?;
+        let cmd = self
+            .p
+            .mirror_status_cmd
+            .clone()
+            .unwrap_or_else(|| self.p.lkroot.join("bin").join("mirror_status"));
+        Ok(tags
+            .iter()
+            .map(|t| {
+                mirrors::read_status(&self.ctx.runner, &cmd, t)
+                    .unwrap_or_else(|f| MirrorStatus::unreadable(t, f.msg))
+            })
+            .collect())
     }
     /// Run a probe; `Err(Some(note))` when the program is missing (→ skip), `Err(None)` never.
     pub(super) fn probe(&self, cmd: Cmd) -> Probe {

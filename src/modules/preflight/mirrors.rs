@@ -10,8 +10,7 @@
 
 use super::env::{lcd_why, Env, Lcd};
 use super::Finding;
-use crate::lifekeeper::mirrors::{self, MirrorStatus, Sync};
-use crate::lifekeeper::node;
+use crate::lifekeeper::mirrors::{MirrorStatus, Sync};
 use serde_json::Value;
 
 pub(super) fn check_mirrors(env: &Env) -> Finding {
@@ -22,30 +21,14 @@ pub(super) fn check_mirrors(env: &Env) -> Finding {
             return Finding::skip(expected, format!("mirrors not read: {}", lcd_why(other)));
         }
     };
-    let known: Vec<&str> = st.resources.iter().map(|r| r.tag.as_str()).collect();
-    let tags =
-        match mirrors::detect(&env.ctx.runner, &env.p.lkroot, &known) {
-            Ok(t) => t,
+    let statuses =
+        match env.mirror_statuses(st) {
+            Ok(s) => s,
             Err(e) => return Finding::warn(expected, "not known", e.msg).remedy(
                 "Check the detailed lcdstatus display; the mirrors' sync state could not be read",
             ),
         };
-    let cmd = env
-        .p
-        .mirror_status_cmd
-        .clone()
-        .unwrap_or_else(|| env.p.lkroot.join("bin").join("mirror_status"));
-    let statuses: Vec<MirrorStatus> = tags
-        .iter()
-        .map(|t| {
-            mirrors::read_status(&env.ctx.runner, &cmd, t)
-                .unwrap_or_else(|f| MirrorStatus::unreadable(t, f.msg))
-        })
-        .collect();
-    let me = node::in_status(&env.ctx.runner, &env.p.lkroot)
-        .ok()
-        .flatten();
-    judge_mirrors(env.p.require_standby, me.as_deref(), &statuses)
+    judge_mirrors(env.p.require_standby, env.local_name(), &statuses)
 }
 
 /// The verdict from the mirrors' statuses and this node's name.

@@ -363,6 +363,8 @@ fn validate<'a>(p: &'a Params, ctx: &'a Ctx) -> Result<Env<'a>, Failure> {
         lcd: OnceCell::new(),
         lktest: OnceCell::new(),
         dk_ports: OnceCell::new(),
+        site_files: OnceCell::new(),
+        local_name: OnceCell::new(),
     })
 }
 

@@ -67,8 +67,10 @@ pub struct Facts {
 /// name, the journal, the installed version); every other answer is data for the plan.
 pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<Journal>), Failure> {
     let runner = &ctx.runner;
-    let host = node::name(runner).map_err(Failure::new)?;
-    node::file_safe(&host).map_err(Failure::new)?;
+    let host = node::name(runner, &p.lkroot, "")
+        .map_err(Failure::new)?
+        .name;
+    node::check(&host).map_err(Failure::new)?;
     let journal_path = journal::path(p.backup_dir.as_deref().unwrap_or(&p.state_dir), &host);
     let journal = journal::read(&journal_path)?;
     let installed = packages::installed(runner).map_err(Failure::new)?;
