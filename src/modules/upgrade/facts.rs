@@ -9,6 +9,7 @@ use crate::lifekeeper::status::{self, Probe};
 use crate::lifekeeper::version::Version;
 use crate::lifekeeper::{backup_store, node, packages};
 use crate::runtime::{fs as rfs, time, Ctx, Failure};
+use std::fs;
 use std::path::PathBuf;
 
 /// A media parameter and what the read-only probe found (release, packages, setup's usage
@@ -61,18 +62,41 @@ pub struct Facts {
     pub defaults_problems: Vec<(&'static str, String)>,
     /// ISO 8601 time of this run, recorded as the journal's start.
     pub now: String,
+    /// `/etc/machine-id`, recorded in a new journal.
+    pub machine_id: Option<String>,
 }
 
 /// Gather the facts. Fails only where nothing can be decided without the answer (the node's
 /// name, the journal, the installed version); every other answer is data for the plan.
 pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<Journal>), Failure> {
     let runner = &ctx.runner;
-    let host = node::name(runner, &p.lkroot, "")
-        .map_err(Failure::new)?
-        .name;
+    let named = node::name(runner, &p.lkroot, "").map_err(Failure::new)?;
+    let mut host = named.name;
     node::check(&host).map_err(Failure::new)?;
-    let journal_path = journal::path(p.backup_dir.as_deref().unwrap_or(&p.state_dir), &host);
-    let journal = journal::read(&journal_path)?;
+    let journal_dir = p.backup_dir.as_deref().unwrap_or(&p.state_dir);
+    let mut journal_path = journal::path(journal_dir, &host);
+    let mut journal = journal::read(&journal_path)?;
+    let mut name_warnings = vec![];
+    // rmlk deletes LifeKeeper's record of the node name ($LKROOT/config/UNAME), so a rerun after
+    // it falls back to `uname -n`. On a host renamed since LifeKeeper was installed that name
+    // differs, and the interrupted reinstall's journal would not be found: the node would stay
+    // uninstalled. The one unfinished journal in the directory is then this node's.
+    let machine_id = fs::read_to_string("/etc/machine-id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if let (None, true, Some(id)) = (&journal, named.source == node::FROM_UNAME, &machine_id) {
+        if let Some((other, j)) = journal::only_unfinished(journal_dir, id)? {
+            name_warnings.push(format!(
+                "LifeKeeper's record of the node name is gone (rmlk removes it) and uname -n says {host}; resuming the one unfinished upgrade in {}, recorded for {}",
+                journal_dir.display(),
+                j.host
+            ));
+            host = j.host.clone();
+            journal_path = other;
+            journal = Some(j);
+        }
+    }
     let installed = packages::installed(runner).map_err(Failure::new)?;
     let pending = journal.as_ref().filter(|j| !j.finished);
     let upgrading = !at_target(installed, target, pending);
@@ -136,7 +160,7 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
     // may have been taken of the half-reinstalled node in between. A first run takes the newest
     // backup of this host or nothing (issue 22 defect 1): never an older one when the newest is
     // damaged, and never one that no longer matches the configuration it would replace.
-    let mut backup_warnings = vec![];
+    let mut backup_warnings = name_warnings;
     let backup = match &p.backup_dir {
         Some(dir) if upgrading => Some(match pending.and_then(|j| j.backup.as_deref()) {
             Some(a) => backup_store::find_verified_archive(dir, &host, a)
@@ -180,6 +204,7 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
         defaults_base_is_file: p.defaults_base.as_ref().is_some_and(|b| b.is_file()),
         license_files_exist: p.license_files.iter().all(|l| l.is_file()),
         now: time::iso8601(time::now_secs()),
+        machine_id,
         host,
         journal_path,
         installed,

@@ -446,6 +446,7 @@ pub fn plan(
             setup_usage: None,
             to_reinstall: vec![],
             site_files_archive: None,
+            machine_id: f.machine_id.clone(),
         },
     };
     Ok(Plan::Upgrade(Box::new(Upgrade {

@@ -78,6 +78,7 @@ fn facts(installed: Option<&str>) -> Facts {
         license_files_exist: true,
         defaults_problems: vec![],
         now: "2026-12-01T09:00:00Z".into(),
+        machine_id: None,
     }
 }
 
@@ -418,6 +419,7 @@ fn pending(path: &str, target: &str) -> Journal {
         setup_usage: None,
         to_reinstall: vec![],
         site_files_archive: None,
+        machine_id: None,
     }
 }
 
