@@ -361,9 +361,10 @@ fn playbook_library_binaries_need_at_most_glibc_2_17() {
 }
 
 /// Backups reach the controller from a node without Python: playbooks/roles/lk/tasks/
-/// fetch_backups_raw.yml (raw + base64) on a node whose interpreter does not exist copies
-/// binary files byte for byte, the copies verify with sha256sum -c, a rerun changes nothing,
-/// and the control (ansible.builtin.fetch on the same node) fails.
+/// fetch_backups_raw.yml (raw + tar + base64, the set as one bundle) on a node whose interpreter
+/// does not exist copies binary files byte for byte, the copies verify with sha256sum -c, a
+/// rerun changes nothing, a file that no longer matches its checksum is refused without
+/// replacing the verified copy, and the control (ansible.builtin.fetch on the same node) fails.
 #[test]
 #[ignore = "needs the venv: run by `make test`"]
 fn backups_reach_the_controller_without_python_on_the_node() {
@@ -431,12 +432,35 @@ fn backups_reach_the_controller_without_python_on_the_node() {
         "SHA256SUMS copied byte for byte"
     );
     assert!(!ctl.join("node.lkbackup.tar.gz.part").exists());
-    // The controller directory and the copies (a loop counts once).
-    assert!(recap.contains("changed=2"), "{recap}\n{out}");
+    // One transfer per node (the set as one bundle), one change: the copies.
+    assert!(recap.contains("changed=1"), "{recap}\n{out}");
+    assert_eq!(
+        out.matches("TASK [Read the backup set on the node as one bundle")
+            .count(),
+        1,
+        "{out}"
+    );
 
     let (out, recap) = run();
     assert!(
         recap.contains("changed=0") && recap.contains("failed=0"),
         "rerun: {recap}\n{out}"
     );
+
+    // A file that no longer matches SHA256SUMS on the node is refused on the controller, and
+    // the verified copy there is kept as it was (nothing unverified under a final name).
+    std::fs::write(node.join("node.LifeKeeper.defaults"), "REMOTETIMEOUT=1\n").unwrap();
+    let (out, recap) = run();
+    assert!(recap.contains("failed=1"), "corrupted: {recap}\n{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(ctl.join("node.LifeKeeper.defaults")).unwrap(),
+        "REMOTETIMEOUT=900\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&ctl)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".bundle"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

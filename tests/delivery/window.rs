@@ -157,17 +157,14 @@ fn switchover_counts_and_interruptions_on_two_and_three_node_clusters() {
             assert_eq!(homes.len(), roots, "{cluster}: {homes:?}");
         }
         assert!(!homes.is_empty());
-        // Every home node needed the upgrade: each hierarchy away and back, exactly twice.
-        // KNOWN DEFECT, open (issue 20): on 3 nodes a hierarchy parked on a peer that is not yet
-        // upgraded is moved again in that peer's wave (a -> b, then b -> c, then home), because
-        // lk_resource standby picks the next-priority peer rather than an upgraded one. Until the
-        // wave logic routes it to an upgraded peer, the exact count is asserted on 2 nodes only;
-        // on 3 every hierarchy is still switched, from home first and home last (below).
+        // Every home node needed the upgrade: each hierarchy away and back, exactly twice, on 3
+        // nodes too (regression test of the defect where a hierarchy parked on a peer not yet
+        // upgraded was switched again in that peer's wave: a -> b, b -> c, then home; now it
+        // goes to an upgraded node, its home first: templates/standby_targets.j2).
         for t in homes.keys() {
             let n = counts.get(t).copied().unwrap_or(0);
-            let want_exact = cluster == "duo";
-            assert!(
-                if want_exact { n == 2 } else { n >= 2 },
+            assert_eq!(
+                n, 2,
                 "{cluster} {t}: switched {n} time(s): {:#}",
                 s["clusters"][cluster]["switchovers"]
             );
@@ -177,8 +174,8 @@ fn switchover_counts_and_interruptions_on_two_and_three_node_clusters() {
             homes.len(),
             "{cluster}: only the hierarchies were switched"
         );
-        // Away from home first, back home last (on 2 nodes the second wave's standby is the
-        // way back; on 3 the return stage).
+        // Away from home first, back home last (the way back is a later wave's standby when the
+        // home node is upgraded by then, else the return stage).
         let sw = s["clusters"][cluster]["switchovers"].as_array().unwrap();
         for (t, home) in homes {
             let mine: Vec<&Value> = sw.iter().filter(|m| m["tag"] == t.as_str()).collect();
