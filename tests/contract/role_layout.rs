@@ -50,8 +50,8 @@ fn rolling_upgrade_and_rollback_have_one_play_per_wave_up_to_lk_max_waves() {
     assert!(n >= 2, "lk_max_waves = {n}");
     let want: Vec<usize> = (1..=n).collect();
     for (playbook, play) in [
-        ("playbooks/rolling_upgrade.yml", "plays/upgrade_wave.yml"),
-        ("playbooks/rolling_upgrade.yml", "plays/return_wave.yml"),
+        ("playbooks/plays/upgrade_phase.yml", "upgrade_wave.yml"),
+        ("playbooks/plays/upgrade_phase.yml", "return_wave.yml"),
         ("playbooks/rollback.yml", "plays/rollback_wave.yml"),
         ("playbooks/rollback.yml", "plays/return_wave.yml"),
     ] {
@@ -60,6 +60,41 @@ fn rolling_upgrade_and_rollback_have_one_play_per_wave_up_to_lk_max_waves() {
             want,
             "{playbook} must import {play} once per wave 1..lk_max_waves ({n}), in order"
         );
+    }
+}
+
+/// rolling_upgrade.yml runs the phase file twice, canary clusters first (lk_canary_clusters),
+/// with the canary check between, and each phase passes its name to the wave plays.
+#[test]
+fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
+    let text = read("playbooks/rolling_upgrade.yml");
+    let imports: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ansible.builtin.import_playbook: "))
+        .collect();
+    assert_eq!(
+        imports,
+        [
+            "plays/check_args.yml",
+            "plays/prepare.yml",
+            "plays/upgrade_phase.yml",
+            "plays/canary_check.yml",
+            "plays/upgrade_phase.yml",
+            "plays/finish.yml"
+        ]
+    );
+    let phases: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("lk_wave_phase: "))
+        .collect();
+    assert_eq!(phases, ["canary", "main"]);
+    for play in ["upgrade_wave.yml", "return_wave.yml"] {
+        let t = read(&format!("playbooks/plays/{play}"));
+        assert!(
+            t.contains("groups['lk_' ~ lk_wave_phase ~ '_wave_'"),
+            "{play} must take its hosts from the phase's wave group"
+        );
+        assert!(t.contains("tasks_from: pause"), "{play} must pause");
     }
 }
 
