@@ -110,3 +110,51 @@ fn no_stale_roles_lkops_paths() {
         assert!(!read(f).contains("roles/lkops"), "{f} names roles/lkops");
     }
 }
+
+/// Issue 21: the published role did nothing as a role. It is private to the playbooks now: its
+/// entry point says so (ansible-doc), applying it refuses unless a playbook of ours says it is
+/// the caller (`lk_role_caller`), and every playbook that applies it as a whole does say so.
+/// (It keeps the name `lk`: ansible-lint production wants a role's variables prefixed with its
+/// name, and the `lk_*` names are the interface.)
+#[test]
+fn the_role_is_private_to_the_playbooks_and_each_playbook_applying_it_names_itself() {
+    let spec = read("playbooks/roles/lk/meta/argument_specs.yml");
+    assert!(
+        spec.contains("short_description: Private to the lkops playbooks"),
+        "{spec}"
+    );
+    let main = read("playbooks/roles/lk/tasks/main.yml");
+    assert!(
+        main.contains("ansible.builtin.fail:")
+            && main.contains("when: lk_role_caller is not defined"),
+        "{main}"
+    );
+    let mut applying = Vec::new();
+    for e in std::fs::read_dir(repo().join("playbooks"))
+        .unwrap()
+        .flatten()
+    {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "yml") {
+            continue;
+        }
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.trim() == "- role: lk" {
+                assert!(
+                    lines[i + 1..]
+                        .iter()
+                        .take(3)
+                        .any(|n| n.trim() == format!("lk_role_caller: {name}")),
+                    "playbooks/{name}:{}: applies the role without lk_role_caller: {name}",
+                    i + 1
+                );
+                applying.push(name.clone());
+            }
+        }
+    }
+    applying.sort();
+    assert_eq!(applying, ["restore.yml", "support.yml", "switchover.yml"]);
+}
