@@ -220,14 +220,18 @@ def hierarchies_returned(name, lkroot=None, **kwargs):
     return ret
 
 
-def backed_up(name, dest, **kwargs):
+def backed_up(name, backup_dir=None, **kwargs):
     """
-    A verified configuration backup of this node in ``dest`` (lk_backup ``state: present``): a new
-    one is taken only when the configuration changed since the newest one. Under ``watch``, a
-    change in the watched state takes a new backup anyway (see ``mod_watch``).
+    A verified configuration backup of this node in ``backup_dir`` (lk_backup ``state: present``;
+    the old name ``dest`` is an alias, as for the module): a new one is taken only when the
+    configuration changed since the newest one. Under ``watch``, a change in the watched state
+    takes a new backup anyway (see ``mod_watch``).
     """
     own, args = _split(kwargs)
-    args.update(state="present", dest=dest)
+    if backup_dir is not None:
+        # Given with its alias too, the module refuses it, naming both.
+        args["backup_dir"] = backup_dir
+    args["state"] = "present"
     ret, _ = _state(name, "lk_backup", args, own)
     return ret
 
@@ -259,7 +263,8 @@ def upgraded(name, version, **kwargs):
 def defaults_merged(name, src, **kwargs):
     """
     The site's parameters from ``src`` (the saved old /etc/default/LifeKeeper) are in the new
-    release's defaults file (lk_defaults_merge; ``dest`` defaults to /etc/default/LifeKeeper).
+    release's defaults file (lk_defaults_merge ``defaults_file``, alias ``dest``; default
+    /etc/default/LifeKeeper).
     """
     own, args = _split(kwargs)
     args["src"] = src

@@ -208,9 +208,9 @@ pub fn check_outside_lkroot(dest: &Path, lkroot: &Path) -> Result<(), Failure> {
         || canonical_prefix(dest).starts_with(canonical_prefix(lkroot));
     if inside {
         return Err(Failure::param(
-            "dest",
+            "backup_dir",
             format!(
-                "dest {} is inside lkroot {}: the uninstaller (rmlk) deletes {}/config and every backup kept under lkroot, which is exactly what these backups must survive. Choose a directory outside lkroot, e.g. /var/backups/lifekeeper.",
+                "backup_dir {} is inside lkroot {}: the uninstaller (rmlk) deletes {}/config and every backup kept under lkroot, which is exactly what these backups must survive. Choose a directory outside lkroot, e.g. /var/backups/lifekeeper.",
                 dest.display(),
                 lkroot.display(),
                 lkroot.display()
@@ -225,21 +225,21 @@ pub fn check_outside_lkroot(dest: &Path, lkroot: &Path) -> Result<(), Failure> {
 pub fn dest_exists(dest: &Path) -> Result<bool, Failure> {
     match fs::symlink_metadata(dest) {
         Ok(m) if m.file_type().is_symlink() => Err(Failure::param(
-            "dest",
+            "backup_dir",
             format!(
-                "dest {} is a symbolic link; refusing it (point dest at the real directory)",
+                "backup_dir {} is a symbolic link; refusing it (point backup_dir at the real directory)",
                 dest.display()
             ),
         )),
         Ok(m) if !m.is_dir() => Err(Failure::param(
-            "dest",
-            format!("dest {} exists and is not a directory", dest.display()),
+            "backup_dir",
+            format!("backup_dir {} exists and is not a directory", dest.display()),
         )),
         Ok(_) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Failure::param(
-            "dest",
-            format!("cannot stat dest {}: {e}", dest.display()),
+            "backup_dir",
+            format!("cannot stat backup_dir {}: {e}", dest.display()),
         )),
     }
 }
@@ -488,7 +488,10 @@ pub fn entries_json(m: &Manifest) -> Value {
 pub fn create_dest(dest: &Path) -> Result<(), Failure> {
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).map_err(|e| {
-            Failure::param("dest", format!("cannot create {}: {e}", parent.display()))
+            Failure::param(
+                "backup_dir",
+                format!("cannot create {}: {e}", parent.display()),
+            )
         })?;
     }
     fs::DirBuilder::new()
@@ -497,8 +500,8 @@ pub fn create_dest(dest: &Path) -> Result<(), Failure> {
         .and_then(|()| fs::set_permissions(dest, fs::Permissions::from_mode(0o700)))
         .map_err(|e| {
             Failure::param(
-                "dest",
-                format!("cannot create dest {}: {e}", dest.display()),
+                "backup_dir",
+                format!("cannot create backup_dir {}: {e}", dest.display()),
             )
         })
 }
@@ -515,7 +518,7 @@ pub struct DestDir {
 
 impl DestDir {
     pub fn open(dest: &Path) -> Result<DestDir, Failure> {
-        Self::open_as(dest, "dest")
+        Self::open_as(dest, "backup_dir")
     }
 
     /// [`DestDir::open`] for a module whose parameter naming the directory is `param`

@@ -48,7 +48,7 @@ impl Input {
     pub fn name(self) -> &'static str {
         match self {
             Input::Src => "src",
-            Input::Dest => "dest",
+            Input::Dest => "defaults_file",
             Input::Base => "base",
             Input::Drop => "drop",
             Input::KeepNew => "keep_new",

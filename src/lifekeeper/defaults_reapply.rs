@@ -103,10 +103,13 @@ pub fn pruned_warning(pruned: &[PathBuf]) -> Option<String> {
 /// The one merge of files on disk, for lk_defaults_merge and lk_upgrade alike: read the three
 /// files, run the pure merge, and when `write` and something changes, keep a backup copy of dest
 /// (`backup`) and write it atomically, under the per-file lock. Errors name the input as
-/// lk_defaults_merge's parameters do (`src`, `dest`, `base`), with the file and line.
+/// lk_defaults_merge's parameters do (`src`, `defaults_file`, `base`), with the file and line.
 pub fn apply(f: Files, opts: &Options, write: bool, backup: bool) -> Result<Applied, Failure> {
     if let Err(e) = fs::check_regular_target(f.dest) {
-        return Err(Failure::param("dest", format!("dest: {e}")));
+        return Err(Failure::param(
+            "defaults_file",
+            format!("defaults_file: {e}"),
+        ));
     }
     // Serialise with a concurrent run on the same file; a check run only reads. A real run
     // removes the temps killed runs left beside dest, whether or not it changes dest.
@@ -117,7 +120,7 @@ pub fn apply(f: Files, opts: &Options, write: bool, backup: bool) -> Result<Appl
     let read =
         |param: &str, path: &Path| fs::read_text(path, param).map_err(|e| Failure::param(param, e));
     let src_text = read("src", f.src)?;
-    let before = read("dest", f.dest)?;
+    let before = read("defaults_file", f.dest)?;
     let base_text = f.base.map(|b| read("base", b)).transpose()?;
     let merged =
         defaults_merge::merge(&src_text, &before, base_text.as_deref(), opts).map_err(|e| {

@@ -25,21 +25,22 @@ const PARAMS: &[Param] = &[
     )
     .required(),
     Param::new(
-        "dest",
+        "defaults_file",
         Kind::Path,
-        "The new release's defaults file, edited in place (atomically, mode and owner kept).",
+        "The new release's defaults file, edited in place (atomically, mode and owner kept): LifeKeeper's defaults file, the same O(defaults_file) as lk_backup's and lk_upgrade's. The old name C(dest) is an alias.",
     )
+    .aliases(&["dest"])
     .default("\"/etc/default/LifeKeeper\""),
     Param::new(
         "base",
         Kind::Path,
-        "The old release's pristine shipped defaults file. With it the merge is three-way: only keys the site changed (src differs from base) are carried, so a default the new release changed is not reverted. Without it every key whose value in src differs from dest is carried and reported in conflicts.",
+        "The old release's pristine shipped defaults file. With it the merge is three-way: only keys the site changed (src differs from base) are carried, so a default the new release changed is not reverted. Without it every key whose value in src differs from defaults_file is carried and reported in conflicts.",
     ),
     Param::new("drop", Kind::List, "Keys never carried (obsolete parameters); reported in dropped."),
     Param::new(
         "keep_new",
         Kind::List,
-        "Keys whose value in dest always wins; reported in kept_new.",
+        "Keys whose value in defaults_file always wins; reported in kept_new.",
     ),
     Param::new(
         "set",
@@ -49,7 +50,7 @@ const PARAMS: &[Param] = &[
     Param::new(
         "backup",
         Kind::Bool,
-        "Keep a timestamped copy of dest before changing it; its path is returned as backup_file.",
+        "Keep a timestamped copy of defaults_file before changing it; its path is returned as backup_file.",
     )
     .default("true"),
     Param::new(
@@ -66,20 +67,20 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     name: "lk_defaults_merge",
     short: "Re-apply site parameters from a saved /etc/default/LifeKeeper to a new release's file",
     description: &[
-        "Merges the site's parameters from the saved old /etc/default/LifeKeeper (src) into the new release's file (dest), as the vendor's upgrade procedure asks an administrator to do by hand after a reinstall.",
+        "Merges the site's parameters from the saved old /etc/default/LifeKeeper (src) into the new release's file (defaults_file), as the vendor's upgrade procedure asks an administrator to do by hand after a reinstall.",
         "The file is treated as what it is, a shell file that LifeKeeper sources: comments, blank lines, quoting, export prefixes and duplicate keys (the last one wins) are understood, and lines the shell would execute as commands are refused.",
-        "A carried key replaces the value on its existing line in dest (position and neighbouring comments kept); a key present in dest only as a commented-out default gets its line right after that comment; other keys go into one appended block headed by a comment naming src.",
-        "This module merges, it never replaces: keys in dest that src does not mention are left alone.",
+        "A carried key replaces the value on its existing line in defaults_file (position and neighbouring comments kept); a key present in defaults_file only as a commented-out default gets its line right after that comment; other keys go into one appended block headed by a comment naming src.",
+        "This module merges, it never replaces: keys in defaults_file that src does not mention are left alone.",
     ],
     params: PARAMS,
     check_mode: (
         Support::Full,
         "Computes the merge and reports changed, the carried keys and the diff without writing anything.",
     ),
-    diff_mode: (Support::Full, "Returns the before and after text of dest."),
+    diff_mode: (Support::Full, "Returns the before and after text of defaults_file."),
     notes: &[
         "Values that use shell expansions such as $LKROOT are compared and carried verbatim.",
-        "Two runs on the same dest serialise on a lock. A real run also takes the node-wide lock of lkroot that every lkops module changing the node takes (issue 22 defect 5), so it never rewrites the defaults file while lk_upgrade (which re-applies the same file after a reinstall) or another module changes the node.",
+        "Two runs on the same defaults_file serialise on a lock. A real run also takes the node-wide lock of lkroot that every lkops module changing the node takes (issue 22 defect 5), so it never rewrites the defaults file while lk_upgrade (which re-applies the same file after a reinstall) or another module changes the node.",
     ],
     examples: r#"
 - name: Re-apply the site's LifeKeeper parameters after reinstalling 9.6.1
@@ -98,24 +99,24 @@ pub static SPEC: ModuleSpec = ModuleSpec {
   diff: true
 "#,
     returns: &[
-        Ret::new("carried", "dict", "always", "Keys carried from src into dest, with the value written.")
+        Ret::new("carried", "dict", "always", "Keys carried from src into defaults_file, with the value written.")
             .sample(r#"{"REMOTETIMEOUT": "1200"}"#),
         Ret::new("dropped", "list", "always", "Keys in src that were not carried because of drop."),
         Ret::new(
             "kept_new",
             "list",
             "always",
-            "Keys whose dest value was kept because of keep_new although src differs.",
+            "Keys whose defaults_file value was kept because of keep_new although src differs.",
         ),
         Ret::new(
             "conflicts",
             "list",
             "always",
-            "Without base: keys carried over a different dest value ({key, src, dest}); each may be an old default rather than a site choice.",
+            "Without base: keys carried over a different defaults_file value ({key, src, dest}); each may be an old default rather than a site choice.",
         ),
         Ret::new("set_values", "dict", "always", "Keys written from the set parameter."),
-        Ret::new("backup_file", "str", "when changed and backup is true (not in check mode)", "The copy of dest taken before the change."),
-        Ret::new("dest", "str", "always", "The file that was (or would be) edited."),
+        Ret::new("backup_file", "str", "when changed and backup is true (not in check mode)", "The copy of defaults_file taken before the change."),
+        Ret::new("dest", "str", "always", "The file that was (or would be) edited (O(defaults_file)).") ,
     ],
 };
 
@@ -123,6 +124,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
 #[serde(deny_unknown_fields)]
 pub struct Params {
     pub src: PathBuf,
+    /// The parameter `defaults_file` (alias `dest`).
+    #[serde(rename = "defaults_file")]
     pub dest: PathBuf,
     pub base: Option<PathBuf>,
     #[serde(default)]

@@ -117,6 +117,10 @@ pub struct Param {
     /// For `Int` and `IntList`: the inclusive bounds every value must lie in, checked at
     /// validation, so a module never computes with a value that overflows a duration or a size.
     pub range: Option<(i64, i64)>,
+    /// Other names accepted for this parameter (older names kept when options were renamed to
+    /// mean the same in every module). Validation maps them to `name`; giving two of the names
+    /// at once is an error. `--help` and the ansible-doc sidecar list them.
+    pub aliases: &'static [&'static str],
 }
 
 impl Param {
@@ -130,6 +134,7 @@ impl Param {
             choices: &[],
             no_log: false,
             range: None,
+            aliases: &[],
         }
     }
     pub const fn required(mut self) -> Param {
@@ -146,6 +151,11 @@ impl Param {
     }
     pub const fn no_log(mut self) -> Param {
         self.no_log = true;
+        self
+    }
+    /// Other accepted names (see `aliases`).
+    pub const fn aliases(mut self, a: &'static [&'static str]) -> Param {
+        self.aliases = a;
         self
     }
     /// Inclusive bounds for an `Int` (or each element of an `IntList`).
@@ -252,8 +262,12 @@ pub struct Meta {
 }
 
 impl ModuleSpec {
+    /// The parameter named `name`, or that has `name` as an alias.
     pub fn param(&self, name: &str) -> Option<&Param> {
-        self.params.iter().find(|p| p.name == name)
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .or_else(|| self.params.iter().find(|p| p.aliases.contains(&name)))
     }
 
     /// Validate and normalise raw input: unknown keys fail (naming the closest valid one), values
@@ -283,6 +297,24 @@ impl ModuleSpec {
             if value.is_null() {
                 continue; // Ansible's `omit`/null means "not given"
             }
+            // An alias stands for its parameter: the value is validated and returned under the
+            // parameter's name, and a second name for the same parameter is refused.
+            if let Some(other) = std::iter::once(param.name)
+                .chain(param.aliases.iter().copied())
+                .find(|n| *n != key.as_str() && raw.get(*n).is_some_and(|v| !v.is_null()))
+            {
+                let names = std::iter::once(param.name)
+                    .chain(param.aliases.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ParamError::new(
+                    param.name,
+                    format!(
+                        "{key} and {other} are the same parameter ({names}): give only one of them"
+                    ),
+                ));
+            }
+            let key = &param.name.to_string();
             let v = coerce(param, value)?;
             if !param.choices.is_empty() {
                 // A list with choices (Ansible's `elements` + `choices`): each element must be one.
@@ -325,7 +357,11 @@ impl ModuleSpec {
     }
 
     fn unknown_key(&self, key: &str) -> ParamError {
-        let valid: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        let valid: Vec<&str> = self
+            .params
+            .iter()
+            .flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()))
+            .collect();
         // A key more than twice as long as a name is never within the hint's distance of it;
         // skipping those keeps a huge key from costing a huge edit-distance computation.
         let closest = valid
@@ -341,7 +377,15 @@ impl ModuleSpec {
             &key,
             format!(
                 "unsupported parameter: {key}.{closest} Supported parameters: {}.",
-                valid.join(", ")
+                self.params
+                    .iter()
+                    .map(|p| if p.aliases.is_empty() {
+                        p.name.to_string()
+                    } else {
+                        format!("{} ({})", p.name, p.aliases.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     }
@@ -536,6 +580,12 @@ impl ModuleSpec {
             if let Some(e) = p.kind.elements() {
                 o.insert("elements".into(), e.into());
             }
+            if !p.aliases.is_empty() {
+                o.insert(
+                    "aliases".into(),
+                    p.aliases.iter().map(|a| Value::from(*a)).collect(),
+                );
+            }
             if p.required {
                 o.insert("required".into(), true.into());
             }
@@ -663,6 +713,9 @@ impl ModuleSpec {
             }
             if let Some((min, max)) = p.range {
                 head.push_str(&format!(", {min} to {max}"));
+            }
+            if !p.aliases.is_empty() {
+                head.push_str(&format!(", alias {}", p.aliases.join("|")));
             }
             if p.no_log {
                 head.push_str(", secret");
@@ -798,6 +851,7 @@ mod tests {
             .choices(&["present", "absent"])
             .default("\"present\""),
         Param::new("secret", Kind::Str, "Secret.").no_log(),
+        Param::new("backup_dir", Kind::AbsPath, "Backups.").aliases(&["dest", "folder"]),
     ];
     const SPEC: ModuleSpec = ModuleSpec {
         name: "lk_test",
@@ -813,6 +867,53 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn an_alias_is_validated_and_returned_as_its_parameter_and_two_names_are_refused() {
+        for key in ["backup_dir", "dest", "folder"] {
+            let (p, _) = SPEC
+                .validate(&obj(json!({"path": "/x", key: "/b"})))
+                .unwrap();
+            assert_eq!(p["backup_dir"], "/b", "{key}");
+            assert!(!p.contains_key("dest") && !p.contains_key("folder"));
+        }
+        // The alias is checked as the parameter (an AbsPath), and the error names the parameter.
+        let e = SPEC
+            .validate(&obj(json!({"path": "/x", "dest": "rel"})))
+            .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("backup_dir"), "{e:?}");
+        for both in [
+            json!({"path": "/x", "backup_dir": "/a", "dest": "/b"}),
+            json!({"path": "/x", "dest": "/a", "folder": "/a"}),
+        ] {
+            let e = SPEC.validate(&obj(both.clone())).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("backup_dir"), "{both}: {e:?}");
+            assert!(
+                e.msg
+                    .contains("are the same parameter (backup_dir, dest, folder)"),
+                "{e:?}"
+            );
+        }
+        // null (omit) under one name is "not given", so no conflict.
+        let (p, _) = SPEC
+            .validate(&obj(
+                json!({"path": "/x", "backup_dir": "/a", "dest": null}),
+            ))
+            .unwrap();
+        assert_eq!(p["backup_dir"], "/a");
+        assert!(SPEC
+            .help_text()
+            .contains("backup_dir (path, alias dest|folder)"));
+        assert!(
+            SPEC.sidecar_yaml().contains("aliases:"),
+            "{}",
+            SPEC.sidecar_yaml()
+        );
+        let e = SPEC
+            .validate(&obj(json!({"path": "/x", "dst": "/a"})))
+            .unwrap_err();
+        assert!(e.msg.contains("backup_dir (dest, folder)"), "{e:?}");
     }
 
     #[test]

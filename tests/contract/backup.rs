@@ -581,13 +581,13 @@ fn dest_inside_lkroot_or_a_symlink_is_refused() {
     let inside = a.lkroot.join("config/backups");
     let r = run(&a, args(&a, &inside, json!({})));
     let f = failed(&r);
-    assert_eq!(f["invalid_parameter"], "dest");
+    assert_eq!(f["invalid_parameter"], "backup_dir");
     assert!(f["msg"].as_str().unwrap().contains("uninstaller"), "{f}");
     // literally inside via ..
     let dotted = c.dir.join("x/../node-a/opt/LifeKeeper/b");
     assert_eq!(
         failed(&run(&a, args(&a, &dotted, json!({}))))["invalid_parameter"],
-        "dest"
+        "backup_dir"
     );
     // through a symlink that leads into lkroot
     std::os::unix::fs::symlink(a.lkroot.join("config"), c.dir.join("sneaky")).unwrap();
@@ -609,13 +609,13 @@ fn dest_inside_lkroot_or_a_symlink_is_refused() {
     // relative dest and missing dest are parameter errors
     assert_eq!(
         failed(&run(&a, args(&a, Path::new("rel/dir"), json!({}))))["invalid_parameter"],
-        "dest"
+        "backup_dir"
     );
     let r = run(
         &a,
         json!({"lkroot": a.lkroot, "defaults_file": a.defaults_file}),
     );
-    assert_eq!(failed(&r)["invalid_parameter"], "dest");
+    assert_eq!(failed(&r)["invalid_parameter"], "backup_dir");
 }
 
 #[test]
@@ -730,7 +730,7 @@ fn pinned_full_json_of_present_verified_and_restored() {
             "host": "node-a",
             "invocation": {"module_args": {
                 "defaults_file": "<DIR>/node-a/etc/default/LifeKeeper",
-                "dest": "<DIR>/backups",
+                "backup_dir": "<DIR>/backups",
                 "force": false,
                 "include_defaults": true,
                 "keep": 5,
@@ -758,7 +758,7 @@ fn pinned_full_json_of_present_verified_and_restored() {
             "failed": false,
             "invocation": {"module_args": {
                 "defaults_file": "/etc/default/LifeKeeper",
-                "dest": "<DIR>/backups",
+                "backup_dir": "<DIR>/backups",
                 "force": false,
                 "include_defaults": true,
                 "keep": 5,
@@ -878,4 +878,61 @@ fn keep_source_leaves_lkbackups_archive_and_stale_temps_of_a_killed_run_are_clea
         v["changed"], false,
         "cleaning our own temp file is not a change of state"
     );
+}
+
+/// Issue 21: `backup_dir` means the same in lk_backup, lk_preflight and lk_upgrade; lk_backup's
+/// old name `dest` is kept as an alias. Both names take a real backup into the same directory
+/// (the second run finds it and changes nothing), and both at once is refused naming both,
+/// before anything is written.
+#[test]
+fn backup_dir_and_its_old_alias_dest_both_work_and_both_at_once_is_refused() {
+    let (_c, a, dest) = setup("alias");
+    let base = json!({"lkroot": a.lkroot, "defaults_file": a.defaults_file});
+    let with = |k: &str, v: &Path| {
+        let mut x = base.clone();
+        x[k] = json!(v);
+        x
+    };
+    let first = run(&a, with("backup_dir", &dest));
+    assert_eq!(ok(&first)["changed"], true, "{}", first.0);
+    assert_eq!(
+        first.0["invocation"]["module_args"]["backup_dir"],
+        json!(dest),
+        "{}",
+        first.0
+    );
+    let files = dest_files(&dest);
+    let again = run(&a, with("dest", &dest));
+    assert_eq!(ok(&again)["changed"], false, "{}", again.0);
+    assert_eq!(again.0["archive"], first.0["archive"]);
+    assert_eq!(dest_files(&dest), files);
+
+    // The alias is checked as the option it stands for, and errors name the option.
+    for k in ["backup_dir", "dest"] {
+        let r = run(&a, with(k, Path::new("relative/dir")));
+        assert_eq!(
+            failed(&r)["invalid_parameter"],
+            "backup_dir",
+            "{k}: {}",
+            r.0
+        );
+    }
+
+    let other = dest.with_file_name("other-backups");
+    for (x, y) in [(&dest, &other), (&dest, &dest)] {
+        let mut both = with("backup_dir", x);
+        both["dest"] = json!(y);
+        let r = run(&a, both);
+        let f = failed(&r);
+        assert_eq!(f["invalid_parameter"], "backup_dir", "{f}");
+        assert!(
+            f["msg"]
+                .as_str()
+                .unwrap()
+                .contains("are the same parameter (backup_dir, dest): give only one of them"),
+            "{f}"
+        );
+    }
+    assert!(!other.exists(), "a refused run wrote {}", other.display());
+    assert_eq!(dest_files(&dest), files);
 }

@@ -77,7 +77,7 @@ fn ansible_args_file_contract_pinned_output() {
             "warnings": ["REMOTETIMEOUT carried from src (900) over the new default (1200): without base it may be an old default rather than a site choice"],
             "diff": {"before": NEW, "after": after,
                      "before_header": "<dir>/LifeKeeper (before)", "after_header": "<dir>/LifeKeeper (after)"},
-            "invocation": {"module_args": {"src": "<dir>/old", "dest": "<dir>/LifeKeeper", "drop": ["OBSOLETE"], "backup": true, "lock_wait": 600, "lkroot": "/opt/LifeKeeper"}}
+            "invocation": {"module_args": {"src": "<dir>/old", "defaults_file": "<dir>/LifeKeeper", "drop": ["OBSOLETE"], "backup": true, "lock_wait": 600, "lkroot": "/opt/LifeKeeper"}}
         }),
     );
     assert_eq!(
@@ -310,11 +310,11 @@ fn crlf_defaults_file_is_refused_not_rewritten() {
             json!({"src": old, "dest": dest, "_ansible_check_mode": check}),
         );
         assert_eq!(rc, 1, "{v}");
-        assert_eq!(v["invalid_parameter"], "dest", "{v}");
+        assert_eq!(v["invalid_parameter"], "defaults_file", "{v}");
         assert_eq!(v["changed"], false, "{v}");
         let msg = v["msg"].as_str().unwrap();
         assert!(
-            msg.contains(&format!("dest {} line 1: ", dest.display()))
+            msg.contains(&format!("defaults_file {} line 1: ", dest.display()))
                 && msg.contains("carriage return (CRLF line endings)"),
             "{msg}"
         );
@@ -336,7 +336,7 @@ fn utf8_bom_is_refused_naming_the_byte_order_mark() {
     std::fs::write(&dest, &bom).unwrap();
     let (v, rc) = run_module("lk_defaults_merge", json!({"src": old, "dest": dest}));
     assert_eq!(rc, 1, "{v}");
-    assert_eq!(v["invalid_parameter"], "dest", "{v}");
+    assert_eq!(v["invalid_parameter"], "defaults_file", "{v}");
     let msg = v["msg"].as_str().unwrap();
     assert!(msg.contains("byte order mark"), "{msg}");
     assert!(!msg.contains("variable name"), "{msg}");
@@ -382,4 +382,51 @@ fn defaults_merge_of_30000_keys_is_linear_not_quadratic() {
         json!({"src": s, "dest": t, "backup": false}),
     );
     assert_eq!(again["changed"], false);
+}
+
+/// Issue 21: `defaults_file` is LifeKeeper's defaults file in every module; lk_defaults_merge's
+/// old name for it, `dest`, is kept as an alias. Either name merges into the file (the same
+/// result); both at once is refused naming both, and the file is left alone.
+#[test]
+fn defaults_file_and_its_old_alias_dest_both_work_and_both_at_once_is_refused() {
+    let mut results = Vec::new();
+    for key in ["defaults_file", "dest"] {
+        let (old, dest) = setup(&format!("dm-alias-{key}"));
+        let dir = dest.parent().unwrap().to_path_buf();
+        let (mut v, rc) = run_module(
+            "lk_defaults_merge",
+            json!({"src": old, key: dest, "backup": false}),
+        );
+        assert_eq!(rc, 0, "{key}: {v}");
+        assert_eq!(v["changed"], true, "{key}: {v}");
+        assert_ne!(
+            std::fs::read_to_string(&dest).unwrap(),
+            NEW,
+            "{key}: not merged"
+        );
+        let (again, _) = run_module(
+            "lk_defaults_merge",
+            json!({"src": old, key: dest, "backup": false}),
+        );
+        assert_eq!(again["changed"], false, "{key}: {again}");
+        normalise(&mut v, &dir);
+        results.push(v);
+    }
+    assert_eq!(results[0], results[1], "the alias gives another result");
+
+    let (old, dest) = setup("dm-alias-both");
+    let (v, rc) = run_module(
+        "lk_defaults_merge",
+        json!({"src": old, "defaults_file": dest, "dest": dest}),
+    );
+    assert_eq!(rc, 1, "{v}");
+    assert_eq!(v["invalid_parameter"], "defaults_file", "{v}");
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("are the same parameter (defaults_file, dest): give only one of them"),
+        "{v}"
+    );
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), NEW);
 }

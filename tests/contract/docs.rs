@@ -52,3 +52,60 @@ fn help_lists_every_declared_parameter() {
         }
     }
 }
+
+/// Issue 21: the shared option names mean the same in every module that has them (one
+/// module_defaults group setting is right for all): the same type and default, and the old
+/// names of two of them kept as aliases. Read from each module's --help (its one declaration).
+#[test]
+fn shared_option_names_have_one_type_and_default_in_every_module_and_old_names_are_aliases() {
+    let want = [
+        ("lkroot", "(path, default \"/opt/LifeKeeper\""),
+        (
+            "defaults_file",
+            "(path, default \"/etc/default/LifeKeeper\"",
+        ),
+        ("backup_dir", "(path"),
+        ("timeout", "(int"),
+    ];
+    let mut seen = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+    for m in common::ALL_MODULES {
+        let out = Command::new(common::bin(m)).arg("--help").output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        for (name, head) in want {
+            let prefix = format!("  {name} (");
+            let Some(line) = help.lines().find(|l| l.starts_with(&prefix)) else {
+                continue;
+            };
+            assert!(
+                line[name.len() + 3..].starts_with(head),
+                "{m}: {line:?} is not {name} {head}..."
+            );
+            seen.entry(name).or_default().push(m);
+        }
+        // `dest` is no longer the name of the backup directory or of the defaults file.
+        if m == "lk_backup" || m == "lk_defaults_merge" {
+            let canonical = if m == "lk_backup" {
+                "backup_dir"
+            } else {
+                "defaults_file"
+            };
+            let line = help
+                .lines()
+                .find(|l| l.starts_with(&format!("  {canonical} (")))
+                .unwrap_or_else(|| panic!("{m} has no {canonical}"));
+            assert!(line.contains("alias dest"), "{m}: {line}");
+            assert!(!help.lines().any(|l| l.starts_with("  dest (")), "{m}");
+        }
+    }
+    let mut with_backup_dir = seen["backup_dir"].clone();
+    with_backup_dir.sort();
+    assert_eq!(
+        with_backup_dir,
+        ["lk_backup", "lk_preflight", "lk_upgrade"],
+        "{seen:?}"
+    );
+    assert!(
+        seen["defaults_file"].contains(&"lk_defaults_merge"),
+        "{seen:?}"
+    );
+}

@@ -50,8 +50,8 @@ fn rolling_upgrade_and_rollback_have_one_play_per_wave_up_to_lk_max_waves() {
     assert!(n >= 2, "lk_max_waves = {n}");
     let want: Vec<usize> = (1..=n).collect();
     for (playbook, play) in [
-        ("playbooks/rolling_upgrade.yml", "plays/upgrade_wave.yml"),
-        ("playbooks/rolling_upgrade.yml", "plays/return_wave.yml"),
+        ("playbooks/plays/upgrade_phase.yml", "upgrade_wave.yml"),
+        ("playbooks/plays/upgrade_phase.yml", "return_wave.yml"),
         ("playbooks/rollback.yml", "plays/rollback_wave.yml"),
         ("playbooks/rollback.yml", "plays/return_wave.yml"),
     ] {
@@ -60,6 +60,41 @@ fn rolling_upgrade_and_rollback_have_one_play_per_wave_up_to_lk_max_waves() {
             want,
             "{playbook} must import {play} once per wave 1..lk_max_waves ({n}), in order"
         );
+    }
+}
+
+/// rolling_upgrade.yml runs the phase file twice, canary clusters first (lk_canary_clusters),
+/// with the canary check between, and each phase passes its name to the wave plays.
+#[test]
+fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
+    let text = read("playbooks/rolling_upgrade.yml");
+    let imports: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ansible.builtin.import_playbook: "))
+        .collect();
+    assert_eq!(
+        imports,
+        [
+            "plays/check_args.yml",
+            "plays/prepare.yml",
+            "plays/upgrade_phase.yml",
+            "plays/canary_check.yml",
+            "plays/upgrade_phase.yml",
+            "plays/finish.yml"
+        ]
+    );
+    let phases: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("lk_wave_phase: "))
+        .collect();
+    assert_eq!(phases, ["canary", "main"]);
+    for play in ["upgrade_wave.yml", "return_wave.yml"] {
+        let t = read(&format!("playbooks/plays/{play}"));
+        assert!(
+            t.contains("groups['lk_' ~ lk_wave_phase ~ '_wave_'"),
+            "{play} must take its hosts from the phase's wave group"
+        );
+        assert!(t.contains("tasks_from: pause"), "{play} must pause");
     }
 }
 
@@ -74,4 +109,52 @@ fn no_stale_roles_lkops_paths() {
     ] {
         assert!(!read(f).contains("roles/lkops"), "{f} names roles/lkops");
     }
+}
+
+/// Issue 21: the published role did nothing as a role. It is private to the playbooks now: its
+/// entry point says so (ansible-doc), applying it refuses unless a playbook of ours says it is
+/// the caller (`lk_role_caller`), and every playbook that applies it as a whole does say so.
+/// (It keeps the name `lk`: ansible-lint production wants a role's variables prefixed with its
+/// name, and the `lk_*` names are the interface.)
+#[test]
+fn the_role_is_private_to_the_playbooks_and_each_playbook_applying_it_names_itself() {
+    let spec = read("playbooks/roles/lk/meta/argument_specs.yml");
+    assert!(
+        spec.contains("short_description: Private to the lkops playbooks"),
+        "{spec}"
+    );
+    let main = read("playbooks/roles/lk/tasks/main.yml");
+    assert!(
+        main.contains("ansible.builtin.fail:")
+            && main.contains("when: lk_role_caller is not defined"),
+        "{main}"
+    );
+    let mut applying = Vec::new();
+    for e in std::fs::read_dir(repo().join("playbooks"))
+        .unwrap()
+        .flatten()
+    {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "yml") {
+            continue;
+        }
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.trim() == "- role: lk" {
+                assert!(
+                    lines[i + 1..]
+                        .iter()
+                        .take(3)
+                        .any(|n| n.trim() == format!("lk_role_caller: {name}")),
+                    "playbooks/{name}:{}: applies the role without lk_role_caller: {name}",
+                    i + 1
+                );
+                applying.push(name.clone());
+            }
+        }
+    }
+    applying.sort();
+    assert_eq!(applying, ["restore.yml", "support.yml", "switchover.yml"]);
 }

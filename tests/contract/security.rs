@@ -170,18 +170,18 @@ fn hostile_tags_paths_and_versions_are_refused_or_passed_literally() {
     let saved = c.dir.join("saved-defaults");
     std::fs::copy(&a.defaults_file, &saved).unwrap();
     let s = |p: &Path| p.display().to_string();
-    let backup = json!({"dest": s(&c.dir.join("bk")), "lkroot": s(&a.lkroot), "defaults_file": s(&a.defaults_file)});
+    let backup = json!({"backup_dir": s(&c.dir.join("bk")), "lkroot": s(&a.lkroot), "defaults_file": s(&a.defaults_file)});
     std::fs::create_dir_all(c.dir.join("bk")).unwrap();
     std::fs::write(c.dir.join("bk/some.tar.gz"), "x").unwrap();
-    let restore = json!({"state": "restored", "archive": s(&c.dir.join("bk/some.tar.gz")), "sha256": "0".repeat(64), "dest": s(&c.dir.join("bk")), "lkroot": s(&a.lkroot), "defaults_file": s(&a.defaults_file)});
+    let restore = json!({"state": "restored", "archive": s(&c.dir.join("bk/some.tar.gz")), "sha256": "0".repeat(64), "backup_dir": s(&c.dir.join("bk")), "lkroot": s(&a.lkroot), "defaults_file": s(&a.defaults_file)});
     let resource = json!({"state": "standby", "lkroot": s(&a.lkroot), "wait": 5, "timeout": 10});
-    let merge = json!({"src": s(&saved), "dest": s(&a.defaults_file), "_ansible_check_mode": true});
+    let merge = json!({"src": s(&saved), "defaults_file": s(&a.defaults_file), "_ansible_check_mode": true});
     let preflight =
         json!({"lkroot": s(&a.lkroot), "media_dir": s(&c.dir), "min_free_mb": 0, "timeout": 5});
     let upgrade = json!({"version": "9.6.1", "generate_setup_config": true, "media": s(&img), "lkroot": s(&b.lkroot), "defaults_file": s(&b.defaults_file), "work_dir": s(&c.dir.join("work")), "state_dir": s(&c.dir.join("state")), "timeout": 30, "_ansible_check_mode": true});
     #[rustfmt::skip]
     let cases: Vec<(&str, &Node, &Value, &str, K)> = vec![
-        ("lk_backup", &a, &backup, "dest", K::Path),
+        ("lk_backup", &a, &backup, "backup_dir", K::Path),
         ("lk_backup", &a, &backup, "host", K::Str),
         ("lk_backup", &a, &backup, "defaults_file", K::Path),
         ("lk_backup", &a, &backup, "lkroot", K::Path),
@@ -192,7 +192,7 @@ fn hostile_tags_paths_and_versions_are_refused_or_passed_literally() {
         ("lk_resource", &a, &resource, "lkroot", K::Path),
         ("lk_resource", &a, &resource, "remote_lkroot", K::Path),
         ("lk_defaults_merge", &a, &merge, "src", K::Path),
-        ("lk_defaults_merge", &a, &merge, "dest", K::Path),
+        ("lk_defaults_merge", &a, &merge, "defaults_file", K::Path),
         ("lk_defaults_merge", &a, &merge, "base", K::Path),
         ("lk_defaults_merge", &a, &merge, "drop", K::List),
         ("lk_defaults_merge", &a, &merge, "keep_new", K::List),
@@ -529,7 +529,7 @@ fn symlinks_planted_by_another_user_are_refused() {
     );
     assert!(
         rc == 1
-            && v["invalid_parameter"] == "dest"
+            && v["invalid_parameter"] == "backup_dir"
             && v["msg"].as_str().unwrap().contains("symbolic link"),
         "{v}"
     );
@@ -549,7 +549,7 @@ fn symlinks_planted_by_another_user_are_refused() {
     );
     assert!(
         rc == 1
-            && v["invalid_parameter"] == "dest"
+            && v["invalid_parameter"] == "defaults_file"
             && v["msg"].as_str().unwrap().contains("symbolic link"),
         "{v}"
     );

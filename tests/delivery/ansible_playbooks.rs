@@ -90,3 +90,38 @@ fn ansible_doc_shows_every_module_from_its_sidecar() {
         );
     }
 }
+
+/// Issue 21: the role `lk` is private to the lkops playbooks. Applied by a playbook of someone
+/// else it refuses, naming the playbooks to run; the same play with `lk_role_caller` (what
+/// restore.yml, support.yml and switchover.yml set) gets its defaults.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn the_role_applied_on_its_own_refuses_naming_the_playbooks() {
+    let work = common::scratch("ansible-role-private");
+    let pb = work.join("mine.yml");
+    let play = |vars: &str| {
+        format!(
+            "- name: Apply the role\n  hosts: localhost\n  gather_facts: false\n  roles:\n    - role: lk\n{vars}  tasks:\n    - name: Show a default\n      ansible.builtin.debug:\n        msg: \"target {{{{ lk_target_version }}}}\"\n"
+        )
+    };
+    std::fs::write(&pb, play("")).unwrap();
+    let out = ansible_playbook(&[pb.to_str().unwrap()], &[]);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("is private to the lkops playbooks")
+            && log.contains("Run a playbook instead: rolling_upgrade"),
+        "{log}"
+    );
+    assert!(!log.contains("target 9.6.1"), "{log}");
+
+    std::fs::write(&pb, play("      vars:\n        lk_role_caller: mine.yml\n")).unwrap();
+    let out = ansible_playbook(&[pb.to_str().unwrap()], &[]);
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("target 9.6.1"), "{log}");
+}

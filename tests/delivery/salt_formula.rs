@@ -336,7 +336,15 @@ fn write_pillar(dir: &Path, c: &Cluster, img: &Path, order: &[&str]) -> PathBuf 
         let id = n.name.replace('-', "_");
         let site = dir.join(format!("{}.site-defaults", n.name));
         std::fs::write(&site, "LKOPS_SITE_NOTE=\"maintenance window 2\"\n").unwrap();
-        let p = json!({"lkops": {
+        // node-a names its backup directory the old way (`backup: {dest}`, lk_backup's alias),
+        // node-b the formula's way (`backup_dir`, issue 21): both reach lk_backup's backup_dir.
+        let backups = dir.join(format!("{}-backups", n.name));
+        let (backup_dir, backup) = if n.name == "node-a" {
+            (Value::Null, json!({"dest": backups}))
+        } else {
+            (json!(backups), json!({}))
+        };
+        let mut p = json!({"lkops": {
             "bindir": dir.join(format!("{}-bin", n.name)),
             "source": format!("file://{}", common::bin_dir().display()),
             "source_hash": format!("file://{}", sums.display()),
@@ -347,12 +355,17 @@ fn write_pillar(dir: &Path, c: &Cluster, img: &Path, order: &[&str]) -> PathBuf 
             // The simulated nodes carry only these packages (tests/ansible/simulate.yml too).
             "preflight": {"required_packages": ["bash", "coreutils", "glibc"]},
             "resource": {"wait": 60},
-            "backup": {"dest": dir.join(format!("{}-backups", n.name))},
-            "upgrade": {"media": img, "media_mode": "extract", "timeout": 120,
+            "backup": backup,
+            // The simulator's setup takes the generated configuration (UNCONFIRMED keys), as
+            // the simulated inventories opt in to.
+            "upgrade": {"media": img, "media_mode": "extract", "timeout": 120, "generate_setup_config": true,
                         "work_dir": dir.join(format!("{}-work", n.name)),
                         "state_dir": dir.join(format!("{}-state", n.name))},
             "defaults_merge": {"src": site},
         }});
+        if !backup_dir.is_null() {
+            p["lkops"]["backup_dir"] = backup_dir;
+        }
         std::fs::write(pillar.join(format!("{id}.sls")), p.to_string()).unwrap();
         top.push_str(&format!("  '{}':\n    - {id}\n", n.name));
     }

@@ -6,6 +6,14 @@
     Run it through `salt-run state.orch lkops.orch.rolling_upgrade`, which takes one node of each
     cluster at a time and hands the hierarchies back at the end. #}
 {%- from "lkops/map.jinja" import lkops, lkops_common, state_args with context %}
+{#- backup_dir (lk_backup; `dest` is its old alias) from lkops:backup_dir unless lkops:backup names it. #}
+{%- set backup_args = dict(lkops.backup, lkroot=lkops.lkroot, defaults_file=lkops.defaults_file) %}
+{%- if 'dest' not in lkops.backup and 'backup_dir' not in lkops.backup %}
+{%-   do backup_args.update({'backup_dir': lkops.backup_dir}) %}
+{%- endif %}
+{#- lk_defaults_merge edits lkops:defaults_file unless lkops:defaults_merge names the file (defaults_file, or its old alias dest). #}
+{%- set merge_file = {} if ('dest' in lkops.defaults_merge or 'defaults_file' in lkops.defaults_merge)
+                     else {'defaults_file': lkops.defaults_file} %}
 include:
   - lkops.prepare
 
@@ -19,7 +27,7 @@ lkops-standby:
 
 lkops-backup:
   lkops.backed_up:
-    {{- state_args(dict(lkops.backup, lkroot=lkops.lkroot, defaults_file=lkops.defaults_file)) }}
+    {{- state_args(backup_args) }}
     {{- state_args(lkops_common) }}
     - require:
       - lkops: lkops-standby
@@ -36,7 +44,7 @@ lkops-upgrade:
 
 lkops-defaults:
   lkops.defaults_merged:
-    {{- state_args(dict({'dest': lkops.defaults_file}, **lkops.defaults_merge)) }}
+    {{- state_args(dict(merge_file, **lkops.defaults_merge)) }}
     {{- state_args(lkops_common) }}
     - require:
       - lkops: lkops-upgrade
@@ -46,7 +54,7 @@ lkops-defaults:
     backup is the upgraded configuration. #}
 lkops-backup-upgraded:
   lkops.backed_up:
-    {{- state_args(dict(lkops.backup, lkroot=lkops.lkroot, defaults_file=lkops.defaults_file)) }}
+    {{- state_args(backup_args) }}
     {{- state_args(lkops_common) }}
     - watch:
       - lkops: lkops-upgrade

@@ -45,15 +45,16 @@ const PARAMS: &[Param] = &[
     Param::new(
         "state",
         Kind::Str,
-        "C(present): a backup of the node's current configuration exists in O(dest) (taken with C(lkbackup -c) when the configuration changed since the newest backup). C(verified): read-only; every backup recorded in O(dest) matches its checksum. C(restored): the configuration in O(archive) is restored with C(lkbackup -x -f).",
+        "C(present): a backup of the node's current configuration exists in O(backup_dir) (taken with C(lkbackup -c) when the configuration changed since the newest backup). C(verified): read-only; every backup recorded in O(backup_dir) matches its checksum. C(restored): the configuration in O(archive) is restored with C(lkbackup -x -f).",
     )
     .choices(State::NAMES)
     .default("\"present\""),
     Param::new(
-        "dest",
+        "backup_dir",
         Kind::AbsPath,
-        "Absolute path of the directory that holds the backups; required for C(present) and C(verified). Must be outside O(lkroot): the uninstaller (rmlk) deletes C(/opt/LifeKeeper/config) and every backup in it. Created with mode 0700; files in it are 0600. A symbolic link is refused. With C(restored), a relative O(archive) is looked up here.",
-    ),
+        "Absolute path of the directory that holds the backups (the same O(backup_dir) as lk_preflight's and lk_upgrade's; the old name C(dest) is an alias); required for C(present) and C(verified). Must be outside O(lkroot): the uninstaller (rmlk) deletes C(/opt/LifeKeeper/config) and every backup in it. Created with mode 0700; files in it are 0600. A symbolic link is refused. With C(restored), a relative O(archive) is looked up here.",
+    )
+    .aliases(&["dest"]),
     Param::new(
         "include_defaults",
         Kind::Bool,
@@ -69,7 +70,7 @@ const PARAMS: &[Param] = &[
     Param::new(
         "keep",
         Kind::Int,
-        "How many backups of this host to keep (at least 1). Only backups recorded in the manifest by this module are pruned, oldest first, never the newest; other files in O(dest) are never touched.",
+        "How many backups of this host to keep (at least 1). Only backups recorded in the manifest by this module are pruned, oldest first, never the newest; other files in O(backup_dir) are never touched.",
     )
     .default("5")
     .range(1, 1000),
@@ -93,7 +94,7 @@ const PARAMS: &[Param] = &[
     Param::new(
         "archive",
         Kind::Path,
-        "For C(restored): the archive to restore, an absolute path or a file name in O(dest).",
+        "For C(restored): the archive to restore, an absolute path or a file name in O(backup_dir).",
     ),
     Param::new(
         "sha256",
@@ -125,26 +126,26 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     ),
     diff_mode: (
         Support::Full,
-        "C(present): the list of backup files in O(dest) before and after, one file name per line. C(restored): the configuration fingerprint and the defaults file before and after.",
+        "C(present): the list of backup files in O(backup_dir) before and after, one file name per line. C(restored): the configuration fingerprint and the defaults file before and after.",
     ),
     notes: &[
-        "Never put O(dest) under lkroot: C(rmlk) removes C(/opt/LifeKeeper/config), backups included. Such a O(dest) is refused.",
+        "Never put O(backup_dir) under lkroot: C(rmlk) removes C(/opt/LifeKeeper/config), backups included. Such a O(backup_dir) is refused.",
         "The configuration fingerprint is sha256 over the sorted relative paths and contents of the files under C(<lkroot>/config) (lkbackup's C(archive.*.tar.gz) files, lkops temp files, C(*.pid), C(*.lock) and the runtime marker C(LK_INITDONE) excluded) plus the defaults file.",
         "Verify backups without lkops: C(cd DEST && sha256sum -c SHA256SUMS).",
         "C(state=restored) refuses while LifeKeeper runs (C($LKROOT/bin/lktest) exits 0; where lktest is missing, while C(lcdstatus -e) reads a status), in check mode too: switch the hierarchies away and stop LifeKeeper first, or use C(playbooks/restore.yml), which switches over, stops, restores, starts LifeKeeper again and waits for C($LKROOT/config/LK_INITDONE).",
         "After C(lkbackup -x) the restore counts as done only when every file the archive lists is on disk (C(opt/LifeKeeper/...) under lkroot, C(etc/default/LifeKeeper) at defaults_file); the archive holds the resources' configuration files too (field evidence), so they appear in C(would_restore). UNCONFIRMED: the member paths of a real lkbackup archive (lksim: relative to /, under the standard C(/opt/LifeKeeper)).",
     ],
-    examples: "- name: Back up the LifeKeeper configuration before the upgrade\n  lk_backup:\n    dest: /var/backups/lifekeeper\n    keep: 5\n\n- name: Check every backup against SHA256SUMS\n  lk_backup:\n    state: verified\n    dest: /var/backups/lifekeeper\n\n- name: Restore a backup (LifeKeeper stopped)\n  lk_backup:\n    state: restored\n    dest: /var/backups/lifekeeper\n    archive: node-a.lkbackup.20261125T154202Z.tar.gz\n",
+    examples: "- name: Back up the LifeKeeper configuration before the upgrade\n  lk_backup:\n    backup_dir: /var/backups/lifekeeper\n    keep: 5\n\n- name: Check every backup against SHA256SUMS\n  lk_backup:\n    state: verified\n    backup_dir: /var/backups/lifekeeper\n\n- name: Restore a backup (LifeKeeper stopped)\n  lk_backup:\n    state: restored\n    backup_dir: /var/backups/lifekeeper\n    archive: node-a.lkbackup.20261125T154202Z.tar.gz\n",
     returns: &[
-        Ret::new("archive", "str", "success", "The backup archive in dest (present: the new or the current newest one; restored: the archive restored).")
+        Ret::new("archive", "str", "success", "The backup archive in backup_dir (present: the new or the current newest one; restored: the archive restored).")
             .sample("\"/var/backups/lifekeeper/node-a.lkbackup.20261125T154202Z.tar.gz\""),
         Ret::new("sha256", "str", "success", "sha256 of the archive (null in check mode when a new backup would be taken).")
             .sample("\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\""),
         Ret::new("size", "int", "success", "Size of the archive in bytes (null in check mode when a new backup would be taken).").sample("10240"),
-        Ret::new("defaults_copy", "str", "state=present", "The copy of the defaults file in dest, or null.")
+        Ret::new("defaults_copy", "str", "state=present", "The copy of the defaults file in backup_dir, or null.")
             .sample("\"/var/backups/lifekeeper/node-a.LifeKeeper.defaults.20261125T154202Z\""),
         Ret::new("pruned", "list", "state=present", "File names removed by retention.").sample("[]"),
-        Ret::new("backups", "list", "success", "Manifest entries in dest after the run (every host), oldest first."),
+        Ret::new("backups", "list", "success", "Manifest entries in backup_dir after the run (every host), oldest first."),
         Ret::new("host", "str", "state=present", "The node name the backup is recorded under.").sample("\"node-a\""),
         Ret::new("fingerprint", "str", "state=present or restored", "The configuration fingerprint (present: of the current configuration; restored: after the restore)."),
         Ret::new("corrupt", "list", "state=verified", "Files whose sha256 does not match SHA256SUMS or the manifest."),
@@ -159,6 +160,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
 #[serde(deny_unknown_fields)]
 pub struct Params {
     pub state: State,
+    /// The parameter `backup_dir` (alias `dest`).
+    #[serde(rename = "backup_dir")]
     pub dest: Option<PathBuf>,
     pub include_defaults: bool,
     pub defaults_file: PathBuf,

@@ -20,7 +20,7 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
     let dest = p
         .dest
         .as_deref()
-        .ok_or_else(|| Failure::param("dest", "dest is required with state=present"))?;
+        .ok_or_else(|| Failure::param("backup_dir", "backup_dir is required with state=present"))?;
     check_outside_lkroot(dest, &p.lkroot)?;
     if p.keep < 1 {
         return Err(Failure::param(
@@ -56,7 +56,7 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
             create_dest(dest)?;
         } else if fs::metadata(dest).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
             warnings.push(format!(
-                "dest {} is accessible to other users; the backups hold the cluster configuration (new dests are created 0700)",
+                "backup_dir {} is accessible to other users; the backups hold the cluster configuration (new ones are created 0700)",
                 dest.display()
             ));
         }
@@ -84,15 +84,15 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         }
     }
 
-    let manifest = read_manifest(dest).map_err(|e| Failure::param("dest", e))?;
+    let manifest = read_manifest(dest).map_err(|e| Failure::param("backup_dir", e))?;
     let sums = read_sums(dest)
-        .map_err(|e| Failure::param("dest", e))?
+        .map_err(|e| Failure::param("backup_dir", e))?
         .unwrap_or_default();
     if let Some(d) = &store {
         for o in orphans(dest, &manifest, &sums, &host) {
             match d.remove(&o) {
                 Ok(()) => warnings.push(format!(
-                    "removed {o}: an interrupted run copied it into dest but never recorded it"
+                    "removed {o}: an interrupted run copied it into backup_dir but never recorded it"
                 )),
                 Err(e) => warnings.push(format!("cannot remove the unrecorded copy {o}: {e}")),
             }
@@ -246,7 +246,7 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         out.msg = msg.join("; ");
         if !dir.still_at_path() {
             return Err(Failure::new(format!(
-                "dest {} was replaced during the run (moved away, or swapped for a symbolic link): the backup was written into the directory dest was when the run began, which is no longer at that path; nothing was written where dest points now. Check who changes dest, then rerun",
+                "backup_dir {} was replaced during the run (moved away, or swapped for a symbolic link): the backup was written into the directory backup_dir was when the run began, which is no longer at that path; nothing was written where backup_dir points now. Check who changes backup_dir, then rerun",
                 dest.display()
             ))
             .changed(true));
@@ -342,7 +342,7 @@ pub(super) fn run_lkbackup(p: &Params, ctx: &Ctx) -> Result<PathBuf, Failure> {
             }
         }
         return Err(out
-            .failure("lkbackup could not create the archive; nothing was written to dest and the previous backups are untouched")
+            .failure("lkbackup could not create the archive; nothing was written to backup_dir and the previous backups are untouched")
             .with("partial_archives_removed", removed));
     }
     if let Some(a) = announced_archive(&out.stdout) {
@@ -441,7 +441,7 @@ fn take_backup(
     archive_members(ctx, &src).map_err(|f| {
         let mut f = f.with("source", src.display().to_string());
         f.msg = format!(
-            "lkbackup wrote {}, but {}; nothing was written to dest",
+            "lkbackup wrote {}, but {}; nothing was written to backup_dir",
             src.display(),
             f.msg
         );

@@ -17,18 +17,17 @@ pub(super) fn restored(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         .archive
         .as_deref()
         .ok_or_else(|| Failure::param("archive", "archive is required with state=restored"))?;
-    let archive =
-        if given.is_absolute() {
-            given.to_path_buf()
-        } else {
-            match &p.dest {
+    let archive = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        match &p.dest {
                 Some(d) => d.join(given),
                 None => return Err(Failure::param(
                     "archive",
-                    "archive must be an absolute path (or a file name in dest, with dest given)",
+                    "archive must be an absolute path (or a file name in backup_dir, with backup_dir given)",
                 )),
             }
-        };
+    };
     check_abs_path("archive", &archive.to_string_lossy())?;
     let archive = lexical(&archive);
     if !archive.is_file() {

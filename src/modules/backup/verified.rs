@@ -11,14 +11,13 @@ use crate::runtime::{Failure, Outcome};
 use std::collections::BTreeSet;
 
 pub(super) fn verified(p: &Params) -> Result<Outcome, Failure> {
-    let dest = p
-        .dest
-        .as_deref()
-        .ok_or_else(|| Failure::param("dest", "dest is required with state=verified"))?;
+    let dest = p.dest.as_deref().ok_or_else(|| {
+        Failure::param("backup_dir", "backup_dir is required with state=verified")
+    })?;
     if !dest_exists(dest)? {
         return Err(Failure::param(
-            "dest",
-            format!("dest {} does not exist", dest.display()),
+            "backup_dir",
+            format!("backup_dir {} does not exist", dest.display()),
         ));
     }
     let _lock = lock_dest(dest, false)?;
@@ -26,19 +25,19 @@ pub(super) fn verified(p: &Params) -> Result<Outcome, Failure> {
     // against its recorded host, time and checksum (issue 22 defect 10).
     if !dest.join(MANIFEST).is_file() {
         return Err(Failure::param(
-            "dest",
+            "backup_dir",
             format!(
-                "{} has no {MANIFEST}: the backup manifest is missing, so nothing can be verified (restore it from your copy, or take a new backup into an empty dest)",
+                "{} has no {MANIFEST}: the backup manifest is missing, so nothing can be verified (restore it from your copy, or take a new backup into an empty backup_dir)",
                 dest.display()
             ),
         ));
     }
-    let manifest = read_manifest(dest).map_err(|e| Failure::param("dest", e))?;
-    let Some(sums) = read_sums(dest).map_err(|e| Failure::param("dest", e))? else {
+    let manifest = read_manifest(dest).map_err(|e| Failure::param("backup_dir", e))?;
+    let Some(sums) = read_sums(dest).map_err(|e| Failure::param("backup_dir", e))? else {
         return Err(Failure::param(
-            "dest",
+            "backup_dir",
             format!(
-                "{} has no {SUMS}: nothing to verify (is dest the right directory?)",
+                "{} has no {SUMS}: nothing to verify (is backup_dir the right directory?)",
                 dest.display()
             ),
         ));

@@ -110,7 +110,7 @@ const PARAMS: &[Param] = &[
     Param::new("services_file", Kind::AbsPath, "The services database consulted when choosing DataKeeper ports (a port listed there is taken).").default("\"/etc/services\""),
     Param::new("min_free_mb", Kind::Int, "Free space (MiB) needed for each of the installation (filesystem of lkroot), the media (media_dir) and the backups (backup_dir); when they share a filesystem the amounts add up.").default("1024").range(0, 1 << 30),
     Param::new("media_dir", Kind::AbsPath, "Where the media image will be copied.").default("\"/tmp\""),
-    Param::new("backup_dir", Kind::AbsPath, "Where backups will be written (lk_backup dest). Not checked when omitted."),
+    Param::new("backup_dir", Kind::AbsPath, "Where backups will be written: the O(backup_dir) of lk_backup and lk_upgrade. Not checked when omitted."),
     Param::new("mirror_status_cmd", Kind::AbsPath, "The command that prints a DataKeeper mirror's sync state, run as C(CMD TAG) (LK-MIRRORS-SYNCED). Its output layout is not public (UNCONFIRMED); output the parser does not understand counts as not in sync. Default: C(<lkroot>/bin/mirror_status)."),
     Param::new("require_standby", Kind::Bool, "Require that no resource is in service (ISP/ISU) on this node, as a rolling upgrade does.").default("false"),
     Param::new("license_files", Kind::List, "New license files for an upgrade from 8.1.x. Only their paths are checked (exist, regular, readable); their contents are never read into any output."),
