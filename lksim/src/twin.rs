@@ -709,11 +709,18 @@ fn inventory(cluster: &str, nodes: &[Value], vars: &Value, media: Option<&str>) 
         "ansible_connection": "local",
         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
         "lk_media_mode": "extract",
+        // The twin's setup is lksim's: it takes the generated configuration. A saved real one
+        // (the real run's lk_setup_config) is a path on the real nodes, and a menuconfig file
+        // lksim could not judge anyway; the rehearsal tests the procedure, not that file.
+        "lk_generate_setup_config": true,
     });
     if let Some(m) = media {
         group_vars["lk_media"] = json!(m);
     }
     let mut cluster_vars = vars.clone();
+    if let Some(o) = cluster_vars.as_object_mut() {
+        o.remove("lk_setup_config");
+    }
     cluster_vars["lk_cluster"] = json!(cluster);
     json!({"all": {"children": {"lifekeeper": {"vars": group_vars, "children": {
         format!("cluster_{}", cluster.replace(['-', '.', ' '], "_")): {"vars": cluster_vars, "hosts": hosts}
