@@ -235,6 +235,13 @@ fn rolling_upgrade_two_nodes_check_changes_nothing_then_upgrades_then_changes_no
     // For real.
     let run = sim.playbook("rolling_upgrade.yml", &[]);
     assert!(run.status.success(), "{}", text(&run));
+    // Regression (issue 21, "make demo prints no warning a newcomer must wonder about"): the raw
+    // transfer of the backups warned that raw ignores the play's environment (lk_node_env).
+    assert!(
+        !text(&run).contains("[WARNING]"),
+        "a warning in the run:\n{}",
+        text(&run)
+    );
     let st = sim.state("demo");
     assert_all_at(&st, "9.6.1");
     assert_eq!(placement(&st), start, "hierarchies end where they started");
