@@ -255,9 +255,8 @@ pub fn plan(
     // is done only the start and the checks are left, and hierarchies in service here then came
     // from LifeKeeper itself (a peer that died failed over to this node, the one survivor): a
     // refusal would strand the rerun on a node that is already upgraded.
-    let setup_done_before =
-        pending.is_some_and(|j| j.done.iter().any(|d| *d == format!("setup {target}")));
-    if p.require_standby && !setup_done_before {
+    let target_setup_done = pending.is_some_and(|j| j.is_done(&format!("setup {target}")));
+    if p.require_standby && !target_setup_done {
         let busy = in_service(st);
         if !busy.is_empty() {
             return Err(Failure::new(format!(
@@ -289,7 +288,6 @@ pub fn plan(
         media.push((src, s));
     }
     let done = pending.map(|j| j.done.clone()).unwrap_or_default();
-    let target_setup_done = done.iter().any(|d| *d == format!("setup {target}"));
     match &f.target_media {
         Some(m) => {
             // Wrong media is refused even when its setup is done: the arguments must be the same.
