@@ -80,7 +80,8 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
     // rmlk deletes LifeKeeper's record of the node name ($LKROOT/config/UNAME), so a rerun after
     // it falls back to `uname -n`. On a host renamed since LifeKeeper was installed that name
     // differs, and the interrupted reinstall's journal would not be found: the node would stay
-    // uninstalled. The one unfinished journal in the directory is then this node's.
+    // uninstalled. The one unfinished journal in the directory that this machine started
+    // (/etc/machine-id, recorded in the journal) is then this node's.
     let machine_id = fs::read_to_string("/etc/machine-id")
         .ok()
         .map(|s| s.trim().to_string())
@@ -93,6 +94,8 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
                 j.host
             ));
             host = j.host.clone();
+            // It names files too: the same rule as for a name LifeKeeper reports.
+            node::check(&host).map_err(Failure::new)?;
             journal_path = other;
             journal = Some(j);
         }
