@@ -256,6 +256,34 @@ fn procs_with_arg(needle: &str) -> Vec<i32> {
     out
 }
 
+/// Processes of node `root` running the simulated command `cmd` (`lksim --node-root <root> --as
+/// <cmd>`). Waiting for "any process naming the root" raced: a short probe (`lktest`, `rpm`) run
+/// before the hung command matched, was gone by the next look, and the test saw no hung command.
+fn procs_running_as(root: &str, cmd: &str) -> Vec<i32> {
+    procs_with_arg(root)
+        .into_iter()
+        .filter(|p| {
+            fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+                args.windows(2)
+                    .any(|w| w[0] == b"--as" && w[1] == cmd.as_bytes())
+            })
+        })
+        .collect()
+}
+
+/// Waits up to `secs` for node `root` to be running the simulated command `cmd`; its pids.
+fn wait_running_as(root: &str, cmd: &str, secs: u64) -> Vec<i32> {
+    let t = Instant::now();
+    loop {
+        let found = procs_running_as(root, cmd);
+        if !found.is_empty() || t.elapsed() > Duration::from_secs(secs) {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A tmpfs of `kib` KiB at `dir`, unmounted on drop. Err when mounting is not permitted.
 struct Tmpfs(PathBuf);
 
@@ -427,10 +455,10 @@ fn fault_matrix_lk_backup() {
         .spawn()
         .unwrap();
     let root = a.root.display().to_string();
-    let t = Instant::now();
-    while procs_with_arg(&root).is_empty() && t.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        !wait_running_as(&root, "lkbackup", 60).is_empty(),
+        "lkbackup never started"
+    );
     // SAFETY: kill(2) on the pid of the child we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
@@ -1166,11 +1194,10 @@ fn upgrade_killed_during_setup_leaves_no_generated_setup_conf_after_the_rerun() 
         .spawn()
         .unwrap();
     let root = b.root.display().to_string();
-    let t = Instant::now();
-    while procs_with_arg(&root).is_empty() && t.elapsed() < Duration::from_secs(180) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!procs_with_arg(&root).is_empty(), "setup never started");
+    assert!(
+        !wait_running_as(&root, "lksim-setup", 180).is_empty(),
+        "setup never started"
+    );
     // SAFETY: kill(2) on the pid of the child we started, then on the orphans it left, by pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
