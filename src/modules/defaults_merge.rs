@@ -50,7 +50,7 @@ const PARAMS: &[Param] = &[
     Param::new(
         "backup",
         Kind::Bool,
-        "Keep a timestamped copy of defaults_file before changing it; its path is returned as backup_file.",
+        "Keep a timestamped copy (mode 0600) of defaults_file before changing it; its path is returned as backup_file. The 3 newest of lkops's copies of that file are kept; older ones are removed and named in the warnings.",
     )
     .default("true"),
     Param::new(
@@ -318,4 +318,22 @@ fn summary(plan: &Merged, changed: bool, check: bool, dest: &Path) -> String {
         parts.push(format!("{} conflict(s) without base", plan.conflicts.len()));
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PARAMS;
+    use crate::lifekeeper::defaults_reapply::BACKUPS_KEPT;
+
+    /// The help is a literal (`Param` help is `&'static str`); it must still say the bound the
+    /// code keeps, so changing the constant without the help fails here.
+    #[test]
+    fn backup_help_names_how_many_copies_are_kept() {
+        let p = PARAMS.iter().find(|p| p.name == "backup").unwrap();
+        assert!(
+            p.help.contains(&format!("The {BACKUPS_KEPT} newest")),
+            "{}",
+            p.help
+        );
+    }
 }

@@ -170,7 +170,8 @@ pub fn sha256_bytes(data: &[u8]) -> String {
 }
 
 /// Keep a timestamped copy of `path` beside it, the way Ansible's `backup: yes` names it
-/// (`<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`), readable by its owner only.
+/// (`<path>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`), readable by its owner only. It only adds a copy:
+/// bounding how many are kept is the caller's (`lifekeeper::defaults_reapply::BACKUPS_KEPT`).
 pub fn backup_copy(path: &Path) -> io::Result<PathBuf> {
     let stamp = super::time::now_backup_stamp();
     let dest = PathBuf::from(format!(
