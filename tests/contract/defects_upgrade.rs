@@ -2,7 +2,7 @@
 //! 15, 17), each named after the defect it guards. They run the real module binaries against
 //! lksim.
 
-use crate::common::{media, Cluster, Node};
+use crate::common::{media, procs_with_arg, Cluster, Node};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -453,28 +453,6 @@ fn temp_and_orphan_files_never_cleaned_after_a_kill() {
     let (v, rc) = verify(a, &dest);
     assert_eq!(rc, 0, "{v:#}");
     assert_eq!(v["warnings"], Value::Null, "{v:#}");
-}
-
-/// Pids of processes (not this one) with an argument containing `needle`.
-fn procs_with_arg(needle: &str) -> Vec<i32> {
-    let mut out = vec![];
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == std::process::id() as i32 {
-            continue;
-        }
-        if let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) {
-            if cmdline
-                .split(|b| *b == 0)
-                .any(|a| String::from_utf8_lossy(a).contains(needle))
-            {
-                out.push(pid);
-            }
-        }
-    }
-    out
 }
 
 /// Files under `dir` whose content holds `needle`.

@@ -12,7 +12,7 @@
 
 use crate::common;
 
-use common::{media, tree_hash, Cluster, Node};
+use common::{media, procs_with_arg, tree_hash, wait_running_as, Cluster, Node};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
@@ -231,57 +231,6 @@ fn dead_pid() -> u32 {
     let pid = c.id();
     c.wait().unwrap();
     pid
-}
-
-/// Processes whose command line has an argument containing `needle` (the simulator's wrappers
-/// run `lksim --node-root <root> --as <cmd>`), so hung commands left behind can be found by id.
-fn procs_with_arg(needle: &str) -> Vec<i32> {
-    let mut out = vec![];
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == std::process::id() as i32 {
-            continue;
-        }
-        if let Ok(cmdline) = fs::read(e.path().join("cmdline")) {
-            if cmdline
-                .split(|b| *b == 0)
-                .any(|a| String::from_utf8_lossy(a).contains(needle))
-            {
-                out.push(pid);
-            }
-        }
-    }
-    out
-}
-
-/// Processes of node `root` running the simulated command `cmd` (`lksim --node-root <root> --as
-/// <cmd>`). Waiting for "any process naming the root" raced: a short probe (`lktest`, `rpm`) run
-/// before the hung command matched, was gone by the next look, and the test saw no hung command.
-fn procs_running_as(root: &str, cmd: &str) -> Vec<i32> {
-    procs_with_arg(root)
-        .into_iter()
-        .filter(|p| {
-            fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
-                let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
-                args.windows(2)
-                    .any(|w| w[0] == b"--as" && w[1] == cmd.as_bytes())
-            })
-        })
-        .collect()
-}
-
-/// Waits up to `secs` for node `root` to be running the simulated command `cmd`; its pids.
-fn wait_running_as(root: &str, cmd: &str, secs: u64) -> Vec<i32> {
-    let t = Instant::now();
-    loop {
-        let found = procs_running_as(root, cmd);
-        if !found.is_empty() || t.elapsed() > Duration::from_secs(secs) {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A tmpfs of `kib` KiB at `dir`, unmounted on drop. Err when mounting is not permitted.
