@@ -1580,3 +1580,181 @@ fn failed_canary_holds_the_other_clusters_and_bad_knob_values_are_refused_up_fro
         "the held cluster's hierarchies moved"
     );
 }
+
+/// A pseudo-terminal: (master, slave). The operator's side of `lk_pause_between_waves=prompt`.
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on a descriptor we just opened and own
+    // (handed to File at once), ptsname_r into a buffer of the length we pass.
+    let (master, name) = unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let master = std::fs::File::from_raw_fd(m);
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut buf = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
+        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (master, name)
+    };
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(name)
+        .unwrap();
+    (master, slave)
+}
+
+/// Whether the terminal is in raw mode (no ICANON): ansible's prompt has set it up and flushed
+/// earlier input, so what is typed now is read by that prompt.
+fn pty_raw(master: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcgetattr into a zeroed termios on a descriptor we own (on Linux the master
+    // reports the slave's settings).
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(master.as_raw_fd(), &mut t) == 0 && t.c_lflag & libc::ICANON == 0
+    }
+}
+
+/// Issue 21, `lk_pause_between_waves=prompt`, with an operator at a real terminal (a pty, the
+/// run in its own session with the pty as its controlling terminal, as from an ssh login): the
+/// run asks for `yes` first, waits at the pause before upgrade wave 2 until Enter, and at the
+/// pause before return wave 1 the answer `stop` holds the cluster where it is: both nodes
+/// upgraded, every hierarchy in service on one node, the run non-zero, the summary naming the
+/// pauses and their answers.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn prompt_pause_at_a_terminal_waits_for_enter_and_stop_holds_the_cluster() {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let sim = Sim::create("prompt", &[("demo", TWO, None)], &[]);
+    let inv = sim.inventory.display().to_string();
+    let (mut master, slave) = pty();
+    let mut cmd = ansible::ansible_playbook_cmd(
+        &[
+            "-i",
+            &inv,
+            "playbooks/rolling_upgrade.yml",
+            "-e",
+            "lk_pause_between_waves=prompt",
+            "-e",
+            "lk_fetch_backups=false",
+        ],
+        &[("TERM", "dumb")],
+    );
+    cmd.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    // SAFETY: between fork and exec only async-signal-safe calls: setsid(2), then ioctl(2)
+    // TIOCSCTTY on stdin (the pty) to make it the controlling terminal; the new session's
+    // group is then the terminal's foreground group, which ansible's prompt checks.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd); // the parent's copies of the slave: the master reads EOF (EIO) when the run ends
+    let seen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let seen = seen.clone();
+        let mut m = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = m.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let screen = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    // Waits for `text` on the screen after byte `from`, then for the prompt to read, and types
+    // `answer`; returns where the next prompt's text is looked for.
+    let mut answer = |from: usize, text: &str, answer: &str| -> usize {
+        let at = loop {
+            let s = screen();
+            if let Some(i) = s.get(from..).and_then(|t| t.find(text)) {
+                break from + i + text.len();
+            }
+            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                panic!("never prompted {text:?}:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        while !pty_raw(&master) {
+            assert!(
+                Instant::now() < deadline,
+                "the prompt never read the terminal"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        master.write_all(answer.as_bytes()).unwrap();
+        at
+    };
+    let at = answer(0, "Type yes and Enter to start", "yes\r");
+    let at = answer(at, "Next: upgrade wave 2", "\r");
+    answer(at, "Next: return wave 1", "stop\r");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run did not end after stop:\n{}", screen());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    reader.join().unwrap();
+    let log = screen();
+    assert!(!status.success(), "stop must fail the run:\n{log}");
+    assert!(
+        !log.contains("Not waiting for response"),
+        "the prompt did not wait:\n{log}"
+    );
+    let st = sim.state("demo");
+    assert_all_at(&st, "9.6.1");
+    assert_eq!(unserved(&st), Vec::<String>::new(), "{st}");
+    let summary = sim.summary();
+    let c = &summary["clusters"]["demo"];
+    assert!(
+        c["held"].as_str().is_some_and(
+            |h| h.contains("the operator answered stop at the pause before return wave 1")
+        ),
+        "{summary:#}"
+    );
+    let pauses: Vec<(&str, &str, &str)> = summary["pauses"]
+        .as_array()
+        .expect("pauses in summary.json")
+        .iter()
+        .map(|p| {
+            (
+                p["before"].as_str().unwrap(),
+                p["kind"].as_str().unwrap(),
+                p["answer"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pauses,
+        [
+            ("upgrade wave 2", "prompt", ""),
+            ("return wave 1", "prompt", "stop")
+        ],
+        "{summary:#}"
+    );
+}
