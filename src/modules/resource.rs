@@ -221,10 +221,13 @@ impl Module for Resource {
             return not_running(&p);
         };
         if p.state == State::Query {
+            // The node's name too (`lcdstatus -q`): the playbooks match it to the inventory host
+            // before anything moves (placement.yml). Query reported `node: null` always.
+            let me = local_name(ctx, &p.lkroot)?;
             let o = report(
                 Outcome::new(false, summary(&local)),
                 true,
-                None,
+                me.as_deref(),
                 &local,
                 &[],
             );

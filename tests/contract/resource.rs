@@ -121,16 +121,18 @@ fn query_reads_both_sections_and_changes_nothing() {
         {"machine": "node-b", "network": "TCP", "address": "10.0.0.1/10.0.0.2", "state": "ALIVE", "prio": 1},
         {"machine": "node-b", "network": "TCP", "address": "192.168.10.1/192.168.10.2", "state": "ALIVE", "prio": 2},
     ]);
-    // Pinned: a schema change must be deliberate.
+    // Pinned: a schema change must be deliberate. `node` was null in every query (the
+    // documented "when known" was never known); the playbooks now check it against the
+    // inventory host name before anything moves.
     assert_pinned(
         &pinned(&v, &c),
         &json!({
             "changed": false, "failed": false,
             "msg": "2 root hierarchies: ip-10.0.0.50 ISP, app-pgsql ISP",
             "comment": "2 root hierarchies: ip-10.0.0.50 ISP, app-pgsql ISP",
-            "lifekeeper_running": true, "node": null,
+            "lifekeeper_running": true, "node": "node-a",
             "resources": resources, "comm_paths": comm, "actions": [],
-            "ansible_facts": {"lifekeeper": {"lifekeeper_running": true, "node": null,
+            "ansible_facts": {"lifekeeper": {"lifekeeper_running": true, "node": "node-a",
                 "resources": resources, "comm_paths": comm, "actions": []}},
             "invocation": {"module_args": {"state": "query", "bottom_up": false, "wait": 300, "wait_for_mirror_sync": 3600,
                 "lkroot": "<dir>/node-a/opt/LifeKeeper"}},
