@@ -304,9 +304,8 @@ pub fn redact(v: &mut Value, keys: &[&str]) {
     *v = r.apply(v);
 }
 
-/// Processes whose command line has an argument containing `needle` (the simulator's wrappers
-/// run `lksim --node-root <root> --as <cmd>`), so hung commands left behind can be found by id.
-pub fn procs_with_arg(needle: &str) -> Vec<i32> {
+/// Processes (not this one) whose command line, as its arguments, satisfies `keep`.
+pub fn procs_where(keep: impl Fn(&[&[u8]]) -> bool) -> Vec<i32> {
     let mut out = vec![];
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
@@ -316,10 +315,8 @@ pub fn procs_with_arg(needle: &str) -> Vec<i32> {
             continue;
         }
         if let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) {
-            if cmdline
-                .split(|b| *b == 0)
-                .any(|a| String::from_utf8_lossy(a).contains(needle))
-            {
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            if keep(&args) {
                 out.push(pid);
             }
         }
@@ -327,20 +324,26 @@ pub fn procs_with_arg(needle: &str) -> Vec<i32> {
     out
 }
 
+/// Processes whose command line has an argument containing `needle` (the simulator's wrappers
+/// run `lksim --node-root <root> --as <cmd>`), so hung commands left behind can be found by id.
+pub fn procs_with_arg(needle: &str) -> Vec<i32> {
+    procs_where(|args| {
+        args.iter()
+            .any(|a| String::from_utf8_lossy(a).contains(needle))
+    })
+}
+
 /// Processes of node `root` running the simulated command `cmd` (`lksim --node-root <root> --as
 /// <cmd>`). Waiting for "any process naming the root" raced: a short probe (`lktest`, `rpm`) run
 /// before the hung command matched, was gone by the next look, and the test saw no hung command.
 pub fn procs_running_as(root: &str, cmd: &str) -> Vec<i32> {
-    procs_with_arg(root)
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
-                let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
-                args.windows(2)
-                    .any(|w| w[0] == b"--as" && w[1] == cmd.as_bytes())
-            })
-        })
-        .collect()
+    procs_where(|args| {
+        args.iter()
+            .any(|a| String::from_utf8_lossy(a).contains(root))
+            && args
+                .windows(2)
+                .any(|w| w[0] == b"--as" && w[1] == cmd.as_bytes())
+    })
 }
 
 /// Waits up to `secs` for node `root` to be running the simulated command `cmd`; its pids.

@@ -2,7 +2,7 @@
 //! 15, 17), each named after the defect it guards. They run the real module binaries against
 //! lksim.
 
-use crate::common::{media, procs_with_arg, Cluster, Node};
+use crate::common::{media, procs_where, procs_with_arg, Cluster, Node};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -533,13 +533,11 @@ fn temp_and_orphan_files_never_cleaned_after_a_kill_lk_upgrade() {
         let needle = format!("{}/media-9.6.1-", s(&work));
         let t = std::time::Instant::now();
         let setup_pid = loop {
-            let found: Vec<i32> = procs_with_arg(&needle)
-                .into_iter()
-                .filter(|p| {
-                    std::fs::read(format!("/proc/{p}/cmdline"))
-                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("-q"))
-                })
-                .collect();
+            let found = procs_where(|args| {
+                args.iter()
+                    .any(|a| String::from_utf8_lossy(a).contains(&needle))
+                    && String::from_utf8_lossy(&args.join(&0u8)).contains("-q")
+            });
             if let Some(p) = found.first() {
                 break *p;
             }
