@@ -73,6 +73,26 @@ impl Sim {
         ansible_playbook(&a, &[])
     }
 
+    /// Runs `playbook` with `args` and asserts it was refused up front: non-zero, `expect` in
+    /// its output, no file of the simulated nodes changed since `before`, no summary written.
+    fn assert_refused_up_front(
+        &self,
+        playbook: &str,
+        args: &[&str],
+        before: &[(String, String)],
+        expect: &str,
+    ) {
+        let out = self.playbook(playbook, args);
+        let log = text(&out);
+        assert!(!out.status.success(), "{args:?} must fail:\n{log}");
+        assert!(log.contains(expect), "{args:?}: {expect:?} not in:\n{log}");
+        assert_eq!(tree(self), before, "{args:?} touched a node");
+        assert!(
+            !self.out.join("report/summary.json").exists(),
+            "{args:?} got as far as the summary"
+        );
+    }
+
     fn lksim(&self, args: &[&str]) -> String {
         let out = Command::new(common::bin("lksim"))
             .args(args)
@@ -1243,15 +1263,7 @@ fn partial_limits_misspelt_variables_and_missing_arguments_are_refused_up_front(
     );
     let before = tree(&sim);
     let refused = |args: &[&str], expect: &str| {
-        let out = sim.playbook(args[0], &args[1..]);
-        let log = text(&out);
-        assert!(!out.status.success(), "{args:?} must fail:\n{log}");
-        assert!(log.contains(expect), "{args:?}: {expect:?} not in:\n{log}");
-        assert_eq!(tree(&sim), before, "{args:?} touched a node");
-        assert!(
-            !sim.out.join("report/summary.json").exists(),
-            "{args:?} got as far as the summary"
-        );
+        sim.assert_refused_up_front(args[0], &args[1..], &before, expect)
     };
     for pb in ["rolling_upgrade.yml", "preflight.yml", "backup.yml"] {
         refused(
@@ -1515,15 +1527,7 @@ fn failed_canary_holds_the_other_clusters_and_bad_knob_values_are_refused_up_fro
             "lk_canary_clusters names bravo, which lk_clusters leaves out",
         ),
     ] {
-        let out = sim.playbook("rolling_upgrade.yml", args);
-        let log = text(&out);
-        assert!(!out.status.success(), "{args:?} must fail:\n{log}");
-        assert!(log.contains(expect), "{args:?}: {expect:?} not in:\n{log}");
-        assert_eq!(tree(&sim), before, "{args:?} touched a node");
-        assert!(
-            !sim.out.join("report/summary.json").exists(),
-            "{args:?} got as far as the summary"
-        );
+        sim.assert_refused_up_front("rolling_upgrade.yml", args, &before, expect);
     }
 
     let alpha_before = placement(&sim.state("alpha"));
