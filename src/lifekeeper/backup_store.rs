@@ -886,6 +886,13 @@ pub fn journal_name(host: &str) -> String {
     format!("upgrade-journal.{host}.json")
 }
 
+/// The host whose upgrade journal the file `name` is (the inverse of [`journal_name`]); `None`
+/// for any other file.
+pub fn journal_host(name: &str) -> Option<&str> {
+    name.strip_prefix("upgrade-journal.")
+        .and_then(|h| h.strip_suffix(".json"))
+}
+
 /// An upgrade recorded in `dest` that has not finished: whose journal it is and the archive it
 /// restores (if it names one).
 #[derive(Debug, Clone, PartialEq)]
@@ -913,15 +920,9 @@ pub fn unfinished_upgrades(dest: &Path) -> Vec<Unfinished> {
     };
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        let Some(host) = n
-            .strip_prefix("upgrade-journal.")
-            .and_then(|h| h.strip_suffix(".json"))
-        else {
+        let Some(host) = journal_host(&n) else {
             continue;
         };
-        if journal_name(host) != n {
-            continue;
-        }
         let j = fs::read_to_string(e.path())
             .ok()
             .and_then(|t| serde_json::from_str::<J>(&t).ok());
@@ -1137,6 +1138,8 @@ mod tests {
     fn upgrade_file_names_are_the_ones_lk_upgrade_always_wrote() {
         let d = Path::new("/b");
         assert_eq!(journal_name("n1"), "upgrade-journal.n1.json");
+        assert_eq!(journal_host(&journal_name("n1")), Some("n1"));
+        assert_eq!(journal_host("lkbackup.n1.tar.gz"), None);
         assert_eq!(
             saved_defaults_path(d, "n1", Some("9.4.0")),
             Path::new("/b/n1.LifeKeeper.defaults.9.4.0.saved")

@@ -81,7 +81,7 @@ pub fn only_unfinished(
     let mut found = vec![];
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !(name.starts_with("upgrade-journal.") && name.ends_with(".json")) {
+        if backup_store::journal_host(&name).is_none() {
             continue;
         }
         let Ok(Some(j)) = read(&e.path()) else {
