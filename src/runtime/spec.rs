@@ -158,6 +158,10 @@ impl Param {
         self.aliases = a;
         self
     }
+    /// Every name this parameter is accepted under: its own, then its aliases.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.name).chain(self.aliases.iter().copied())
+    }
     /// Inclusive bounds for an `Int` (or each element of an `IntList`).
     pub const fn range(mut self, min: i64, max: i64) -> Param {
         self.range = Some((min, max));
@@ -299,14 +303,11 @@ impl ModuleSpec {
             }
             // An alias stands for its parameter: the value is validated and returned under the
             // parameter's name, and a second name for the same parameter is refused.
-            if let Some(other) = std::iter::once(param.name)
-                .chain(param.aliases.iter().copied())
+            if let Some(other) = param
+                .names()
                 .find(|n| *n != key.as_str() && raw.get(*n).is_some_and(|v| !v.is_null()))
             {
-                let names = std::iter::once(param.name)
-                    .chain(param.aliases.iter().copied())
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let names = param.names().collect::<Vec<_>>().join(", ");
                 return Err(ParamError::new(
                     param.name,
                     format!(
@@ -357,11 +358,7 @@ impl ModuleSpec {
     }
 
     fn unknown_key(&self, key: &str) -> ParamError {
-        let valid: Vec<&str> = self
-            .params
-            .iter()
-            .flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()))
-            .collect();
+        let valid: Vec<&str> = self.params.iter().flat_map(|p| p.names()).collect();
         // A key more than twice as long as a name is never within the hint's distance of it;
         // skipping those keeps a huge key from costing a huge edit-distance computation.
         let closest = valid
