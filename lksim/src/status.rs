@@ -2,6 +2,18 @@
 
 use crate::model::World;
 
+/// What a stopped node's `lcdstatus -q` prints (field evidence [MH], 9.8.1).  lksim prints it for
+/// every form of lcdstatus, on stdout with exit 0: the stream and exit code are not public, and
+/// that is the worst case for a parser (a caller that trusts the exit code reads a "status").
+pub const NOT_RUNNING: &str = "LifeKeeper does not appear to be running.";
+
+/// Does an lcdstatus output say LifeKeeper is stopped (the real sentence, or lksim's older
+/// wording in captures made before it)?
+pub fn says_not_running(text: &str) -> bool {
+    let t = text.trim();
+    t == NOT_RUNNING || t.ends_with("LifeKeeper is not running")
+}
+
 #[derive(Clone, Debug)]
 pub struct ResRow {
     /// BACKUP (-e) or LOCAL (-q) column value
@@ -52,7 +64,16 @@ fn rpad(s: &str, width: usize) -> String {
 /// is right-aligned in 4; two spaces; PRIMARY.  Comm section: NETWORK is the
 /// longest plus 1; ADDRESSES/DEVICE the longest plus 2; STATE 10; PRIO
 /// right-aligned in 4.
-pub fn render_short(first_header: &str, res: &[ResRow], paths: &[PathRow]) -> String {
+///
+/// With no resource and no comm path the display is the header line alone (field evidence [MH]:
+/// a running node's `lcdstatus -q`); `local_name` (this node's name) sets the first column's
+/// width then.  UNCONFIRMED: that `-e` does the same, with the same widths.
+pub fn render_short(
+    first_header: &str,
+    local_name: Option<&str>,
+    res: &[ResRow],
+    paths: &[PathRow],
+) -> String {
     let first_w = res
         .iter()
         .map(|r| w(&r.first))
@@ -91,6 +112,21 @@ pub fn render_short(first_header: &str, res: &[ResRow], paths: &[PathRow]) -> St
         .max()
         .unwrap_or(4);
     let mut o = String::new();
+    if res.is_empty() && paths.is_empty() {
+        // No resource and no comm path: the header line alone (field evidence [MH]), TAG and ID
+        // 6 wide; the first column is the local node name (or the header) plus 2.
+        let first_w = w(first_header).max(local_name.map(w).unwrap_or(0)) + 2;
+        o.push_str(&format!(
+            "{}{}{}{}{}  {}\n",
+            pad(first_header, first_w),
+            pad("TAG", 6),
+            pad("ID", 6),
+            pad("STATE", 10),
+            rpad("PRIO", 4),
+            "PRIMARY"
+        ));
+        return o;
+    }
     o.push_str("Resource Hierarchy Information\n\n");
     o.push_str(&format!(
         "{}{}{}{}{}  {}\n",
@@ -258,8 +294,10 @@ pub fn rows_for(world: &World, i: usize, local: bool) -> (Vec<ResRow>, Vec<PathR
 /// Detailed display (plain `lcdstatus`), in the layout of a real one (field evidence, [AWS]
 /// image): per hierarchy a `ROOT of RESOURCE HIERARCHY` heading, per resource
 /// `<tag>: id=... app=... type=... state=...` and its indented details, then the machines
-/// LifeKeeper knows.  The indentation, the blank lines and the comm-path lines under each
-/// machine are UNCONFIRMED.
+/// LifeKeeper knows.  No blank line after the heading nor between resources (of one hierarchy or
+/// two), attribute lines
+/// indented 8 blanks (field evidence [GA, AWS]).  The comm-path lines under each machine and the
+/// blank line before the machines are UNCONFIRMED.
 pub fn render_long(world: &World, i: usize) -> String {
     let n = &world.nodes[i];
     let mut o = String::new();
@@ -269,7 +307,7 @@ pub fn render_long(world: &World, i: usize) -> String {
             None => continue,
         };
         if depth == 0 {
-            o.push_str("ROOT of RESOURCE HIERARCHY\n\n");
+            o.push_str("ROOT of RESOURCE HIERARCHY\n");
         }
         o.push_str(&format!(
             "{}: id={} app={} type={} state={}\n",
@@ -302,8 +340,10 @@ pub fn render_long(world: &World, i: usize) -> String {
                 "        SHARED equivalency with \"{}\" on \"{}\", priority = {}\n",
                 e.tag, e.node, e.prio
             ));
-            o.push_str("                FAILOVER ALLOWED\n");
+            o.push_str("        FAILOVER ALLOWED\n");
         }
+    }
+    if !o.is_empty() {
         o.push('\n');
     }
     o.push_str("The following LifeKeeper machines are known:\n");

@@ -76,8 +76,10 @@ fn lcdstatus_args(ctx: &Ctx, args: &[String]) -> i32 {
     }
     let (w, me) = tryx!(open(ctx));
     if !w.nodes[me].alive() {
-        eprintln!("lcdstatus: LifeKeeper is not running");
-        return 1;
+        // The sentence a real stopped node prints (field evidence [MH]); its stream and exit
+        // code are not public: stdout and 0 is the worst case for a parser (UNCONFIRMED).
+        println!("{}", status::NOT_RUNNING);
+        return 0;
     }
     let i = match dest {
         Some(d) => match w.idx(&d) {
@@ -110,7 +112,12 @@ fn lcdstatus_args(ctx: &Ctx, args: &[String]) -> i32 {
         }
         print!(
             "{}",
-            status::render_short(if local { "LOCAL" } else { "BACKUP" }, &rows, &paths)
+            status::render_short(
+                if local { "LOCAL" } else { "BACKUP" },
+                Some(&w.nodes[i].name),
+                &rows,
+                &paths
+            )
         );
     } else {
         print!("{}", status::render_long(&w, i));
@@ -295,8 +302,18 @@ pub fn lkstart(ctx: &Ctx) -> i32 {
         let _ = crate::transport::ensure_daemon(&ctx.root);
         return 0;
     }
+    // A real lkstart on a node whose unit was disabled (by a plain lkstop) enables it again, and
+    // systemctl says so in two lines; that is all it prints (field evidence [MH]).  UNCONFIRMED:
+    // nothing at all when the unit was enabled.
+    let was_disabled = w.nodes[me].rt.boot_disabled;
     ops::start(&mut w, me);
-    println!("LifeKeeper is starting.");
+    if was_disabled {
+        for t in BOOT_TARGETS {
+            println!(
+                "Created symlink /etc/systemd/system/{t}.requires/lifekeeper.service \u{2192} /usr/lib/systemd/system/lifekeeper.service."
+            );
+        }
+    }
     let c = save(ctx, &w);
     drop(w);
     // peers in other containers reach this node through its daemon
@@ -336,8 +353,15 @@ fn stop_impl(ctx: &Ctx, force: bool) -> i32 {
     save(ctx, &w)
 }
 
+/// The systemd targets that require lifekeeper.service (field evidence [SEED, MH]).
+const BOOT_TARGETS: [&str; 2] = [
+    "lifekeeper-graphical.target",
+    "lifekeeper-multi-user.target",
+];
+
 /// Stop LifeKeeper on node `me` and return what lkstop prints.  A plain lkstop also disables
-/// start at boot, and systemctl says so (field evidence, [SEED]).
+/// start at boot, and systemctl says so; those two lines are all it prints (field evidence
+/// [SEED §5]).  UNCONFIRMED: nothing when the unit was already disabled.
 fn stop_and_tell(w: &mut World, me: usize, force: bool) -> Vec<String> {
     let was_enabled = !w.nodes[me].rt.boot_disabled;
     ops::stop(w, me, force);
@@ -347,16 +371,12 @@ fn stop_and_tell(w: &mut World, me: usize, force: bool) -> Vec<String> {
         return out;
     }
     if was_enabled {
-        for t in [
-            "lifekeeper-graphical.target",
-            "lifekeeper-multi-user.target",
-        ] {
+        for t in BOOT_TARGETS {
             out.push(format!(
                 "Removed /etc/systemd/system/{t}.requires/lifekeeper.service."
             ));
         }
     }
-    out.push("lkstop: LifeKeeper stopped".to_string());
     out
 }
 
@@ -684,9 +704,9 @@ pub fn lksupport(ctx: &Ctx) -> i32 {
     let _ = fs::create_dir_all(stage.join("info"));
     let (rows, paths) = status::rows_for(&w, me, false);
     let st = if n.alive() {
-        status::render_short("BACKUP", &rows, &paths)
+        status::render_short("BACKUP", Some(&n.name), &rows, &paths)
     } else {
-        "LifeKeeper is not running\n".into()
+        format!("{}\n", status::NOT_RUNNING)
     };
     let _ = fs::write(stage.join("info/lcdstatus-e.txt"), st);
     let pk: Vec<String> = n.rt.packages.iter().map(|p| p.nevra()).collect();
@@ -719,10 +739,13 @@ pub fn rmlk(ctx: &Ctx) -> i32 {
         let v = w.nodes[me]
             .installed_version()
             .unwrap_or_else(|| "?".into());
+        // Three intro lines as in the vendor guide's §5 block; their words are not public
+        // (UNCONFIRMED), the count and what follows are.
         println!("This will remove LifeKeeper {v} and all of its recovery kits and configuration");
         println!(
             "(including the resource hierarchies and the archives in /opt/LifeKeeper/config)."
         );
+        println!("Copy anything you want to keep out of /opt/LifeKeeper before continuing.");
     }
     print!("{RMLK_PROMPT}");
     let _ = std::io::stdout().flush();
@@ -739,22 +762,21 @@ pub fn rmlk(ctx: &Ctx) -> i32 {
         err(&ctx.cmd, &format!("cannot save state: {e}"));
         return 1;
     }
+    // After the answer, the vendor guide's §5 block (field evidence [SEED]): the GUI server's
+    // line twice, then rmlk's own lkstop (even after a plain lkstop, as in §5), then the log
+    // manager's; nothing per package and no closing line.  No newline of its own after the
+    // prompt: on a terminal the echoed answer ends that line.
+    for _ in 0..2 {
+        println!("# The LifeKeeper GUI server is not running.");
+    }
     if w.nodes[me].rt.running {
-        // rmlk stops LifeKeeper itself (field evidence, [SEED])
         for l in stop_and_tell(&mut w, me, false) {
             println!("{l}");
         }
     }
+    println!("lkstop: LifeKeeper stopped");
+    println!("lk-logmgr stop/waiting");
     let n = &mut w.nodes[me];
-    let pkgs: Vec<String> =
-        n.rt.packages
-            .iter()
-            .filter(|p| p.is_lifekeeper())
-            .map(|p| p.nevra())
-            .collect();
-    for p in &pkgs {
-        println!("Removing {p}");
-    }
     n.rt.packages.retain(|p| !p.is_lifekeeper());
     n.rt.states.clear();
     n.rt.resume_on_start.clear();
@@ -775,10 +797,5 @@ pub fn rmlk(ctx: &Ctx) -> i32 {
             let _ = fs::remove_file(&p);
         }
     }
-    let c = save(ctx, &w);
-    if c != 0 {
-        return c;
-    }
-    println!("LifeKeeper has been removed.");
-    0
+    save(ctx, &w)
 }

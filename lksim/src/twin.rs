@@ -471,11 +471,13 @@ fn read_capture(
         });
         let e_text =
             fs::read_to_string(&e_file).map_err(|e| format!("{}: {e}", e_file.display()))?;
-        let running = e_rc.unwrap_or(0) == 0;
+        // Stopped: lcdstatus failed, or printed the stopped sentence (whose exit code is not
+        // public: a real one may exit 0).
+        let running = e_rc.unwrap_or(0) == 0 && !crate::status::says_not_running(&e_text);
         let short = if running {
             parse_short(&e_text).map_err(|x| at(&e_file, x))?
         } else {
-            guesses.push(format!("{name}: LifeKeeper was not running at capture time (lcdstatus -e rc={}); the twin node is stopped and has no resources", e_rc.unwrap_or(0)));
+            guesses.push(format!("{name}: LifeKeeper was not running at capture time (lcdstatus -e rc={}: {:?}); the twin node is stopped and has no resources", e_rc.unwrap_or(0), e_text.trim()));
             Short::default()
         };
         let r_text =
@@ -1165,7 +1167,8 @@ fn check(from: &Path, dir: &Path, exact: bool) -> i32 {
             let Some(captured) = read_opt(&c.dir.join(file)) else {
                 continue;
             };
-            if file == "lcdstatus-e.out" && !c.running {
+            // A stopped node's sentence may have gone to stderr on the real node (not captured).
+            if !c.running {
                 continue;
             }
             match run_cmd(&bin.join("lcdstatus"), &args) {

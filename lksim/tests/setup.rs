@@ -164,6 +164,8 @@ fn fresh_install_after_rmlk() {
     let o = setup(&c, "node-b", &media_dir(&c, "9.6.1"), "9.6.1", &conf);
     assert_eq!(o.code, 0, "{}", o.err);
     assert!(!o.out.contains("SECRET"));
+    // a license file was given: the line the upgrade without one does not print [AZ]
+    assert!(o.out.contains("\nInstall licenses.\n"), "{}", o.out);
     let s = c.node_state("node-b");
     assert_eq!(s["version"], "9.6.1");
     assert_eq!(s["running"], true);
@@ -174,7 +176,12 @@ fn fresh_install_after_rmlk() {
         .root("node-b")
         .join("var/LifeKeeper/license/LKLinux-Core_node-b.lic")
         .exists());
-    assert_eq!(c.lk("node-b", "lcdstatus", &["-e"]).code, 0);
+    // no resource, no comm path: the header alone (field evidence [MH] for -q; -e alike)
+    let o = c.lk("node-b", "lcdstatus", &["-e"]);
+    assert_eq!(
+        (o.code, o.out.as_str()),
+        (0, "BACKUP  TAG   ID    STATE     PRIO  PRIMARY\n")
+    );
     assert_eq!(c.sys("node-b", "rpm", &["-q", "steeleye-lkPGSQL"]).code, 1);
     // node-a still has its paths to node-b, which has none back: DEAD
     let o = c.lk("node-a", "lcdstatus", &["-e"]);

@@ -34,7 +34,7 @@ fn lcdstatus_layout_matches_vendor_sample() {
         p("TCP", "100.10.1.20/100.11.1.21", "1"),
         p("TTY", "/dev/ttyS0", "--"),
     ];
-    let got = render_short("BACKUP", &rows, &paths);
+    let got = render_short("BACKUP", Some("svr2"), &rows, &paths);
     let g: Vec<&str> = got.lines().collect();
     let want: Vec<&str> = VENDOR_SAMPLE.lines().collect();
     for (i, (a, b)) in g.iter().zip(want.iter()).enumerate() {
@@ -70,12 +70,17 @@ fn lcdstatus_live_layout_and_stopped() {
     let o = c.lk("node-b", "lcdstatus", &["-q"]);
     assert!(o.out.contains("LOCAL    TAG"));
     assert!(o.out.lines().nth(3).unwrap().starts_with("node-b"));
-    // stopped
+    // stopped: the real sentence (field evidence [MH]) in every form; stdout and exit 0, the
+    // worst case for a parser (the real stream and exit code are not public)
     assert_eq!(c.lk("node-a", "lkstop", &[]).code, 0);
-    let o = c.lk("node-a", "lcdstatus", &["-e"]);
-    assert_eq!(o.code, 1);
-    assert!(o.err.contains("LifeKeeper is not running"));
-    assert!(o.out.is_empty());
+    for args in [&["-e"][..], &["-q"], &[], &["-d", "node-b", "-e"]] {
+        let o = c.lk("node-a", "lcdstatus", args);
+        assert_eq!(
+            (o.code, o.out.as_str(), o.err.as_str()),
+            (0, "LifeKeeper does not appear to be running.\n", ""),
+            "{args:?}"
+        );
+    }
     // peer's comm paths to the stopped node are DEAD
     let o = c.lk("node-b", "lcdstatus", &["-e"]);
     assert!(o.out.contains("DEAD"));
@@ -216,4 +221,39 @@ fn custom_hierarchies_spec() {
     assert_eq!(c.res_state("node-a", "fs-x"), "OSU");
     let o = c.lk("node-a", "lcdstatus", &["-e"]);
     assert!(o.out.contains(" fs-x"));
+}
+
+/// A running node with no resource and no comm path: `lcdstatus -q` prints the header alone, the
+/// LOCAL column the node name plus 2 wide, TAG and ID 6 wide (field evidence [MH], verbatim).
+#[test]
+fn empty_node_prints_the_header_alone_in_the_real_widths() {
+    let dir = tmpdir("empty-q");
+    let d = dir.join("c");
+    for (name, want) in [
+        (
+            "vmslvhdb1",
+            "LOCAL      TAG   ID    STATE     PRIO  PRIMARY\n",
+        ),
+        (
+            "vmslvascs1",
+            "LOCAL       TAG   ID    STATE     PRIO  PRIMARY\n",
+        ),
+    ] {
+        let o = lksim(&[
+            "cluster",
+            "create",
+            "--dir",
+            d.to_str().unwrap(),
+            "--nodes",
+            name,
+            "--hierarchies",
+            "[]",
+            "--force",
+        ]);
+        assert_eq!(o.code, 0, "{}", o.err);
+        let mut cmd = std::process::Command::new(d.join(name).join("opt/LifeKeeper/bin/lcdstatus"));
+        cmd.arg("-q");
+        let q = run_cmd(cmd, None);
+        assert_eq!((q.code, q.out.as_str()), (0, want));
+    }
 }

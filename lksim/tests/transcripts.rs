@@ -137,9 +137,21 @@ fn lkstop_and_rmlk_print_what_real_nodes_print() {
     assert_eq!(o.code, 0);
     assert_eq!(o.out, fixture("lkstop.txt"));
     assert_eq!(c.node_state("node-b")["boot_enabled"], false);
-    // stopped again: the unit is already disabled
-    assert_eq!(c.lk("node-b", "lkstart", &[]).code, 0);
+    // a stopped node's lkstop: the unit is already disabled, nothing to say (UNCONFIRMED)
+    let o = c.lk("node-b", "lkstop", &[]);
+    assert_eq!(
+        (o.code, o.out.as_str()),
+        (0, "LifeKeeper is not running.\n")
+    );
+    // lkstart enables the unit again and systemctl says so, nothing else (field evidence [MH])
+    let o = c.lk("node-b", "lkstart", &[]);
+    assert_eq!(o.code, 0);
+    assert_eq!(o.out, fixture("lkstart.txt"));
     assert_eq!(c.node_state("node-b")["boot_enabled"], true);
+    // started with the unit enabled: silent (UNCONFIRMED)
+    assert_eq!(c.lk("node-b", "lkstop", &["-f"]).code, 0);
+    let o = c.lk("node-b", "lkstart", &[]);
+    assert_eq!((o.code, o.out.as_str()), (0, ""));
     // rmlk stops LifeKeeper itself and removes everything under /opt/LifeKeeper, kits too
     let o = lksim(&["kit", "install", "node-b", "HANA2-ARK", "--dir", c.d()]);
     assert_eq!(o.code, 0, "{}", o.err);
@@ -149,9 +161,11 @@ fn lkstop_and_rmlk_print_what_real_nodes_print() {
         .join("lkadm/subsys/gen/app/bin/hana2-ark-restore")
         .is_file());
     assert_eq!(c.lk("node-b", "lkbackup", &["-c"]).code, 0);
+    // rmlk after a plain lkstop, as in the vendor guide's §5: its block, byte for byte
+    assert_eq!(c.lk("node-b", "lkstop", &[]).code, 0);
     let o = c.lk_in("node-b", "rmlk", &[], Some("y\n"));
     assert_eq!(o.code, 0, "{}", o.err);
-    assert!(o.out.contains(&fixture("lkstop.txt")), "{}", o.out);
+    assert_eq!(o.out, fixture("rmlk.txt"));
     assert!(!lk.exists(), "rmlk leaves nothing under /opt/LifeKeeper");
     let s = c.node_state("node-b");
     assert_eq!(s["installed"], false);

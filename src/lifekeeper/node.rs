@@ -154,6 +154,19 @@ mod tests {
         assert_eq!(local_in_q(q).as_deref(), Some("node-a"));
     }
 
+    /// The stopped sentence and the header-only display (field evidence [MH]) name no node.
+    #[test]
+    fn node_name_is_not_read_from_a_stopped_or_empty_q_display() {
+        assert_eq!(
+            local_in_q("LifeKeeper does not appear to be running.\n"),
+            None
+        );
+        assert_eq!(
+            local_in_q("LOCAL      TAG   ID    STATE     PRIO  PRIMARY\n"),
+            None
+        );
+    }
+
     #[test]
     fn lifekeepers_record_comes_before_uname() {
         let d = std::env::temp_dir().join(format!("lkops-node-{}", std::process::id()));

@@ -403,11 +403,18 @@ fn parse_comm(line: &str) -> Result<CommPath, String> {
     })
 }
 
-/// Does a failed lcdstatus say that LifeKeeper is not running? The real wording is
-/// UNCONFIRMED (reference Gaps 2); these are the plausible phrasings, matched case-insensitively.
+/// What a stopped node's `lcdstatus -q` prints (field evidence [MH], 9.8.1). Its stream and exit
+/// code are not public, so it is recognised on stdout or stderr, with any exit code.
+pub const NOT_RUNNING: &str = "LifeKeeper does not appear to be running.";
+
+/// Does lcdstatus's output say that LifeKeeper is not running? The real sentence (`NOT_RUNNING`)
+/// and, where other releases may word it otherwise (UNCONFIRMED, reference Gaps 2), the
+/// plausible phrasings, matched case-insensitively. Only asked of an output that is not the
+/// status display (a failed lcdstatus, or one whose output does not parse).
 pub fn says_not_running(output: &str) -> bool {
     let o = output.to_ascii_lowercase();
     [
+        "does not appear to be running",
         "not running",
         "is stopped",
         "lifekeeper is not started",
@@ -538,14 +545,19 @@ pub fn probe(runner: &Runner, lkroot: &Path) -> Probe {
 }
 
 fn interpret(out: crate::runtime::CmdOutput) -> Probe {
+    let says_stopped =
+        || !out.timed_out && says_not_running(&format!("{}\n{}", out.stdout, out.stderr));
     if !out.ok() {
-        if !out.timed_out && says_not_running(&format!("{}\n{}", out.stdout, out.stderr)) {
+        if says_stopped() {
             return Probe::Stopped;
         }
         return Probe::Failed(out.failure("reading the resource status"));
     }
     match parse(&out.stdout) {
         Ok(s) => Probe::Up(s),
+        // A stopped node's sentence with exit 0 (its exit code is not public): stopped, never a
+        // status with no resources. A display that parses always wins over the wording.
+        Err(_) if says_stopped() => Probe::Stopped,
         Err(e) => Probe::Failed(
             Failure::new(format!("cannot parse `{}`: {e}", out.cmd.join(" ")))
                 .with("cmd", serde_json::json!(out.cmd))
@@ -853,7 +865,63 @@ MACHINE NETWORK ADDRESSES/DEVICE STATE PRIO
     #[test]
     fn not_running_wording() {
         assert!(says_not_running("lcdstatus: LifeKeeper is not running"));
+        assert!(says_not_running(NOT_RUNNING));
         assert!(!says_not_running("lcdstatus: permission denied"));
+    }
+
+    fn ran(rc: i32, stdout: &str, stderr: &str) -> crate::runtime::CmdOutput {
+        crate::runtime::CmdOutput {
+            cmd: vec!["/opt/LifeKeeper/bin/lcdstatus".into(), "-q".into()],
+            rc,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            timed_out: false,
+            truncated: false,
+        }
+    }
+
+    /// Regression: the real stopped sentence (field evidence [MH]) was not recognised, and its
+    /// stream and exit code are not public. Every variant is "stopped", never a status with no
+    /// resources (exit 0) nor a failure (exit 1).
+    #[test]
+    fn stopped_sentence_is_stopped_on_either_stream_with_any_exit_code() {
+        let line = format!("{NOT_RUNNING}\n");
+        for (rc, out, err) in [
+            (0, line.as_str(), ""),
+            (1, line.as_str(), ""),
+            (0, "", line.as_str()),
+            (1, "", line.as_str()),
+            (3, "", line.as_str()),
+        ] {
+            assert!(
+                matches!(interpret(ran(rc, out, err)), Probe::Stopped),
+                "rc={rc} stdout={out:?} stderr={err:?}"
+            );
+        }
+        // A display that parses wins over any wording; a timed-out run is never "stopped".
+        assert!(interpret(ran(0, VENDOR, NOT_RUNNING)).is_up());
+        let mut t = ran(1, &line, "");
+        t.timed_out = true;
+        assert!(matches!(interpret(t), Probe::Failed(_)));
+        // Something else that does not parse, with exit 0, is still a failure.
+        assert!(matches!(
+            interpret(ran(0, "lcdstatus: permission denied\n", "")),
+            Probe::Failed(_)
+        ));
+    }
+
+    /// A running node with no resource and no comm path prints the header alone (field
+    /// evidence [MH], verbatim): an empty status, not an error.
+    #[test]
+    fn header_alone_is_an_empty_status() {
+        for q in [
+            "LOCAL      TAG   ID    STATE     PRIO  PRIMARY\n",
+            "LOCAL       TAG   ID    STATE     PRIO  PRIMARY\n",
+            "BACKUP    TAG   ID    STATE     PRIO  PRIMARY\n",
+        ] {
+            assert_eq!(parse(q).unwrap(), Status::default(), "{q:?}");
+            assert!(interpret(ran(0, q, "")).is_up());
+        }
     }
 
     #[test]

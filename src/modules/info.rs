@@ -67,7 +67,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     ),
     notes: &[
         "When LifeKeeper is not running, resources, hierarchies_in_service, comm_paths and mirrors are null (unknown), not empty: a stopped LifeKeeper (lkstop -f) may leave resources in service.",
-        "UNCONFIRMED: the wording of a failed lcdstatus that means 'LifeKeeper is not running' (the shared rule of every lkops module, lifekeeper::status::says_not_running); any other failure of lcdstatus fails the module.",
+        "Where lktest is missing, whether LifeKeeper runs is read from lcdstatus (the shared rule of every lkops module, lifekeeper::status::says_not_running): a stopped node prints 'LifeKeeper does not appear to be running.'; its stream and exit code are UNCONFIRMED, so it counts on stdout or stderr with any exit code. Any other failure of lcdstatus fails the module.",
         "UNCONFIRMED: the layout of DataKeeper's mirror_status output (Source:, Target: NAME State: ... Progress: N%); lines it does not know are kept in the mirror's output and a mirror without a Source line gets a warning.",
         "The node name is read as lk_capture reads it: lcduname, $LKROOT/config/UNAME, the LOCAL column of lcdstatus -q, then uname -n (with a warning).",
     ],

@@ -185,6 +185,14 @@ fn stopped_node_reports_installed_not_running_and_unknown_resources() {
         assert_eq!(v[k], Value::Null, "{k}: {v}");
     }
     assert!(!v["packages"].as_array().unwrap().is_empty(), "{v}");
+    // Regression (field evidence [MH]): without lktest, the stopped node's lcdstatus sentence,
+    // `LifeKeeper does not appear to be running.` (lksim: stdout, exit 0, the worst case), is
+    // "stopped", not a running node with no resources.
+    std::fs::remove_file(a.lkroot.join("bin/lktest")).unwrap();
+    let v = info(a, json!({}));
+    assert_eq!(v["lifekeeper"]["running"], false, "{v}");
+    assert_eq!(v["resources"], Value::Null, "{v}");
+    assert_eq!(v["comm_paths"], Value::Null, "{v}");
 }
 
 #[test]

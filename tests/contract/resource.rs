@@ -160,6 +160,14 @@ fn query_when_lifekeeper_is_stopped_reports_not_running_and_active_fails() {
     let (v, rc) = run(a, json!({"state": "active"}));
     assert_eq!(rc, 1);
     assert!(v["msg"].as_str().unwrap().contains("not running"), "{v}");
+    // Regression (field evidence [MH]): without lktest, lcdstatus's stopped sentence (lksim:
+    // stdout, exit 0) still reads as stopped, never as a running node with no resources.
+    std::fs::remove_file(a.lkroot.join("bin/lktest")).unwrap();
+    let (v, rc) = run(a, json!({}));
+    assert_eq!((rc, &v["lifekeeper_running"]), (0, &json!(false)), "{v}");
+    let (v, rc) = run(a, json!({"state": "active"}));
+    assert_eq!(rc, 1);
+    assert!(v["msg"].as_str().unwrap().contains("not running"), "{v}");
 }
 
 #[test]
