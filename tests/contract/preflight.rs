@@ -126,8 +126,8 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
     let expected = json!({
       "changed": false,
       "failed": false,
-      "msg": "preflight passed (14 pass, 0 warn, 0 fail, 1 skip)",
-      "comment": "preflight passed (14 pass, 0 warn, 0 fail, 1 skip)",
+      "msg": "preflight passed (15 pass, 0 warn, 0 fail, 1 skip)",
+      "comment": "preflight passed (15 pass, 0 warn, 0 fail, 1 skip)",
       "installed_version": "9.4.0",
       "target_version": "9.6.1",
       "upgrade_path": "direct",
@@ -135,11 +135,11 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
       "license_action_required": false,
       "lifekeeper_running": true,
       "datakeeper_ports": {"0": 10257},
-      "summary": {"pass": 14, "warn": 0, "fail": 0, "skip": 1},
+      "summary": {"pass": 15, "warn": 0, "fail": 0, "skip": 1},
       "ansible_facts": {"lk_preflight": {
         "installed_version": "9.4.0", "target_version": "9.6.1", "upgrade_path": "direct",
         "upgrade_via": null, "license_action_required": false, "lifekeeper_running": true,
-        "summary": {"pass": 14, "warn": 0, "fail": 0, "skip": 1}, "failed": [], "warned": []
+        "summary": {"pass": 15, "warn": 0, "fail": 0, "skip": 1}, "failed": [], "warned": []
       }},
       "checks": [
         {"id": "LK-ARCH-64BIT", "title": "64-bit OS (uname -m); 32-bit is not supported since v8.2.", "status": "pass", "severity": "critical",
@@ -177,6 +177,8 @@ fn healthy_940_node_full_json_is_pinned_and_check_mode_is_identical() {
          "expected": "every DataKeeper mirror on this node in sync", "actual": "no mirror", "msg": "no DataKeeper (netraid) resource on this node", "remedy": null},
         {"id": "LK-SERVICE", "title": "Whether LifeKeeper is running (lktest, the vendor's probe; the lcdstatus wording only where lktest is missing, with a warning), so a playbook knows whether to start it again afterwards.", "status": "pass", "severity": "info",
          "expected": "informational", "actual": "running", "msg": "LifeKeeper is running (lktest)", "remedy": null},
+        {"id": "LK-KIT-HANA-GENAPP", "title": "No SAP HANA gen/app based kit (HANA2-ARK under lkroot, or its hana* scripts under lkadm/subsys/gen/app/bin/) when target_version is 9.5.0 or later: it is not supported from 9.5.0 and must first be converted to the built-in SAP HANA Recovery Kit (the vendor's 9.5 upgrading page). How a node shows the kit is UNCONFIRMED; skip the check to override.", "status": "pass", "severity": "critical",
+         "expected": "no SAP HANA gen/app based kit (HANA2-ARK) when upgrading to 9.5.0 or later", "actual": "none", "msg": "no SAP HANA gen/app based kit on this node", "remedy": null},
         {"id": "LK-SITE-FILES", "title": "Files under lkroot that no installed package owns and no lkbackup holds (kits shipped apart such as HANA2-ARK, gen/app scripts under lkadm/subsys/gen/app/bin/): rmlk deletes them; warns listing them.", "status": "pass", "severity": "medium",
          "expected": "every file under lkroot is owned by a package or held by lkbackup", "actual": "none", "msg": "no file under lkroot is outside the packages and the lkbackup", "remedy": null}
       ]
@@ -880,7 +882,13 @@ fn site_files_lists_kits_shipped_apart_that_rmlk_would_delete() {
     assert!(laid
         .iter()
         .any(|f| f.contains("/lkadm/subsys/gen/app/bin/")));
-    let (out, rc) = preflight("site-kit", c.node("node-a"), Host::default(), json!({}));
+    // (the kit is HANA2-ARK, which LK-KIT-HANA-GENAPP fails for 9.6.1: its own test below)
+    let (out, rc) = preflight(
+        "site-kit",
+        c.node("node-a"),
+        Host::default(),
+        json!({"skip": ["LK-KIT-HANA-GENAPP"]}),
+    );
     assert_eq!(rc, 0, "a warning does not fail with fail_on=fail: {out:#}");
     let f = check(&out, "LK-SITE-FILES");
     assert_eq!(f["status"], "warn", "{f}");
@@ -908,6 +916,74 @@ fn site_files_lists_kits_shipped_apart_that_rmlk_would_delete() {
         msg.contains("rmlk deletes them") && msg.contains("no lkbackup holds them"),
         "{msg}"
     );
+}
+
+/// Issue 25: the SAP HANA gen/app based kit is not supported from 9.5.0 [UP95]. A node with
+/// HANA2-ARK (lksim kit install: its folder and gen/app scripts) fails LK-KIT-HANA-GENAPP for
+/// an upgrade to 9.5 or later, with the conversion remedy; the module fails naming it.
+#[test]
+fn hana_genapp_kit_fails_an_upgrade_to_95_or_later_with_the_conversion_remedy() {
+    let c = cluster("pf-hana-kit", "9.4.0", &[]);
+    let (out, rc) = preflight("hana-none", c.node("node-a"), Host::default(), json!({}));
+    assert_eq!(rc, 0, "{out:#}");
+    assert_eq!(status(&out, "LK-KIT-HANA-GENAPP"), "pass");
+    c.sim(&[
+        "kit",
+        "install",
+        "node-a",
+        "HANA2-ARK",
+        "--dir",
+        c.dir.to_str().unwrap(),
+    ]);
+    for target in ["9.5.1", "9.6.1"] {
+        let (out, rc) = preflight(
+            &format!("hana-kit-{target}"),
+            c.node("node-a"),
+            Host::default(),
+            json!({"target_version": target}),
+        );
+        assert_ne!(rc, 0, "{out:#}");
+        assert_eq!(out["failed"], true, "{out:#}");
+        let f = check(&out, "LK-KIT-HANA-GENAPP");
+        assert_eq!(f["status"], "fail", "{f}");
+        assert!(
+            f["remedy"]
+                .as_str()
+                .unwrap()
+                .contains("built-in SAP HANA Recovery Kit"),
+            "{f}"
+        );
+        assert!(
+            f["actual"].as_str().unwrap().contains("HANA2-ARK")
+                && f["actual"]
+                    .as_str()
+                    .unwrap()
+                    .contains("gen/app/bin/hana2-ark-"),
+            "{f}"
+        );
+        assert!(
+            out["msg"].as_str().unwrap().contains("LK-KIT-HANA-GENAPP"),
+            "{}",
+            out["msg"]
+        );
+    }
+    // below 9.5 the kit is still supported; and the guess can be overridden with skip
+    let (out, rc) = preflight(
+        "hana-kit-943",
+        c.node("node-a"),
+        Host::default(),
+        json!({"target_version": "9.4.3"}),
+    );
+    assert_eq!(rc, 0, "{out:#}");
+    assert_eq!(status(&out, "LK-KIT-HANA-GENAPP"), "pass");
+    let (out, rc) = preflight(
+        "hana-kit-skip",
+        c.node("node-a"),
+        Host::default(),
+        json!({"skip": ["LK-KIT-HANA-GENAPP"]}),
+    );
+    assert_eq!(rc, 0, "{out:#}");
+    assert_eq!(status(&out, "LK-KIT-HANA-GENAPP"), "skip");
 }
 
 /// Issue 16: `lktest` (the vendor's probe) decides LK-SERVICE and lifekeeper_running where it

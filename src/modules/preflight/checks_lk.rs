@@ -500,7 +500,7 @@ pub(super) fn judge_site_files(lkroot: &Path, files: Result<Vec<PathBuf>, String
             list.join(", ")
         ),
     )
-    .remedy("Keep the kits' installers (e.g. HANA2-ARK.run) and a copy of these files outside lkroot before any reinstall, and reinstall them afterwards; an in-place upgrade keeps them.")
+    .remedy("Keep the kits' installers (e.g. HANA2-ARK.run) and a copy of these files outside lkroot before the upgrade. rmlk (a reinstall) deletes them; setup neither upgrades nor checks them, so an in-place upgrade leaves them as they are: ask each kit's vendor whether it works with the target release, and reinstall or convert it (the SAP HANA gen/app kit is not supported from 9.5.0: LK-KIT-HANA-GENAPP).")
     .details(json!({ "files": list }))
 }
 

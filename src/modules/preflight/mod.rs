@@ -18,6 +18,7 @@ mod checks_host;
 mod checks_lk;
 mod env;
 mod firewall;
+mod kits;
 mod mirrors;
 
 use crate::lifekeeper::version::Version;
@@ -32,6 +33,7 @@ use checks_lk::{
 };
 use env::{running, Env};
 use firewall::check_firewall;
+use kits::check_hana_genapp;
 use mirrors::check_mirrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -77,6 +79,7 @@ checks! {
     "LK-STATE-STANDBY", "high", "With require_standby, no resource is ISP or ISU on this node (rolling upgrade)." => check_standby;
     "LK-MIRRORS-SYNCED", "high", "Every DataKeeper mirror (netraid resource) on this node is in sync (mirror_status); with require_standby a mirror resyncing toward this node fails, otherwise not in sync warns." => check_mirrors;
     "LK-SERVICE", "info", "Whether LifeKeeper is running (lktest, the vendor's probe; the lcdstatus wording only where lktest is missing, with a warning), so a playbook knows whether to start it again afterwards." => check_service;
+    "LK-KIT-HANA-GENAPP", "critical", "No SAP HANA gen/app based kit (HANA2-ARK under lkroot, or its hana* scripts under lkadm/subsys/gen/app/bin/) when target_version is 9.5.0 or later: it is not supported from 9.5.0 and must first be converted to the built-in SAP HANA Recovery Kit (the vendor's 9.5 upgrading page). How a node shows the kit is UNCONFIRMED; skip the check to override." => check_hana_genapp;
     "LK-SITE-FILES", "medium", "Files under lkroot that no installed package owns and no lkbackup holds (kits shipped apart such as HANA2-ARK, gen/app scripts under lkadm/subsys/gen/app/bin/): rmlk deletes them; warns listing them." => check_site_files;
 }
 
@@ -513,10 +516,10 @@ mod tests {
     #[test]
     fn check_ids_are_unique_and_documented() {
         let mut ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
-        assert_eq!(ids.len(), 15);
+        assert_eq!(ids.len(), 16);
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 15);
+        assert_eq!(ids.len(), 16);
         for c in CHECKS {
             assert!(
                 DESCRIPTION
