@@ -491,6 +491,15 @@ fn restore_brings_back_the_configuration_and_is_idempotent() {
         .unwrap()
         .contains("LKOPS_TEST_TUNABLE=1"));
     assert_eq!(d["after"], original);
+    // Regression (field evidence [MH]): without lktest, lcdstatus's stopped sentence (lksim:
+    // stdout, exit 0) reads as stopped, so the restore is planned, not refused as "running".
+    let lktest = a.lkroot.join("bin/lktest");
+    let aside = a.root.join("lktest.aside");
+    fs::rename(&lktest, &aside).unwrap();
+    let fallback = run(&a, rargs(json!({"_ansible_check_mode": true})));
+    fs::rename(&aside, &lktest).unwrap();
+    assert_eq!(ok(&fallback)["changed"], true, "{:?}", fallback);
+    assert_eq!(ok(&fallback)["diff"], check["diff"]);
 
     let real = run(&a, rargs(json!({})));
     let real = ok(&real).clone();
