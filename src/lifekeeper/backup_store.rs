@@ -601,7 +601,22 @@ impl DestDir {
             .is_ok_and(|m| m.file_type().is_dir() && m.dev() == st.st_dev && m.ino() == st.st_ino)
     }
 
+    /// `name` when it is one entry of this directory ([`rfs::is_entry_name`]): every call here
+    /// is relative to the descriptor, and a name read back from the records (`../../x`, an
+    /// absolute path) must never reach outside it (issue 28 S4's class).
+    fn entry<'a>(&self, name: &'a str) -> io::Result<&'a str> {
+        if rfs::is_entry_name(name) {
+            Ok(name)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is not a file name in {}", self.path.display()),
+            ))
+        }
+    }
+
     fn open_file(&self, name: &str, flags: OFlag, mode: u32) -> io::Result<File> {
+        let name = self.entry(name)?;
         nix::fcntl::openat(
             &self.fd,
             name,
@@ -615,6 +630,7 @@ impl DestDir {
     /// Write what `input` yields to `name` atomically (a `.<name>.lkops-tmp.<pid>` temp, fsync,
     /// renameat, fsync of the directory), mode `mode`; the sha256 of what was written.
     pub fn put(&self, name: &str, input: &mut dyn Read, mode: u32) -> io::Result<String> {
+        let name = self.entry(name)?;
         let tmp = format!(".{name}{TMP_MARK}{}", std::process::id());
         let _ = nix::unistd::unlinkat(&self.fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
         let result = (|| {
@@ -753,6 +769,7 @@ impl DestDir {
 
     /// Remove `name` from the directory (absent is fine).
     pub fn remove(&self, name: &str) -> io::Result<()> {
+        let name = self.entry(name)?;
         match nix::unistd::unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => Ok(()),
             Err(e) => Err(e.into()),
@@ -1172,6 +1189,28 @@ mod tests {
         let f2 = fingerprint(&lk, &def).unwrap();
         fs::write(conf_dir.join("notes.txt"), "x").unwrap();
         assert_eq!(fingerprint(&lk, &def).unwrap(), f2);
+    }
+
+    /// Issue 28 S4's class in backup_dir: names read back from the records (an archive a planted
+    /// or damaged lkops-backups.json lists) were removed relative to the directory without a
+    /// check, so `../victim` deleted a file beside it.
+    #[test]
+    fn s4_a_recorded_name_outside_backup_dir_is_never_removed_or_written() {
+        let d = tmpdir("s4dest");
+        let dest = d.join("backups");
+        fs::create_dir_all(&dest).unwrap();
+        let victim = d.join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let dir = DestDir::open(&dest).unwrap();
+        let abs = victim.display().to_string();
+        for name in ["../victim", abs.as_str(), "", ".", ".."] {
+            assert!(dir.remove(name).is_err(), "{name:?}");
+            assert!(dir.put_bytes(name, b"x", 0o600).is_err(), "{name:?}");
+            assert!(dir.read(name).is_err(), "{name:?}");
+        }
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        dir.put_bytes("ok.tar.gz", b"x", 0o600).unwrap();
+        dir.remove("ok.tar.gz").unwrap();
     }
 
     #[test]

@@ -265,6 +265,13 @@ pub fn is_path_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
 }
 
+/// The containment rule for a name looked up in a directory we opened (a name we did not form,
+/// read back from a manifest or a listing; our temp files start with `.`): one component, so not
+/// empty, `.` or `..`, and no `/` or NUL. Weaker than [`is_path_name`], never weaker than this.
+pub fn is_entry_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
 /// Whether a failed [`lock`] / [`lock_file`] means that another process holds the lock (and
 /// only then). Any other failure is the lock file itself (a read-only or full file system,
 /// permissions, a symbolic link): no other run is involved, and waiting will not help.
