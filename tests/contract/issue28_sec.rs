@@ -85,8 +85,10 @@ fn c1_a_lock_file_that_cannot_be_created_is_not_blamed_on_another_run() {
 /// stale-backup refusal compares the same fingerprint, backup_store::fingerprint.)
 #[test]
 fn d1_a_changed_resource_conf_file_makes_the_newest_backup_stale() {
-    let c = Cluster::create("d1-resconf", &["node-a", "node-b"], "9.4.0", &[]);
-    let n = c.node("node-a");
+    // 9.2.2: lk_upgrade's reinstall path, which refuses a backup older than the configuration.
+    let c = Cluster::create("d1-resconf", &["node-a", "node-b"], "9.2.2", &[]);
+    let img = media("d1-resconf", "9.6.1");
+    let n = c.node("node-b");
     let backups = c.dir.join("backups");
     let args =
         json!({"dest": s(&backups), "lkroot": s(&n.lkroot), "defaults_file": s(&n.defaults_file)});
@@ -99,9 +101,29 @@ fn d1_a_changed_resource_conf_file_makes_the_newest_backup_stale() {
     let conf = walkdir_conf(&subsys).expect("lksim's resources have .conf files under subsys");
     let old = std::fs::read_to_string(&conf).unwrap();
     std::fs::write(&conf, old + "SITE_SETTING=changed\n").unwrap();
+    // lk_upgrade (check mode: nothing is touched) refuses the stale backup ...
+    let up = json!({
+        "version": "9.6.1", "generate_setup_config": true, "media": s(&img),
+        "allow_reinstall": true, "backup_dir": s(&backups),
+        "lkroot": s(&n.lkroot), "defaults_file": s(&n.defaults_file),
+        "work_dir": s(&c.dir.join("work")), "state_dir": s(&c.dir.join("state")),
+        "timeout": 60, "_ansible_check_mode": true,
+    });
+    let (v, rc) = n.module("lk_upgrade", up.clone());
+    assert_eq!(rc, 1, "{v:#}");
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("changed after the newest backup"),
+        "{v:#}"
+    );
+    // ... and lk_backup takes a new one, after which lk_upgrade accepts it.
     let (v, rc) = n.module("lk_backup", args);
     assert_eq!(rc, 0, "{v:#}");
     assert_eq!(v["changed"], true, "the newest backup is stale: {v:#}");
+    let (v, rc) = n.module("lk_upgrade", up);
+    assert_eq!(rc, 0, "{v:#}");
 }
 
 /// The first `<subsys>/<app>/resources/<type>/*.conf`.
