@@ -1034,7 +1034,7 @@ fn mirror_policy(args: &[String]) -> i32 {
 fn kit_install(args: &[String]) -> i32 {
     use std::os::unix::fs::PermissionsExt;
     let (pos, opt) = parse(args, &[]);
-    if pos.len() != 2 || pos[1].is_empty() || pos[1].contains('/') || pos[1].starts_with('.') {
+    if pos.len() != 2 || !crate::safe::is_path_name(&pos[1]) {
         return die("usage: lksim kit install NODE KIT [--dir DIR]   (KIT e.g. HANA2-ARK)");
     }
     let w = match open_world(&opt, Some(&pos[0])) {

@@ -9,6 +9,7 @@ pub mod front;
 pub mod model;
 pub mod ops;
 pub mod resfiles;
+pub mod safe;
 pub mod setup;
 pub mod status;
 pub mod sys;

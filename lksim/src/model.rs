@@ -637,11 +637,19 @@ pub fn write_wrappers(root: &Path, exe: &Path, lk: bool, sys: bool) -> io::Resul
         if root_mode {
             std::os::unix::fs::symlink(exe, &p)?;
         } else {
-            let s = format!(
-                "#!/bin/sh\n# lksim stand-in for {c}\nexec '{}' --node-root '{}' --as {c} -- \"$@\"\n",
-                exe.display(),
-                root.display()
-            );
+            // Every word quoted by the one rule (issue 28 S2): a node root holding a quote and
+            // `$(...)` must stay a path, never become a command.
+            let s = crate::safe::exec_script(
+                &format!("lksim stand-in for {c}"),
+                &[
+                    &exe.to_string_lossy(),
+                    "--node-root",
+                    &root.to_string_lossy(),
+                    "--as",
+                    c,
+                    "--",
+                ],
+            )?;
             fs::write(&p, s)?;
             fs::set_permissions(&p, fs::Permissions::from_mode(0o755))?;
         }

@@ -12,13 +12,19 @@ pub fn encode_tag(tag: &str) -> String {
     tag.replace('%', "%25").replace('/', "%2F")
 }
 
-pub fn file_of(root: &Path, r: &ResourceDef) -> PathBuf {
-    lkroot(root)
+/// Where the resource's configuration file is. Its app and type are path components and pass the
+/// one path-name rule (`safe::is_path_name`; issue 28 S3): a twin reads them from a capture.
+pub fn file_of(root: &Path, r: &ResourceDef) -> io::Result<PathBuf> {
+    for (what, v) in [("app", &r.app), ("type", &r.rtype)] {
+        crate::safe::path_name(&format!("resource {} {what}", r.tag), v)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    }
+    Ok(lkroot(root)
         .join("subsys")
         .join(&r.app)
         .join("resources")
         .join(&r.rtype)
-        .join(format!("{}.conf", encode_tag(&r.tag)))
+        .join(format!("{}.conf", encode_tag(&r.tag))))
 }
 
 fn text_of(r: &ResourceDef) -> String {
@@ -56,7 +62,7 @@ pub fn existing(root: &Path) -> Vec<PathBuf> {
 pub fn sync(root: &Path, res: &[ResourceDef]) -> io::Result<()> {
     let mut want = Vec::new();
     for r in res {
-        let f = file_of(root, r);
+        let f = file_of(root, r)?;
         let t = text_of(r);
         if fs::read_to_string(&f).ok().as_deref() != Some(t.as_str()) {
             if let Some(d) = f.parent() {

@@ -406,12 +406,89 @@ struct NodeCap {
     packages: Vec<Package>,
     version: String,
     running: bool,
-    /// $LKROOT on the captured node (from the manifest's lcdstatus argv), when known.
-    lkroot: Option<String>,
+    /// unowned-files.txt read and checked: (size, path relative to $LKROOT).
+    unowned: Vec<(u64, PathBuf)>,
 }
 
+/// A capture file's text, never through a symbolic link (`safe::read_no_follow`); None when it
+/// is missing or unreadable. `read_capture` has already refused a capture holding links.
 fn read_opt(p: &Path) -> Option<String> {
-    fs::read_to_string(p).ok()
+    crate::safe::read_no_follow(p).ok().flatten()
+}
+
+/// Placeholders of files no package owned are written sparse (nothing of their size is ever
+/// allocated, issue 28 W5), but the twin's own tools read them (rmlk, the site-files archive
+/// before it): one larger than this, or all of them together larger than [`MAX_UNOWNED_TOTAL`],
+/// refuses the capture rather than let a rehearsal read terabytes.
+pub const MAX_UNOWNED_FILE: u64 = 1 << 30;
+pub const MAX_UNOWNED_TOTAL: u64 = 4 << 30;
+
+/// The entries of a capture directory, refusing a symbolic link or anything but a regular file
+/// or a directory (issue 28 S3: a capture's links are never followed).
+fn capture_entries(d: &Path) -> Result<Vec<(PathBuf, bool)>, String> {
+    let rd = fs::read_dir(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    let mut out = vec![];
+    for e in rd {
+        let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
+        let ft = e
+            .file_type()
+            .map_err(|x| format!("{}: {x}", e.path().display()))?;
+        if ft.is_symlink() {
+            return Err(format!(
+                "{}: a symbolic link in the capture (a capture holds plain files; links are never followed)",
+                e.path().display()
+            ));
+        }
+        if !ft.is_dir() && !ft.is_file() {
+            return Err(format!(
+                "{}: not a plain file or folder",
+                e.path().display()
+            ));
+        }
+        out.push((e.path(), ft.is_dir()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// unowned-files.txt (`SIZE PATH` a line, PATH under the captured $LKROOT): each path must stay
+/// under $LKROOT (`safe::relative_under`) and the sizes within the bounds; lines that name no
+/// file under `cap_lk` are skipped as before.
+fn parse_unowned(file: &Path, text: &str, cap_lk: &str) -> Result<Vec<(u64, PathBuf)>, String> {
+    let mut out = vec![];
+    let mut total: u64 = 0;
+    for (n, l) in text.lines().enumerate() {
+        let Some((size, path)) = l.trim().split_once(' ') else {
+            continue;
+        };
+        let Some(rel) = path.strip_prefix(cap_lk).and_then(|p| p.strip_prefix('/')) else {
+            continue;
+        };
+        let size: u64 = size.parse().map_err(|_| {
+            format!(
+                "{}:{}: size {size:?} is not a number",
+                file.display(),
+                n + 1
+            )
+        })?;
+        let rel = crate::safe::relative_under(rel).ok_or_else(|| {
+            format!(
+                "{}:{}: {path:?} does not stay under $LKROOT",
+                file.display(),
+                n + 1
+            )
+        })?;
+        total = total.saturating_add(size);
+        if size > MAX_UNOWNED_FILE || total > MAX_UNOWNED_TOTAL {
+            return Err(format!(
+                "{}:{}: {size} bytes: the twin refuses placeholders over {MAX_UNOWNED_FILE} bytes each or {MAX_UNOWNED_TOTAL} in all (its tools would read them)",
+                file.display(),
+                n + 1
+            ));
+        }
+        out.push((size, rel));
+    }
+    Ok(out)
 }
 
 fn at(p: &Path, (line, msg): (usize, String)) -> String {
@@ -424,13 +501,11 @@ fn read_capture(
     order: Option<&str>,
     guesses: &mut Vec<String>,
 ) -> Result<Vec<NodeCap>, String> {
-    let rd = fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
-    let mut dirs: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
+    let dirs: Vec<PathBuf> = capture_entries(from)?
+        .into_iter()
+        .filter(|(_, is_dir)| *is_dir)
+        .map(|(p, _)| p)
         .collect();
-    dirs.sort();
     if dirs.is_empty() {
         return Err(format!(
             "{}: no node folders (one folder per node, each with lcdstatus-e.out and rpm-qa.out)",
@@ -439,6 +514,7 @@ fn read_capture(
     }
     let mut caps = vec![];
     for d in dirs {
+        capture_entries(&d)?;
         let e_file = d.join("lcdstatus-e.out");
         let r_file = d.join("rpm-qa.out");
         for f in [&e_file, &r_file] {
@@ -457,6 +533,8 @@ fn read_capture(
                     .to_string_lossy()
                     .into_owned()
             });
+        // The name becomes the twin node's root folder and goes into its scripts (S2, S3).
+        crate::safe::path_name("node name", &name).map_err(|e| format!("{}: {e}", d.display()))?;
         if manifest.is_none() {
             guesses.push(format!(
                 "{name}: no manifest.json, the node's name is taken from its folder name"
@@ -470,7 +548,7 @@ fn read_capture(
                 .as_i64()
         });
         let e_text =
-            fs::read_to_string(&e_file).map_err(|e| format!("{}: {e}", e_file.display()))?;
+            read_opt(&e_file).ok_or_else(|| format!("{}: unreadable", e_file.display()))?;
         // Stopped: lcdstatus failed, or printed the stopped sentence (whose exit code is not
         // public: a real one may exit 0).
         let running = e_rc.unwrap_or(0) == 0 && !crate::status::says_not_running(&e_text);
@@ -481,7 +559,7 @@ fn read_capture(
             Short::default()
         };
         let r_text =
-            fs::read_to_string(&r_file).map_err(|e| format!("{}: {e}", r_file.display()))?;
+            read_opt(&r_file).ok_or_else(|| format!("{}: unreadable", r_file.display()))?;
         let packages = parse_rpm(&r_text).map_err(|x| at(&r_file, x))?;
         let core = packages
             .iter()
@@ -519,6 +597,24 @@ fn read_capture(
             Some(t) if !t.trim().is_empty() => Some(parse_detailed(&t).map_err(|x| at(&dfile, x))?),
             _ => None,
         };
+        // A resource's app and type become folders of its configuration file (S3).
+        for b in detailed.iter().flatten() {
+            for (what, v) in [("app", &b.app), ("type", &b.rtype)] {
+                crate::safe::path_name(&format!("resource {} {what}", b.tag), v)
+                    .map_err(|e| format!("{}: {e}", dfile.display()))?;
+            }
+        }
+        let ufile = d.join("unowned-files.txt");
+        let unowned = match (read_opt(&ufile), lkroot.as_deref()) {
+            (Some(t), Some(lk)) => parse_unowned(&ufile, &t, lk)?,
+            (Some(_), None) => {
+                guesses.push(format!(
+                    "{name}: unowned-files.txt without a manifest naming $LKROOT: not recreated"
+                ));
+                vec![]
+            }
+            (None, _) => vec![],
+        };
         caps.push(NodeCap {
             name,
             dir: d,
@@ -527,7 +623,7 @@ fn read_capture(
             packages,
             version,
             running,
-            lkroot,
+            unowned,
         });
     }
     let mut seen = BTreeSet::new();
@@ -590,6 +686,39 @@ fn create(from: &Path, dir: &Path, opt: &BTreeMap<String, String>) -> i32 {
         Ok(c) => c,
         Err(e) => return die(&format!("refused: {e}")),
     };
+    let cluster = opt.get("cluster").cloned().unwrap_or_else(|| {
+        from.canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "twin".into())
+    });
+    // lk_cluster becomes a folder of the reports (W6): the same rule as the playbooks'.
+    if let Err(e) = crate::safe::path_name(
+        "cluster name (--cluster, else the capture folder's name)",
+        &cluster,
+    ) {
+        return die(&format!("refused: {e}"));
+    }
+    let vars: Value = match read_opt(&from.join("vars.json")) {
+        Some(t) => match serde_json::from_str(&t) {
+            Ok(v @ Value::Object(_)) => match capture_vars(&v, &mut guesses) {
+                Ok(v) => v,
+                Err(e) => {
+                    return die(&format!(
+                        "refused: {}: {e}",
+                        from.join("vars.json").display()
+                    ))
+                }
+            },
+            _ => {
+                return die(&format!(
+                    "refused: {}:1: not a JSON object of inventory variables",
+                    from.join("vars.json").display()
+                ))
+            }
+        },
+        None => json!({}),
+    };
     // Everything is read before anything is written: a refused capture leaves no half twin.
     if dir.exists()
         && fs::read_dir(dir)
@@ -642,24 +771,6 @@ fn create(from: &Path, dir: &Path, opt: &BTreeMap<String, String>) -> i32 {
     if let Err(e) = lock(&meta) {
         return die(&e.to_string());
     }
-    let cluster = opt.get("cluster").cloned().unwrap_or_else(|| {
-        from.canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "twin".into())
-    });
-    let vars: Value = match read_opt(&from.join("vars.json")) {
-        Some(t) => match serde_json::from_str(&t) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
-                return die(&format!(
-                    "refused: {}:1: not a JSON object of inventory variables",
-                    from.join("vars.json").display()
-                ))
-            }
-        },
-        None => json!({}),
-    };
     let inv_path = opt
         .get("inventory")
         .map(PathBuf::from)
@@ -689,6 +800,70 @@ fn create(from: &Path, dir: &Path, opt: &BTreeMap<String, String>) -> i32 {
         .unwrap()
     );
     0
+}
+
+/// The procedure variables a capture may carry into the twin's inventory: those
+/// playbooks/capture.yml records (its lk_capture_procedure_vars). Anything else (ansible_*
+/// connection settings, paths, lk_node_env) would act on the controller, where the twin runs.
+pub const CAPTURE_VARS: &[&str] = &[
+    "lk_target_version",
+    "lk_recovery_kits",
+    "lk_install_jre",
+    "lk_allow_reinstall",
+    "lk_restore_config",
+    "lk_quorum",
+    "lk_start_after",
+    "lk_stepping_versions",
+    "lk_allow_selinux_permissive",
+    "lk_min_free_mb",
+    "lk_preflight_skip",
+    "lk_preflight_fail_on",
+    "lk_required_packages",
+    "lk_datakeeper_mirrors",
+    "lk_switch_to",
+    "lk_resource_wait",
+    "lk_backup_keep",
+    "lk_verify_retries",
+    "lk_verify_delay",
+];
+
+/// vars.json as the twin's inventory may hold it (issue 28 S1). Ansible templates every
+/// inventory value, so capture data must never reach it as a template: a key or string anywhere
+/// in a value holding a Jinja delimiter (`{{`, `{%`, `{#`) refuses the capture (no real run's
+/// variable holds one: capture.yml records values after templating). Keys outside
+/// [`CAPTURE_VARS`] are left out, each reported.
+pub fn capture_vars(v: &Value, guesses: &mut Vec<String>) -> Result<Value, String> {
+    fn jinja(v: &Value) -> Option<String> {
+        let bad = |s: &str| ["{{", "{%", "{#"].iter().any(|d| s.contains(d));
+        match v {
+            Value::String(s) if bad(s) => Some(s.clone()),
+            Value::Array(a) => a.iter().find_map(jinja),
+            Value::Object(o) => o
+                .iter()
+                .find_map(|(k, x)| if bad(k) { Some(k.clone()) } else { jinja(x) }),
+            _ => None,
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (k, x) in v.as_object().into_iter().flatten() {
+        // The real run's saved setup configuration is a path on the real nodes (see inventory).
+        if k == "lk_setup_config" {
+            continue;
+        }
+        if !CAPTURE_VARS.contains(&k.as_str()) {
+            guesses.push(format!(
+                "vars.json: {k:?} is not a procedure variable a capture records: left out of the twin's inventory"
+            ));
+            continue;
+        }
+        if let Some(s) = jinja(x) {
+            return Err(format!(
+                "{k} holds a Jinja template ({s:?}): capture data is never templated; remove it from vars.json (or give the value with -e)"
+            ));
+        }
+        out.insert(k.clone(), x.clone());
+    }
+    Ok(Value::Object(out))
 }
 
 fn inventory(cluster: &str, nodes: &[Value], vars: &Value, media: Option<&str>) -> Value {
@@ -792,7 +967,11 @@ fn make_twin_node(
     match read_opt(&c.dir.join("license-files.txt")) {
         Some(t) => {
             for l in t.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if l.contains('/') || l == ".." || l == "." {
+                if !crate::safe::is_path_name(l) {
+                    guesses.push(format!(
+                        "{}: license file name {l:?} cannot be a file name in the twin: left out",
+                        c.name
+                    ));
                     continue;
                 }
                 fs::write(
@@ -1036,41 +1215,24 @@ fn mirrors_from_capture(c: &NodeCap, node: &mut Node, guesses: &mut Vec<String>)
 /// media, site scripts): recreated as placeholders of the captured size, so the twin's rpm -qf and
 /// rmlk see them. Files lksim itself keeps there (its commands, config) are left alone.
 fn unowned_files(c: &NodeCap, root: &Path, guesses: &mut Vec<String>) -> std::io::Result<()> {
-    let Some(text) = read_opt(&c.dir.join("unowned-files.txt")) else {
-        return Ok(());
-    };
-    let Some(cap_lk) = c.lkroot.as_deref() else {
-        guesses.push(format!(
-            "{}: unowned-files.txt without a manifest naming $LKROOT: not recreated",
-            c.name
-        ));
-        return Ok(());
-    };
+    use std::io::Write;
     let mut made = 0;
-    for l in text.lines() {
-        let Some((size, path)) = l.trim().split_once(' ') else {
-            continue;
-        };
-        let (Ok(size), Some(rel)) = (
-            size.parse::<usize>(),
-            path.strip_prefix(cap_lk).and_then(|p| p.strip_prefix('/')),
-        ) else {
-            continue;
-        };
-        if rel.split('/').any(|x| x == ".." || x.is_empty()) {
-            continue;
-        }
+    for (size, rel) in &c.unowned {
         let dest = lkroot(root).join(rel);
-        if dest.exists() {
+        if fs::symlink_metadata(&dest).is_ok() {
             continue;
         }
         if let Some(d) = dest.parent() {
             fs::create_dir_all(d)?;
         }
-        let mut body =
-            b"lksim twin: placeholder for a file no package owned on the captured node\n".to_vec();
-        body.resize(size, b'#');
-        fs::write(&dest, body)?;
+        let head = b"lksim twin: placeholder for a file no package owned on the captured node\n";
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&dest)?;
+        // Sparse: the header, then the captured size by set_len (W5: never allocated).
+        f.write_all(&head[..head.len().min(*size as usize)])?;
+        f.set_len(*size)?;
         made += 1;
     }
     if made > 0 {

@@ -253,7 +253,11 @@ pub fn lock_dest(dest: &Path, create: bool) -> Result<Option<rfs::Lock>, Failure
     }
     rfs::lock(&path, Duration::from_secs(120))
         .map(Some)
-        .map_err(|e| Failure::new(format!("cannot lock {}: {e}", path.display())))
+        .map_err(|e| {
+            Failure::new(rfs::lock_failure(&e, &path, || {
+                format!("cannot lock {}: {e}", path.display())
+            }))
+        })
 }
 
 /// Temp files of interrupted earlier runs (`.<name>.lkops-tmp.<pid>`), whatever the target name.
@@ -338,6 +342,17 @@ pub fn config_files(lkroot: &Path, defaults_file: &Path) -> Result<Vec<(String, 
     }
     let mut out = vec![];
     walk(&lkroot.join("config"), lkroot, &mut out)?;
+    // lkbackup -c also archives the created resources' configuration files (issue 28 D1): a
+    // change there is a configuration change, so the newest backup no longer holds it.
+    for f in resource_conf_files(lkroot)? {
+        let rel = f
+            .strip_prefix(lkroot)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .into_owned();
+        let h = rfs::sha256_file(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        out.push((rel, h));
+    }
     out.sort();
     match rfs::sha256_file(defaults_file) {
         // Labelled, not by its path: the fingerprint is about content, wherever the file lives.
@@ -345,6 +360,38 @@ pub fn config_files(lkroot: &Path, defaults_file: &Path) -> Result<Vec<(String, 
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("cannot read {}: {e}", defaults_file.display())),
     }
+    Ok(out)
+}
+
+/// The resources' configuration files lkbackup archives with `config/`:
+/// `<lkroot>/subsys/<app>/resources/<type>/*.conf` (regular files; a missing level is none).
+pub fn resource_conf_files(lkroot: &Path) -> Result<Vec<PathBuf>, String> {
+    fn dirs(d: &Path) -> Result<Vec<PathBuf>, String> {
+        match fs::read_dir(d) {
+            Ok(rd) => Ok(rd.flatten().map(|e| e.path()).collect()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(vec![])
+            }
+            Err(e) => Err(format!("cannot read {}: {e}", d.display())),
+        }
+    }
+    let mut out = vec![];
+    for app in dirs(&lkroot.join("subsys"))? {
+        for ty in dirs(&app.join("resources"))? {
+            for f in dirs(&ty)? {
+                let regular = fs::symlink_metadata(&f).is_ok_and(|m| m.is_file());
+                if regular && f.extension().is_some_and(|x| x == "conf") {
+                    out.push(f);
+                }
+            }
+        }
+    }
+    out.sort();
     Ok(out)
 }
 
@@ -359,8 +406,9 @@ pub fn fingerprint_of(files: &[(String, String)]) -> String {
 }
 
 /// The configuration fingerprint: sha256 over the sorted relative paths and content digests of
-/// the configuration files under `<lkroot>/config` (archives and volatile files excluded) plus
-/// the defaults file. Read-only.
+/// the configuration files under `<lkroot>/config` (archives and volatile files excluded), the
+/// resources' configuration files ([`resource_conf_files`]) and the defaults file: what
+/// `lkbackup -c` archives. Read-only.
 pub fn fingerprint(lkroot: &Path, defaults_file: &Path) -> Result<String, String> {
     config_files(lkroot, defaults_file).map(|f| fingerprint_of(&f))
 }
@@ -553,7 +601,22 @@ impl DestDir {
             .is_ok_and(|m| m.file_type().is_dir() && m.dev() == st.st_dev && m.ino() == st.st_ino)
     }
 
+    /// `name` when it is one entry of this directory ([`rfs::is_entry_name`]): every call here
+    /// is relative to the descriptor, and a name read back from the records (`../../x`, an
+    /// absolute path) must never reach outside it (issue 28 S4's class).
+    fn entry<'a>(&self, name: &'a str) -> io::Result<&'a str> {
+        if rfs::is_entry_name(name) {
+            Ok(name)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?} is not a file name in {}", self.path.display()),
+            ))
+        }
+    }
+
     fn open_file(&self, name: &str, flags: OFlag, mode: u32) -> io::Result<File> {
+        let name = self.entry(name)?;
         nix::fcntl::openat(
             &self.fd,
             name,
@@ -567,6 +630,7 @@ impl DestDir {
     /// Write what `input` yields to `name` atomically (a `.<name>.lkops-tmp.<pid>` temp, fsync,
     /// renameat, fsync of the directory), mode `mode`; the sha256 of what was written.
     pub fn put(&self, name: &str, input: &mut dyn Read, mode: u32) -> io::Result<String> {
+        let name = self.entry(name)?;
         let tmp = format!(".{name}{TMP_MARK}{}", std::process::id());
         let _ = nix::unistd::unlinkat(&self.fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
         let result = (|| {
@@ -705,6 +769,7 @@ impl DestDir {
 
     /// Remove `name` from the directory (absent is fine).
     pub fn remove(&self, name: &str) -> io::Result<()> {
+        let name = self.entry(name)?;
         match nix::unistd::unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => Ok(()),
             Err(e) => Err(e.into()),
@@ -1092,6 +1157,60 @@ mod tests {
         assert_eq!(f1, PINNED_FP);
         fs::rename(lk.join("config/sub/x"), lk.join("config/sub/y")).unwrap();
         assert_ne!(fingerprint(&lk, &def).unwrap(), f1);
+    }
+
+    /// Issue 28 D1: the fingerprint covered config/ and the defaults file only, but lkbackup -c
+    /// also archives the resources' .conf files; a change there was called "current".
+    #[test]
+    fn d1_a_changed_resource_conf_file_changes_the_fingerprint() {
+        let d = tmpdir("d1fp");
+        let lk = d.join("lk");
+        fs::create_dir_all(lk.join("config")).unwrap();
+        fs::write(lk.join("config/hierarchy.json"), "h").unwrap();
+        let conf_dir = lk.join("subsys/gen/resources/app");
+        fs::create_dir_all(&conf_dir).unwrap();
+        fs::write(conf_dir.join("app1.conf"), "TAG=app1\nID=a\n").unwrap();
+        let def = d.join("LifeKeeper");
+        fs::write(&def, "A=1\n").unwrap();
+        let f0 = fingerprint(&lk, &def).unwrap();
+        fs::write(conf_dir.join("app1.conf"), "TAG=app1\nID=b\n").unwrap();
+        let f1 = fingerprint(&lk, &def).unwrap();
+        assert_ne!(
+            f1, f0,
+            "a changed resource .conf must change the fingerprint"
+        );
+        fs::write(conf_dir.join("app2.conf"), "TAG=app2\n").unwrap();
+        assert_ne!(
+            fingerprint(&lk, &def).unwrap(),
+            f1,
+            "a new resource .conf too"
+        );
+        // Files lkbackup does not archive stay out.
+        let f2 = fingerprint(&lk, &def).unwrap();
+        fs::write(conf_dir.join("notes.txt"), "x").unwrap();
+        assert_eq!(fingerprint(&lk, &def).unwrap(), f2);
+    }
+
+    /// Issue 28 S4's class in backup_dir: names read back from the records (an archive a planted
+    /// or damaged lkops-backups.json lists) were removed relative to the directory without a
+    /// check, so `../victim` deleted a file beside it.
+    #[test]
+    fn s4_a_recorded_name_outside_backup_dir_is_never_removed_or_written() {
+        let d = tmpdir("s4dest");
+        let dest = d.join("backups");
+        fs::create_dir_all(&dest).unwrap();
+        let victim = d.join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let dir = DestDir::open(&dest).unwrap();
+        let abs = victim.display().to_string();
+        for name in ["../victim", abs.as_str(), "", ".", ".."] {
+            assert!(dir.remove(name).is_err(), "{name:?}");
+            assert!(dir.put_bytes(name, b"x", 0o600).is_err(), "{name:?}");
+            assert!(dir.read(name).is_err(), "{name:?}");
+        }
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        dir.put_bytes("ok.tar.gz", b"x", 0o600).unwrap();
+        dir.remove("ok.tar.gz").unwrap();
     }
 
     #[test]

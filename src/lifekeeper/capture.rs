@@ -243,35 +243,49 @@ pub fn redact_defaults(text: &str, keys: &[String]) -> (String, Vec<String>, Vec
     let mut found = vec![];
     let mut secrets = vec![];
     let mut out = String::new();
-    for line in text.split_inclusive('\n') {
-        let body = line.trim_end_matches('\n');
+    // The value of an assignment is the shell word after `=`, read as `sh` reads it: quotes and
+    // a backslash-newline carry it over line ends (issue 28 S5), so the whole word is replaced,
+    // not just its first line.
+    let mut pos = 0;
+    while pos < text.len() {
+        let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
+        let body = text[pos..line_end].trim_end_matches('\n');
         let t = body.trim_start();
         let t2 = t.strip_prefix("export ").unwrap_or(t).trim_start();
         let hit = keys.iter().find(|k| {
             t2.strip_prefix(k.as_str())
                 .is_some_and(|rest| rest.starts_with('='))
         });
-        match hit {
-            Some(k) => {
-                let eq = body.find('=').unwrap_or(body.len());
-                let value = body[eq + 1..].trim();
-                let unq = value.trim_matches(['"', '\'']);
-                for v in [value, unq] {
-                    if v.len() >= 3 && !secrets.iter().any(|s: &String| s == v) {
-                        secrets.push(v.to_string());
-                    }
-                }
-                if !found.contains(k) {
-                    found.push(k.clone());
-                }
-                out.push_str(&body[..=eq.min(body.len() - 1)]);
-                out.push_str(REDACTED);
-                if line.ends_with('\n') {
-                    out.push('\n');
-                }
+        let Some(k) = hit else {
+            out.push_str(&text[pos..line_end]);
+            pos = line_end;
+            continue;
+        };
+        let eq = pos + body.find('=').map_or(body.len(), |i| i + 1);
+        // `KEY= x` is not valid in a defaults file, but redacting `x` too is the safe reading.
+        let start = eq + text[eq..].len() - text[eq..].trim_start_matches([' ', '\t']).len();
+        let end = start + sh_word_end(&text[start..]);
+        let value = &text[start..end];
+        let unq: String = value.chars().filter(|c| !matches!(c, '"' | '\'')).collect();
+        // The word, its unquoted text, and each of its lines (a value spanning lines may be
+        // printed elsewhere one line at a time).
+        let mut cands = vec![value.to_string(), unq.clone()];
+        cands.extend(unq.lines().map(|l| l.trim().to_string()));
+        for v in cands {
+            if v.len() >= 3 && !secrets.contains(&v) {
+                secrets.push(v);
             }
-            None => out.push_str(line),
         }
+        if !found.contains(k) {
+            found.push(k.clone());
+        }
+        out.push_str(&text[pos..start]);
+        out.push_str(REDACTED);
+        // What follows the word on its last line (blanks, a `# comment`) is kept; the rest of
+        // the text is scanned on from there.
+        let rest_end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+        out.push_str(&text[end..rest_end]);
+        pos = rest_end;
     }
     // Also catch keys the line scan missed (e.g. `A=1 B=secret` on one line): the parser's view.
     if let Ok(f) = defaults_file::parse(text) {
@@ -291,6 +305,38 @@ pub fn redact_defaults(text: &str, keys: &[String]) -> (String, Vec<String>, Vec
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let out = scrub(&out, &secrets);
     (out, found, secrets)
+}
+
+/// Length in bytes of the shell word at the start of `s`: it ends at an unquoted blank or newline;
+/// single quotes, double quotes (with their backslash escapes) and a backslash outside quotes
+/// (a backslash-newline included) continue it, over line ends too. An unterminated quote runs
+/// to the end of `s` (so everything after it is treated as the value: redacting too much is
+/// safe, too little is not).
+fn sh_word_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b'\n' => return i,
+            b'\\' => i += 2,
+            b'\'' => {
+                i += 1;
+                while i < b.len() && b[i] != b'\'' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    b.len()
 }
 
 pub fn scrub(text: &str, secrets: &[String]) -> String {
@@ -556,6 +602,38 @@ mod tests {
         assert_eq!(found, vec!["SECRET_KEY".to_string(), "TOKEN".to_string()]);
         assert!(secrets.contains(&"canary-Xy1".to_string()));
         assert_eq!(scrub("x canary-Xy1 y", &secrets), "x <redacted> y");
+    }
+
+    /// Issue 28 S5: a quoted value spanning two lines (valid sh) was replaced on its first line
+    /// only; the rest reached defaults.txt, the result and the controller.
+    #[test]
+    fn s5_a_quoted_value_spanning_lines_is_redacted_whole() {
+        let keys = ["SECRET_KEY".to_string(), "TOKEN".to_string()];
+        let text = "A=1\nSECRET_KEY=\"first-half\nsecond-half-Zq9\" # site key\nB=2\nTOKEN='one\ntwo-Kx7\nthree-Kx7'\nC=3\nexport TOKEN=tail\\\ncontinued-Mm4\n";
+        let (out, found, secrets) = redact_defaults(text, &keys);
+        assert_eq!(
+            out,
+            "A=1\nSECRET_KEY=<redacted> # site key\nB=2\nTOKEN=<redacted>\nC=3\nexport TOKEN=<redacted>\n"
+        );
+        for leak in [
+            "first-half",
+            "second-half",
+            "two-Kx7",
+            "three-Kx7",
+            "continued-Mm4",
+        ] {
+            assert!(!out.contains(leak), "{leak} leaked: {out}");
+        }
+        assert_eq!(found, keys.to_vec());
+        // Each line of the value is scrubbed from every other captured text too.
+        assert_eq!(
+            scrub("log: second-half-Zq9 and three-Kx7", &secrets),
+            "log: <redacted> and <redacted>"
+        );
+        // An unterminated quote: everything after it is taken as the value (too much, never too
+        // little).
+        let (out, _, _) = redact_defaults("SECRET_KEY=\"open\nrest-of-file\n", &keys);
+        assert_eq!(out, "SECRET_KEY=<redacted>");
     }
 
     #[test]

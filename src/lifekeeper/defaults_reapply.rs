@@ -58,8 +58,11 @@ impl Reapplied {
 pub fn lock(dest: &Path) -> Result<fs::Lock, Failure> {
     let id = fs::sha256_bytes(dest.display().to_string().as_bytes());
     let path = std::env::temp_dir().join(format!(".lkops-defaults-merge-{}.lock", &id[..16]));
-    fs::lock(&path, std::time::Duration::from_secs(120))
-        .map_err(|e| Failure::new(format!("cannot lock {}: {e}", dest.display())))
+    fs::lock(&path, std::time::Duration::from_secs(120)).map_err(|e| {
+        Failure::new(fs::lock_failure(&e, &path, || {
+            format!("cannot lock {}: {e}", dest.display())
+        }))
+    })
 }
 
 /// The three files of a merge: the saved site file, the file to rewrite, the optional pristine

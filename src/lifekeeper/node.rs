@@ -112,15 +112,10 @@ pub fn in_status(runner: &Runner, lkroot: &Path) -> Result<Option<String>, Failu
 }
 
 /// Whether a node name can be part of a file name (lk_backup's archives, lk_upgrade's journal,
-/// saved defaults and setup logs): letters, digits, `-`, `.` and `_`, at most 253 bytes, not
-/// starting with `-` or `.`.
+/// saved defaults and setup logs, lk_capture's DEST/<node>): the one path-name rule,
+/// [`crate::runtime::fs::is_path_name`].
 pub fn check(h: &str) -> Result<(), String> {
-    let ok = !h.is_empty()
-        && h.len() <= 253
-        && !h.starts_with(['-', '.'])
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-    if ok {
+    if crate::runtime::fs::is_path_name(h) {
         Ok(())
     } else {
         Err(format!(

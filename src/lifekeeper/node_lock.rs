@@ -57,11 +57,14 @@ pub fn path(lkroot: &Path) -> Result<PathBuf, Failure> {
 pub fn take(lkroot: &Path, module: &str, wait: Duration) -> Result<rfs::Lock, Failure> {
     let path = path(lkroot)?;
     rfs::lock(&path, wait).map_err(|e| {
-        Failure::new(format!(
-            "{module}: another lkops module is changing this node ({} held for more than {} s): {e}; rerun when it has finished",
-            path.display(),
-            wait.as_secs()
-        ))
+        let why = rfs::lock_failure(&e, &path, || {
+            format!(
+                "another lkops module is changing this node ({} held for more than {} s): {e}; rerun when it has finished",
+                path.display(),
+                wait.as_secs()
+            )
+        });
+        Failure::new(format!("{module}: {why}"))
     })
 }
 

@@ -145,7 +145,7 @@ impl Module for CaptureModule {
             node: p.node.clone(),
         };
         ctx.progress("capturing (read-only)");
-        let cap = capture::gather(&ctx.runner, &spec);
+        let mut cap = capture::gather(&ctx.runner, &spec);
         if let Err(e) = crate::lifekeeper::node::check(&cap.node) {
             return Err(Failure::new(format!(
                 "{e} (read from {}), so it cannot name the capture directory; pass node",
@@ -165,6 +165,12 @@ impl Module for CaptureModule {
         if let Some(dest) = &p.dest {
             let dir = dest.join(&cap.node);
             let plan = plan_dir(&dir, &files)?;
+            for n in &plan.ignored {
+                cap.warnings.push(format!(
+                    "{}/manifest.json lists {n:?}, which is not a file name of that directory: left alone (a planted manifest?)",
+                    dir.display()
+                ));
+            }
             changed = plan.changed();
             the_diff = Some(diff::text(
                 &dir.display().to_string(),
@@ -339,6 +345,8 @@ fn stable_manifest(bytes: &[u8]) -> Option<Value> {
 struct DirPlan {
     write: Vec<String>,
     remove: Vec<String>,
+    /// Names the old manifest lists that are not plain file names of the directory (ignored).
+    ignored: Vec<String>,
     before_listing: String,
     after_listing: String,
 }
@@ -359,7 +367,11 @@ fn plan_dir(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<DirPlan, Fa
         }
     }
     let old_manifest = std::fs::read(dir.join("manifest.json")).ok();
-    // Files an earlier capture wrote (and only those) may be removed.
+    // Files an earlier capture wrote (and only those) may be removed. The manifest is data that
+    // anyone who could write DEST may have planted (its default is under world-writable /var/tmp,
+    // and this module runs as root): a name that is not one plain file name of this directory
+    // (the one path-name rule) is never touched, and said so.
+    let mut ignored = vec![];
     let old_files: Vec<String> = old_manifest
         .as_deref()
         .and_then(|b| serde_json::from_slice::<Value>(b).ok())
@@ -381,7 +393,16 @@ fn plan_dir(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<DirPlan, Fa
             );
             names
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| {
+            let ok = fs::is_path_name(n);
+            if !ok {
+                ignored.push(n.clone());
+            }
+            ok
+        })
+        .collect();
     let mut write = vec![];
     let mut before = String::new();
     for (name, content) in files {
@@ -424,6 +445,7 @@ fn plan_dir(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<DirPlan, Fa
     Ok(DirPlan {
         write,
         remove,
+        ignored,
         before_listing: before,
         after_listing: after,
     })

@@ -250,6 +250,48 @@ impl Drop for InheritedSecret {
     }
 }
 
+/// The one rule for a name that becomes a component of a path (a node or cluster name in a
+/// capture, backup or report directory, a file name read back from a manifest): letters, digits,
+/// `-`, `.` and `_`, at most 253 bytes, not starting with `-` or `.`. So never empty, `.`, `..`,
+/// a `/`, an absolute path, a NUL, a newline or a quote: joined to a directory, such a name stays
+/// one entry of that directory. (The playbooks apply the same rule to lk_cluster, the role's
+/// lk_path_name_pattern.)
+pub fn is_path_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+}
+
+/// The containment rule for a name looked up in a directory we opened (a name we did not form,
+/// read back from a manifest or a listing; our temp files start with `.`): one component, so not
+/// empty, `.` or `..`, and no `/` or NUL. Weaker than [`is_path_name`], never weaker than this.
+pub fn is_entry_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// Whether a failed [`lock`] / [`lock_file`] means that another process holds the lock (and
+/// only then). Any other failure is the lock file itself (a read-only or full file system,
+/// permissions, a symbolic link): no other run is involved, and waiting will not help.
+pub fn lock_held(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// The one wording of a failed lock for every lock user: `held` (the caller's words for "another
+/// run holds it") when another process really holds it, else what went wrong with the lock file.
+pub fn lock_failure(e: &io::Error, path: &Path, held: impl FnOnce() -> String) -> String {
+    if lock_held(e) {
+        held()
+    } else {
+        format!(
+            "cannot create or lock the lock file {}: {e} (no other run holds it; fix this and rerun)",
+            path.display()
+        )
+    }
+}
+
 /// An exclusive advisory lock (flock) held until dropped. Two runs on the same node serialise.
 #[derive(Debug)]
 pub struct Lock {

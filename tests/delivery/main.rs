@@ -11,6 +11,7 @@ mod ansible_playbooks;
 mod collection;
 mod datakeeper_playbooks;
 mod dist;
+mod issue28_sec;
 mod playbooks;
 mod rehearse;
 mod salt;

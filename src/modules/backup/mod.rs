@@ -116,7 +116,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     short: "LifeKeeper configuration backups outside lkroot, with checksums, retention, verify and restore",
     description: &[
         "Takes a LifeKeeper configuration backup with C(lkbackup -c), copies it (and C(/etc/default/LifeKeeper)) into a directory outside lkroot, verifies the copy by sha256 and records it in C(SHA256SUMS) and a JSON manifest.",
-        "Idempotent: a read-only fingerprint of C(<lkroot>/config) and the defaults file is compared with the newest backup's; when equal nothing is taken.",
+        "Idempotent: a read-only fingerprint of C(<lkroot>/config), the resources' configuration files and the defaults file (what C(lkbackup -c) archives) is compared with the newest backup's; when equal nothing is taken.",
         "C(state=verified) checks every recorded backup against its checksum; C(state=restored) restores an archive with C(lkbackup -x -f) after verifying its checksum.",
     ],
     params: PARAMS,
@@ -130,7 +130,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     ),
     notes: &[
         "Never put O(backup_dir) under lkroot: C(rmlk) removes C(/opt/LifeKeeper/config), backups included. Such a O(backup_dir) is refused.",
-        "The configuration fingerprint is sha256 over the sorted relative paths and contents of the files under C(<lkroot>/config) (lkbackup's C(archive.*.tar.gz) files, lkops temp files, C(*.pid), C(*.lock) and the runtime marker C(LK_INITDONE) excluded) plus the defaults file.",
+        "The configuration fingerprint is sha256 over the sorted relative paths and contents of the files under C(<lkroot>/config) (lkbackup's C(archive.*.tar.gz) files, lkops temp files, C(*.pid), C(*.lock) and the runtime marker C(LK_INITDONE) excluded), of the resources' configuration files C(<lkroot>/subsys/*/resources/*/*.conf), plus the defaults file.",
         "Verify backups without lkops: C(cd DEST && sha256sum -c SHA256SUMS).",
         "C(state=restored) refuses while LifeKeeper runs (C($LKROOT/bin/lktest) exits 0; where lktest is missing, while C(lcdstatus -e) reads a status), in check mode too: switch the hierarchies away and stop LifeKeeper first, or use C(playbooks/restore.yml), which switches over, stops, restores, starts LifeKeeper again and waits for C($LKROOT/config/LK_INITDONE).",
         "After C(lkbackup -x) the restore counts as done only when every file the archive lists is on disk (C(opt/LifeKeeper/...) under lkroot, C(etc/default/LifeKeeper) at defaults_file); the archive holds the resources' configuration files too (field evidence), so they appear in C(would_restore). UNCONFIRMED: the member paths of a real lkbackup archive (lksim: relative to /, under the standard C(/opt/LifeKeeper)).",

@@ -72,7 +72,10 @@ pub(super) fn present(p: &Params, ctx: &Ctx) -> Result<Outcome, Failure> {
         Some(d) => Some(
             d.lock(LOCK, std::time::Duration::from_secs(120))
                 .map_err(|e| {
-                    Failure::new(format!("cannot lock {}: {e}", dest.join(LOCK).display()))
+                    let path = dest.join(LOCK);
+                    Failure::new(crate::runtime::fs::lock_failure(&e, &path, || {
+                        format!("cannot lock {}: {e}", path.display())
+                    }))
                 })?,
         ),
         None if exists => lock_dest(dest, false)?,

@@ -143,10 +143,9 @@ pub fn execute(
         _ => rfs::lock(&lock_path, Duration::from_secs(5)),
     };
     let _lock = locked.map_err(|e| {
-        Failure::new(format!(
-            "another lk_upgrade run holds {}: {e}",
-            lock_path.display()
-        ))
+        Failure::new(rfs::lock_failure(&e, &lock_path, || {
+            format!("another lk_upgrade run holds {}: {e}", lock_path.display())
+        }))
     })?;
     make_work_dir(&p.work_dir)?;
     let log_dir = p.backup_dir.clone().unwrap_or_else(|| p.work_dir.clone());
