@@ -17,6 +17,7 @@ mod defects_upgrade;
 mod docs;
 mod fault_matrix;
 mod info;
+mod plan;
 mod preflight;
 mod properties;
 mod resource;
