@@ -423,3 +423,41 @@ pub fn table(plan: &Plan) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The node copy is the document the playbooks wrote (to_nice_json(sort_keys=true)): sorted
+    /// keys, 4-space indent, a final newline; it reads back as the same plan.
+    #[test]
+    fn the_plan_file_is_the_playbooks_document() {
+        let text = "{\"status\": \"open\", \"cluster\": \"demo\", \"target_version\": \"9.6.1\", \"created\": \"2026-12-01T10:00:00Z\", \"nodes\": [{\"node\": \"node-a\", \"wave\": 1, \"version_before\": \"9.4.0\", \"home_tags\": [\"ip\"]}], \"homes\": {\"ip\": \"node-a\"}, \"node_file\": \"lkops-plan.demo.json\"}";
+        let r: Record = serde_json::from_str(text).unwrap();
+        let doc = document(&r);
+        assert!(
+            doc.starts_with("{\n    \"cluster\": \"demo\",\n    \"created\""),
+            "{doc}"
+        );
+        assert!(doc.ends_with("}\n"));
+        let keys: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("    \"") && !l.starts_with("     "))
+            .map(|l| l.trim().split('"').nth(1).unwrap())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(serde_json::from_str::<Record>(&doc).unwrap(), r);
+    }
+
+    #[test]
+    fn names_that_would_break_a_file_name_or_a_message_are_refused() {
+        for bad in ["", "-x", ".hidden", "a/b", "a b", "a\nb"] {
+            assert!(word("cluster", bad).is_err(), "{bad:?}");
+        }
+        for good in ["node-a", "demo_1", "クラスタ"] {
+            assert!(word("cluster", good).is_ok(), "{good:?}");
+        }
+    }
+}

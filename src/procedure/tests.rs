@@ -483,6 +483,35 @@ fn nothing_to_upgrade_records_no_plan_and_a_finished_resume_closes_it() {
     assert_eq!(rec.created, "t0");
 }
 
+/// The delivery test `setup_fault_then_rerun_resumes_the_plan_...` as a unit: node-b's upgrade
+/// fails after its standby (everything on node-a); the rerun with the recorded plan puts the IP
+/// back on node-b, its home before the first run; without the record its home would be node-a.
+#[test]
+fn a_failed_upgrade_then_a_rerun_returns_every_hierarchy_to_its_recorded_home() {
+    let spec = Spec {
+        n: 2,
+        hiers: vec![hier("ip", &[0, 1], Some(1)), hier("app", &[0, 1], Some(0))],
+    };
+    let w0 = spec.world(&[false, false], &[]);
+    let c = spec.facts(&w0);
+    let first = plan(&c, &params("t0"), None).unwrap();
+    let mut w = w0.clone();
+    for (wave, s) in steps(&first) {
+        if wave == 2 && matches!(s, Step::Upgrade { .. }) {
+            break; // setup fails on node-b: it stays at the old version
+        }
+        play(&spec, &c, &mut w, wave, &s);
+    }
+    assert_eq!(w.version, [TARGET, OLD]);
+    assert!(w.placement.values().all(|n| *n == 0), "{w:?}");
+    let c2 = spec.facts(&w);
+    let again = plan(&c2, &params("t1"), first.record.as_ref()).unwrap();
+    assert!(again.resumed);
+    assert_eq!(moves(&again), ["ip node-a->node-b w2 return"]);
+    let fresh = plan(&c2, &params("t1"), None).unwrap();
+    assert!(fresh.switchovers.is_empty(), "{:?}", moves(&fresh));
+}
+
 // ---- refusals -------------------------------------------------------------------------------
 
 /// A change to the full cluster's facts or inventory.
