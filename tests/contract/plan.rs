@@ -202,6 +202,61 @@ fn the_plan_is_kept_on_the_node_and_resumed_and_check_mode_writes_nothing() {
     assert_eq!(now, n["record"]);
 }
 
+/// A witness (no hierarchy) is upgraded in its wave with no switchover and never takes one; a
+/// DataKeeper mirror not in sync toward the node taking its hierarchy (paused here) is a wait of
+/// that standby, and the verify after each upgrade waits for the mirrors toward the node.
+#[test]
+fn a_witness_gets_no_switchover_and_an_unsynced_mirror_is_waited_for() {
+    let spec = json!([
+        {"tag": "/data", "id": "/data", "type": "filesys", "children": ["datarep-dk"]},
+        {"tag": "datarep-dk", "id": "/dev/md0", "app": "scsi", "type": "netraid"}
+    ]);
+    let c = Cluster::create(
+        "plan-witness",
+        &["node-a", "node-b", "node-c"],
+        "9.4.0",
+        &["--hierarchies", &spec.to_string(), "--witness", "node-c"],
+    );
+    let o = c
+        .node("node-a")
+        .lk("mirror_action", &["datarep-dk", "pause"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = plan(
+        json!({"facts": facts(&c), "order": ["node-a", "node-b", "node-c"],
+        "version": "9.6.1", "plan_dir": c.dir.join("plans")}),
+    );
+    assert_eq!(
+        moves(&v),
+        [
+            "/data node-a->node-b w1 upgrade",
+            "/data node-b->node-a w2 upgrade"
+        ],
+        "{v:#}"
+    );
+    let nodes = v["plan"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes[2]["witness"], true);
+    assert_eq!(nodes[2]["upgrade"], true);
+    let standby = &nodes[0]["upgrade_steps"][0];
+    assert_eq!(standby["step"], "standby");
+    assert_eq!(
+        standby["mirror_waits"],
+        json!([{"mirror": "datarep-dk", "target": "node-b"}]),
+        "{standby:#}"
+    );
+    // After each upgrade the mirror toward the node resyncs: its verify waits for it (node-b
+    // gave /data back to node-a in its own standby). The witness carries no mirror.
+    for (i, n) in ["node-a", "node-b"].iter().enumerate() {
+        let verify = &nodes[i]["upgrade_steps"][2];
+        assert_eq!(verify["step"], "verify");
+        assert_eq!(
+            verify["mirror_waits"],
+            json!([{"mirror": "datarep-dk", "target": n}]),
+            "{verify:#}"
+        );
+    }
+    assert_eq!(nodes[2]["upgrade_steps"][2]["mirror_waits"], json!([]));
+}
+
 /// A peer LifeKeeper lists that the inventory leaves out stops the plan, naming it; so does a
 /// node whose facts are missing. Nothing is written.
 #[test]
