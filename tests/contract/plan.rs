@@ -119,6 +119,12 @@ fn plans_the_playbooks_switchovers_for_the_two_and_three_node_shapes() {
         assert_eq!(v["record"]["status"], "open");
         assert_eq!(v["refused"], json!([]));
         let table = v["table"].as_array().unwrap();
+        let first = table[1].as_str().unwrap();
+        assert!(
+            first.starts_with("1     node-a  9.4.0 -> 9.6.1")
+                && first.contains(", upgrade, verify"),
+            "{table:#?}"
+        );
         assert!(
             table
                 .iter()
