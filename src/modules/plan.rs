@@ -89,6 +89,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "The standby calls name their tags: a hierarchy in service on no node (OSF everywhere) is left alone and listed in C(plan.unserved).",
         "A DataKeeper mirror not in sync toward the node taking its hierarchy is listed in the step's C(mirror_waits) (lk_resource waits for it, C(wait_for_mirror_sync)); after a node's upgrade its verify step waits for the mirrors toward it.",
         "A hierarchy that no peer can take (BACKUP C(------) and PRIMARY the node itself) refuses the plan, naming it.",
+        "A node whose LifeKeeper is not running refuses the plan (where its hierarchies are is unknown), unless an open plan is resumed and that node still needs its upgrade (it stopped half-way; lk_upgrade resumes it): then its peers show the placement, the plan's C(root_tags) say what it carries, and no hierarchy is planned onto it before its own wave.",
     ],
     examples: r#"
 - name: Read every node
@@ -112,7 +113,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("switchovers", "list", "success", "Every switchover the run makes, in order: tag, from, to, wave, stage (upgrade or return). The check-mode prediction.")
             .sample("[{\"tag\": \"app\", \"from\": \"node-a\", \"to\": \"node-b\", \"wave\": 1, \"stage\": \"upgrade\"}]"),
         Ret::new("gates", "list", "success", "Before each stage of each node: before, node, node_at, every_node_at, earlier_at (the stages the node, every node and every earlier node must have reached)."),
-        Ret::new("record", "dict", "success", "The plan as recorded (cluster, target_version, status open|closed, created, closed, nodes with wave, version_before, home_tags; homes), or null when there is nothing to upgrade and no open plan."),
+        Ret::new("record", "dict", "success", "The plan as recorded (cluster, target_version, status open|closed, created, closed, nodes with wave, version_before, home_tags, root_tags; homes), or null when there is nothing to upgrade and no open plan."),
         Ret::new("resumed", "bool", "success", "An open recorded plan is resumed (its homes and versions before are used)."),
         Ret::new("plan_file", "str", "always", "The plan file on this node.").sample("\"/var/backups/lifekeeper/lkops-plan.demo.json\""),
         Ret::new("refused", "list", "always", "Why the plan is refused (empty when it is not): node (or null) and reason."),

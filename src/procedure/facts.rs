@@ -91,6 +91,10 @@ pub struct NodeFacts {
 }
 
 impl NodeFacts {
+    /// LifeKeeper answered and its resources were read.
+    pub fn up(&self) -> bool {
+        self.lifekeeper.running && self.resources.is_some()
+    }
     pub fn resources(&self) -> &[Resource] {
         self.resources.as_deref().unwrap_or_default()
     }
@@ -177,7 +181,7 @@ impl Refusal {
 impl Cluster {
     /// The checks that stop a cluster before anything changes: every node of the inventory
     /// reported (an unreachable node's facts are missing), each under its LifeKeeper name,
-    /// with LifeKeeper running and its version known, and every peer LifeKeeper lists is a node
+    /// with its version known, and every peer LifeKeeper lists is a node
     /// of the inventory (a partial inventory would leave the cluster on mixed versions).
     pub fn refusals(&self) -> Vec<Refusal> {
         let mut out = vec![];
@@ -207,12 +211,8 @@ impl Cluster {
                     format!("the installed LifeKeeper version on {n} could not be read"),
                 ));
             }
-            if !f.lifekeeper.running || f.resources.is_none() {
-                out.push(Refusal::node(
-                    n,
-                    format!("LifeKeeper is not running on {n} (or its resources were not gathered): where its hierarchies are is unknown; start it and plan again"),
-                ));
-            }
+            // LifeKeeper not running (resources unknown): plan.rs decides (a resumed plan may go
+            // on with a node whose upgrade stopped half-way).
         }
         let mut seen = std::collections::BTreeSet::new();
         for n in &self.order {

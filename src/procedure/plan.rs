@@ -116,6 +116,28 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
         }
     }
     let decision = record::decide(found, &p.version, p.new_plan);
+    let resume = match &decision {
+        Decision::Resume(r) => Some(r),
+        _ => None,
+    };
+    // A node whose LifeKeeper is down: where its hierarchies are is unknown, so only a rerun of
+    // an open plan may go on with it, and only when that node still needs its upgrade (it
+    // stopped half-way: lk_upgrade resumes it); its peers show where the hierarchies are.
+    for n in &c.order {
+        let Some(f) = c.node(n) else { continue };
+        let pending = f
+            .lifekeeper
+            .version
+            .as_deref()
+            .is_some_and(|v| v != p.version);
+        let may_go_on = f.up() || (resume.is_some() && pending);
+        if !may_go_on {
+            refused.push(Refusal::node(
+                n,
+                format!("LifeKeeper is not running on {n} (or its resources were not gathered): where its hierarchies are is unknown; start it and plan again"),
+            ));
+        }
+    }
     if let Decision::OtherTarget(r) = &decision {
         refused.push(Refusal::cluster(format!(
             "cluster {} has an open plan for {} (recorded {}), not {}: finish it with that target version, or start over with a new plan (lk_new_plan)",
@@ -131,10 +153,6 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
         Decision::Resume(_) => (true, None),
         Decision::New { replaces } => (false, replaces.clone()),
         Decision::OtherTarget(_) => unreachable!("refused above"),
-    };
-    let resume = match &decision {
-        Decision::Resume(r) => Some(r),
-        _ => None,
     };
     // Homes: the resumed plan's, else where the hierarchies are in service now.
     let home_tags: BTreeMap<&str, Vec<String>> = c
@@ -171,6 +189,17 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
         None => version_now(n),
     };
     let mirrors_of = c.mirrors_of();
+    // The root hierarchies a node carries: as it shows them, or (LifeKeeper down) as recorded.
+    let roots_of = |m: &str| -> Vec<String> {
+        match c.node(m) {
+            Some(f) if f.up() => f.roots().map(|r| r.tag.clone()).collect(),
+            _ => resume
+                .and_then(|r| r.node(m))
+                .map(|x| x.root_tags.clone())
+                .unwrap_or_default(),
+        }
+    };
+    let up = |m: &str| c.node(m).is_some_and(|f| f.up());
     let mut resyncing = c.resyncing();
 
     let mut placement = placement_now.clone();
@@ -196,7 +225,7 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
                     homes.get(&r.tag).map(String::as_str),
                     dflt.as_deref(),
                     &settled,
-                    |m| c.node(m).is_some_and(|g| g.roots().any(|x| x.tag == r.tag)),
+                    |m| roots_of(m).contains(&r.tag),
                 );
                 let Some(to) = to else {
                     refused.push(Refusal::node(n, format!(
@@ -204,10 +233,17 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
                     )));
                     continue;
                 };
-                if !c
-                    .node(&to)
-                    .is_some_and(|g| g.roots().any(|x| x.tag == r.tag))
-                {
+                // A node down now runs again after its own upgrade wave (verified): only a move
+                // onto it before then would fail.
+                let later = c.order.iter().position(|x| *x == to).unwrap_or(0) + 1 > w.wave;
+                if !up(&to) && later {
+                    refused.push(Refusal::node(
+                        &to,
+                        format!("{}: LifeKeeper is not running on {to}, which would take it over while {n} is upgraded", r.tag),
+                    ));
+                    continue;
+                }
+                if !roots_of(&to).contains(&r.tag) {
                     refused.push(Refusal::node(
                         &to,
                         format!("{}: {to} has no resource {} to take it over (a witness, or the hierarchy is not extended there)", r.tag, r.tag),
@@ -282,9 +318,9 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
         // After an upgrade (and on a node already at the target, verified only), every mirror
         // of a hierarchy this node carries is in sync toward it before the cluster goes on.
         let mut verify_waits: Vec<MirrorWait> = vec![];
-        for r in &roots {
-            for m in mirrors_of.get(&r.tag).into_iter().flatten() {
-                if placement.get(&r.tag).map(String::as_str) != Some(n) {
+        for t in roots_of(n) {
+            for m in mirrors_of.get(&t).into_iter().flatten() {
+                if placement.get(&t).map(String::as_str) != Some(n) {
                     resyncing.remove(&(m.clone(), n.to_string()));
                     verify_waits.push(MirrorWait {
                         mirror: m.clone(),
@@ -379,6 +415,7 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
                     wave: np.wave,
                     version_before: np.version_before.clone(),
                     home_tags: np.home_tags.clone(),
+                    root_tags: roots_of(&np.node),
                 })
                 .collect(),
             homes: homes.clone(),

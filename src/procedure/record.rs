@@ -18,6 +18,10 @@ pub struct RecordNode {
     pub version_before: Option<String>,
     #[serde(default)]
     pub home_tags: Vec<String>,
+    /// Every root hierarchy the node carries (is extended to): a rerun that finds the node's
+    /// LifeKeeper down (its upgrade stopped half-way) still knows which hierarchies it can take.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -281,6 +281,15 @@ fn run(spec: &Spec, c: &Cluster, p: &Plan, w: &mut World) -> Vec<Switchover> {
     made
 }
 
+/// LifeKeeper down on `node`, as lk_info reports it: resources, comm paths, mirrors unknown.
+fn stop(c: &mut Cluster, node: &str) {
+    let f = c.facts.get_mut(node).unwrap();
+    f.lifekeeper.running = false;
+    f.resources = None;
+    f.comm_paths = None;
+    f.mirrors = None;
+}
+
 fn hier(tag: &str, nodes: &[usize], active: Option<usize>) -> Hier {
     Hier {
         tag: tag.into(),
@@ -512,6 +521,42 @@ fn a_failed_upgrade_then_a_rerun_returns_every_hierarchy_to_its_recorded_home() 
     assert!(fresh.switchovers.is_empty(), "{:?}", moves(&fresh));
 }
 
+/// A node whose LifeKeeper is down is refused, unless a rerun of an open plan finds it still
+/// needing its upgrade (it stopped half-way); a hierarchy is then never sent onto it before it
+/// runs again, and its recorded root tags say what it carries.
+#[test]
+fn a_node_down_goes_on_only_in_a_resumed_plan_while_its_upgrade_is_pending() {
+    let spec = Spec {
+        n: 3,
+        hiers: vec![hier("ip", &[0, 1, 2], Some(0))],
+    };
+    let w = spec.world(&[false, false, false], &[]);
+    let first = plan(&spec.facts(&w), &params("t0"), None).unwrap();
+    assert_eq!(first.record.as_ref().unwrap().nodes[1].root_tags, ["ip"]);
+    let mut c = spec.facts(&w);
+    stop(&mut c, "node-c");
+    let r = plan(&c, &params("t1"), None).unwrap_err();
+    assert!(r[0].reason.contains("not running on node-c"), "{r:?}");
+    let p = plan(&c, &params("t1"), first.record.as_ref()).unwrap();
+    assert_eq!(p.switchovers, first.switchovers);
+    assert!(!p.nodes[2].witness, "a node down is not claimed a witness");
+    // Down on node-b, which wave 1 would send the IP to: refused, naming node-b.
+    let mut c = spec.facts(&w);
+    stop(&mut c, "node-b");
+    let r = plan(&c, &params("t1"), first.record.as_ref()).unwrap_err();
+    assert!(
+        r.iter().any(|x| x.node.as_deref() == Some("node-b")
+            && x.reason
+                .contains("LifeKeeper is not running on node-b, which would take it over")),
+        "{r:?}"
+    );
+    // Down on a node already at the target: refused even when resumed.
+    let w2 = spec.world(&[false, false, true], &[]);
+    let mut c = spec.facts(&w2);
+    stop(&mut c, "node-c");
+    assert!(plan(&c, &params("t1"), first.record.as_ref()).is_err());
+}
+
 // ---- refusals -------------------------------------------------------------------------------
 
 /// A change to the full cluster's facts or inventory.
@@ -707,6 +752,7 @@ proptest! {
     fn a_rerun_from_any_recorded_stage_makes_the_rest_of_the_switchovers(
         (spec, at_target, resync) in spec_strategy(),
         cut in any::<prop::sample::Index>(),
+        down in any::<bool>(),
     ) {
         let w0 = spec.world(&at_target, &resync);
         let c = spec.facts(&w0);
@@ -719,7 +765,11 @@ proptest! {
             made.extend(play(&spec, &c, &mut w, *wave, s));
             all_served(&w, &w0);
         }
-        let c2 = spec.facts(&w);
+        let mut c2 = spec.facts(&w);
+        // The upgrade that failed there may have left LifeKeeper down on its node.
+        if let (true, Some((wave, Step::Upgrade { .. }))) = (down, all.get(cut)) {
+            stop(&mut c2, &name(wave - 1));
+        }
         let again = plan(&c2, &params("t1"), first.record.as_ref()).unwrap();
         prop_assert_eq!(again.resumed, first.record.is_some());
         prop_assert_eq!(&again.switchovers[..], &first.switchovers[made.len()..]);

@@ -13,7 +13,7 @@ pub struct Wave {
     pub node: String,
     /// Its installed version differs from the target.
     pub upgrade: bool,
-    /// It carries no hierarchy (no root resource at all).
+    /// It carries no hierarchy (no root resource at all; false when that is unknown).
     pub witness: bool,
 }
 
@@ -27,7 +27,8 @@ pub fn waves(c: &Cluster, target: &str) -> Vec<Wave> {
                 wave: i + 1,
                 node: n.clone(),
                 upgrade: f.and_then(|f| f.lifekeeper.version.as_deref()) != Some(target),
-                witness: f.is_none_or(|f| f.roots().next().is_none()),
+                // Unknown (LifeKeeper down) is not claimed a witness.
+                witness: f.is_some_and(|f| f.up() && f.roots().next().is_none()),
             }
         })
         .collect()
