@@ -4,6 +4,7 @@ pub mod backup;
 pub mod capture;
 pub mod defaults_merge;
 pub mod info;
+pub mod plan;
 pub mod preflight;
 pub mod resource;
 pub mod upgrade;
@@ -12,11 +13,12 @@ pub mod upgrade;
 mod tests {
     use crate::runtime::ModuleSpec;
 
-    fn specs() -> [&'static ModuleSpec; 6] {
+    fn specs() -> [&'static ModuleSpec; 7] {
         [
             &super::backup::SPEC,
             &super::defaults_merge::SPEC,
             &super::info::SPEC,
+            &super::plan::SPEC,
             &super::preflight::SPEC,
             &super::resource::SPEC,
             &super::upgrade::SPEC,

@@ -16,6 +16,8 @@ use crate::lifekeeper::mirrors;
 use crate::lifekeeper::node;
 use crate::lifekeeper::remote;
 use crate::lifekeeper::status::{self, Resource as Res, Status};
+// The one switchover rule (BACKUP, else PRIMARY), shared with the rolling-upgrade planner.
+use crate::procedure::targets::default_target;
 use crate::runtime::diff;
 use crate::runtime::time;
 use crate::runtime::{
@@ -706,7 +708,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
             explicit => {
                 let target = match explicit {
                     Some(t) => t.to_string(),
-                    None => match default_target(here, &me) {
+                    None => match default_target(&here.primary, here.backup.as_deref(), &me) {
                         Some(t) => t,
                         None if out_here => continue,
                         None => {
@@ -798,13 +800,6 @@ fn remove_cmds(p: &Params, st: &Status, root: &str) -> Vec<Cmd> {
         })
         .map(|leaf| perform_action(&p.lkroot, p, &leaf.tag, "remove"))
         .collect()
-}
-
-/// The node a hierarchy goes to by default: BACKUP, or PRIMARY when BACKUP is `------`.
-fn default_target(r: &Res, me: &str) -> Option<String> {
-    r.backup
-        .clone()
-        .or_else(|| (r.primary != me).then(|| r.primary.clone()))
 }
 
 fn served_anywhere(view: &View, root: &str) -> bool {
@@ -1421,9 +1416,16 @@ mod tests {
     fn lowest_priority_node_defaults_to_primary_and_refuses_without_any_target() {
         let mut b = view().peers["node-b"].clone().unwrap();
         let r = b.resource("ip").unwrap().clone();
-        assert_eq!(default_target(&r, "node-b").as_deref(), Some("node-a"));
+        assert_eq!(
+            default_target(&r.primary, r.backup.as_deref(), "node-b").as_deref(),
+            Some("node-a")
+        );
         b.resources[2].primary = "node-b".into();
-        assert_eq!(default_target(&b.resources[2], "node-b"), None);
+        let r = &b.resources[2];
+        assert_eq!(
+            default_target(&r.primary, r.backup.as_deref(), "node-b"),
+            None
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod docs;
 mod fault_matrix;
 mod info;
 mod issue28_sec;
+mod plan;
 mod preflight;
 mod properties;
 mod resource;

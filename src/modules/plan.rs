@@ -1,0 +1,464 @@
+//! lk_plan: the rolling-upgrade planner (src/procedure/) as a module (issue 26).
+//!
+//! facts (the lk_info result of every node, passed in; the plan recorded on this node, read from
+//! `plan_dir`) -> the pure plan (`procedure::plan`) -> apply: with `persist`, the plan is written
+//! on this node (atomically, mode 0600), so a rerun resumes it without Python on the node. It
+//! runs no LifeKeeper command and changes no cluster: check mode computes the same plan and
+//! writes nothing.
+
+use crate::procedure::{
+    self, record, Cluster, NodeFacts, Params as PlanParams, Plan, Record, Step,
+};
+use crate::runtime::{diff, fs as rfs, time};
+use crate::runtime::{Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const PARAMS: &[Param] = &[
+    Param::new(
+        "facts",
+        Kind::Dict,
+        "The lk_info result of every node of the cluster, by inventory host name (a registered result as it is: lifekeeper, resources, comm_paths, mirrors are read). A node of I(order) without facts (unreachable) refuses the plan.",
+    )
+    .required(),
+    Param::new(
+        "order",
+        Kind::List,
+        "The cluster's nodes in inventory order: wave k upgrades the k-th. Every peer LifeKeeper lists (comm paths, PRIMARY and BACKUP of the hierarchies) must be one of them, or the plan is refused naming the missing node.",
+    )
+    .required(),
+    Param::new("version", Kind::Str, "The target LifeKeeper version, e.g. C(9.6.1).").required(),
+    Param::new(
+        "switch_to",
+        Kind::Str,
+        "The node every upgraded node's hierarchies go to (lk_switch_to). Default: the hierarchy's home node when already upgraded, else its BACKUP (else PRIMARY) when upgraded, else another upgraded node it is extended to, else its BACKUP (else PRIMARY).",
+    ),
+    Param::new(
+        "record",
+        Kind::Dict,
+        "A recorded plan (e.g. the controller's copy). With the copy on this node (I(plan_dir)) the newest wins (of equal age a closed one); an open plan for I(version) is resumed.",
+    ),
+    Param::new(
+        "new_plan",
+        Kind::Bool,
+        "Replace an open recorded plan with a new one (kept beside it as C(lkops-plan.<cluster>.<created>.replaced.json) when persisted).",
+    )
+    .default("false"),
+    Param::new(
+        "cluster",
+        Kind::Str,
+        "The cluster's name (lk_cluster): names the plan file C(lkops-plan.<cluster>.json).",
+    )
+    .default("\"default\""),
+    Param::new(
+        "plan_dir",
+        Kind::AbsPath,
+        "Where the plan is kept on this node (next to the backups, outside lkroot).",
+    )
+    .default("\"/var/backups/lifekeeper\""),
+    Param::new(
+        "persist",
+        Kind::Bool,
+        "Write the plan to I(plan_dir) (atomically, mode 0600; the directory is created 0700). Unchanged plans are not rewritten. False: only read.",
+    )
+    .default("false"),
+];
+
+pub static SPEC: ModuleSpec = ModuleSpec {
+    name: "lk_plan",
+    short: "Plan the rolling upgrade of a LifeKeeper cluster (waves, switchovers, gates), read-only",
+    description: &[
+        "From the lk_info facts of every node of a cluster, the inventory order and the target version, returns the whole rolling upgrade as data: the waves (wave k upgrades the k-th node), each node's steps (standby with its targets and lk_resource calls, upgrade, verify, return), every switchover of every hierarchy in order (tag, from, to, wave, stage), the gates, and the plan record a rerun resumes.",
+        "A hierarchy goes, while its node is upgraded, to a node not upgraded after it (its home when that is upgraded already, else its default target BACKUP/PRIMARY, else another upgraded node it is extended to), so it is switched at most twice (away and back) and never when its home needs no upgrade; the same default target rule as lk_resource.",
+        "The plan covers the cluster as LifeKeeper knows it: a peer that the nodes list but I(order) lacks, or a node whose facts are missing, refuses the plan (failed) before anything changes, naming the node.",
+        "It runs no command on the cluster. With I(persist) it writes the plan on this node; a rerun reads it back and resumes it.",
+    ],
+    params: PARAMS,
+    check_mode: (
+        Support::Full,
+        "Computes the same plan; reports whether the plan file would be written, and writes nothing.",
+    ),
+    diff_mode: (
+        Support::Full,
+        "The plan file on this node before and after (JSON).",
+    ),
+    notes: &[
+        "The planner is pure (src/procedure/): no command, no clock, no file; the module gives it the time a new plan is recorded and reads and writes the plan file.",
+        "The standby calls name their tags: a hierarchy in service on no node (OSF everywhere) is left alone and listed in C(plan.unserved).",
+        "A DataKeeper mirror not in sync toward the node taking its hierarchy is listed in the step's C(mirror_waits) (lk_resource waits for it, C(wait_for_mirror_sync)); after a node's upgrade its verify step waits for the mirrors toward it.",
+        "A hierarchy that no peer can take (BACKUP C(------) and PRIMARY the node itself) refuses the plan, naming it.",
+        "A node whose LifeKeeper is not running refuses the plan (where its hierarchies are is unknown), unless an open plan is resumed and that node still needs its upgrade (it stopped half-way; lk_upgrade resumes it): then its peers show the placement, the plan's C(root_tags) say what it carries, and no hierarchy is planned onto it before its own wave.",
+    ],
+    examples: r#"
+- name: Read every node
+  lkops.lifekeeper.lk_info:
+  register: lk_info
+
+- name: Plan the cluster's rolling upgrade (on its first node) and keep the plan there
+  lkops.lifekeeper.lk_plan:
+    facts: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'lk_info'))) }}"
+    order: "{{ ansible_play_hosts }}"
+    version: 9.6.1
+    cluster: demo
+    persist: true
+  run_once: true
+  register: lk_plan
+"#,
+    returns: &[
+        Ret::new("plan", "dict", "success", "The whole plan: cluster, target_version, resumed, waves, nodes (per node: wave, version_before, version_now, upgrade, witness, home_tags, upgrade_steps, return_steps; steps are standby {targets, calls, mirror_waits}, upgrade {from, to}, verify {version, mirror_waits}, return {tags, mirror_waits}), switchovers, gates, placement_now, placement_after, unserved, record, replaces, finished."),
+        Ret::new("waves", "list", "success", "Each wave: wave (1-based), node, upgrade (not at the target yet), witness (no hierarchy).")
+            .sample("[{\"wave\": 1, \"node\": \"node-a\", \"upgrade\": true, \"witness\": false}]"),
+        Ret::new("switchovers", "list", "success", "Every switchover the run makes, in order: tag, from, to, wave, stage (upgrade or return). The check-mode prediction.")
+            .sample("[{\"tag\": \"app\", \"from\": \"node-a\", \"to\": \"node-b\", \"wave\": 1, \"stage\": \"upgrade\"}]"),
+        Ret::new("gates", "list", "success", "Before each stage of each node: before, node, node_at, every_node_at, earlier_at (the stages the node, every node and every earlier node must have reached)."),
+        Ret::new("record", "dict", "success", "The plan as recorded (cluster, target_version, status open|closed, created, closed, nodes with wave, version_before, home_tags, root_tags; homes), or null when there is nothing to upgrade and no open plan."),
+        Ret::new("resumed", "bool", "success", "An open recorded plan is resumed (its homes and versions before are used)."),
+        Ret::new("plan_file", "str", "always", "The plan file on this node.").sample("\"/var/backups/lifekeeper/lkops-plan.demo.json\""),
+        Ret::new("refused", "list", "always", "Why the plan is refused (empty when it is not): node (or null) and reason."),
+        Ret::new("table", "list", "success", "The plan as lines of a human table (waves, steps, switchovers)."),
+    ],
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub facts: Map<String, Value>,
+    pub order: Vec<String>,
+    pub version: String,
+    pub switch_to: Option<String>,
+    pub record: Option<Value>,
+    pub new_plan: bool,
+    pub cluster: String,
+    pub plan_dir: PathBuf,
+    pub persist: bool,
+}
+
+pub struct PlanModule;
+
+impl Module for PlanModule {
+    type Params = Params;
+    fn spec() -> &'static ModuleSpec {
+        &SPEC
+    }
+    fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        let cluster = cluster(&p)?;
+        let given = p
+            .record
+            .as_ref()
+            .map(|v| {
+                serde_json::from_value::<Record>(v.clone()).map_err(|e| {
+                    Failure::param("record", format!("record is not a recorded plan: {e}"))
+                })
+            })
+            .transpose()?;
+        let file = p.plan_dir.join(format!("lkops-plan.{}.json", p.cluster));
+        let on_node = read_plan(&file)?;
+        let copies: Vec<Record> = given.into_iter().chain(on_node.1.clone()).collect();
+        let found = record::pick(&copies);
+        let params = PlanParams {
+            version: p.version.clone(),
+            switch_to: p.switch_to.clone(),
+            new_plan: p.new_plan,
+            now: time::iso8601(time::now_secs()),
+        };
+        let plan = match procedure::plan(&cluster, &params, found) {
+            Ok(plan) => plan,
+            Err(refused) => {
+                let why: Vec<String> = refused.iter().map(|r| r.reason.clone()).collect();
+                return Err(Failure::new(format!(
+                    "refusing to plan cluster {}: {}",
+                    p.cluster,
+                    why.join("; ")
+                ))
+                .with("refused", json!(refused))
+                .with("plan_file", file.display().to_string()));
+            }
+        };
+        let before = on_node.0;
+        let after = plan.record.as_ref().map(document);
+        let write = p.persist
+            && after.as_ref().is_some_and(|a| {
+                before
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                    .as_ref()
+                    != Some(&serde_json::from_str::<Value>(a).unwrap_or_default())
+            });
+        let mut history = None;
+        if write && !ctx.check_mode {
+            ensure_dir(&p.plan_dir)?;
+            if let Some(old) = &plan.replaces {
+                let h = p.plan_dir.join(format!(
+                    "lkops-plan.{}.{}.replaced.json",
+                    p.cluster,
+                    old.created.replace(':', "")
+                ));
+                let mut old = old.clone();
+                old.status = "replaced".into();
+                rfs::write_atomic(&h, document(&old).as_bytes(), 0o600)
+                    .map_err(|e| Failure::new(format!("cannot write {}: {e}", h.display())))?;
+                history = Some(h.display().to_string());
+            }
+            let text = after.as_deref().unwrap_or_default();
+            rfs::write_atomic(&file, text.as_bytes(), 0o600)
+                .map_err(|e| Failure::new(format!("cannot write {}: {e}", file.display())))?;
+        }
+        let msg = message(&plan, write, ctx.check_mode);
+        let d = write.then(|| {
+            diff::text(
+                &file.display().to_string(),
+                before.as_deref().unwrap_or_default(),
+                after.as_deref().unwrap_or_default(),
+            )
+        });
+        let table = table(&plan);
+        let v = serde_json::to_value(&plan).unwrap_or_default();
+        Ok(Outcome::new(write, msg)
+            .diff(d)
+            .with("waves", v["waves"].clone())
+            .with("switchovers", v["switchovers"].clone())
+            .with("gates", v["gates"].clone())
+            .with("record", v["record"].clone())
+            .with("resumed", plan.resumed)
+            .with("plan_file", file.display().to_string())
+            .with("replaced_file", json!(history))
+            .with("refused", json!([]))
+            .with("table", json!(table))
+            .with("plan", v))
+    }
+}
+
+/// A name used as one word in messages and a file name.
+fn word(param: &str, v: &str) -> Result<(), Failure> {
+    if v.is_empty()
+        || v.starts_with(['-', '.'])
+        || v.contains(|c: char| c == '/' || c.is_whitespace() || c.is_control())
+    {
+        return Err(Failure::param(
+            param,
+            format!("{param} {v:?} is not a node or cluster name (empty, starts with - or ., or holds /, blanks or control characters)"),
+        ));
+    }
+    Ok(())
+}
+
+fn cluster(p: &Params) -> Result<Cluster, Failure> {
+    word("cluster", &p.cluster)?;
+    if p.version.trim().is_empty() {
+        return Err(Failure::param("version", "version must not be empty"));
+    }
+    if p.order.is_empty() {
+        return Err(Failure::param("order", "order names no node"));
+    }
+    for (i, n) in p.order.iter().enumerate() {
+        word("order", n)?;
+        if p.order[..i].contains(n) {
+            return Err(Failure::param("order", format!("order names {n} twice")));
+        }
+    }
+    if let Some(s) = &p.switch_to {
+        word("switch_to", s)?;
+    }
+    let mut facts = BTreeMap::new();
+    for (n, v) in &p.facts {
+        if !p.order.contains(n) {
+            return Err(Failure::param(
+                "facts",
+                format!(
+                    "facts has {n}, which order does not name (order: {})",
+                    p.order.join(", ")
+                ),
+            ));
+        }
+        let f: NodeFacts = serde_json::from_value(v.clone()).map_err(|e| {
+            Failure::param(
+                "facts",
+                format!("facts of {n} are not an lk_info result: {e}"),
+            )
+        })?;
+        facts.insert(n.clone(), f);
+    }
+    Ok(Cluster {
+        name: p.cluster.clone(),
+        order: p.order.clone(),
+        facts,
+    })
+}
+
+/// The plan file's text and its plan (None when there is no file).
+fn read_plan(file: &Path) -> Result<(Option<String>, Option<Record>), Failure> {
+    match rfs::check_regular_target(file) {
+        Err(e) => Err(Failure::param("plan_dir", e)),
+        Ok(None) => Ok((None, None)),
+        Ok(Some(_)) => {
+            let text =
+                rfs::read_text(file, "plan file").map_err(|e| Failure::param("plan_dir", e))?;
+            let rec = serde_json::from_str::<Record>(&text).map_err(|e| {
+                Failure::param(
+                    "plan_dir",
+                    format!(
+                        "{} is not a recorded plan ({e}): move it away to plan anew",
+                        file.display()
+                    ),
+                )
+            })?;
+            Ok((Some(text), Some(rec)))
+        }
+    }
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), Failure> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))
+}
+
+/// The plan file's text: sorted keys, 4-space indent, a final newline (as the playbooks'
+/// to_nice_json(sort_keys=true) wrote it, so either reads the other's copy).
+fn document(r: &Record) -> String {
+    let v = serde_json::to_value(r).unwrap_or_default();
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(&v, &mut ser).expect("a JSON value serializes");
+    buf.push(b'\n');
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+fn message(plan: &Plan, write: bool, check: bool) -> String {
+    let upgrades = plan.waves.iter().filter(|w| w.upgrade).count();
+    let mut m = format!(
+        "cluster {}: {} node(s), {} to upgrade to {}, {} switchover(s)",
+        plan.cluster,
+        plan.waves.len(),
+        upgrades,
+        plan.target_version,
+        plan.switchovers.len()
+    );
+    if let (true, Some(r)) = (plan.resumed, &plan.record) {
+        m.push_str(&format!("; resumes the plan recorded {}", r.created));
+    }
+    if plan.finished && plan.resumed {
+        m.push_str("; every step is done: the plan is closed");
+    }
+    if write {
+        m.push_str(if check {
+            "; would record the plan on this node"
+        } else {
+            "; recorded the plan on this node"
+        });
+    }
+    m
+}
+
+/// The plan as lines of a table, for people.
+pub fn table(plan: &Plan) -> Vec<String> {
+    let width = plan
+        .nodes
+        .iter()
+        .map(|n| n.node.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = vec![format!(
+        "{:<4}  {:<width$}  {:<22}  steps",
+        "wave", "node", "version"
+    )];
+    for n in &plan.nodes {
+        let ver = match (&n.version_now, n.upgrade) {
+            (Some(v), true) => format!("{v} -> {}", plan.target_version),
+            (Some(v), false) => format!("{v} (at target)"),
+            (None, _) => "?".into(),
+        };
+        let steps: Vec<String> = n
+            .upgrade_steps
+            .iter()
+            .chain(&n.return_steps)
+            .map(|s| match s {
+                Step::Standby { targets, .. } if targets.is_empty() => {
+                    "standby (nothing here)".into()
+                }
+                Step::Standby { targets, .. } => format!(
+                    "standby ({})",
+                    targets
+                        .iter()
+                        .map(|(t, to)| format!("{t} -> {to}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Step::Upgrade { .. } => "upgrade".into(),
+                Step::Verify { .. } => "verify".into(),
+                Step::Return { tags, .. } => format!("return ({})", tags.join(", ")),
+            })
+            .collect();
+        let mut line = format!(
+            "{:<4}  {:<width$}  {:<22}  {}",
+            n.wave,
+            n.node,
+            ver,
+            steps.join(", ")
+        );
+        if n.witness {
+            line.push_str("  [witness]");
+        }
+        out.push(line);
+    }
+    for (i, s) in plan.switchovers.iter().enumerate() {
+        out.push(format!(
+            "switchover {}: {} {} -> {} (wave {}, {})",
+            i + 1,
+            s.tag,
+            s.from,
+            s.to,
+            s.wave,
+            s.stage
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The node copy is the document the playbooks wrote (to_nice_json(sort_keys=true)): sorted
+    /// keys, 4-space indent, a final newline; it reads back as the same plan.
+    #[test]
+    fn the_plan_file_is_the_playbooks_document() {
+        let text = "{\"status\": \"open\", \"cluster\": \"demo\", \"target_version\": \"9.6.1\", \"created\": \"2026-12-01T10:00:00Z\", \"nodes\": [{\"node\": \"node-a\", \"wave\": 1, \"version_before\": \"9.4.0\", \"home_tags\": [\"ip\"]}], \"homes\": {\"ip\": \"node-a\"}, \"node_file\": \"lkops-plan.demo.json\"}";
+        let r: Record = serde_json::from_str(text).unwrap();
+        let doc = document(&r);
+        assert!(
+            doc.starts_with("{\n    \"cluster\": \"demo\",\n    \"created\""),
+            "{doc}"
+        );
+        assert!(doc.ends_with("}\n"));
+        let keys: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("    \"") && !l.starts_with("     "))
+            .map(|l| l.trim().split('"').nth(1).unwrap())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(serde_json::from_str::<Record>(&doc).unwrap(), r);
+    }
+
+    #[test]
+    fn names_that_would_break_a_file_name_or_a_message_are_refused() {
+        for bad in ["", "-x", ".hidden", "a/b", "a b", "a\nb"] {
+            assert!(word("cluster", bad).is_err(), "{bad:?}");
+        }
+        for good in ["node-a", "demo_1", "クラスタ"] {
+            assert!(word("cluster", good).is_ok(), "{good:?}");
+        }
+    }
+}
