@@ -25,3 +25,4 @@ mod resource;
 mod role_layout;
 mod security;
 mod upgrade;
+mod upgrade_rollback;
