@@ -105,10 +105,42 @@ pub fn fault_gate(root: &Path, key: &str, display: &str) -> Result<FaultGate, i3
     }
 }
 
+/// `lksim --help`: every command of the simulator's front end (front.rs), one line each; the
+/// options of each are in lksim/README.md.
+const HELP: &str = "lksim: a LifeKeeper for Linux simulator (tests, demo, Molecule, rehearsal)
+
+usage: lksim COMMAND ...
+  cluster create --dir DIR --nodes a,b[,c] [--version V] [--hierarchies SPEC] [--force] ...
+                                 a simulated cluster, one node root per node
+  install --root R --node NAME [--peers a,b,...] [--version V] ...
+                                 one node (e.g. in a container, --root /)
+  media create --version V --out FILE|DIR [--layout lksim|real]
+                                 simulated installation media (sps.img)
+  state DIR                      the whole cluster as JSON
+  fault set NODE COMMAND MODE [--after N] [--seconds N] [--dir DIR]
+  fault clear [NODE [COMMAND]] [--dir DIR]
+                                 make a LifeKeeper command fail, hang, ... on a node
+  node down|up NODE [--dir DIR]  a node crashes / comes back
+  commpath down|up NODE PEER [--prio N] [--dir DIR]
+  mirror resync NODE TAG [--seconds N] [--dir DIR]
+  mirror resync-restore refuses|removes-source [--dir DIR]
+  kit install NODE KIT [--dir DIR]
+                                 a Recovery Kit shipped apart (e.g. HANA2-ARK)
+  twin create|check --from CAPTURE_DIR --dir DIR ...
+                                 a simulated twin of a captured cluster (rehearsal)
+  daemon [--root R] [--listen HOST:PORT] [--detach]
+                                 a node's TCP transport server
+  boot [--root R]                a node starts again after a crash or a stop
+  initdone --root R --gen N      (internal: lkstart's LK_INITDONE helper)
+  --node-root ROOT --as COMMAND -- ARGS...
+                                 run one simulated LifeKeeper command on a node root
+  --help                         this text
+
+Every option: lksim/README.md.
+";
+
 fn usage() -> i32 {
-    eprintln!(
-        "usage: lksim <cluster|media|fault|node|commpath|state|install> ...\n       lksim --node-root ROOT --as COMMAND -- ARGS...\n(see lksim/README.md)"
-    );
+    eprint!("{HELP}");
     2
 }
 
@@ -164,6 +196,10 @@ pub fn run(argv: Vec<String>) -> i32 {
     }
     if rest.is_empty() {
         return usage();
+    }
+    if matches!(rest[0].as_str(), "--help" | "-h" | "help") {
+        print!("{HELP}");
+        return 0;
     }
     front::main(&rest)
 }

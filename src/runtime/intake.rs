@@ -17,6 +17,9 @@ pub struct Forced {
     pub diff: bool,
     /// Input came from the human command line (progress may go to a terminal).
     pub human: bool,
+    /// Print the result for a person (a unified diff and one outcome line) instead of JSON:
+    /// `--human`, or `--diff` with stdout on a terminal. Runners never get this.
+    pub pretty: bool,
 }
 
 #[derive(Debug)]
@@ -122,6 +125,7 @@ fn command(spec: &ModuleSpec) -> clap::Command {
                 .short('D')
                 .action(ArgAction::SetTrue),
         )
+        .arg(Arg::new("human").long("human").action(ArgAction::SetTrue))
         .arg(Arg::new("doc").long("doc").action(ArgAction::SetTrue))
         .arg(Arg::new("args").long("args").num_args(1).value_name("JSON"))
         .arg(
@@ -176,6 +180,7 @@ pub fn read_input(spec: &ModuleSpec, argv: &[OsString]) -> Input {
         check: m.get_flag("check"),
         diff: m.get_flag("diff"),
         human: true,
+        pretty: m.get_flag("human") || (m.get_flag("diff") && std::io::stdout().is_terminal()),
     };
     let positional: Vec<String> = m
         .get_many::<OsString>("rest")

@@ -8,6 +8,7 @@
 pub mod cmd;
 pub mod diff;
 pub mod fs;
+pub mod human;
 pub mod intake;
 pub mod result;
 pub mod spec;
@@ -187,6 +188,13 @@ pub fn main<M: Module>() -> ! {
             std::process::exit(0)
         }
         intake::Input::Invalid(msg) => (result::render(&Err(Failure::new(msg)), false, None), true),
+        intake::Input::Args(raw, forced) if forced.pretty => {
+            let (v, failed) = execute::<M>(raw, forced);
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", human::render(&v, forced.check));
+            let _ = out.flush();
+            std::process::exit(i32::from(failed))
+        }
         intake::Input::Args(raw, forced) => execute::<M>(raw, forced),
     };
     let mut out = std::io::stdout().lock();

@@ -691,7 +691,7 @@ impl ModuleSpec {
             s.push_str(&wrap(d, 0));
         }
         s.push_str(&format!(
-            "\nUsage:\n  {n} ARGS_FILE                      (Ansible: a file holding one JSON object)\n  {n} -                              (one JSON object on stdin)\n  {n} [--check] [--diff] key=value ... (people; values are coerced by type)\n  {n} [--check] [--diff] --args JSON\n  {n} --doc                          (ansible-doc sidecar YAML)\n\nParameters:\n",
+            "\nUsage:\n  {n} ARGS_FILE                      (Ansible: a file holding one JSON object)\n  {n} -                              (one JSON object on stdin)\n  {n} [--check] [--diff] key=value ... (people; values are coerced by type)\n  {n} [--check] [--diff] --args JSON\n  {n} ... --human                   (a unified diff and one outcome line instead of JSON;\n                                     also with --diff when stdout is a terminal)\n  {n} --doc                          (ansible-doc sidecar YAML)\n\nParameters:\n",
             n = self.name
         ));
         for p in self.params {

@@ -75,7 +75,20 @@ impl Controller {
 
     /// The collection installed and run with the ansible-core of `venv`.
     fn with_venv(name: &str, venv: PathBuf) -> Controller {
-        let dir = common::scratch(name);
+        Controller::in_dir(common::scratch(name), venv)
+    }
+
+    /// Installed outside every git repository, as on a user's controller: the scratch dir is
+    /// inside this checkout, and ansible-test lists a collection's files through the git
+    /// repository it finds above it (there: none tracked, "All targets skipped").
+    fn outside_git(name: &str) -> Controller {
+        let dir = std::env::temp_dir().join(format!("lkops-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Controller::in_dir(dir, main_venv())
+    }
+
+    fn in_dir(dir: PathBuf, venv: PathBuf) -> Controller {
         std::fs::write(
             dir.join("ansible.cfg"),
             "[defaults]\nretry_files_enabled = false\n",
@@ -106,8 +119,12 @@ impl Controller {
     }
 
     fn run(&self, exe: &Path, args: &[&str], paths: &[PathBuf]) -> Output {
-        Command::new(exe)
-            .current_dir(&self.dir)
+        self.command(exe, args, paths).output().unwrap()
+    }
+
+    fn command(&self, exe: &Path, args: &[&str], paths: &[PathBuf]) -> Command {
+        let mut c = Command::new(exe);
+        c.current_dir(&self.dir)
             .args(args)
             .args(paths)
             .env_remove("ANSIBLE_LIBRARY")
@@ -117,9 +134,8 @@ impl Controller {
             .env("ANSIBLE_LOCAL_TEMP", self.dir.join("tmp-local"))
             .env("ANSIBLE_REMOTE_TEMP", self.dir.join("tmp-remote"))
             .env("ANSIBLE_NOCOLOR", "1")
-            .env("ANSIBLE_FORCE_COLOR", "0")
-            .output()
-            .unwrap()
+            .env("ANSIBLE_FORCE_COLOR", "0");
+        c
     }
 
     fn playbook(&self, extra: &[&str], playbook: &str) -> Output {
@@ -193,6 +209,17 @@ fn collection_tarball_holds_binaries_sidecars_action_plugins_and_playbooks() {
         assert!(
             entry(&format!("plugins/modules/{m}.yml")).is_some(),
             "no sidecar for {m}"
+        );
+        // What the README says about the binaries is what `file` says (issue 27: it called
+        // them static).
+        let file = Command::new("file")
+            .arg(repo().join("dist/x86_64").join(m))
+            .output()
+            .unwrap();
+        let file = text(&file.stdout);
+        assert!(
+            file.contains("dynamically linked") && !file.contains("statically linked"),
+            "{file}"
         );
         assert!(
             entry(&format!("plugins/action/{m}.py")).is_some(),
@@ -711,40 +738,27 @@ fn git_install_is_refused_instead_of_installing_an_empty_collection() {
     }
 }
 
-/// `ansible-test sanity` on the built tarball, unpacked as ansible_collections/lkops/lifekeeper
-/// in a git repository of its own (ansible-test lists a collection's files through git). Its
-/// venvs are created `--venv` under .cache/ansible-test-home, where `make ansible-test-home` put
-/// the ensurepip stand-in for get-pip (see collection/dev/get_pip.py).
+/// The environment a user has who just installed the collection: PATH (with the venv's tools)
+/// and a HOME, nothing else (no ANSIBLE_* variable, no project ansible.cfg).
+fn bare_env(c: &mut Command, home: &Path) {
+    let path = format!(
+        "{}:/usr/local/bin:/usr/bin:/bin",
+        main_venv().join("bin").display()
+    );
+    c.env_clear().env("PATH", path).env("HOME", home);
+}
+
+/// Issue 27, gates pass as installed: `ansible-test sanity` run from the root of the collection
+/// as `ansible-galaxy collection install` left it in a fresh collections path, with no extra
+/// environment. HOME is .cache/ansible-test-home only because ansible-test bootstraps pip into
+/// its venvs from a get-pip.py it downloads from a host this machine cannot reach; `make
+/// ansible-test-home` put a stand-in there (see collection/dev/get_pip.py), and the sanity venvs
+/// stay there between runs.
 #[test]
 #[ignore = "needs build/collection and `make ansible-test-home`: run by `make test`"]
-fn ansible_test_sanity_passes_on_the_built_tarball() {
-    let dir = common::scratch("collection-sanity");
-    let root = dir.join("ansible_collections/lkops/lifekeeper");
-    std::fs::create_dir_all(&root).unwrap();
-    let untar = Command::new("tar")
-        .arg("-xzf")
-        .arg(tarball())
-        .arg("-C")
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(untar.success());
-    for args in [
-        &["init", "-q"][..],
-        &["add", "-A"][..],
-        &["commit", "-qm", "built collection"][..],
-    ] {
-        let out = Command::new("git")
-            .current_dir(&root)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    }
-    // ansible-test --venv puts its delegation venv under tests/output/; untracked and not
-    // ignored, git would list it and the sanity tests would lint pip's own files.
-    std::fs::write(root.join(".git/info/exclude"), "/tests/output/\n").unwrap();
+fn ansible_test_sanity_passes_from_the_installed_collection_root() {
+    let c = Controller::outside_git("collection-sanity");
+    let root = c.installed();
     let home = repo().join(".cache/ansible-test-home");
     assert!(
         home.join(".ansible/test/cache").exists(),
@@ -756,18 +770,11 @@ fn ansible_test_sanity_passes_on_the_built_tarball() {
         .output()
         .unwrap();
     let python = text(&python.stdout).trim().to_string();
-    let path = format!(
-        "{}:{}",
-        main_venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new(venv_bin("ansible-test"))
+    let mut cmd = Command::new(venv_bin("ansible-test"));
+    bare_env(&mut cmd, &home);
+    let out = cmd
         .current_dir(&root)
         .args(["sanity", "--venv", "--python", &python, "--color", "no"])
-        .env("HOME", &home)
-        .env("PATH", path)
-        .env_remove("ANSIBLE_CONFIG")
-        .env_remove("ANSIBLE_LIBRARY")
         .output()
         .unwrap();
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
@@ -785,34 +792,64 @@ fn ansible_test_sanity_passes_on_the_built_tarball() {
             "sanity test {t} did not run:\n{all}"
         );
     }
+    ignore_files_carry_only_what_binary_modules_need(&root);
+    let _ = std::fs::remove_dir_all(&c.dir);
 }
 
-/// ansible-lint's production profile on the installed collection (as Automation Hub checks it),
-/// in a git repository of its own so that no project config or exclude applies.
+/// The ansible-test ignore files: per ansible-core version, for each binary module exactly the
+/// two lines build.sh explains (validate-modules cannot read an ELF file; the Apache-2.0
+/// sidecar has no GPLv3 header), each with its reason, nothing else.
+fn ignore_files_carry_only_what_binary_modules_need(root: &Path) {
+    let modules = makefile_modules();
+    let mut files = 0;
+    for e in std::fs::read_dir(root.join("tests/sanity")).unwrap() {
+        let p = e.unwrap().path();
+        let body = std::fs::read_to_string(&p).unwrap();
+        files += 1;
+        let lines: Vec<&str> = body.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 2 * modules.len(), "{}: {body}", p.display());
+        for l in lines {
+            let (entry, why) = l
+                .split_once(" # ")
+                .unwrap_or_else(|| panic!("no reason: {l}"));
+            assert!(!why.trim().is_empty(), "{l}");
+            let ok = modules.iter().any(|m| {
+                entry == format!("plugins/modules/{m} validate-modules!skip")
+                    || entry
+                        == format!("plugins/modules/{m}.yml validate-modules:missing-gplv3-license")
+            });
+            assert!(
+                ok,
+                "{}: an ignore binary modules do not need: {l}",
+                p.display()
+            );
+        }
+    }
+    assert!(files >= 2, "no ignore files");
+}
+
+/// Issue 27, gates pass as installed: ansible-lint's production profile (as Automation Hub
+/// checks it) run from the root of the installed collection in a fresh collections path, with
+/// no extra environment. It used to fail there with "the role 'lk' was not found" for every
+/// `playbooks/plays/*.yml` (it passed only with ANSIBLE_COLLECTIONS_PATH set by hand): the
+/// collection's own ansible.cfg names the collections path it is installed in.
 #[test]
 #[ignore = "needs build/collection from `make collection`: run by `make test`"]
-fn ansible_lint_production_passes_on_the_installed_collection() {
+fn ansible_lint_production_passes_from_the_installed_collection_root() {
     let c = Controller::new("collection-lint");
     let root = c.installed();
-    for args in [&["init", "-q"][..], &["add", "-A"][..]] {
-        let out = Command::new("git")
-            .current_dir(&root)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    }
-    let out = Command::new(venv_bin("ansible-lint"))
+    let home = c.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(venv_bin("ansible-lint"));
+    bare_env(&mut cmd, &home);
+    let out = cmd
         .current_dir(&root)
         .args(["--offline", "--profile", "production", "--nocolor"])
-        .env("ANSIBLE_HOME", c.dir.join("home"))
-        .env("ANSIBLE_COLLECTIONS_PATH", c.dir.join("collections"))
-        .env_remove("ANSIBLE_CONFIG")
-        .env_remove("ANSIBLE_LIBRARY")
         .output()
         .unwrap();
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "ansible-lint:\n{all}");
+    assert!(!all.contains("syntax-check"), "{all}");
     // The one accepted finding: ansible-test ignore files skipping validate-modules for the
     // binaries, which ansible-lint's sanity rule does not permit (build.sh says why).
     let ignores = std::fs::read_to_string(root.join(".ansible-lint-ignore")).unwrap_or_default();
@@ -823,6 +860,7 @@ fn ansible_lint_production_passes_on_the_installed_collection() {
             path.starts_with("tests/sanity/ignore-") && rule == "sanity[cannot-ignore]",
             "unexpected ansible-lint ignore: {line}"
         );
+        assert!(line.contains(" # "), "no reason given: {line}");
     }
     // "Passed: 0 failure(s), 0 warning(s) in 57 files processed ..." - and it linted something.
     let passed = all
@@ -837,4 +875,161 @@ fn ansible_lint_production_passes_on_the_installed_collection() {
         .unwrap_or_else(|| panic!("{passed}"));
     assert!(files > 10, "ansible-lint looked at {files} files: {passed}");
     assert!(passed.contains("production"), "{passed}");
+}
+
+/// Issue 27: `ansible-doc -l lkops.lifekeeper` on every supported ansible-core (the pinned
+/// 2.19 and the oldest, 2.17). ansible-core reads each binary as text for the listing, fails,
+/// and drops the module although it found its sidecar; no documented layout avoids that for an
+/// extension-less binary module. The README and the changelog state exactly that, per version;
+/// this test holds them to it (when a release lists the modules, it fails: update the docs).
+#[test]
+#[ignore = "needs build/collection and .venv-ansible-compat: run by `make test`"]
+fn ansible_doc_list_behaves_as_the_readme_and_changelog_state_on_each_supported_core() {
+    let readme = std::fs::read_to_string(repo().join("collection/README.md")).unwrap();
+    let changelog =
+        std::fs::read_to_string(repo().join("collection/changelogs/changelog.yaml")).unwrap();
+    for venv in [main_venv(), compat_venv()] {
+        let c = Controller::with_venv("collection-doc-list", venv);
+        let version = text(&c.run(&c.tool("ansible"), &["--version"], &[]).stdout);
+        let core = version
+            .split("[core ")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .unwrap_or_else(|| panic!("{version}"))
+            .to_string();
+        assert!(
+            readme.contains(&core) && changelog.contains(&core),
+            "README and changelog must name the tested ansible-core {core}"
+        );
+        let out = c.run(&c.tool("ansible-doc"), &["-l", "lkops.lifekeeper"], &[]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        for m in makefile_modules() {
+            let fqcn = format!("lkops.lifekeeper.{m}");
+            assert!(
+                !stdout.contains(&fqcn),
+                "ansible-core {core} lists {fqcn} now: update README and changelog\n{stdout}"
+            );
+            assert!(
+                stderr
+                    .replace('\n', " ")
+                    .contains(&format!("{fqcn} has a documentation formatting error")),
+                "{core}: {stderr}"
+            );
+            // The working alternative the README names.
+            let page = c.run(&c.tool("ansible-doc"), &[&fqcn], &[]);
+            assert!(
+                text(&page.stdout).contains(&format!("MODULE {fqcn}")),
+                "{core} ansible-doc {fqcn}: {}",
+                text(&page.stderr)
+            );
+        }
+    }
+    assert!(readme.contains("has a documentation formatting error"));
+}
+
+/// Issue 27: the refusal of an unknown lk_* variable names a file and a command that exist
+/// where the user runs (it named the repository's playbooks/roles/lk/meta/argument_specs.yml).
+#[test]
+#[ignore = "needs build/collection from `make collection`: run by `make test`"]
+fn unknown_variable_refusal_names_a_file_and_command_of_the_installed_collection() {
+    let c = Controller::new("collection-unknown-var");
+    let out = c.playbook(
+        &["-e", "lk_target_verison=9.6.1"],
+        "lkops.lifekeeper.preflight",
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("unknown variable lk_target_verison"), "{all}");
+    let spec = c.installed().join("roles/lk/meta/argument_specs.yml");
+    assert!(
+        all.contains(&spec.display().to_string()),
+        "the message must name {}:\n{all}",
+        spec.display()
+    );
+    assert!(!all.contains("playbooks/roles/lk/meta"), "{all}");
+    assert!(
+        all.contains("`ansible-doc -t role lkops.lifekeeper.lk`"),
+        "{all}"
+    );
+    let doc = c.run(
+        &c.tool("ansible-doc"),
+        &["-t", "role", "lkops.lifekeeper.lk"],
+        &[],
+    );
+    assert!(
+        doc.status.success() && text(&doc.stdout).contains("lk_target_version"),
+        "{}",
+        text(&doc.stderr)
+    );
+}
+
+/// Issue 27: `lkops.lifekeeper.rehearse` runs from the installed collection with the simulator
+/// named by a variable, writes its report under the user's directory (HOME/lkops-out/rehearsal
+/// by default) and nothing inside the collection; without the simulator it says how to get it.
+#[test]
+#[ignore = "needs build/collection and lksim: run by `make test`"]
+fn rehearse_runs_from_the_installed_collection_and_writes_nothing_inside_it() {
+    let c = Controller::new("collection-rehearse");
+    let home = c.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let capture = repo().join("tests/fixtures/captures/lksim-2node-9.4.0");
+    let before = common::tree_hash(&c.installed());
+    let run = |extra: &[&str]| {
+        let vars = format!("lk_capture={}", capture.display());
+        let mut cmd = c.command(
+            &c.tool("ansible-playbook"),
+            &[&["-e", &vars][..], extra, &["lkops.lifekeeper.rehearse"]].concat(),
+            &[],
+        );
+        cmd.env("HOME", &home);
+        cmd.output().unwrap()
+    };
+
+    let refused = run(&[]);
+    let all = format!("{}{}", text(&refused.stdout), text(&refused.stderr));
+    assert!(!refused.status.success(), "{all}");
+    assert!(
+        all.contains("-e lk_lksim=PATH") && all.contains("cargo build --release -p lksim"),
+        "{all}"
+    );
+
+    let lksim = format!("lk_lksim={}", common::lksim_bin().display());
+    let out = run(&["-e", &lksim]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    let report = home.join("lkops-out/rehearsal/report/rehearsal.md");
+    let md = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{all}", report.display()));
+    assert!(md.contains("Predicted by check mode ("), "{md}");
+    assert!(md.contains("the rehearsal went through"), "{md}");
+    assert_eq!(
+        common::tree_hash(&c.installed()),
+        before,
+        "the rehearsal wrote inside the installed collection"
+    );
+}
+
+/// Issue 27: every ansible command of the pinned venv printed a CryptographyDeprecationWarning
+/// (cryptography 51 deprecates DSA, which ansible-core 2.19's ssh-agent code imports);
+/// requirements.txt pins a cryptography without it. Nothing our own pins cause may warn.
+#[test]
+#[ignore = "needs the .venv (`make venv`): run by `make test`"]
+fn pinned_venv_prints_no_deprecation_warning() {
+    let pin = std::fs::read_to_string(repo().join("requirements.txt")).unwrap();
+    assert!(
+        pin.lines().any(|l| l.starts_with("cryptography==")),
+        "{pin}"
+    );
+    for tool in ["ansible", "ansible-playbook", "ansible-galaxy"] {
+        let out = Command::new(venv_bin(tool))
+            .arg("--version")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{tool}: {all}");
+        assert!(
+            !all.contains("DeprecationWarning"),
+            "{tool} --version warns (is the venv up to date with requirements.txt?):\n{all}"
+        );
+    }
 }

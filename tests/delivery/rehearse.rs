@@ -35,6 +35,65 @@ fn journal(twin: &Path) -> Vec<(String, Option<String>, Option<String>)> {
         .collect()
 }
 
+/// Issue 27: the report said "Predicted by check mode (2)" where the check run itself predicted 4
+/// (it re-derived the prediction from lk_resource calls made against a twin that check mode never
+/// moved). The prediction is now the check run's own result: its summary's switchovers (set_stats,
+/// kept in logs/check.json), and they are the switchovers the real run then made.
+fn rehearsal_report_prediction_count_is_the_check_runs_own(
+    dir: &Path,
+    report: &Value,
+    md: &str,
+    real: &[(String, Option<String>, Option<String>)],
+) {
+    let log: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("logs/check.json")).unwrap())
+            .unwrap();
+    let summary = log["global_custom_stats"]["lkops_summary"]
+        .as_object()
+        .unwrap_or_else(|| panic!("the check run returned no lkops_summary: {log}"));
+    let returned: Vec<(String, Option<String>, Option<String>)> = summary
+        .values()
+        .flat_map(|c| c["switchovers"].as_array().cloned().unwrap_or_default())
+        .map(|s| {
+            let node = |k: &str| s[k].as_str().filter(|n| *n != "none").map(String::from);
+            (
+                s["tag"].as_str().unwrap().to_string(),
+                node("from"),
+                node("to"),
+            )
+        })
+        .collect();
+    assert!(!returned.is_empty(), "check mode predicted no switchover");
+    let check = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "check")
+        .unwrap();
+    let listed: Vec<(String, Option<String>, Option<String>)> = check["switchovers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["tag"].as_str().unwrap().to_string(),
+                s["from"].as_str().map(String::from),
+                s["to"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed, returned,
+        "the report's prediction is not the check run's"
+    );
+    let heading = format!("Predicted by check mode ({})", returned.len());
+    assert!(md.contains(&heading), "no `{heading}` in:\n{md}");
+    assert_eq!(
+        returned, real,
+        "check mode predicted other switchovers than the real run made"
+    );
+}
+
 #[test]
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
 fn rehearsal_report_lists_exactly_the_switchovers_a_real_run_performs() {
@@ -98,6 +157,7 @@ fn rehearsal_report_lists_exactly_the_switchovers_a_real_run_performs() {
     }
     // The rehearsal's own twin saw the same (the rerun switched nothing).
     assert_eq!(journal(&dir.join("twin")), listed);
+    rehearsal_report_prediction_count_is_the_check_runs_own(&dir, &report, &md, &listed);
     assert_eq!(
         runs.iter().find(|r| r["name"] == "rerun").unwrap()["changed"],
         0

@@ -1,5 +1,6 @@
 {#- The lkops binaries, each checked against SHA256SUMS (source_hash) before it is installed. #}
-{%- from "lkops/map.jinja" import lkops with context %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import lkops with context %}
 {%- for m in lkops.modules %}
 lkops-bin-{{ m }}:
   file.managed:

@@ -5,7 +5,8 @@
     salt node-a state.apply lkops.node_upgrade test=True   # what would change, nothing changes
     Run it through `salt-run state.orch lkops.orch.rolling_upgrade`, which takes one node of each
     cluster at a time and hands the hierarchies back at the end. #}
-{%- from "lkops/map.jinja" import lkops, lkops_common, state_args with context %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import lkops, lkops_common, state_args with context %}
 {#- backup_dir (lk_backup; `dest` is its old alias) from lkops:backup_dir unless lkops:backup names it. #}
 {%- set backup_args = dict(lkops.backup, lkroot=lkops.lkroot, defaults_file=lkops.defaults_file) %}
 {%- if 'dest' not in lkops.backup and 'backup_dir' not in lkops.backup %}
@@ -15,7 +16,7 @@
 {%- set merge_file = {} if ('dest' in lkops.defaults_merge or 'defaults_file' in lkops.defaults_merge)
                      else {'defaults_file': lkops.defaults_file} %}
 include:
-  - lkops.prepare
+  - {{ tplroot }}.prepare
 
 lkops-standby:
   lkops.hierarchies_standby:

@@ -1,6 +1,7 @@
 {#- Before anything moves: the pre-flight passes, and the hierarchies in service here are recorded
     (lkops.hand_back puts exactly these back at the end). Read-only apart from the record. #}
-{%- from "lkops/map.jinja" import lkops, lkops_common, state_args with context %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import lkops, lkops_common, state_args with context %}
 lkops-preflight:
   lkops.preflight_passed:
     {{- state_args(dict(lkops.preflight, target_version=lkops.target_version, lkroot=lkops.lkroot)) }}

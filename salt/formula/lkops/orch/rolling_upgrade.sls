@@ -11,7 +11,8 @@
     2. Wave k: lkops.node_upgrade on the k-th node of every cluster, one node at a time; a node's
        upgrade requires the previous node of its cluster, so a failure stops its cluster only.
     3. lkops.hand_back on every node of a cluster once all of them are upgraded. #}
-{%- from "lkops/map.jinja" import lkops with context %}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import lkops with context %}
 {%- set clusters = lkops.clusters %}
 {%- set everyone = [] %}
 {%- set waves = [0] %}
@@ -30,7 +31,7 @@ lkops-prepare:
   salt.state:
     - tgt: {{ everyone | join(',') }}
     - tgt_type: list
-    - sls: lkops.prepare
+    - sls: {{ tplroot }}.prepare
 
 {%- for k in range(waves | max) %}
 {%-   for name, nodes in clusters | dictsort if nodes | length > k %}
@@ -38,7 +39,7 @@ lkops-prepare:
 lkops-upgrade-{{ name }}-{{ k + 1 }}:
   salt.state:
     - tgt: {{ nodes[k] }}
-    - sls: lkops.node_upgrade
+    - sls: {{ tplroot }}.node_upgrade
     - require:
       - salt: {{ 'lkops-prepare' if k == 0 else 'lkops-upgrade-' ~ name ~ '-' ~ k }}
 {%-   endfor %}
@@ -50,7 +51,7 @@ lkops-hand-back-{{ name }}:
   salt.state:
     - tgt: {{ nodes | join(',') }}
     - tgt_type: list
-    - sls: lkops.hand_back
+    - sls: {{ tplroot }}.hand_back
     - require:
       - salt: lkops-upgrade-{{ name }}-{{ nodes | length }}
 {%- endfor %}
