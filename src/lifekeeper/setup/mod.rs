@@ -13,6 +13,16 @@ use crate::runtime::{time, Cmd, CmdOutput, Failure, Runner};
 use std::path::Path;
 use std::time::Duration;
 
+crate::choice_enum! {
+    /// How lk_upgrade runs setup (`setup_mode`).
+    pub enum Mode {
+        /// The vendor's documented way: the menu, driven on a pseudo-terminal (`menu.rs`).
+        Menu = "menu",
+        /// The guessed non-interactive options (`setup_args`, UNCONFIRMED).
+        Args = "args",
+    }
+}
+
 /// The default `setup_args`: today's guess at the non-interactive option letters (UNCONFIRMED:
 /// nothing public shows `-f` or `-q`).
 pub const DEFAULT_ARGS: [&str; 4] = ["-f", "{config}", "-q", "y"];
@@ -27,11 +37,13 @@ pub fn expand_args(args: &[String], conf: &Path) -> Vec<String> {
     args.iter().map(|a| a.replace("{config}", &c)).collect()
 }
 
-/// `<media_dir>/setup ARGS`: stdin is /dev/null (the runner's default), no terminal, and the
-/// timeout kills setup's whole process group (the runner starts it in its own group).
+/// `<media_dir>/setup ARGS` run from the media's root (`cd <media>; ./setup`, as the vendor
+/// documents): stdin is /dev/null (the runner's default), no terminal, and the timeout kills
+/// setup's whole process group (the runner starts it in its own group).
 pub fn command(media_dir: &Path, args: &[String], conf: &Path, t: Duration) -> Cmd {
     Cmd::new(media_dir.join("setup"))
         .args(expand_args(args, conf))
+        .cwd(media_dir)
         .timeout(t)
 }
 
@@ -54,13 +66,16 @@ pub fn options(args: &[String]) -> Vec<&str> {
         .collect()
 }
 
-/// Probe `<setup> --help` (stdin /dev/null, short timeout): the usage text, or why it does not
-/// fit `setup_args` (an option it does not name). Read-only, so check mode runs it too.
-pub fn probe_usage(runner: &Runner, setup: &Path, args: &[String]) -> Result<String, String> {
+/// Probe `<media_root>/setup --help` from the media's root (stdin /dev/null, short timeout): the
+/// usage text, or why it does not fit `setup_args` (an option it does not name). Read-only, so
+/// check mode runs it too.
+pub fn probe_usage(runner: &Runner, media_root: &Path, args: &[String]) -> Result<String, String> {
+    let setup = media_root.join("setup");
     let out = runner
         .run(
-            &Cmd::new(setup)
+            &Cmd::new(&setup)
                 .arg("--help")
+                .cwd(media_root)
                 .timeout(Duration::from_secs(30)),
         )
         .map_err(|e| format!("cannot run {} --help: {}", setup.display(), e.msg))?;

@@ -18,6 +18,7 @@ mod plan_tests;
 
 use crate::lifekeeper::media::Mode as MediaMode;
 use crate::lifekeeper::node_lock;
+use crate::lifekeeper::setup::Mode as SetupMode;
 use crate::lifekeeper::version::Version;
 use crate::runtime::{
     check_abs_path, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
@@ -68,6 +69,20 @@ const PARAMS: &[Param] = &[
         "How the generated setup configuration (it names the license_files) reaches setup. C(true): as a file with no name (created 0600 in work_dir and unlinked at once), inherited by setup and named C(/dev/fd/N) in setup_args' C({config}), so no directory holds it and it cannot outlive the run, even when the module is killed. UNCONFIRMED: that the real setup reads its configuration from such a path (lksim's does); C(false) writes a real file C(work_dir/setup-<pid>.conf) (0600), removed after setup and, if the run was killed, at the start of the next run.",
     )
     .default("true"),
+    Param::new(
+        "setup_mode",
+        Kind::Str,
+        "How setup is run. C(menu) (the vendor's documented way): C(cd <media>; ./setup) on a pseudo-terminal, its menu driven from the rendered screen (the release in the title bar checked, the admin's setup_config loaded through C(< Load >) when given, C(< Done >), then C(< Yes >)); before anything is changed the real run starts setup once, reads the title and the main menu and leaves through C(< Done >), C(< No >). C(args): the guessed non-interactive options (setup_args, UNCONFIRMED), probed with C(setup --help).",
+    )
+    .choices(SetupMode::NAMES)
+    .default("\"menu\""),
+    Param::new(
+        "setup_menu_timeout",
+        Kind::Int,
+        "setup_mode menu: seconds each screen of the menu may take to appear (the main menu, a dialog). The whole session, the installation included, is bounded by timeout.",
+    )
+    .default("300")
+    .range(1, 86400),
     Param::new(
         "setup_args",
         Kind::List,
@@ -269,6 +284,9 @@ pub struct Params {
     pub generate_setup_config: bool,
     #[serde(default = "yes")]
     pub generated_config_fd: bool,
+    pub setup_mode: SetupMode,
+    #[serde(default = "default_menu_timeout")]
+    pub setup_menu_timeout: i64,
     pub setup_args: Vec<String>,
     pub setup_success_regex: String,
     pub rmlk_answer: String,
@@ -299,6 +317,10 @@ pub struct Params {
 
 fn yes() -> bool {
     true
+}
+
+fn default_menu_timeout() -> i64 {
+    300
 }
 
 fn default_lock_wait() -> i64 {
@@ -395,6 +417,17 @@ fn recheck_standby(p: &Params, ctx: &Ctx) -> Result<(), Failure> {
         busy.join(", ")
     ))
     .with("in_service", busy))
+}
+
+/// The configuration generate_setup_config builds from recovery_kits, license_files,
+/// install_jre and quorum.
+pub fn generated_conf(p: &Params) -> crate::lifekeeper::setup::Conf {
+    crate::lifekeeper::setup::Conf {
+        install_jre: p.install_jre.unwrap_or(true),
+        recovery_kits: p.recovery_kits.clone(),
+        license_files: p.license_files.clone(),
+        quorum: p.quorum.unwrap_or(false),
+    }
 }
 
 // ---- parameters ----------------------------------------------------------------------------------
