@@ -130,6 +130,7 @@ fn setup_takes_its_time_with_lifekeeper_stopped_most_of_it() {
         "9.6.1",
     ])
     .args(["-f", conf.to_str().unwrap(), "-q", "y"])
+    .current_dir(&m)
     .stdout(std::process::Stdio::null());
     let t0 = Instant::now();
     let mut child = cmd.spawn().unwrap();
