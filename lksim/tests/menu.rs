@@ -10,6 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// An upper bound only (the machine may be busy); a healthy run takes milliseconds.
+const WAIT: Duration = Duration::from_secs(30);
+
 const UP: &[u8] = b"\x1b[A";
 const DOWN: &[u8] = b"\x1b[B";
 const RIGHT: &[u8] = b"\x1b[C";
@@ -94,8 +97,12 @@ impl Term {
                 if n == 0 {
                     break;
                 }
-                p2.lock().unwrap().process(&b[..n]);
-                r2.lock().unwrap().extend_from_slice(&b[..n]);
+                p2.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .process(&b[..n]);
+                r2.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&b[..n]);
             }
         });
         Term {
@@ -106,7 +113,11 @@ impl Term {
         }
     }
     fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
+        self.parser
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .screen()
+            .contents()
     }
     fn raw(&self) -> String {
         String::from_utf8_lossy(&self.raw.lock().unwrap()).to_string()
@@ -115,7 +126,7 @@ impl Term {
         let t = Instant::now();
         while !self.screen().contains(what) {
             assert!(
-                t.elapsed() < Duration::from_secs(5),
+                t.elapsed() < WAIT,
                 "no {what:?} on the screen:\n{}",
                 self.screen()
             );
@@ -126,7 +137,7 @@ impl Term {
         let t = Instant::now();
         while self.screen().contains(what) {
             assert!(
-                t.elapsed() < Duration::from_secs(5),
+                t.elapsed() < WAIT,
                 "{what:?} still on the screen:\n{}",
                 self.screen()
             );
@@ -149,7 +160,7 @@ impl Term {
                 std::thread::sleep(Duration::from_millis(50));
                 return s.code().unwrap_or(-1);
             }
-            assert!(t.elapsed() < Duration::from_secs(8), "setup did not exit");
+            assert!(t.elapsed() < WAIT, "setup did not exit");
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -238,7 +249,7 @@ fn done_yes_installs_with_the_menu_settings() {
     t.wait_for(MAIN);
     let t0 = Instant::now();
     while !t.highlighted("< Done >") {
-        assert!(t0.elapsed() < Duration::from_secs(5));
+        assert!(t0.elapsed() < WAIT);
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(
@@ -554,4 +565,125 @@ fn fault_fail_acts_only_after_yes() {
     assert_ne!(t.exit(), 0);
     assert!(t.raw().contains("lksim injected fault"), "{}", t.raw());
     assert_eq!(c.node_state("node-b")["version"], "9.4.0");
+}
+
+#[test]
+fn fresh_node_license_entry_shows_startup_and_yes_installs_licenses() {
+    let c = Cluster::create("menu-fresh", &[]);
+    assert_eq!(c.lk_in("node-b", "rmlk", &[], Some("y\n")).code, 0);
+    let lic = c.write_conf("LKLinux-Core_node-b.lic", "SECRET-LICENSE-KEY\n");
+    let m = media(&c, "9.6.1");
+    let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
+    t.wait_for(MAIN);
+    let s = t.screen();
+    assert!(s.contains("[ ] Install Java Runtime (JRE)"), "{s}");
+    assert!(!s.contains("Startup"), "no license path yet: {s}");
+    // comment, JRE, quorum, authentication, license
+    for _ in 0..4 {
+        t.send(DOWN);
+    }
+    t.key(ENTER, "<  Ok  >");
+    t.send(lic.to_str().unwrap().as_bytes());
+    t.send(ENTER);
+    t.wait_for("[*] LifeKeeper Startup After Install");
+    t.send(RIGHT);
+    t.key(ENTER, CONFIRM);
+    t.send(ENTER);
+    assert_eq!(t.exit(), 0, "{}", t.raw());
+    let raw = t.raw();
+    assert!(raw.contains("Install licenses."), "{raw}");
+    assert!(!raw.contains("SECRET"));
+    let s = c.node_state("node-b");
+    assert_eq!(s["version"], "9.6.1");
+    assert_eq!(s["running"], true, "startup item ticked");
+    assert!(c
+        .root("node-b")
+        .join("var/LifeKeeper/license/LKLinux-Core_node-b.lic")
+        .exists());
+    // nothing ticked in the kit sub-menu on a fresh node: no kit installed
+    assert_eq!(c.sys("node-b", "rpm", &["-q", "steeleye-lkPGSQL"]).code, 1);
+}
+
+#[test]
+fn small_display_scrolls_the_item_list() {
+    let c = Cluster::create("menu-small", &[]);
+    assert_eq!(c.lk_in("node-b", "rmlk", &[], Some("y\n")).code, 0);
+    let m = media(&c, "9.6.1");
+    let mut t = Term::start(&c, "node-b", &m, &m, &[], (19, 80));
+    t.wait_for(MAIN);
+    // 6 items, 5 rows: the last is below, marked (+)
+    assert!(!t.screen().contains("Recovery Kit Selection Menu"));
+    assert!(t.screen().contains("(+)"));
+    for _ in 0..5 {
+        t.send(DOWN);
+    }
+    t.wait_for("Recovery Kit Selection Menu  --->");
+    assert!(t.screen().contains("(-)"));
+    assert!(!t.screen().contains("Your OS is"));
+}
+
+/// The vendor guide: Save writes the file a non-interactive install uses.  `setup -f` reads it
+/// as Load does, and `# ... is not set` on an installed kit removes it ("<N> Removes features").
+#[test]
+fn args_path_reads_a_saved_menu_file_and_removes_an_unticked_kit() {
+    let c = Cluster::create("menu-args-saved", &[]);
+    let m = media(&c, "9.6.1");
+    let conf = c.dir.join("saved.config");
+    let o = lksim(&[
+        "setup-config",
+        "save",
+        "--node-root",
+        c.root("node-b").to_str().unwrap(),
+        "--media",
+        m.to_str().unwrap(),
+        "--kits",
+        "lkIP,lkNFS",
+        "--out",
+        conf.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    let mut cmd = Command::new(m.join("setup"));
+    cmd.args(["-f", conf.to_str().unwrap(), "-q", "y"])
+        .current_dir(&m)
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", c.path("node-b").display()),
+        );
+    let o = run_cmd(cmd, None);
+    assert_eq!(o.code, 0, "{}\n{}", o.out, o.err);
+    assert_eq!(c.node_state("node-b")["version"], "9.6.1");
+    assert_eq!(c.sys("node-b", "rpm", &["-q", "steeleye-lkPGSQL"]).code, 1);
+    assert_eq!(c.sys("node-b", "rpm", &["-q", "steeleye-lkNFS"]).code, 0);
+    // a saved file naming a symbol setup does not know is refused before anything
+    let bad = c.write_conf("bad.config", "CONFIG_BOGUS=y\n");
+    let mut cmd = Command::new(m.join("setup"));
+    cmd.args(["-f", bad.to_str().unwrap(), "-q", "y"])
+        .current_dir(&m)
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", c.path("node-a").display()),
+        );
+    let o = run_cmd(cmd, None);
+    assert_eq!(o.code, 1);
+    assert!(o.err.contains("CONFIG_BOGUS"), "{}", o.err);
+    assert_eq!(c.node_state("node-a")["version"], "9.4.0");
+}
+
+#[test]
+fn help_button_shows_the_items_help_and_exit_returns() {
+    let c = Cluster::create("menu-help", &[]);
+    let m = media(&c, "9.6.1");
+    let mut t = Term::start(&c, "node-a", &m, &m, &[], (24, 80));
+    t.wait_for(MAIN);
+    t.send(DOWN); // quorum
+    t.send(RIGHT);
+    t.send(RIGHT);
+    t.key(ENTER, "steeleye-lkQWK");
+    assert!(t.highlighted("< Exit >"));
+    t.send(b"x"); // ignored
+    t.send(ENTER);
+    t.wait_gone("steeleye-lkQWK");
+    assert!(t.highlighted("< Help >"));
 }
