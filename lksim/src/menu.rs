@@ -468,6 +468,12 @@ impl App {
         let (rows, cols) = (rows as usize, cols as usize);
         g.put(0, 1, &self.title(), 0);
         g.hline(1, 1, cols.saturating_sub(2));
+        // mconf clears the screen to the back title (dialog_clear) before every dialog: a
+        // dialog is alone on the screen, the menu's buttons are not visible behind it
+        if let Some(d) = self.dialogs.last() {
+            self.draw_dialog(&mut g, d, rows, cols);
+            return g.ansi();
+        }
         let (h, w, y0, x0) = (rows - 4, cols - 5, 2, 2);
         let which = self.sub.map(|s| s.0);
         let title = match which {
@@ -510,9 +516,6 @@ impl App {
         let bx0 = x0 + w / 2 - 28;
         for (i, l) in labels.iter().enumerate() {
             g.button(y0 + h - 2, bx0 + 12 * i, l, i == list.button);
-        }
-        for d in &self.dialogs {
-            self.draw_dialog(&mut g, d, rows, cols);
         }
         g.ansi()
     }
@@ -1034,6 +1037,12 @@ mod tests {
         let s = screen(&app);
         assert!(
             s.contains("Would you like to start installing SPS for Linux"),
+            "{s}"
+        );
+        // alone on a screen cleared to the back title (mconf's dialog_clear)
+        assert!(s.contains("SIOS Protection Suite for Linux 9.6.1-8580 setup"));
+        assert!(
+            !s.contains("< Done >") && !s.contains("Main configuration"),
             "{s}"
         );
         // Left wraps from < Yes > to < Cancel >

@@ -203,8 +203,11 @@ impl Drop for Term {
     }
 }
 
-const MAIN: &str = "< Done >";
+const MAIN: &str = "< Load >";
 const CONFIRM: &str = "Would you like to start installing SPS for";
+// Screens are drawn top to bottom, buttons last: waiting for the last button of a screen waits
+// for the whole screen.
+const CONFIRM_DRAWN: &str = "< Cancel >";
 
 #[test]
 fn menu_draws_title_items_and_buttons_select_highlighted() {
@@ -257,7 +260,8 @@ fn done_yes_installs_with_the_menu_settings() {
         "9.4.0",
         "nothing before Yes"
     );
-    t.key(ENTER, CONFIRM);
+    t.key(ENTER, CONFIRM_DRAWN);
+    assert!(t.screen().contains(CONFIRM));
     assert!(t.highlighted("< Yes >") && !t.highlighted("< No >"));
     assert!(t.screen().contains("< Cancel >"));
     t.send(ENTER);
@@ -305,6 +309,7 @@ fn cancel_returns_to_the_menu() {
     t.send(LEFT); // wraps to < Cancel >
     t.send(ENTER);
     t.wait_gone(CONFIRM);
+    t.wait_for(MAIN);
     assert!(t.screen().contains("Main configuration"));
     assert!(t.highlighted("< Done >"));
     assert!(t.running_after(Duration::from_millis(100)));
@@ -363,7 +368,8 @@ fn save_then_load_round_trips_and_matches_the_cli() {
     for _ in 0..3 {
         t.send(RIGHT);
     }
-    t.key(ENTER, "Save Configuration");
+    t.key(ENTER, "<  Ok  >");
+    assert!(t.screen().contains("Save Configuration"));
     assert!(t.screen().contains(".config"));
     assert!(t.highlighted("<  Ok  >"));
     for _ in 0..7 {
@@ -419,9 +425,11 @@ fn save_then_load_round_trips_and_matches_the_cli() {
     }
     t.send(b"nope.config");
     t.key(ENTER, "File does not exist!");
+    t.wait_for("< Exit >");
     assert!(t.highlighted("< Exit >"));
     t.send(ENTER);
     t.wait_gone("File does not exist!");
+    t.wait_for(MAIN);
     assert!(t.screen().contains("[*] Use Quorum"));
 }
 
@@ -531,7 +539,12 @@ fn fault_errorbox_instead_of_the_confirmation() {
     t.wait_for(MAIN);
     t.send(RIGHT);
     t.key(ENTER, "Unexpected error 42");
+    t.wait_for("<  Ok  >");
     assert!(!t.screen().contains(CONFIRM));
+    assert!(
+        !t.screen().contains("< Done >"),
+        "the box is alone on the screen"
+    );
     assert!(t.highlighted("<  Ok  >"));
     t.send(ENTER);
     t.wait_gone("Unexpected error 42");
@@ -681,9 +694,11 @@ fn help_button_shows_the_items_help_and_exit_returns() {
     t.send(RIGHT);
     t.send(RIGHT);
     t.key(ENTER, "steeleye-lkQWK");
+    t.wait_for("< Exit >");
     assert!(t.highlighted("< Exit >"));
     t.send(b"x"); // ignored
     t.send(ENTER);
     t.wait_gone("steeleye-lkQWK");
+    t.wait_for(MAIN);
     assert!(t.highlighted("< Help >"));
 }
