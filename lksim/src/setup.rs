@@ -152,6 +152,16 @@ pub fn main(ctx: &Ctx) -> i32 {
         eprintln!("{}", wrong_cwd(&media_dir));
         return 1;
     }
+    // setup is a front end to the image's packages: extracted alone, away from its siblings,
+    // it cannot run (UNCONFIRMED text)
+    if media_packages(&media_dir).is_none() {
+        eprintln!(
+            "setup: no SIOS Protection Suite packages next to setup in {}; run setup from the \
+             mounted (or wholly extracted) image",
+            media_dir.display()
+        );
+        return 1;
+    }
     if help && !unknown {
         print!("{USAGE}");
         return 0;

@@ -451,6 +451,26 @@ fn wrong_cwd_is_refused_before_anything() {
     assert_eq!(c.state(), before);
 }
 
+/// lk_upgrade once probed `setup --help` on a `setup` extracted alone into a temp folder: a
+/// real setup away from the image's packages cannot run, so lksim's refuses too.
+#[test]
+fn setup_extracted_alone_is_refused_even_from_its_own_folder() {
+    let c = Cluster::create("menu-alone", &[]);
+    let m = media(&c, "9.6.1");
+    let alone = c.dir.join("probe");
+    std::fs::create_dir_all(&alone).unwrap();
+    std::fs::copy(m.join("setup"), alone.join("setup")).unwrap();
+    let mut t = Term::start(&c, "node-a", &alone, &alone, &["--help"], (24, 80));
+    assert_eq!(t.exit(), 1);
+    assert!(
+        t.raw()
+            .contains("no SIOS Protection Suite packages next to setup"),
+        "{}",
+        t.raw()
+    );
+    assert!(!t.raw().contains("Usage"));
+}
+
 #[test]
 fn no_terminal_is_refused() {
     let c = Cluster::create("menu-notty", &[]);
