@@ -168,9 +168,25 @@ impl Term {
         std::thread::sleep(d);
         self.child.try_wait().unwrap().is_none()
     }
-    /// Which button (by its text) is drawn highlighted: (text, inverse) for each found.
+    /// Whether `label` (a button) is drawn highlighted; panics when it is not on the screen.
     fn highlighted(&self, label: &str) -> bool {
-        let p = self.parser.lock().unwrap();
+        self.find_highlighted(label)
+            .unwrap_or_else(|| panic!("no {label} on the screen:\n{}", self.screen()))
+    }
+    /// Waits (a redraw may be under way) until `label` is on the screen and highlighted.
+    fn wait_highlighted(&self, label: &str) {
+        let t = Instant::now();
+        while self.find_highlighted(label) != Some(true) {
+            assert!(
+                t.elapsed() < WAIT,
+                "{label} not highlighted:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    fn find_highlighted(&self, label: &str) -> Option<bool> {
+        let p = self.parser.lock().unwrap_or_else(|e| e.into_inner());
         let s = p.screen();
         let (rows, cols) = s.size();
         for r in 0..rows.get() {
@@ -183,10 +199,10 @@ impl Term {
                 .collect();
             if let Some(i) = line.find(label) {
                 let col = line[..i].chars().count() as u16;
-                return s.cell(r, col).unwrap().inverse();
+                return Some(s.cell(r, col).unwrap().inverse());
             }
         }
-        panic!("no {label} on the screen:\n{}", s.contents());
+        None
     }
     fn row(&self, r: u16) -> String {
         let p = self.parser.lock().unwrap();
@@ -249,12 +265,7 @@ fn done_yes_installs_with_the_menu_settings() {
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     t.send(RIGHT);
-    t.wait_for(MAIN);
-    let t0 = Instant::now();
-    while !t.highlighted("< Done >") {
-        assert!(t0.elapsed() < WAIT);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    t.wait_highlighted("< Done >");
     assert_eq!(
         c.node_state("node-b")["version"],
         "9.4.0",
