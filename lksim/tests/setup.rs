@@ -35,6 +35,8 @@ fn setup(c: &Cluster, node: &str, media: &Path, v: &str, conf: &Path) -> Out {
         "-q",
         "y",
     ])
+    // every public run is `cd <image>; ./setup`: setup refuses any other working directory
+    .current_dir(media)
     .env_clear()
     .env("PATH", format!("{}:/usr/bin:/bin", c.path(node).display()));
     run_cmd(cmd, None)
@@ -164,6 +166,8 @@ fn fresh_install_after_rmlk() {
     let o = setup(&c, "node-b", &media_dir(&c, "9.6.1"), "9.6.1", &conf);
     assert_eq!(o.code, 0, "{}", o.err);
     assert!(!o.out.contains("SECRET"));
+    // `Install licenses.` only when a license file was given (field evidence "Further facts")
+    assert!(o.out.contains("\nInstall licenses.\n"), "{}", o.out);
     let s = c.node_state("node-b");
     assert_eq!(s["version"], "9.6.1");
     assert_eq!(s["running"], true);
@@ -212,7 +216,8 @@ fn conf_errors_and_interactive() {
         m.to_str().unwrap(),
         "--media-version",
         "9.6.1",
-    ]);
+    ])
+    .current_dir(&m);
     // without options setup opens its menu: with no terminal it cannot (and never waits)
     let o = run_cmd(cmd, None);
     assert_eq!(o.code, 1);
@@ -226,7 +231,8 @@ fn conf_errors_and_interactive() {
         "--media-version",
         "9.6.1",
         "--help",
-    ]);
+    ])
+    .current_dir(&m);
     let o = run_cmd(cmd, None);
     assert_eq!(o.code, 0);
     assert!(
@@ -337,6 +343,7 @@ fn media_create_iso_and_run_setup() {
     let conf = c.write_conf("c", CONF);
     let mut cmd = Command::new(x.join("setup"));
     cmd.args(["-f", conf.to_str().unwrap(), "-q", "y"])
+        .current_dir(&x)
         .env_clear()
         .env(
             "PATH",
@@ -407,6 +414,7 @@ fn media_real_layout_named_sps_img_without_invented_markers() {
     let conf = c.write_conf("c", CONF);
     let mut cmd = Command::new(x.join("setup"));
     cmd.args(["-f", conf.to_str().unwrap(), "-q", "y"])
+        .current_dir(&x)
         .env_clear()
         .env(
             "PATH",
@@ -419,6 +427,7 @@ fn media_real_layout_named_sps_img_without_invented_markers() {
     let bad = c.write_conf("bad", "LKCONF_RECOVERY_KITS=lkNOPE\n");
     let mut cmd = Command::new(x.join("setup"));
     cmd.args(["-f", bad.to_str().unwrap(), "-q", "y"])
+        .current_dir(&x)
         .env_clear()
         .env(
             "PATH",
