@@ -23,3 +23,4 @@ mod resource;
 mod role_layout;
 mod security;
 mod upgrade;
+mod upgrade_menu;

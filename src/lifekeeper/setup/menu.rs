@@ -332,6 +332,27 @@ pub fn highlighted(
     }
 }
 
+/// The text of an input box's field: the row framed twice (`│ │text   │ │`, the field's own box
+/// inside the dialog's), else the cursor's row (where lxdialog leaves the cursor).
+pub fn input_field(rows: &[String], cursor_row: u16) -> String {
+    let framed = rows.iter().find_map(|r| {
+        let bars: Vec<usize> = r
+            .char_indices()
+            .filter(|(_, c)| *c == '│')
+            .map(|(i, _)| i)
+            .collect();
+        (bars.len() == 4).then(|| r[bars[1] + '│'.len_utf8()..bars[2]].trim().to_string())
+    });
+    framed.unwrap_or_else(|| {
+        rows.get(cursor_row as usize)
+            .map(|l| {
+                l.trim_matches(|c: char| c.is_whitespace() || is_border(c))
+                    .to_string()
+            })
+            .unwrap_or_default()
+    })
+}
+
 /// The release and build in the title: `("9.6.1", "7200")`.
 pub fn title_release(rows: &[String]) -> Option<(String, String)> {
     let re = regex_lite::Regex::new(TITLE_RE).expect("valid");
@@ -879,16 +900,7 @@ impl Session {
     /// checked on the screen before `<  Ok  >`.
     fn fill_field(&mut self, path: &Path) -> Result<(), Stopped> {
         let want = path.display().to_string();
-        let field = |s: &Session| {
-            let (r, _) = s.parser.screen().cursor_position();
-            let rows = s.rows();
-            rows.get(r as usize)
-                .map(|l| {
-                    l.trim_matches(|c: char| c.is_whitespace() || is_border(c))
-                        .to_string()
-                })
-                .unwrap_or_default()
-        };
+        let field = |s: &Session| input_field(&s.rows(), s.parser.screen().cursor_position().0);
         for _ in 0..4 {
             let now = field(self);
             if now.is_empty() {
