@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod diff;
 pub mod fs;
 pub mod intake;
+pub mod pty;
 pub mod result;
 pub mod spec;
 pub mod time;

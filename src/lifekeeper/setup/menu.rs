@@ -19,16 +19,15 @@
 
 use crate::lifekeeper::setup::strip_ansi;
 use crate::lifekeeper::version::Version;
+use crate::runtime::{pty, Cmd};
 use nix::poll::{poll, PollFd, PollFlags};
-use nix::pty::{openpty, Winsize};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// The terminal setup gets: rows × columns (lxdialog needs at least 19 × 80).
@@ -481,8 +480,6 @@ struct Session {
     yes_at: Option<usize>,
 }
 
-nix::ioctl_write_int_bad!(tiocsctty, nix::libc::TIOCSCTTY);
-
 impl Session {
     fn spawn(
         program: &Path,
@@ -490,46 +487,11 @@ impl Session {
         cwd: &Path,
         total: Duration,
     ) -> Result<Session, String> {
-        let ws = Winsize {
-            ws_row: ROWS,
-            ws_col: COLS,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let pty = openpty(&ws, None).map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
-        let slave: OwnedFd = pty.slave;
-        let dup = |f: &OwnedFd| {
-            f.try_clone()
-                .map_err(|e| format!("cannot duplicate the pseudo-terminal: {e}"))
-        };
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .current_dir(cwd)
-            .env("TERM", TERM)
-            .env("LANG", "C")
-            .env("LC_ALL", "C")
-            .env_remove("COLUMNS")
-            .env_remove("LINES")
-            .stdin(Stdio::from(dup(&slave)?))
-            .stdout(Stdio::from(dup(&slave)?))
-            .stderr(Stdio::from(slave));
-        // SAFETY: between fork and exec only async-signal-safe calls: setsid(2) makes setup a
-        // session (and process group) leader, TIOCSCTTY makes the pty (its stdin) its
-        // controlling terminal, as a terminal login would.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                tiocsctty(0, 0).map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-        drop(cmd);
+        let pty::PtyChild { child, master } =
+            pty::spawn(&Cmd::new(program).args(args).cwd(cwd), ROWS, COLS, TERM)?;
         Ok(Session {
             child,
-            master: File::from(pty.master),
+            master,
             parser: vt100::Parser::new(
                 std::num::NonZeroU16::new(ROWS).expect("rows"),
                 std::num::NonZeroU16::new(COLS).expect("cols"),
