@@ -895,8 +895,9 @@ pub fn main(ctx: &crate::Ctx, media_dir: &Path, mv: &str) -> i32 {
     let mut out = std::io::stdout();
     let mut app = App::new(facts, fault);
     let visible = App::visible_rows(rows);
-    // the alternate screen, as ncurses' smcup for xterm
-    let _ = write!(out, "\x1b[?1049h{}", app.render(rows, cols));
+    // the alternate screen and keypad transmit mode, as ncurses' smcup and smkx for xterm (the
+    // terminal then sends the arrows as ESC O A...; both forms are read)
+    let _ = write!(out, "\x1b[?1049h\x1b[?1h\x1b={}", app.render(rows, cols));
     let _ = out.flush();
     let mut inp = stdin.lock();
     let end = loop {
@@ -914,7 +915,7 @@ pub fn main(ctx: &crate::Ctx, media_dir: &Path, mv: &str) -> i32 {
         }
     };
     drop(inp);
-    let _ = write!(out, "\x1b[0m\x1b[H\x1b[2J\x1b[?1049l");
+    let _ = write!(out, "\x1b[0m\x1b[H\x1b[2J\x1b[?1l\x1b>\x1b[?1049l");
     let _ = out.flush();
     if let Some(t) = &saved {
         let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, t);

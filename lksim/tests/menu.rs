@@ -551,6 +551,57 @@ fn fault_title_shows_another_release() {
 }
 
 #[test]
+fn menu_faults_are_setup_only_and_title_errorbox_need_a_text() {
+    let c = Cluster::create("menu-fset", &[]);
+    let set = |args: &[&str]| {
+        let mut a = vec!["fault", "set"];
+        a.extend(args);
+        a.extend(["--dir", c.d()]);
+        lksim(&a)
+    };
+    assert_ne!(set(&["node-a", "setup", "title"]).code, 0, "needs --text");
+    assert_ne!(set(&["node-a", "lkstart", "nomenu"]).code, 0, "setup only");
+    assert_eq!(set(&["node-a", "lksim-setup", "nomenu"]).code, 0);
+    assert_eq!(c.node_state("node-a")["faults"]["setup"]["mode"], "nomenu");
+}
+
+#[test]
+fn setup_config_cli_refuses_a_kit_not_on_the_media() {
+    let c = Cluster::create("menu-cli", &[]);
+    let m = media(&c, "9.6.1");
+    let o = lksim(&[
+        "setup-config",
+        "save",
+        "--node-root",
+        c.root("node-a").to_str().unwrap(),
+        "--media",
+        m.to_str().unwrap(),
+        "--kits",
+        "lkORA",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.err.contains("lkORA"), "{}", o.err);
+    assert!(o.out.is_empty());
+    // without --out: the file on stdout, the node's defaults (installed kits ticked)
+    let o = lksim(&[
+        "setup-config",
+        "save",
+        "--node-root",
+        c.root("node-a").to_str().unwrap(),
+        "--media",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert!(o.out.starts_with("#\n# Automatically generated file; DO NOT EDIT.\n# SIOS Protection Suite for Linux 9.6.1-8580 setup\n"), "{}", o.out);
+    assert!(
+        o.out
+            .contains("CONFIG_KIT_LKIP=y\n# CONFIG_KIT_LKNFS is not set\nCONFIG_KIT_LKPGSQL=y\n"),
+        "{}",
+        o.out
+    );
+}
+
+#[test]
 fn fault_errorbox_instead_of_the_confirmation() {
     let c = Cluster::create("menu-ferr", &[]);
     let m = media(&c, "9.6.1");
