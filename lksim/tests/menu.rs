@@ -55,7 +55,7 @@ fn nz(v: u16) -> std::num::NonZeroU16 {
 impl Term {
     /// `./setup ARGS` of node `n`, started in `cwd` on a `rows`x`cols` terminal.
     fn start(c: &Cluster, n: &str, m: &Path, cwd: &Path, args: &[&str], size: (u16, u16)) -> Term {
-        Term::start_env(c, n, m, cwd, args, size, Some("xterm"))
+        Term::start_env(c, n, m, cwd, args, size, &[("TERM", "xterm")])
     }
     fn start_env(
         c: &Cluster,
@@ -64,7 +64,7 @@ impl Term {
         cwd: &Path,
         args: &[&str],
         (rows, cols): (u16, u16),
-        term: Option<&str>,
+        envs: &[(&str, &str)],
     ) -> Term {
         let ws = nix::pty::Winsize {
             ws_row: rows,
@@ -82,9 +82,7 @@ impl Term {
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave));
-        if let Some(t) = term {
-            cmd.env("TERM", t);
-        }
+        cmd.envs(envs.iter().copied());
         let child = cmd.spawn().unwrap();
         // the parent's copies of the slave are gone: reading the master ends when setup does
         let master = std::fs::File::from(p.master);
@@ -182,6 +180,13 @@ impl Term {
                 "{label} not highlighted:\n{}",
                 self.screen()
             );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    fn wait_highlighted_by(&self, ok: impl Fn(&Term) -> bool) {
+        let t = Instant::now();
+        while !ok(self) {
+            assert!(t.elapsed() < WAIT, "not highlighted:\n{}", self.screen());
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -498,8 +503,8 @@ fn no_terminal_is_refused() {
         (1, "Error opening terminal: unknown.\n")
     );
     // a terminal, but TERM unset or dumb
-    for term in [None, Some("dumb")] {
-        let mut t = Term::start_env(&c, "node-a", &m, &m, &[], (24, 80), term);
+    for env in [&[][..], &[("TERM", "dumb")][..]] {
+        let mut t = Term::start_env(&c, "node-a", &m, &m, &[], (24, 80), env);
         assert_eq!(t.exit(), 1);
         assert!(
             t.raw().contains("Error opening terminal: unknown."),
@@ -783,4 +788,60 @@ fn help_button_shows_the_items_help_and_exit_returns() {
     t.wait_gone("steeleye-lkQWK");
     t.wait_for(MAIN);
     assert!(t.highlighted("< Help >"));
+}
+
+/// lxdialog draws in colour unless MENUCONFIG_COLOR=mono (lksim's default is mono).  In colour
+/// the hotkey letter of every button has its own colour and no button is in reverse video: the
+/// active button is the one whose attributes differ from the others'.
+#[test]
+fn colour_theme_highlights_one_button_by_its_colours() {
+    let c = Cluster::create("menu-colour", &[]);
+    let m = media(&c, "9.6.1");
+    let mut t = Term::start_env(
+        &c,
+        "node-a",
+        &m,
+        &m,
+        &[],
+        (24, 80),
+        &[("TERM", "xterm"), ("MENUCONFIG_COLOR", "classic")],
+    );
+    t.wait_for(MAIN);
+    // the attributes of each button's `<`
+    let attrs = |t: &Term| -> Vec<(String, bool)> {
+        let p = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+        let s = p.screen();
+        let row = (0..24)
+            .find(|&r| {
+                s.contents_between(r, 0, r, 80)
+                    .contains("<Select>    < Done >")
+            })
+            .unwrap();
+        let line = s.contents_between(row, 0, row, 80);
+        ["<Select>", "< Done >", "< Help >", "< Save >", "< Load >"]
+            .iter()
+            .map(|b| {
+                let col = line[..line.find(b).unwrap()].chars().count() as u16;
+                let cell = s.cell(row, col).unwrap();
+                assert!(!cell.inverse(), "colour theme: no reverse video");
+                // the hotkey letter (D of Done) is coloured apart from the rest of the label
+                if *b == "< Done >" {
+                    let (k, l) = (s.cell(row, col + 2).unwrap(), s.cell(row, col + 3).unwrap());
+                    assert_ne!(k.fgcolor(), l.fgcolor());
+                }
+                (
+                    format!("{:?}/{:?}", cell.fgcolor(), cell.bgcolor()),
+                    cell.bold(),
+                )
+            })
+            .collect()
+    };
+    let a = attrs(&t);
+    assert!(a[1..].iter().all(|x| x == &a[1]), "{a:?}");
+    assert_ne!(a[0], a[1], "<Select> highlighted: {a:?}");
+    t.send(RIGHT);
+    t.wait_highlighted_by(|t| {
+        let a = attrs(t);
+        a[0] == a[2] && a[1] != a[2]
+    });
 }
