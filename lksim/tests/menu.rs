@@ -845,3 +845,37 @@ fn colour_theme_highlights_one_button_by_its_colours() {
         a[0] == a[2] && a[1] != a[2]
     });
 }
+
+/// The existing faults act at `< Yes >`, as on the args path: halfway leaves the node with
+/// its LifeKeeper packages removed and its configuration kept; a probe that leaves through
+/// `< No >` never meets them.
+#[test]
+fn fault_halfway_acts_at_yes_and_not_on_a_probe() {
+    let c = Cluster::create("menu-fhalf", &[]);
+    let m = media(&c, "9.6.1");
+    lksim(&["fault", "set", "node-b", "setup", "halfway", "--dir", c.d()]);
+    let before = c.state();
+    let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
+    t.wait_for(MAIN);
+    t.send(RIGHT);
+    t.key(ENTER, CONFIRM_DRAWN);
+    t.send(RIGHT);
+    t.send(ENTER);
+    assert_eq!(t.exit(), 1);
+    assert_eq!(
+        c.state(),
+        before,
+        "the probe (No) changed nothing, fault not counted"
+    );
+    drop(t);
+    let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
+    t.wait_for(MAIN);
+    t.send(RIGHT);
+    t.key(ENTER, CONFIRM_DRAWN);
+    t.send(ENTER);
+    assert_eq!(t.exit(), 1);
+    assert!(t.raw().contains("Failed dependencies"), "{}", t.raw());
+    let s = c.node_state("node-b");
+    assert_eq!(s["installed"], false);
+    assert!(c.lkroot("node-b").join("config/hierarchy.json").exists());
+}
