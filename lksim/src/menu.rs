@@ -1082,6 +1082,19 @@ mod tests {
         assert!(s.contains("[*] LifeKeeper Startup After Install"), "{s}");
     }
 
+    /// The one real title bar seen [AZ]: `SIOS Protection Suite for Linux 9.3.1-6750 setup`.
+    #[test]
+    fn title_bar_of_9_3_1_media_is_the_real_one() {
+        let mut f = facts(true);
+        f.version = "9.3.1".into();
+        f.build = crate::versions::release_of("9.3.1");
+        let app = App::new(f, MenuFault::default());
+        assert_eq!(
+            screen(&app).lines().next().unwrap().trim(),
+            "SIOS Protection Suite for Linux 9.3.1-6750 setup"
+        );
+    }
+
     #[test]
     fn undocumented_keys_are_ignored() {
         let mut app = App::new(facts(true), MenuFault::default());
