@@ -859,9 +859,13 @@ impl Grid {
 fn read_key(inp: &mut impl Read) -> Option<Option<Key>> {
     let mut b = [0u8; 1];
     let mut next = |inp: &mut dyn Read| -> Option<u8> {
-        match inp.read(&mut b) {
-            Ok(1) => Some(b[0]),
-            _ => None,
+        loop {
+            match inp.read(&mut b) {
+                Ok(1) => return Some(b[0]),
+                // a signal is not the end of the input
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => return None,
+            }
         }
     };
     let c = next(inp)?;
