@@ -147,6 +147,7 @@ pub struct MenuFault {
 }
 
 pub struct App {
+    pub theme: Theme,
     pub facts: Facts,
     pub settings: Settings,
     fault: MenuFault,
@@ -164,6 +165,7 @@ impl App {
     pub fn new(facts: Facts, fault: MenuFault) -> App {
         let settings = Settings::defaults(&facts);
         App {
+            theme: Theme::Mono,
             facts,
             settings,
             fault,
@@ -464,9 +466,9 @@ impl App {
 
     /// The whole screen, as VT100/ANSI escapes (cleared and drawn from the top).
     pub fn render(&self, rows: u16, cols: u16) -> String {
-        let mut g = Grid::new(rows as usize, cols as usize);
+        let mut g = Grid::new(rows as usize, cols as usize, self.theme);
         let (rows, cols) = (rows as usize, cols as usize);
-        g.put(0, 1, &self.title(), 0);
+        g.put(0, 1, &self.title(), St::Back);
         g.hline(1, 1, cols.saturating_sub(2));
         // mconf clears the screen to the back title (dialog_clear) before every dialog: a
         // dialog is alone on the screen, the menu's buttons are not visible behind it
@@ -483,7 +485,7 @@ impl App {
         };
         g.frame(y0, x0, h, w, Some(title));
         for (i, l) in wrap(HELP_TEXT, w - 4).iter().take(3).enumerate() {
-            g.put(y0 + 1 + i, x0 + 2, l, 0);
+            g.put(y0 + 1 + i, x0 + 2, l, St::Dialog);
         }
         let mh = h - 10;
         let (by, bx, bw) = (y0 + 5, x0 + 2, w - 4);
@@ -498,14 +500,18 @@ impl App {
             .enumerate()
         {
             let t: String = self.entry_text(e).chars().take(bw - 6).collect();
-            let a = if i == list.cursor { REV } else { 0 };
+            let a = if i == list.cursor {
+                St::ItemSel
+            } else {
+                St::Item
+            };
             g.put(by + 1 + row, bx + 3, &t, a);
         }
         if list.scroll > 0 {
-            g.put(by, bx + 3, "(-)", 0);
+            g.put(by, bx + 3, "(-)", St::Arrow);
         }
         if list.scroll + mh < entries.len() {
-            g.put(by + mh + 1, bx + 3, "(+)", 0);
+            g.put(by + mh + 1, bx + 3, "(+)", St::Arrow);
         }
         g.separator(y0 + h - 3, x0, w);
         let labels = if which.is_some() {
@@ -552,10 +558,9 @@ impl App {
         let lines: Vec<&String> = lines.iter().take(rows.saturating_sub(10)).collect();
         let dh = 2 + 1 + lines.len() + 1 + if field.is_some() { 3 } else { 0 } + 2;
         let (y, x) = ((rows - dh) / 2, (cols - dw) / 2);
-        g.clear(y, x, dh, dw);
         g.frame(y, x, dh, dw, (!title.is_empty()).then_some(title));
         for (i, l) in lines.iter().enumerate() {
-            g.put(y + 2 + i, x + 2, l, 0);
+            g.put(y + 2 + i, x + 2, l, St::Dialog);
         }
         if let Some(f) = field {
             let fy = y + 3 + lines.len();
@@ -563,7 +568,7 @@ impl App {
             let room = dw - 7;
             let n = f.chars().count();
             let shown: String = f.chars().skip(n.saturating_sub(room)).collect();
-            g.put(fy + 1, x + 3, &shown, 0);
+            g.put(fy + 1, x + 3, &shown, St::Input);
         }
         g.separator(y + dh - 3, x, dw);
         let total: usize =
@@ -683,20 +688,79 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-const REV: u8 = 1;
-const BOLD: u8 = 2;
+/// What a cell is part of; the theme gives its SGR attributes (lxdialog's attribute names).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    Screen,
+    Back,
+    Dialog,
+    Border,
+    BoxTitle,
+    Item,
+    ItemSel,
+    Arrow,
+    Input,
+    BtnAct,
+    BtnInact,
+    KeyAct,
+    KeyInact,
+    LblAct,
+    LblInact,
+}
+
+/// mconf's MENUCONFIG_COLOR: `mono` (lksim's default: reverse video) or a colour theme
+/// (`classic`, `bluetitle`, `blackbg`: one lxdialog-like palette, UNCONFIRMED colours).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Theme {
+    Mono,
+    Colour,
+}
+
+impl Theme {
+    pub fn from_env(v: Option<&str>) -> Theme {
+        match v {
+            Some("classic" | "bluetitle" | "blackbg") => Theme::Colour,
+            _ => Theme::Mono,
+        }
+    }
+    /// SGR parameters ("" = the terminal's default).
+    fn sgr(self, st: St) -> &'static str {
+        use St::*;
+        match self {
+            Theme::Mono => match st {
+                ItemSel => "7",
+                BtnAct | KeyAct | LblAct => "1;7",
+                BoxTitle => "1",
+                _ => "",
+            },
+            Theme::Colour => match st {
+                Screen | Back => "1;36;44",
+                Dialog | Item | Input | BtnInact => "30;47",
+                Border => "1;37;47",
+                BoxTitle => "1;33;47",
+                ItemSel | BtnAct | KeyAct => "1;37;44",
+                Arrow => "1;32;47",
+                KeyInact => "31;47",
+                LblAct => "1;33;44",
+                LblInact => "1;30;47",
+            },
+        }
+    }
+}
 
 struct Grid {
-    cells: Vec<Vec<(char, u8)>>,
+    cells: Vec<Vec<(char, St)>>,
+    theme: Theme,
 }
 
 impl Grid {
-    fn new(rows: usize, cols: usize) -> Grid {
+    fn new(rows: usize, cols: usize, theme: Theme) -> Grid {
         Grid {
-            cells: vec![vec![(' ', 0); cols]; rows],
+            cells: vec![vec![(' ', St::Screen); cols]; rows],
+            theme,
         }
     }
-    fn put(&mut self, r: usize, c: usize, s: &str, a: u8) {
+    fn put(&mut self, r: usize, c: usize, s: &str, a: St) {
         let Some(row) = self.cells.get_mut(r) else {
             return;
         };
@@ -707,60 +771,82 @@ impl Grid {
         }
     }
     fn hline(&mut self, r: usize, c: usize, n: usize) {
-        self.put(r, c, &"─".repeat(n), 0);
+        self.put(r, c, &"─".repeat(n), St::Back);
     }
     fn clear(&mut self, r: usize, c: usize, h: usize, w: usize) {
         for i in 0..h {
-            self.put(r + i, c, &" ".repeat(w), 0);
+            self.put(r + i, c, &" ".repeat(w), St::Dialog);
         }
     }
     fn frame(&mut self, r: usize, c: usize, h: usize, w: usize, title: Option<&str>) {
-        self.put(r, c, &format!("┌{}┐", "─".repeat(w - 2)), 0);
+        self.clear(r, c, h, w);
+        self.put(r, c, &format!("┌{}┐", "─".repeat(w - 2)), St::Border);
         for i in 1..h - 1 {
-            self.put(r + i, c, "│", 0);
-            self.put(r + i, c + w - 1, "│", 0);
+            self.put(r + i, c, "│", St::Border);
+            self.put(r + i, c + w - 1, "│", St::Border);
         }
-        self.put(r + h - 1, c, &format!("└{}┘", "─".repeat(w - 2)), 0);
+        self.put(
+            r + h - 1,
+            c,
+            &format!("└{}┘", "─".repeat(w - 2)),
+            St::Border,
+        );
         if let Some(t) = title {
             let t = format!(" {t} ");
             let n = t.chars().count();
-            self.put(r, c + (w.saturating_sub(n)) / 2, &t, BOLD);
+            self.put(r, c + (w.saturating_sub(n)) / 2, &t, St::BoxTitle);
         }
     }
     fn separator(&mut self, r: usize, c: usize, w: usize) {
-        self.put(r, c, &format!("├{}┤", "─".repeat(w - 2)), 0);
+        self.put(r, c, &format!("├{}┤", "─".repeat(w - 2)), St::Border);
     }
-    /// lxdialog print_button: `<label>`; the active one in reverse bold (button_active).
+    /// lxdialog print_button: `<label>`, the label's first letter in the key attribute; the
+    /// active button in button_active (mono: reverse bold).
     fn button(&mut self, r: usize, c: usize, label: &str, active: bool) {
-        let a = if active { REV | BOLD } else { 0 };
-        self.put(r, c, &format!("<{label}>"), a);
+        let (b, k, l) = if active {
+            (St::BtnAct, St::KeyAct, St::LblAct)
+        } else {
+            (St::BtnInact, St::KeyInact, St::LblInact)
+        };
+        self.put(r, c, "<", b);
+        let mut key_done = false;
+        for (i, ch) in label.chars().enumerate() {
+            let st = if !key_done && ch != ' ' {
+                key_done = true;
+                k
+            } else {
+                l
+            };
+            self.put(r, c + 1 + i, &ch.to_string(), st);
+        }
+        self.put(r, c + 1 + label.chars().count(), ">", b);
     }
     fn ansi(&self) -> String {
         let mut o = String::from("\x1b[0m\x1b[H\x1b[2J");
+        let sgr = |st: St| self.theme.sgr(st);
         for (r, row) in self.cells.iter().enumerate() {
             let end = row
                 .iter()
-                .rposition(|&(ch, a)| ch != ' ' || a != 0)
+                .rposition(|&(ch, a)| ch != ' ' || !sgr(a).is_empty())
                 .map(|p| p + 1)
                 .unwrap_or(0);
             if end == 0 {
                 continue;
             }
             o.push_str(&format!("\x1b[{};1H", r + 1));
-            let mut cur = 0u8;
+            let mut cur = "";
             for &(ch, a) in &row[..end] {
-                if a != cur {
-                    o.push_str(match a {
-                        0 => "\x1b[0m",
-                        REV => "\x1b[0;7m",
-                        BOLD => "\x1b[0;1m",
-                        _ => "\x1b[0;1;7m",
-                    });
-                    cur = a;
+                if sgr(a) != cur {
+                    cur = sgr(a);
+                    if cur.is_empty() {
+                        o.push_str("\x1b[0m");
+                    } else {
+                        o.push_str(&format!("\x1b[0;{cur}m"));
+                    }
                 }
                 o.push(ch);
             }
-            if cur != 0 {
+            if !cur.is_empty() {
                 o.push_str("\x1b[0m");
             }
         }
@@ -773,9 +859,13 @@ impl Grid {
 fn read_key(inp: &mut impl Read) -> Option<Option<Key>> {
     let mut b = [0u8; 1];
     let mut next = |inp: &mut dyn Read| -> Option<u8> {
-        match inp.read(&mut b) {
-            Ok(1) => Some(b[0]),
-            _ => None,
+        loop {
+            match inp.read(&mut b) {
+                Ok(1) => return Some(b[0]),
+                // a signal is not the end of the input
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => return None,
+            }
         }
     };
     let c = next(inp)?;
@@ -894,9 +984,11 @@ pub fn main(ctx: &crate::Ctx, media_dir: &Path, mv: &str) -> i32 {
     }
     let mut out = std::io::stdout();
     let mut app = App::new(facts, fault);
+    app.theme = Theme::from_env(std::env::var("MENUCONFIG_COLOR").ok().as_deref());
     let visible = App::visible_rows(rows);
-    // the alternate screen, as ncurses' smcup for xterm
-    let _ = write!(out, "\x1b[?1049h{}", app.render(rows, cols));
+    // the alternate screen and keypad transmit mode, as ncurses' smcup and smkx for xterm (the
+    // terminal then sends the arrows as ESC O A...; both forms are read)
+    let _ = write!(out, "\x1b[?1049h\x1b[?1h\x1b={}", app.render(rows, cols));
     let _ = out.flush();
     let mut inp = stdin.lock();
     let end = loop {
@@ -914,7 +1006,7 @@ pub fn main(ctx: &crate::Ctx, media_dir: &Path, mv: &str) -> i32 {
         }
     };
     drop(inp);
-    let _ = write!(out, "\x1b[0m\x1b[H\x1b[2J\x1b[?1049l");
+    let _ = write!(out, "\x1b[0m\x1b[H\x1b[2J\x1b[?1l\x1b>\x1b[?1049l");
     let _ = out.flush();
     if let Some(t) = &saved {
         let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, t);
@@ -992,6 +1084,19 @@ mod tests {
         let s = screen(&app);
         assert!(s.contains("(/l.lic) Install License Key File(s)"), "{s}");
         assert!(s.contains("[*] LifeKeeper Startup After Install"), "{s}");
+    }
+
+    /// The one real title bar seen [AZ]: `SIOS Protection Suite for Linux 9.3.1-6750 setup`.
+    #[test]
+    fn title_bar_of_9_3_1_media_is_the_real_one() {
+        let mut f = facts(true);
+        f.version = "9.3.1".into();
+        f.build = crate::versions::release_of("9.3.1");
+        let app = App::new(f, MenuFault::default());
+        assert_eq!(
+            screen(&app).lines().next().unwrap().trim(),
+            "SIOS Protection Suite for Linux 9.3.1-6750 setup"
+        );
     }
 
     #[test]

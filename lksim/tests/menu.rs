@@ -55,7 +55,7 @@ fn nz(v: u16) -> std::num::NonZeroU16 {
 impl Term {
     /// `./setup ARGS` of node `n`, started in `cwd` on a `rows`x`cols` terminal.
     fn start(c: &Cluster, n: &str, m: &Path, cwd: &Path, args: &[&str], size: (u16, u16)) -> Term {
-        Term::start_env(c, n, m, cwd, args, size, Some("xterm"))
+        Term::start_env(c, n, m, cwd, args, size, &[("TERM", "xterm")])
     }
     fn start_env(
         c: &Cluster,
@@ -64,7 +64,7 @@ impl Term {
         cwd: &Path,
         args: &[&str],
         (rows, cols): (u16, u16),
-        term: Option<&str>,
+        envs: &[(&str, &str)],
     ) -> Term {
         let ws = nix::pty::Winsize {
             ws_row: rows,
@@ -82,9 +82,7 @@ impl Term {
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave));
-        if let Some(t) = term {
-            cmd.env("TERM", t);
-        }
+        cmd.envs(envs.iter().copied());
         let child = cmd.spawn().unwrap();
         // the parent's copies of the slave are gone: reading the master ends when setup does
         let master = std::fs::File::from(p.master);
@@ -182,6 +180,13 @@ impl Term {
                 "{label} not highlighted:\n{}",
                 self.screen()
             );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    fn wait_highlighted_by(&self, ok: impl Fn(&Term) -> bool) {
+        let t = Instant::now();
+        while !ok(self) {
+            assert!(t.elapsed() < WAIT, "not highlighted:\n{}", self.screen());
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -498,8 +503,8 @@ fn no_terminal_is_refused() {
         (1, "Error opening terminal: unknown.\n")
     );
     // a terminal, but TERM unset or dumb
-    for term in [None, Some("dumb")] {
-        let mut t = Term::start_env(&c, "node-a", &m, &m, &[], (24, 80), term);
+    for env in [&[][..], &[("TERM", "dumb")][..]] {
+        let mut t = Term::start_env(&c, "node-a", &m, &m, &[], (24, 80), env);
         assert_eq!(t.exit(), 1);
         assert!(
             t.raw().contains("Error opening terminal: unknown."),
@@ -547,6 +552,57 @@ fn fault_title_shows_another_release() {
     assert_eq!(
         t.row(0).trim(),
         "SIOS Protection Suite for Linux 9.5.0-7001 setup"
+    );
+}
+
+#[test]
+fn menu_faults_are_setup_only_and_title_errorbox_need_a_text() {
+    let c = Cluster::create("menu-fset", &[]);
+    let set = |args: &[&str]| {
+        let mut a = vec!["fault", "set"];
+        a.extend(args);
+        a.extend(["--dir", c.d()]);
+        lksim(&a)
+    };
+    assert_ne!(set(&["node-a", "setup", "title"]).code, 0, "needs --text");
+    assert_ne!(set(&["node-a", "lkstart", "nomenu"]).code, 0, "setup only");
+    assert_eq!(set(&["node-a", "lksim-setup", "nomenu"]).code, 0);
+    assert_eq!(c.node_state("node-a")["faults"]["setup"]["mode"], "nomenu");
+}
+
+#[test]
+fn setup_config_cli_refuses_a_kit_not_on_the_media() {
+    let c = Cluster::create("menu-cli", &[]);
+    let m = media(&c, "9.6.1");
+    let o = lksim(&[
+        "setup-config",
+        "save",
+        "--node-root",
+        c.root("node-a").to_str().unwrap(),
+        "--media",
+        m.to_str().unwrap(),
+        "--kits",
+        "lkORA",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.err.contains("lkORA"), "{}", o.err);
+    assert!(o.out.is_empty());
+    // without --out: the file on stdout, the node's defaults (installed kits ticked)
+    let o = lksim(&[
+        "setup-config",
+        "save",
+        "--node-root",
+        c.root("node-a").to_str().unwrap(),
+        "--media",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert!(o.out.starts_with("#\n# Automatically generated file; DO NOT EDIT.\n# SIOS Protection Suite for Linux 9.6.1-8580 setup\n"), "{}", o.out);
+    assert!(
+        o.out
+            .contains("CONFIG_KIT_LKIP=y\n# CONFIG_KIT_LKNFS is not set\nCONFIG_KIT_LKPGSQL=y\n"),
+        "{}",
+        o.out
     );
 }
 
@@ -732,4 +788,94 @@ fn help_button_shows_the_items_help_and_exit_returns() {
     t.wait_gone("steeleye-lkQWK");
     t.wait_for(MAIN);
     assert!(t.highlighted("< Help >"));
+}
+
+/// lxdialog draws in colour unless MENUCONFIG_COLOR=mono (lksim's default is mono).  In colour
+/// the hotkey letter of every button has its own colour and no button is in reverse video: the
+/// active button is the one whose attributes differ from the others'.
+#[test]
+fn colour_theme_highlights_one_button_by_its_colours() {
+    let c = Cluster::create("menu-colour", &[]);
+    let m = media(&c, "9.6.1");
+    let mut t = Term::start_env(
+        &c,
+        "node-a",
+        &m,
+        &m,
+        &[],
+        (24, 80),
+        &[("TERM", "xterm"), ("MENUCONFIG_COLOR", "classic")],
+    );
+    t.wait_for(MAIN);
+    // the attributes of each button's `<`
+    let attrs = |t: &Term| -> Vec<(String, bool)> {
+        let p = t.parser.lock().unwrap_or_else(|e| e.into_inner());
+        let s = p.screen();
+        let row = (0..24)
+            .find(|&r| {
+                s.contents_between(r, 0, r, 80)
+                    .contains("<Select>    < Done >")
+            })
+            .unwrap();
+        let line = s.contents_between(row, 0, row, 80);
+        ["<Select>", "< Done >", "< Help >", "< Save >", "< Load >"]
+            .iter()
+            .map(|b| {
+                let col = line[..line.find(b).unwrap()].chars().count() as u16;
+                let cell = s.cell(row, col).unwrap();
+                assert!(!cell.inverse(), "colour theme: no reverse video");
+                // the hotkey letter (D of Done) is coloured apart from the rest of the label
+                if *b == "< Done >" {
+                    let (k, l) = (s.cell(row, col + 2).unwrap(), s.cell(row, col + 3).unwrap());
+                    assert_ne!(k.fgcolor(), l.fgcolor());
+                }
+                (
+                    format!("{:?}/{:?}", cell.fgcolor(), cell.bgcolor()),
+                    cell.bold(),
+                )
+            })
+            .collect()
+    };
+    let a = attrs(&t);
+    assert!(a[1..].iter().all(|x| x == &a[1]), "{a:?}");
+    assert_ne!(a[0], a[1], "<Select> highlighted: {a:?}");
+    t.send(RIGHT);
+    t.wait_highlighted_by(|t| {
+        let a = attrs(t);
+        a[0] == a[2] && a[1] != a[2]
+    });
+}
+
+/// The existing faults act at `< Yes >`, as on the args path: halfway leaves the node with
+/// its LifeKeeper packages removed and its configuration kept; a probe that leaves through
+/// `< No >` never meets them.
+#[test]
+fn fault_halfway_acts_at_yes_and_not_on_a_probe() {
+    let c = Cluster::create("menu-fhalf", &[]);
+    let m = media(&c, "9.6.1");
+    lksim(&["fault", "set", "node-b", "setup", "halfway", "--dir", c.d()]);
+    let before = c.state();
+    let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
+    t.wait_for(MAIN);
+    t.send(RIGHT);
+    t.key(ENTER, CONFIRM_DRAWN);
+    t.send(RIGHT);
+    t.send(ENTER);
+    assert_eq!(t.exit(), 1);
+    assert_eq!(
+        c.state(),
+        before,
+        "the probe (No) changed nothing, fault not counted"
+    );
+    drop(t);
+    let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
+    t.wait_for(MAIN);
+    t.send(RIGHT);
+    t.key(ENTER, CONFIRM_DRAWN);
+    t.send(ENTER);
+    assert_eq!(t.exit(), 1);
+    assert!(t.raw().contains("Failed dependencies"), "{}", t.raw());
+    let s = c.node_state("node-b");
+    assert_eq!(s["installed"], false);
+    assert!(c.lkroot("node-b").join("config/hierarchy.json").exists());
 }
