@@ -473,6 +473,9 @@ struct Session {
     /// (what the driver was waiting for, the screen it read), in order.
     screens: Vec<(String, String)>,
     exit: Option<i32>,
+    /// When setup's exit was seen: what a grandchild that kept the terminal (a daemon setup
+    /// started) prints afterwards is read for `PIPE_GRACE` at most, never waited for.
+    exited_at: Option<Instant>,
     eof: bool,
     last_output: Instant,
     deadline: Instant,
@@ -501,6 +504,7 @@ impl Session {
             raw: vec![],
             screens: vec![],
             exit: None,
+            exited_at: None,
             eof: false,
             last_output: Instant::now(),
             deadline: Instant::now() + total,
@@ -514,7 +518,14 @@ impl Session {
             if let Ok(Some(st)) = self.child.try_wait() {
                 use std::os::unix::process::ExitStatusExt;
                 self.exit = Some(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)));
+                self.exited_at = Some(Instant::now());
             }
+        }
+        if self
+            .exited_at
+            .is_some_and(|t| t.elapsed() >= crate::runtime::cmd::PIPE_GRACE)
+        {
+            self.eof = true;
         }
         if self.eof {
             std::thread::sleep(wait.min(Duration::from_millis(50)));
