@@ -940,6 +940,33 @@ mod tests {
         p
     }
 
+    /// A setup that never draws its menu: the step's timeout holds and its session is killed.
+    #[test]
+    fn a_setup_that_draws_nothing_times_out_and_is_killed() {
+        let t = Instant::now();
+        let ran = drive(
+            Path::new("/bin/sleep"),
+            &["60".to_string()],
+            &std::env::temp_dir(),
+            &Goal::Probe,
+            &Settings {
+                target: Version::new(9, 6, 1),
+                step_timeout: Duration::from_secs(1),
+                total: Duration::from_secs(30),
+                dialect: Dialect::sios(),
+            },
+        );
+        let e = ran.result.unwrap_err();
+        assert!(e.timed_out && e.before_yes, "{e:?}");
+        assert!(
+            e.msg.contains("did not show the main menu within 1 s"),
+            "{}",
+            e.msg
+        );
+        assert!(e.msg.contains("(nothing drawn)"), "{}", e.msg);
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    }
+
     #[test]
     fn dec_line_drawing_becomes_box_characters_and_text_stays_text() {
         let mut a = Acs::default();
