@@ -8,7 +8,7 @@ VENV    := .venv
 VENV_OK := $(VENV)/.installed
 CARGO   ?= cargo
 # Debian packages the simulator and the media handling need (xorriso makes and reads ISO9660).
-APT_PKGS := xorriso libarchive-tools
+APT_PKGS := xorriso libarchive-tools kconfig-frontends
 
 .PHONY: help build docs test lint demo deps venv clean
 

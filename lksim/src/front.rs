@@ -59,6 +59,7 @@ pub fn main(args: &[String]) -> i32 {
         ["mirror", "resync-restore", ..] => mirror_policy(&args[2..]),
         ["kit", "install", ..] => kit_install(&args[2..]),
         ["twin", ..] => crate::twin::main(&args[1..]),
+        ["setup-config", ..] => crate::setup_config::cli(&args[1..]),
         _ => {
             eprintln!("lksim: unknown command; see lksim/README.md");
             2
@@ -699,14 +700,27 @@ fn fault_set(args: &[String]) -> i32 {
     let (pos, opt) = parse(args, &[]);
     if pos.len() != 3 {
         return die(
-            "usage: lksim fault set NODE COMMAND fail|hang|halfway|delay [--after N] [--seconds N] [--dir DIR]",
+            "usage: lksim fault set NODE COMMAND fail|hang|halfway|delay|title|errorbox|nomenu [--after N] [--seconds N] [--text TEXT] [--dir DIR]",
         );
     }
     let mode = pos[2].as_str();
-    if !["fail", "hang", "halfway", "delay"].contains(&mode) {
+    if ![
+        "fail", "hang", "halfway", "delay", "title", "errorbox", "nomenu",
+    ]
+    .contains(&mode)
+    {
         return die(&format!(
-            "unknown fault mode {mode} (fail|hang|halfway|delay)"
+            "unknown fault mode {mode} (fail|hang|halfway|delay|title|errorbox|nomenu)"
         ));
+    }
+    // the menu's faults belong to setup alone; title and errorbox show a text
+    let menu_mode = ["title", "errorbox", "nomenu"].contains(&mode);
+    if menu_mode && !["setup", "lksim-setup"].contains(&pos[1].as_str()) {
+        return die(&format!("fault mode {mode} is for setup only"));
+    }
+    let text = opt.get("text").cloned().unwrap_or_default();
+    if ["title", "errorbox"].contains(&mode) && text.is_empty() {
+        return die(&format!("fault mode {mode} needs --text TEXT"));
     }
     let seconds: u64 = match opt.get("seconds").map(|s| s.parse()) {
         None => 10,
@@ -739,6 +753,7 @@ fn fault_set(args: &[String]) -> i32 {
             after,
             calls: 0,
             seconds,
+            text,
         },
     );
     match w.save() {

@@ -6,11 +6,13 @@ pub mod catalog;
 pub mod clock;
 pub mod datakeeper;
 pub mod front;
+pub mod menu;
 pub mod model;
 pub mod ops;
 pub mod resfiles;
 pub mod safe;
 pub mod setup;
+pub mod setup_config;
 pub mod status;
 pub mod sys;
 pub mod timing;
@@ -98,6 +100,8 @@ pub fn fault_gate(root: &Path, key: &str, display: &str) -> Result<FaultGate, i3
             Err(1)
         }
         Some("halfway") if HALFWAY_CMDS.contains(&key) => Ok(FaultGate::Halfway),
+        // setup's menu faults act on the menu (`menu.rs`), not here
+        Some("title" | "errorbox" | "nomenu") if key == "setup" => Ok(FaultGate::Proceed),
         Some(_) => {
             err(display, "operation failed (lksim injected fault)");
             Err(1)
@@ -117,9 +121,12 @@ usage: lksim COMMAND ...
   media create --version V --out FILE|DIR [--layout lksim|real]
                                  simulated installation media (sps.img)
   state DIR                      the whole cluster as JSON
-  fault set NODE COMMAND MODE [--after N] [--seconds N] [--dir DIR]
+  setup-config save --node-root R [--kits a,b] [--quorum y|n] [--license FILES] [--out FILE] ...
+                                 what setup's menu Save writes for a node (a saved configuration)
+  fault set NODE COMMAND MODE [--after N] [--seconds N] [--text T] [--dir DIR]
   fault clear [NODE [COMMAND]] [--dir DIR]
                                  make a LifeKeeper command fail, hang, ... on a node
+                                 (setup's menu: MODE title|errorbox --text T, nomenu)
   node down|up NODE [--dir DIR]  a node crashes / comes back
   commpath down|up NODE PEER [--prio N] [--dir DIR]
   mirror resync NODE TAG [--seconds N] [--dir DIR]

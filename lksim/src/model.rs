@@ -68,6 +68,9 @@ pub struct Fault {
     /// Mode "delay": how long the command pauses (setup: with LifeKeeper stopped).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub seconds: u64,
+    /// setup's modes "title" and "errorbox": the text shown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -63,16 +63,13 @@ fn fail(msg: &str) -> i32 {
 }
 
 // The console output of a real run is coloured with ANSI escape sequences (field evidence,
-// [AZ]); which colour goes where is UNCONFIRMED.
-const BOLD: &str = "\x1b[1m";
+// [AZ] "Further facts"): the title line and "Performing package installation ..." green, the
+// words `information` and `Starting` cyan, `done.` uncoloured, the last line green.  The exact
+// escape codes are UNCONFIRMED.
 const GREEN: &str = "\x1b[32m";
+const CYAN: &str = "\x1b[36m";
 const RED: &str = "\x1b[31m";
 const RESET: &str = "\x1b[0m";
-
-/// `done.` is printed uncoloured (field evidence [AZ]).
-fn done() -> String {
-    "done.".to_string()
-}
 
 /// The usage text `setup --help` prints (UNCONFIRMED: the real option letters are not public;
 /// these are the ones lksim's setup accepts).
@@ -83,30 +80,37 @@ pub const USAGE: &str = "Usage: setup [-f CONFFILE -q y] [-h|--help]
   -h, --help     this text
 ";
 
-/// What `./setup` without options does where there is no terminal: the menu (Kconfig's
-/// menuconfig) cannot start (text UNCONFIRMED).
-const NO_TERMINAL: &str = "Error opening terminal: unknown.";
+/// What setup prints when it is not started from the media's root (text UNCONFIRMED: a real
+/// setup run away from its siblings most likely fails; every public run is `cd <image>; ./setup`).
+pub fn wrong_cwd(media: &Path) -> String {
+    format!(
+        "setup: setup must be run from the top directory of the SIOS Protection Suite media \
+         (cd {}; ./setup)",
+        media.display()
+    )
+}
 
-/// The first screen of the menu (field evidence, [AZ]), shown when a terminal is there; the
-/// menu itself is not simulated.
-const MENU: &str = "                          Main configuration
-  Arrow keys navigate the menu.  <Enter> selects submenus --->.
-  ------------------------------------------------------------------
-      [ ] Install Java Runtime (JRE)
-      [ ] Use Quorum / Witness Functions
-          LifeKeeper Authentication  --->
-      [ ] Install License Key File(s)
-          Recovery Kit Selection Menu  --->
-      [*] LifeKeeper Startup After Install
-  ------------------------------------------------------------------
-        <Select>    < Done >    < Help >    < Save >    < Load >
-";
+/// What a setup run installs; the args path and the menu's `< Yes >` both end here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstallPlan {
+    /// Kits to install or upgrade (each must be on the media).
+    pub kits: Vec<String>,
+    /// Installed kits to remove (the menu's `[ ]` on an installed kit: "<N> Removes features").
+    pub remove_kits: Vec<String>,
+    /// `Some(true)`: install the quorum/witness package; `Some(false)`: remove it; `None`: as is.
+    pub quorum: Option<bool>,
+    pub licenses: Vec<String>,
+    /// Start LifeKeeper after a fresh install.
+    pub start: bool,
+}
 
 pub fn main(ctx: &Ctx) -> i32 {
     let mut media_dir: Option<PathBuf> = None;
     let mut media_version: Option<String> = None;
     let mut conf: Option<String> = None;
     let mut quiet: Option<String> = None;
+    let mut help = false;
+    let mut unknown = false;
     let a = &ctx.args;
     let mut i = 0;
     let mut user_args = 0;
@@ -130,33 +134,40 @@ pub fn main(ctx: &Ctx) -> i32 {
                 i += 1;
                 quiet = a.get(i).cloned();
             }
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return 0;
-            }
-            o => {
-                return fail(&format!(
-                    "unknown option '{o}'; usage: setup [-f CONFFILE -q y]"
-                ))
-            }
+            "-h" | "--help" => help = true,
+            // Options setup does not know: the real menu ignores what it does not parse, so a
+            // wrong guess of the option letters opens the menu and waits (a timeout, never a
+            // success).  UNCONFIRMED.
+            _ => unknown = true,
         }
         i += 1;
     }
     let (Some(media_dir), Some(mv)) = (media_dir, media_version) else {
         return fail("must be run from the product media (setup on the sps image)");
     };
-    if user_args == 0 {
-        use std::io::IsTerminal;
-        // the real setup opens its full-screen menu; it needs a terminal
-        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
-            eprintln!("{NO_TERMINAL}");
-            return 1;
-        }
-        print!("{MENU}");
-        return fail(
-            "lksim: the interactive menu is not simulated; save a configuration and run \
-             setup -f CONFFILE -q y",
+    // Every public run is `cd <mounted image>; ./setup` (field evidence "Further facts"):
+    // started anywhere else, setup refuses before anything, --help included.
+    let here = std::env::current_dir().and_then(|d| d.canonicalize()).ok();
+    if here.is_none() || here != media_dir.canonicalize().ok() {
+        eprintln!("{}", wrong_cwd(&media_dir));
+        return 1;
+    }
+    // setup is a front end to the image's packages: extracted alone, away from its siblings,
+    // it cannot run (UNCONFIRMED text)
+    if media_packages(&media_dir).is_none() {
+        eprintln!(
+            "setup: no SIOS Protection Suite packages next to setup in {}; run setup from the \
+             mounted (or wholly extracted) image",
+            media_dir.display()
         );
+        return 1;
+    }
+    if help && !unknown {
+        print!("{USAGE}");
+        return 0;
+    }
+    if user_args == 0 || unknown {
+        return crate::menu::main(ctx, &media_dir, &mv);
     }
     let Some(conf) = conf else {
         return fail("-q y requires -f CONFFILE");
@@ -172,27 +183,53 @@ pub fn main(ctx: &Ctx) -> i32 {
         Ok(t) => t,
         Err(e) => return fail(&format!("{conf}: {e}")),
     };
-    let cfg = match parse_conf(&text) {
-        Ok(c) => c,
-        Err(e) => return fail(&format!("{conf}: {e}")),
+    let plan = match crate::setup_config::plan_from_saved(&ctx.root, &media_dir, &mv, &text) {
+        Some(r) => match r {
+            Ok(p) => p,
+            Err(e) => return fail(&format!("{conf}: {e}")),
+        },
+        None => match parse_conf(&text) {
+            Ok(cfg) => plan_from_lkconf(&cfg),
+            Err(e) => return fail(&format!("{conf}: {e}")),
+        },
     };
-    let yes = |k: &str| cfg.get(k).map(|v| v == "y").unwrap_or(false);
-    let kits: Vec<String> = cfg
-        .get("LKCONF_RECOVERY_KITS")
-        .map(|s| s.split_whitespace().map(|x| x.to_string()).collect())
-        .unwrap_or_default();
-    let licenses: Vec<String> = cfg
-        .get("LKCONF_LICENSE_FILES")
-        .map(|s| s.split_whitespace().map(|x| x.to_string()).collect())
-        .unwrap_or_default();
+    install(ctx, &media_dir, &mv, g, &plan)
+}
 
-    println!("{BOLD}SIOS Protection Suite for Linux setup{RESET}");
+/// The args path's reading of `LKCONF_*` keys: kits are added, none removed; quorum `y` adds
+/// the package, `n` leaves it as it is.
+fn plan_from_lkconf(cfg: &BTreeMap<String, String>) -> InstallPlan {
+    let yes = |k: &str| cfg.get(k).map(|v| v == "y").unwrap_or(false);
+    let words = |k: &str| -> Vec<String> {
+        cfg.get(k)
+            .map(|s| s.split_whitespace().map(|x| x.to_string()).collect())
+            .unwrap_or_default()
+    };
+    InstallPlan {
+        kits: words("LKCONF_RECOVERY_KITS"),
+        remove_kits: vec![],
+        quorum: yes("LKCONF_QUORUM").then_some(true),
+        licenses: words("LKCONF_LICENSE_FILES"),
+        start: yes("LKCONF_START_LIFEKEEPER"),
+    }
+}
+
+/// The installation itself, after the fault gate: console output as a real run (field
+/// evidence), exit 0 on success.
+pub fn install(ctx: &Ctx, media_dir: &Path, mv: &str, g: FaultGate, plan: &InstallPlan) -> i32 {
+    let kits = &plan.kits;
+    let licenses = &plan.licenses;
+    println!("{GREEN}SIOS Protection Suite for Linux setup{RESET}");
     let (mut w, me) = match World::open_for_root(&ctx.root) {
         Ok(x) => x,
         Err(e) => return fail(&e.to_string()),
     };
     let failed = || println!("{RED}failed.{RESET}");
-    print!("Collecting system information....");
+    // dot runs of 31 and 32 after "information" [AZ]
+    print!(
+        "Collecting system {CYAN}information{RESET}{}",
+        ".".repeat(31)
+    );
     let _ = std::io::Write::flush(&mut std::io::stdout());
     if w.nodes[me].rt.selinux == "enforcing" {
         failed();
@@ -200,23 +237,26 @@ pub fn main(ctx: &Ctx) -> i32 {
     }
     let installed = w.nodes[me].installed_version();
     if let Some(from) = &installed {
-        if let Err(e) = versions::upgrade_rule(from, &mv) {
+        if let Err(e) = versions::upgrade_rule(from, mv) {
             failed();
             return fail(&e);
         }
     }
-    println!("{}", done());
-    print!("Preparing configuration information....");
+    println!("done.");
+    print!(
+        "Preparing configuration {CYAN}information{RESET}{}",
+        ".".repeat(32)
+    );
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    for l in &licenses {
+    for l in licenses {
         if !Path::new(l).is_file() {
             failed();
             return fail(&format!("license file {l} does not exist"));
         }
     }
-    let on_media = media_packages(&media_dir);
+    let on_media = media_packages(media_dir);
     if let Some(names) = &on_media {
-        for k in &kits {
+        for k in kits {
             let pre = format!("steeleye-{k}-");
             if !names.iter().any(|n| n.starts_with(&pre)) {
                 failed();
@@ -227,9 +267,9 @@ pub fn main(ctx: &Ctx) -> i32 {
         failed();
         return fail(&format!("Recovery Kit {k} is not on this media"));
     }
-    println!("{}", done());
+    println!("done.");
     println!(
-        "Performing package installation and updating configuration information for SPS for Linux."
+        "{GREEN}Performing package installation and updating configuration information for SPS for Linux.{RESET}"
     );
     // setup takes minutes on a real node; LifeKeeper runs during the first part
     let t = w.nodes[me].rt.timings.clone();
@@ -247,6 +287,8 @@ pub fn main(ctx: &Ctx) -> i32 {
         .iter()
         .filter_map(|p| p.name.strip_prefix("steeleye-").map(|s| s.to_string()))
         .filter(|s| s != "lk" && !CORE_PACKAGES.contains(&format!("steeleye-{s}").as_str()))
+        .filter(|s| !plan.remove_kits.contains(s))
+        .filter(|s| !(s == "lkQWK" && plan.quorum == Some(false)))
         .collect();
     if installed.is_some() {
         w.nodes[me].rt.packages.retain(|p| !p.is_lifekeeper());
@@ -263,11 +305,11 @@ pub fn main(ctx: &Ctx) -> i32 {
             want.push(p);
         }
     }
-    if yes("LKCONF_QUORUM") && !want.iter().any(|p| p == "steeleye-lkQWK") {
+    if plan.quorum == Some(true) && !want.iter().any(|p| p == "steeleye-lkQWK") {
         want.push("steeleye-lkQWK".into());
     }
     for p in &want {
-        w.nodes[me].rt.packages.push(Package::new(p, &mv));
+        w.nodes[me].rt.packages.push(Package::new(p, mv));
     }
     let root = w.nodes[me].root.clone();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("lksim"));
@@ -284,7 +326,7 @@ pub fn main(ctx: &Ctx) -> i32 {
     let df = defaults_file(&root);
     match fs::read_to_string(&df) {
         Ok(old) => {
-            let merged = versions::merge_defaults(&old, &mv);
+            let merged = versions::merge_defaults(&old, mv);
             if merged != old {
                 let _ = fs::write(root.join("etc/default/LifeKeeper.old"), &old);
                 if let Err(e) = fs::write(&df, merged) {
@@ -294,12 +336,12 @@ pub fn main(ctx: &Ctx) -> i32 {
         }
         Err(_) => {
             let _ = fs::create_dir_all(root.join("etc/default"));
-            if let Err(e) = fs::write(&df, versions::defaults_text(&mv)) {
+            if let Err(e) = fs::write(&df, versions::defaults_text(mv)) {
                 return fail(&format!("{}: {e}", df.display()));
             }
         }
     }
-    println!("Install LifeKeeper and dependent packages {}", done());
+    println!("Install LifeKeeper and dependent packages done.");
     println!("Configure LifeKeeper management group");
     // only when a license file was given (field evidence [AZ])
     if !licenses.is_empty() {
@@ -307,7 +349,7 @@ pub fn main(ctx: &Ctx) -> i32 {
     }
     let lic = root.join("var/LifeKeeper/license");
     let _ = fs::create_dir_all(&lic);
-    for l in &licenses {
+    for l in licenses {
         let name = Path::new(l)
             .file_name()
             .map(|s| s.to_os_string())
@@ -336,8 +378,8 @@ pub fn main(ctx: &Ctx) -> i32 {
     if let Err(e) = w.pace(total - total / 5) {
         return fail(&e.to_string());
     }
-    if was_running || (installed.is_none() && yes("LKCONF_START_LIFEKEEPER")) {
-        println!("Starting LifeKeeper...");
+    if was_running || (installed.is_none() && plan.start) {
+        println!("{CYAN}Starting{RESET} LifeKeeper...");
         ops::start(&mut w, me);
     }
     if let Err(e) = w.save() {
@@ -350,7 +392,7 @@ pub fn main(ctx: &Ctx) -> i32 {
 
 /// The package files on the media: `RPMS/` (lksim layout) or `core/` and `kits/` (the
 /// `--layout real` guess).  None when the media has no package folder at all.
-fn media_packages(media: &Path) -> Option<Vec<String>> {
+pub fn media_packages(media: &Path) -> Option<Vec<String>> {
     let mut names = Vec::new();
     let mut any = false;
     for d in MEDIA_PACKAGE_DIRS {
@@ -367,7 +409,8 @@ fn media_packages(media: &Path) -> Option<Vec<String>> {
 
 const MEDIA_PACKAGE_DIRS: &[&str] = &["RPMS", "core", "kits"];
 
-fn setup_script(v: &str) -> String {
+/// The media's `setup`: a script that runs the node's `lksim-setup`, naming its own folder.
+pub fn setup_script(v: &str) -> String {
     format!(
         "#!/bin/sh\n# SIOS Protection Suite for Linux {v} setup (lksim simulated media).\n\
          # Runs the node's lksim-setup, found on PATH.\n\

@@ -16,15 +16,16 @@ pub fn parse(v: &str) -> Option<(u32, u32, u32)> {
     Some((a, b, c))
 }
 
-/// RPM release number of the core package for a version (UNCONFIRMED: only
-/// 9.4.0-7963 comes from the brief; the others are invented but stable).
+/// RPM release number of the core package for a version, also the build number in setup's
+/// title bar (UNCONFIRMED: only 9.4.0-7963 comes from the brief and 9.3.1-6750 from setup's
+/// title bar in the field evidence [AZ]; the others are invented but stable and ascending).
 pub fn release_of(v: &str) -> String {
     match v {
-        "9.2.0" => "6794",
-        "9.2.1" => "6890",
-        "9.2.2" => "7040",
-        "9.3.0" => "7223",
-        "9.3.1" => "7350",
+        "9.2.0" => "6494",
+        "9.2.1" => "6590",
+        "9.2.2" => "6640",
+        "9.3.0" => "6700",
+        "9.3.1" => "6750",
         "9.3.2" => "7550",
         "9.4.0" => "7963",
         "9.4.1" => "8005",

@@ -35,6 +35,8 @@ fn setup(c: &Cluster, node: &str, media: &Path, v: &str, conf: &Path) -> Out {
         "-q",
         "y",
     ])
+    // every public run is `cd <image>; ./setup`: setup refuses any other working directory
+    .current_dir(media)
     .env_clear()
     .env("PATH", format!("{}:/usr/bin:/bin", c.path(node).display()));
     run_cmd(cmd, None)
@@ -219,7 +221,8 @@ fn conf_errors_and_interactive() {
         m.to_str().unwrap(),
         "--media-version",
         "9.6.1",
-    ]);
+    ])
+    .current_dir(&m);
     // without options setup opens its menu: with no terminal it cannot (and never waits)
     let o = run_cmd(cmd, None);
     assert_eq!(o.code, 1);
@@ -233,7 +236,8 @@ fn conf_errors_and_interactive() {
         "--media-version",
         "9.6.1",
         "--help",
-    ]);
+    ])
+    .current_dir(&m);
     let o = run_cmd(cmd, None);
     assert_eq!(o.code, 0);
     assert!(
@@ -344,6 +348,7 @@ fn media_create_iso_and_run_setup() {
     let conf = c.write_conf("c", CONF);
     let mut cmd = Command::new(x.join("setup"));
     cmd.args(["-f", conf.to_str().unwrap(), "-q", "y"])
+        .current_dir(&x)
         .env_clear()
         .env(
             "PATH",
@@ -414,6 +419,7 @@ fn media_real_layout_named_sps_img_without_invented_markers() {
     let conf = c.write_conf("c", CONF);
     let mut cmd = Command::new(x.join("setup"));
     cmd.args(["-f", conf.to_str().unwrap(), "-q", "y"])
+        .current_dir(&x)
         .env_clear()
         .env(
             "PATH",
@@ -426,6 +432,7 @@ fn media_real_layout_named_sps_img_without_invented_markers() {
     let bad = c.write_conf("bad", "LKCONF_RECOVERY_KITS=lkNOPE\n");
     let mut cmd = Command::new(x.join("setup"));
     cmd.args(["-f", bad.to_str().unwrap(), "-q", "y"])
+        .current_dir(&x)
         .env_clear()
         .env(
             "PATH",

@@ -404,6 +404,7 @@ fn tcp_peer_dies_during_setup_then_failover_to_the_upgraded_node() {
         "9.6.1",
     ])
     .args(["-f", conf.to_str().unwrap(), "-q", "y"])
+    .current_dir(&media)
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let setup = c.spawn().unwrap();

@@ -120,7 +120,8 @@ fn setup_takes_its_time_with_lifekeeper_stopped_most_of_it() {
         r#"{"setup": 50, "lkstart": 20, "scale": 0.02}"#,
     );
     let m = c.dir.join("media-9.6.1");
-    std::fs::create_dir_all(&m).unwrap();
+    // setup refuses to run without the media's package folder next to it
+    std::fs::create_dir_all(m.join("RPMS")).unwrap();
     let conf = c.write_conf("c.conf", "LKCONF_START_LIFEKEEPER=y\n");
     let mut cmd = Command::new(c.path("node-b").join("lksim-setup"));
     cmd.args([
@@ -130,6 +131,7 @@ fn setup_takes_its_time_with_lifekeeper_stopped_most_of_it() {
         "9.6.1",
     ])
     .args(["-f", conf.to_str().unwrap(), "-q", "y"])
+    .current_dir(&m)
     .stdout(std::process::Stdio::null());
     let t0 = Instant::now();
     let mut child = cmd.spawn().unwrap();

@@ -207,14 +207,17 @@ static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(
 
 /// Open and validate a media before anything is changed, read-only (so check mode runs it too):
 /// `setup` present and executable, the core package `steeleye-lk` of the media's version present
-/// (a warning only when `media_version` was given: the admin vouches for the media), and
-/// `setup --help` naming every option of `setup_args`. An image's `setup` is copied out alone
-/// into a private temporary directory (removed afterwards) to run `--help`.
+/// (a warning only when `media_version` was given: the admin vouches for the media), and, with
+/// `setup_args` (`setup_mode: args`), `setup --help` naming every option of them. setup runs
+/// from inside the media, as the vendor documents: an image is extracted whole into a private
+/// temporary directory (removed afterwards) and `--help` runs from its root. Without
+/// `setup_args` (`setup_mode: menu`) setup is not started here: the real run probes its menu
+/// from the opened media before anything is changed.
 pub fn probe(
     runner: &Runner,
     src: &MediaSrc,
     given: Option<Version>,
-    setup_args: &[String],
+    setup_args: Option<&[String]>,
 ) -> Result<Probed, ProbeError> {
     let files = listing(runner, src);
     let version = version(runner, src, &files, given).map_err(ProbeError::Media)?;
@@ -242,8 +245,34 @@ pub fn probe(
             ))
         }
     }
-    let (setup, temp) = match src {
-        MediaSrc::Dir(d) => (d.join("setup"), None),
+    let packages = files
+        .iter()
+        .filter_map(|f| {
+            f.rsplit('/')
+                .next()
+                .and_then(|b| b.strip_suffix(".rpm"))
+                .map(String::from)
+        })
+        .collect();
+    let Some(setup_args) = setup_args else {
+        if let MediaSrc::Dir(d) = src {
+            let meta = fs::metadata(d.join("setup"))
+                .map_err(|e| ProbeError::Media(format!("setup: {e}")))?;
+            if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+                return Err(ProbeError::Media(
+                    "its setup is not an executable file".into(),
+                ));
+            }
+        }
+        return Ok(Probed {
+            version,
+            packages,
+            usage: String::new(),
+            warnings,
+        });
+    };
+    let (root, temp) = match src {
+        MediaSrc::Dir(d) => (d.clone(), None),
         MediaSrc::Image(f) => {
             let t = std::env::temp_dir().join(format!(
                 "lkops-probe-{}-{}",
@@ -254,25 +283,30 @@ pub fn probe(
             fs::create_dir(&t)
                 .map_err(|e| ProbeError::Media(format!("cannot create {}: {e}", t.display())))?;
             let _ = fs::set_permissions(&t, fs::Permissions::from_mode(0o700));
+            // The whole image: setup runs beside its siblings, as from the mounted media.
+            if let Err(e) = room_for(f, &t) {
+                let _ = remove_tree(&t);
+                return Err(ProbeError::Media(e));
+            }
             let o = runner.run(
                 &Cmd::new("bsdtar")
                     .arg("-xf")
                     .arg(f)
                     .arg("-C")
                     .arg(&t)
-                    .arg("setup")
-                    .timeout(Duration::from_secs(120)),
+                    .timeout(Duration::from_secs(600)),
             );
             if !o.as_ref().is_ok_and(|o| o.ok()) {
                 let _ = remove_tree(&t);
-                return Err(ProbeError::Media("its setup cannot be read".into()));
+                return Err(ProbeError::Media("it cannot be extracted whole".into()));
             }
             // An ISO without Rock Ridge data loses the execute bit (open() restores it the same way).
             let s = t.join("setup");
             let _ = fs::set_permissions(&s, fs::Permissions::from_mode(0o700));
-            (s, Some(t))
+            (t.clone(), Some(t))
         }
     };
+    let setup = root.join("setup");
     let r = (|| {
         let meta = fs::metadata(&setup).map_err(|e| ProbeError::Media(format!("setup: {e}")))?;
         if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
@@ -280,28 +314,42 @@ pub fn probe(
                 "its setup is not an executable file".into(),
             ));
         }
-        crate::lifekeeper::setup::probe_usage(runner, &setup, setup_args)
+        crate::lifekeeper::setup::probe_usage(runner, &root, setup_args)
             .map_err(ProbeError::SetupArgs)
     })();
     if let Some(t) = temp {
         let _ = remove_tree(&t);
     }
     let usage = r?;
-    let packages = files
-        .iter()
-        .filter_map(|f| {
-            f.rsplit('/')
-                .next()
-                .and_then(|b| b.strip_suffix(".rpm"))
-                .map(String::from)
-        })
-        .collect();
     Ok(Probed {
         version,
         packages,
         usage,
         warnings,
     })
+}
+
+/// Whether `dir`'s file system has room to extract `img` into it (about the image's size; a
+/// small margin for the directories); `Err` says how much is free and how much is needed.
+pub fn room_for(img: &Path, dir: &Path) -> Result<(), String> {
+    let need = fs::metadata(img)
+        .map_err(|e| format!("{}: {e}", img.display()))?
+        .len();
+    let st = nix::sys::statvfs::statvfs(dir)
+        .map_err(|e| format!("cannot tell the free space of {}: {e}", dir.display()))?;
+    let free = st.blocks_available() as u64 * st.fragment_size() as u64;
+    let want = need + need / 20 + (64 << 10);
+    if free < want {
+        return Err(format!(
+            "{} has {} KiB free, extracting {} ({} KiB) needs about {} KiB: give a work_dir with room (or media_mode: mount, or media_dir)",
+            dir.display(),
+            free >> 10,
+            img.display(),
+            need >> 10,
+            want >> 10
+        ));
+    }
+    Ok(())
 }
 
 /// A media opened for setup; removes what it mounted or extracted when cleaned up or dropped.
@@ -505,6 +553,9 @@ pub fn open(
             )),
         }
     }
+    // Everything needed after rmlk is checked before lkstop (issue 28 O4): the media is opened
+    // before the first destructive step, and an extraction that cannot fit is refused up front.
+    room_for(img, &temp)?;
     let x = Cmd::new("xorriso")
         .args(["-osirrox", "on", "-indev"])
         .arg(img)

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +48,9 @@ pub struct Cmd {
     pub env: Vec<(OsString, OsString)>,
     /// Run with LANG=C/LC_ALL=C (true, the default) or with the caller's locale.
     pub c_locale: bool,
+    /// The working directory (`None`: the caller's). The vendor's setup runs from the root of
+    /// its media (`cd <media>; ./setup`), next to the packages it installs.
+    pub cwd: Option<PathBuf>,
 }
 
 impl Cmd {
@@ -58,6 +61,7 @@ impl Cmd {
             timeout: None,
             env: vec![],
             c_locale: true,
+            cwd: None,
         }
     }
     /// `<lkroot>/bin/<name>`: a LifeKeeper command.
@@ -88,6 +92,11 @@ impl Cmd {
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
         self.env
             .push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
+        self
+    }
+    /// Run in `dir` (see [`Cmd::cwd`]).
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.cwd = Some(dir.as_ref().to_path_buf());
         self
     }
     /// Keep the caller's locale (no LANG=C/LC_ALL=C): for a command that runs the site's own
@@ -207,6 +216,9 @@ impl Runner {
             .process_group(0);
         for (k, v) in &cmd.env {
             c.env(k, v);
+        }
+        if let Some(d) = &cmd.cwd {
+            c.current_dir(d);
         }
         let mut child = c.spawn().map_err(|e| SpawnError {
             not_found: e.kind() == std::io::ErrorKind::NotFound,
@@ -398,6 +410,17 @@ mod tests {
             .map(str::to_string);
         assert_eq!(theirs, ours, "{}", env.stdout);
         assert!(env.stdout.lines().any(|l| l == "LKOPS_PROBE=1"));
+    }
+
+    #[test]
+    fn cwd_is_the_working_directory_of_the_command() {
+        let d = std::env::temp_dir();
+        let out = Runner::default().run(&Cmd::new("pwd").cwd(&d)).unwrap();
+        assert_eq!(
+            Path::new(out.stdout.trim()).canonicalize().unwrap(),
+            d.canonicalize().unwrap()
+        );
+        assert_eq!(Cmd::new("x").cwd("/m").cwd, Some(PathBuf::from("/m")));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod fs;
 pub mod human;
 pub mod intake;
+pub mod pty;
 pub mod result;
 pub mod spec;
 pub mod time;

@@ -323,7 +323,7 @@ fn lk_upgrade_check_mode_touches_nothing_on_any_path() {
             &[],
         );
         let b = c.node("node-b").clone();
-        let mut args = json!({"version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract", "lkroot": b.lkroot,
+        let mut args = json!({"version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": img, "media_mode": "extract", "lkroot": b.lkroot,
                               "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
                               "state_dir": c.dir.join("state")});
         for (k, v) in extra.as_object().unwrap() {
@@ -356,7 +356,7 @@ fn lk_upgrade_reinstall_without_a_backup_yet_plans_in_check_mode_and_the_real_ru
     let c = Cluster::create("cm-upgrade-nobackup", &["node-a", "node-b"], "9.2.2", &[]);
     let b = c.node("node-b").clone();
     let dest = c.dir.join("backups");
-    let args = json!({"version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract", "lkroot": b.lkroot,
+    let args = json!({"version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": img, "media_mode": "extract", "lkroot": b.lkroot,
                       "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
                       "state_dir": c.dir.join("state"), "allow_reinstall": true, "restore_config": true, "backup_dir": dest});
     let run = |check: bool| {

@@ -348,7 +348,7 @@ fn crlf_defaults_file_stops_a_reinstall_before_lkstop() {
         let (v, rc) = b.module(
             "lk_upgrade",
             json!({"version": "9.6.1", "lkroot": b.lkroot, "defaults_file": b.defaults_file,
-                   "media": img, "backup_dir": backups, "allow_reinstall": true, "generate_setup_config": true,
+                   "media": img, "backup_dir": backups, "allow_reinstall": true, "generate_setup_config": true, "setup_mode": "args",
                    "work_dir": c.dir.join("work"), "state_dir": c.dir.join("state"),
                    "timeout": 60, "_ansible_check_mode": check}),
         );

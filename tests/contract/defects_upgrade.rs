@@ -22,6 +22,7 @@ fn upgrade_args(c: &Cluster, n: &Node, img: &Path, backups: &Path, extra: Value)
     let mut a = json!({
         "version": "9.6.1",
         "generate_setup_config": true,
+        "setup_mode": "args",
         "media": s(img),
         "allow_reinstall": true,
         "backup_dir": s(backups),
@@ -235,6 +236,7 @@ fn direct_args(c: &Cluster, n: &Node, img: &Path, state_dir: &str) -> Value {
     json!({
         "version": "9.6.1",
         "generate_setup_config": true,
+        "setup_mode": "args",
         "media": s(img),
         "lkroot": s(&n.lkroot),
         "defaults_file": s(&n.defaults_file),

@@ -1024,7 +1024,7 @@ fn upgrade_chain(fault: &str) {
     .ok();
     let files = backup_files(&backups);
     let args = json!({
-        "version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract", "allow_reinstall": true, "restore_config": true,
+        "version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": img, "media_mode": "extract", "allow_reinstall": true, "restore_config": true,
         "backup_dir": backups, "lkroot": b.lkroot, "defaults_file": b.defaults_file,
         "work_dir": c.dir.join("work"), "state_dir": c.dir.join("state"), "timeout": 3,
     });
@@ -1131,7 +1131,7 @@ fn upgrade_killed_during_setup_leaves_no_generated_setup_conf_after_the_rerun() 
     let r = Runner::new(name);
     let before_defaults = fs::read(&b.defaults_file).unwrap();
     let args = json!({
-        "version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract", "lkroot": b.lkroot,
+        "version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": img, "media_mode": "extract", "lkroot": b.lkroot,
         "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
         "state_dir": c.dir.join("state"), "timeout": 600,
     });
@@ -1267,7 +1267,7 @@ fn node_left_uninstalled_for_good_random_kills_of_the_reinstall_path_all_converg
         )
         .ok();
         let args = json!({
-            "version": "9.6.1", "generate_setup_config": true, "media": img, "media_mode": "extract",
+            "version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": img, "media_mode": "extract",
             "allow_reinstall": true, "restore_config": true, "backup_dir": backups,
             "lkroot": b.lkroot, "defaults_file": b.defaults_file, "work_dir": c.dir.join("work"),
             "state_dir": c.dir.join("state"), "timeout": 60,

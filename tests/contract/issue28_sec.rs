@@ -103,7 +103,7 @@ fn d1_a_changed_resource_conf_file_makes_the_newest_backup_stale() {
     std::fs::write(&conf, old + "SITE_SETTING=changed\n").unwrap();
     // lk_upgrade (check mode: nothing is touched) refuses the stale backup ...
     let up = json!({
-        "version": "9.6.1", "generate_setup_config": true, "media": s(&img),
+        "version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": s(&img),
         "allow_reinstall": true, "backup_dir": s(&backups),
         "lkroot": s(&n.lkroot), "defaults_file": s(&n.defaults_file),
         "work_dir": s(&c.dir.join("work")), "state_dir": s(&c.dir.join("state")),

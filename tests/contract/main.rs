@@ -29,3 +29,4 @@ mod secure_defaults;
 mod security;
 mod upgrade;
 mod upgrade_rollback;
+mod upgrade_menu;

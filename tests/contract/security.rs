@@ -61,7 +61,8 @@ fn no_shell_is_ever_started_by_product_code() {
 #[test]
 fn every_command_goes_through_the_shared_runner() {
     for (path, src) in product_sources() {
-        if path.ends_with("runtime/cmd.rs") {
+        // The runtime's two runners: pipes (cmd.rs) and a pseudo-terminal for setup's menu.
+        if path.ends_with("runtime/cmd.rs") || path.ends_with("runtime/pty.rs") {
             continue;
         }
         for (n, line) in src.lines().enumerate() {
@@ -178,7 +179,7 @@ fn hostile_tags_paths_and_versions_are_refused_or_passed_literally() {
     let merge = json!({"src": s(&saved), "defaults_file": s(&a.defaults_file), "_ansible_check_mode": true});
     let preflight =
         json!({"lkroot": s(&a.lkroot), "media_dir": s(&c.dir), "min_free_mb": 0, "timeout": 5});
-    let upgrade = json!({"version": "9.6.1", "generate_setup_config": true, "media": s(&img), "lkroot": s(&b.lkroot), "defaults_file": s(&b.defaults_file), "work_dir": s(&c.dir.join("work")), "state_dir": s(&c.dir.join("state")), "timeout": 30, "_ansible_check_mode": true});
+    let upgrade = json!({"version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": s(&img), "lkroot": s(&b.lkroot), "defaults_file": s(&b.defaults_file), "work_dir": s(&c.dir.join("work")), "state_dir": s(&c.dir.join("state")), "timeout": 30, "_ansible_check_mode": true});
     #[rustfmt::skip]
     let cases: Vec<(&str, &Node, &Value, &str, K)> = vec![
         ("lk_backup", &a, &backup, "backup_dir", K::Path),
@@ -314,7 +315,7 @@ fn backup_dir_is_0700_and_its_files_0600() {
     let (v, rc, _) = run_in(
         "lk_upgrade",
         &b,
-        &json!({"version": "9.6.1", "generate_setup_config": true, "media": s(&img), "media_mode": "extract", "allow_reinstall": true, "restore_config": true,
+        &json!({"version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": s(&img), "media_mode": "extract", "allow_reinstall": true, "restore_config": true,
                 "backup_dir": s(&dest), "lkroot": s(&b.lkroot), "defaults_file": s(&b.defaults_file),
                 "work_dir": s(&c.dir.join("work")), "state_dir": s(&c.dir.join("state"))}),
         &cwd,
@@ -367,7 +368,7 @@ fn license_canary_never_appears_in_any_output_log_or_diff() {
         json!({"dest": s(&backups), "lkroot": s(&b.lkroot), "defaults_file": s(&b.defaults_file)});
     let (v, rc) = run("lk_backup", bk.clone(), false);
     assert_eq!(rc, 0, "{v}");
-    let up = json!({"version": "9.6.1", "generate_setup_config": true, "media": s(&img), "media_mode": "extract", "allow_reinstall": true, "restore_config": true,
+    let up = json!({"version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": s(&img), "media_mode": "extract", "allow_reinstall": true, "restore_config": true,
                     "license_files": [s(&lic)], "backup_dir": s(&backups), "lkroot": s(&b.lkroot),
                     "defaults_file": s(&b.defaults_file), "work_dir": s(&c.dir.join("work")),
                     "state_dir": s(&c.dir.join("state"))});
@@ -457,7 +458,7 @@ fn ansible_no_log_masks_every_invocation_value_of_every_module() {
         ("lk_resource", json!({"lkroot": s(&a.lkroot)})),
         (
             "lk_upgrade",
-            json!({"version": "9.6.1", "generate_setup_config": true, "media_dir": s(&c.dir), "lkroot": s(&a.lkroot), "license_files": ["/x/secret.lic"], "work_dir": s(&c.dir.join("w")), "state_dir": s(&c.dir.join("st"))}),
+            json!({"version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media_dir": s(&c.dir), "lkroot": s(&a.lkroot), "license_files": ["/x/secret.lic"], "work_dir": s(&c.dir.join("w")), "state_dir": s(&c.dir.join("st"))}),
         ),
     ] {
         let mut a2 = args.clone();
@@ -560,7 +561,7 @@ fn symlinks_planted_by_another_user_are_refused() {
     for param in ["backup_dir", "work_dir", "state_dir"] {
         let link = c.dir.join(format!("{param}-link"));
         plant_symlink(&victim, &link);
-        let mut args = json!({"version": "9.6.1", "generate_setup_config": true, "media": s(&img), "media_mode": "extract", "lkroot": s(&b.lkroot),
+        let mut args = json!({"version": "9.6.1", "generate_setup_config": true, "setup_mode": "args", "media": s(&img), "media_mode": "extract", "lkroot": s(&b.lkroot),
                               "defaults_file": s(&b.defaults_file), "work_dir": s(&c.dir.join("work")),
                               "state_dir": s(&c.dir.join("state"))});
         args[param] = json!(s(&link));

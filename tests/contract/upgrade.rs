@@ -32,8 +32,10 @@ pub(crate) fn args(c: &Cluster, node: &Node, extra: Value) -> Value {
         "work_dir": s(&c.dir.join("work")),
         "state_dir": s(&c.dir.join("state")),
         "timeout": 60,
-        // lksim media: the generated LKCONF_* configuration (UNCONFIRMED keys) is opted into.
+        // lksim media: the generated LKCONF_* configuration (UNCONFIRMED keys) is opted into,
+        // through the guessed non-interactive options (the menu tests set setup_mode: menu).
         "generate_setup_config": true,
+        "setup_mode": "args",
     });
     for (k, v) in extra.as_object().unwrap() {
         a[k] = v.clone();
@@ -472,9 +474,11 @@ fn stepwise_932_through_943_keeps_the_hierarchies_and_resumes_after_the_second_s
     assert_eq!(
         names(&plan),
         [
+            // Every media is opened before the first setup (issue 28 O4: nothing needed after a
+            // destructive step is first checked after it).
             "mount media 9.4.3",
-            "setup 9.4.3",
             "mount media 9.6.1",
+            "setup 9.4.3",
             "setup 9.6.1",
             "start LifeKeeper",
             "verify"
@@ -504,7 +508,8 @@ fn stepwise_932_through_943_keeps_the_hierarchies_and_resumes_after_the_second_s
             .iter()
             .map(|(_, s)| s.as_str())
             .collect::<Vec<_>>(),
-        ["done", "done", "planned", "planned", "planned", "planned"]
+        // mount 9.4.3 and setup 9.4.3 done; the 9.6.1 media is opened again.
+        ["done", "planned", "done", "planned", "planned", "planned"]
     );
     let done = run_ok(b, diff(a.clone()));
     assert_eq!(done["path"], "stepwise");
@@ -664,10 +669,10 @@ fn reinstall_922_to_961_refusals_plan_run_and_defaults_reapplied() {
         names(&plan),
         [
             "verify backup",
+            "mount media 9.6.1",
             "save defaults",
             "stop LifeKeeper",
             "uninstall LifeKeeper",
-            "mount media 9.6.1",
             "setup 9.6.1",
             "restore configuration",
             "re-apply defaults",
@@ -775,9 +780,9 @@ fn reinstall_resumes_after_lkstop_rmlk_and_setup_failures() {
         steps(&v)
             .iter()
             .map(|(_, s)| s.as_str())
-            .take(4)
+            .take(5)
             .collect::<Vec<_>>(),
-        ["done", "done", "done", "failed"]
+        ["done", "done", "done", "done", "failed"]
     );
     clear(&c);
 
@@ -881,9 +886,10 @@ fn reinstall_from_older_than_7_5_plans_the_package_removal() {
     let plan = run_ok(b, check(a.clone()));
     assert_eq!(tree_hash(&c.dir), before);
     assert_eq!(
-        names(&plan)[..5],
+        names(&plan)[..6],
         [
             "verify backup",
+            "mount media 9.6.1",
             "save defaults",
             "stop LifeKeeper",
             "uninstall LifeKeeper",
@@ -893,7 +899,7 @@ fn reinstall_from_older_than_7_5_plans_the_package_removal() {
     let done = run_ok(b, diff(a));
     // rmlk of the simulator removes every package itself, so nothing is left for rpm -e.
     assert_eq!(
-        steps(&done)[4],
+        steps(&done)[5],
         ("remove old packages".to_string(), "skipped".to_string())
     );
     assert_eq!(
@@ -1217,4 +1223,56 @@ fn reinstall_saves_files_no_package_owns_before_rmlk_and_lists_them_to_reinstall
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("HANA2-ARK/README"));
     assert!(!b.lkroot.join("HANA2-ARK").exists(), "rmlk deleted the kit");
+}
+
+/// Issue 28, O4: on the reinstall path the media was extracted into work_dir only after rmlk,
+/// with no space check, so a work_dir too small for the media (real media are ~1 GB; /var/tmp is
+/// often small) left the node uninstalled. The media is now opened before the first destructive
+/// step and an extraction that cannot fit is refused: the node stays installed and running.
+#[test]
+fn o4_work_dir_too_small_for_the_media_leaves_the_node_untouched_and_installed() {
+    let (c, img, backups) = reinstall_cluster("upgrade-o4");
+    take_backup(&c, &backups);
+    let b = c.node("node-b");
+    let small = c.dir.join("small-work");
+    std::fs::create_dir_all(&small).unwrap();
+    // Far smaller than the media's files (lksim's image holds some twenty packages).
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs"])
+        .arg(&small)
+        .output()
+        .unwrap();
+    if !mounted.status.success() {
+        eprintln!(
+            "SKIPPED: cannot mount a tmpfs ({})",
+            String::from_utf8_lossy(&mounted.stderr).trim()
+        );
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(small.clone());
+    let a = args(
+        &c,
+        b,
+        json!({"media": s(&img), "media_mode": "extract", "backup_dir": s(&backups),
+               "allow_reinstall": true, "work_dir": s(&small)}),
+    );
+    let v = run_fail(b, a);
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains("KiB free"), "{msg}");
+    assert_eq!(v["changed"], false, "{v:#}");
+    let st = node_state(&c, "node-b");
+    assert_eq!(st["version"], "9.2.2", "still installed: {v:#}");
+    assert_eq!(st["running"], true, "still running: {v:#}");
+    assert!(
+        steps(&v)
+            .iter()
+            .all(|(n, s)| s != "done" || n == "verify backup"),
+        "nothing but the backup check ran: {v:#}"
+    );
 }

@@ -85,8 +85,8 @@ fn assert_rolled_back(u: &Upgraded) {
 
 const STEPS: &[&str] = &[
     "verify backup",
-    "save defaults",
     "mount media 9.4.0",
+    "save defaults",
     "stop LifeKeeper",
     "uninstall LifeKeeper",
     "setup 9.4.0",

@@ -517,6 +517,11 @@ fn reinstall_restores_the_hierarchies_and_comm_paths_from_the_backup() {
             "lk_restore_config=true",
             "-e",
             "lk_fetch_backups=false",
+            "-e",
+            // setup_mode menu (the role default) loads the generated configuration on the
+            // fresh install: it must name the installed kits (lksim's defaults) or lk_upgrade
+            // refuses, as it never removes one.
+            r#"{"lk_recovery_kits": ["lkIP", "lkPGSQL"]}"#,
         ],
     );
     let log = text(&run);
@@ -547,6 +552,11 @@ fn summary_after_a_failure_past_setup_shows_the_installed_version() {
             "lk_verify_retries=1",
             "-e",
             "lk_fetch_backups=false",
+            "-e",
+            // setup_mode menu (the role default) loads the generated configuration on the
+            // fresh install: it must name the installed kits (lksim's defaults) or lk_upgrade
+            // refuses, as it never removes one.
+            r#"{"lk_recovery_kits": ["lkIP", "lkPGSQL"]}"#,
         ],
     );
     let log = text(&run);

@@ -16,13 +16,21 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod setup_step;
+
 struct Run<'a> {
     p: &'a Params,
     ctx: &'a Ctx,
     plan: Upgrade,
     journal_path: &'a Path,
     warnings: Vec<String>,
-    open: Option<OpenMedia>,
+    /// The media opened so far (index in the plan's media, what was opened): all are opened
+    /// before the first destructive step, closed at the end.
+    open: Vec<(usize, OpenMedia)>,
+    /// setup_mode menu: the last session's transcript and last screen (files in the journal's
+    /// directory).
+    setup_transcript: Option<String>,
+    setup_screen: Option<String>,
     changed_now: bool,
     log_dir: PathBuf,
     /// backup_dir, opened once (issue 22 defect 17).
@@ -156,7 +164,9 @@ pub fn execute(
         plan,
         journal_path,
         warnings: vec![],
-        open: None,
+        open: vec![],
+        setup_transcript: None,
+        setup_screen: None,
         changed_now: false,
         log_dir,
         store,
@@ -186,7 +196,7 @@ pub fn execute(
             Err(e) => {
                 run.plan.steps[i].status = StepStatus::Failed;
                 ctx.progress(&format!("{}: failed", run.plan.steps[i].name));
-                if let Some(mut m) = run.open.take() {
+                for (_, mut m) in std::mem::take(&mut run.open) {
                     if let Err(w) = m.cleanup() {
                         run.warnings.push(w);
                     }
@@ -368,7 +378,8 @@ impl Run<'_> {
             }
             Action::Media(m) => {
                 let (src, v) = self.plan.media[m].clone();
-                if let Some(mut old) = self.open.take() {
+                if let Some(k) = self.open.iter().position(|(j, _)| *j == m) {
+                    let (_, mut old) = self.open.remove(k);
                     old.cleanup().map_err(Failure::new)?;
                 }
                 let mut w = vec![];
@@ -397,9 +408,10 @@ impl Run<'_> {
                     )));
                 }
                 self.plan.steps[i].detail = opened.how.clone();
-                self.open = Some(opened);
+                self.open.push((m, opened));
                 // Transient: not journaled; a resumed run opens the media again.
             }
+            Action::ProbeMenu(m) => self.probe_menu(i, m)?,
             Action::Setup(m) => {
                 self.setup(i, m)?;
                 self.mark_done(i)?;
@@ -526,13 +538,21 @@ impl Run<'_> {
         .map_err(|e| Failure::new(format!("LifeKeeper did not finish starting: {e}")))
     }
 
+    /// Where the media `m` was opened (its root, holding setup).
+    fn media_root(&self, m: usize) -> PathBuf {
+        self.open
+            .iter()
+            .find(|(j, _)| *j == m)
+            .map(|(_, o)| o.dir.clone())
+            .expect("media opened before setup")
+    }
+
     fn setup(&mut self, i: usize, m: usize) -> Result<(), Failure> {
+        if self.p.setup_mode == crate::lifekeeper::setup::Mode::Menu {
+            return self.setup_menu(i, m);
+        }
         let v = self.plan.media[m].1;
-        let dir = self
-            .open
-            .as_ref()
-            .map(|o| o.dir.clone())
-            .expect("media opened before setup");
+        let dir = self.media_root(m);
         // The generated configuration names the no_log license files: by default a memory file
         // setup inherits (nothing on disk, nothing left by a kill, issue 22 defect 9); else a
         // 0600 file in work_dir, removed right after setup (and by the next run if killed).
@@ -585,9 +605,21 @@ impl Run<'_> {
             let _ = fs::remove_file(&f);
         }
         let out = out?;
+        self.judge_setup(i, v, &out, &out.cmd.join(" "))
+    }
+
+    /// After a setup run: its log kept (backup_dir, else work_dir) and recorded, then judged by
+    /// its results (the target installed), and a (re)started LifeKeeper waited for.
+    fn judge_setup(
+        &mut self,
+        i: usize,
+        v: crate::lifekeeper::version::Version,
+        out: &crate::runtime::CmdOutput,
+        shown_cmd: &str,
+    ) -> Result<(), Failure> {
         let log_name = backup_store::setup_log_name(&self.plan.host, &v.to_string());
         let log = self.log_dir.join(&log_name);
-        let text = setup::log_text(&out);
+        let text = setup::log_text(out);
         if self.store.is_some() {
             self.store_put(&log_name, text.as_bytes()).map(|_| ())
         } else {
@@ -602,7 +634,7 @@ impl Run<'_> {
         let re = setup::success_regex(&self.p.setup_success_regex)
             .map_err(|e| Failure::param("setup_success_regex", e))?;
         let installed = packages::installed(&self.ctx.runner).map_err(Failure::new)?;
-        match setup::judge(&out, installed, v, &re) {
+        match setup::judge(out, installed, v, &re) {
             Ok(None) => {}
             Ok(Some(w)) => self.warnings.push(format!("setup {v}: {w}")),
             Err(why) => {
@@ -615,7 +647,7 @@ impl Run<'_> {
         if status::lktest(&self.ctx.runner, &self.p.lkroot) == Some(true) {
             self.wait_started()?;
         }
-        self.plan.steps[i].detail = format!("{} (log {shown})", out.cmd.join(" "));
+        self.plan.steps[i].detail = format!("{shown_cmd} (log {shown})");
         Ok(())
     }
 
@@ -788,6 +820,12 @@ impl Run<'_> {
         if let Some(s) = saved {
             f = f.with("saved_defaults", s);
         }
+        if let Some(t) = &self.setup_transcript {
+            f = f.with("setup_transcript", t.clone());
+        }
+        if let Some(t) = &self.setup_screen {
+            f = f.with("setup_screen", t.clone());
+        }
         if let Some(b) = backup {
             f = f.with("backup", b);
         }
@@ -798,7 +836,7 @@ impl Run<'_> {
     }
 
     fn finish(mut self) -> Result<Outcome, Failure> {
-        if let Some(mut m) = self.open.take() {
+        for (_, mut m) in std::mem::take(&mut self.open) {
             if let Err(w) = m.cleanup() {
                 self.warnings.push(w);
             }
@@ -825,6 +863,12 @@ impl Run<'_> {
             plan.headline("finished upgrading", "upgraded")
         };
         let mut o = plan.outcome(headline, running, &after, self.journal_path);
+        if let Some(t) = self.setup_transcript {
+            o.set("setup_transcript", t);
+        }
+        if let Some(t) = self.setup_screen {
+            o.set("setup_screen", t);
+        }
         for w in self.warnings {
             o.warn(w);
         }

@@ -5,6 +5,7 @@ use super::journal::{self, Journal};
 use super::plan::at_target;
 use super::Params;
 use crate::lifekeeper::media::{self, MediaSrc};
+use crate::lifekeeper::setup::Mode as SetupMode;
 use crate::lifekeeper::status::{self, Probe};
 use crate::lifekeeper::version::Version;
 use crate::lifekeeper::{backup_store, node, packages};
@@ -115,7 +116,12 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
         .transpose()
         .map_err(|e| Failure::param("media_version", e))?;
     let read = |src: MediaSrc, given: Option<Version>| MediaFact {
-        probe: media::probe(runner, &src, given, &p.setup_args),
+        probe: media::probe(
+            runner,
+            &src,
+            given,
+            (p.setup_mode == SetupMode::Args).then_some(p.setup_args.as_slice()),
+        ),
         src,
     };
     let (stepping, target_media) = if upgrading {

@@ -21,6 +21,7 @@ mod rollback_tests;
 
 use crate::lifekeeper::media::Mode as MediaMode;
 use crate::lifekeeper::node_lock;
+use crate::lifekeeper::setup::Mode as SetupMode;
 use crate::lifekeeper::version::Version;
 use crate::runtime::{
     check_abs_path, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Support, LKROOT,
@@ -57,12 +58,12 @@ const PARAMS: &[Param] = &[
     Param::new(
         "setup_config",
         Kind::AbsPath,
-        "The setup configuration the admin saved once with the real setup menu's Save button (the vendor's own way to prepare a non-interactive install), passed as is through the C({config}) placeholder of setup_args. Without it the run refuses up front unless generate_setup_config is true.",
+        "The setup configuration the admin saved once with the real setup menu's Save button. setup_mode menu: loaded through the menu's C(< Load >) on the reinstall path (a fresh install; an upgrade in place goes to C(< Done >) straight away, the menu pre-filled with what is installed). setup_mode args: passed as is through the C({config}) placeholder of setup_args. Where it is needed (reinstall, or args mode) the run refuses up front without it unless generate_setup_config is true.",
     ),
     Param::new(
         "generate_setup_config",
         Kind::Bool,
-        "Without setup_config, generate one from recovery_kits, license_files, install_jre and quorum. UNCONFIRMED: the generated C(LKCONF_*) key names are lksim's guess, not the real menu's symbols; only an explicit opt-in (the simulated inventories) uses them.",
+        "Without setup_config, generate one from recovery_kits, license_files, install_jre and quorum: in menu mode the menu's saved-file format (C(CONFIG_*) symbols), loaded through C(< Load >) on the reinstall path, refused up front when it leaves out an installed Recovery Kit or the quorum/witness package; in args mode C(LKCONF_*) shell keys. UNCONFIRMED: both sets of names are lksim's guess, not the real menu's symbols; only an explicit opt-in (the simulated inventories) uses them.",
     )
     .default("false"),
     Param::new(
@@ -71,6 +72,20 @@ const PARAMS: &[Param] = &[
         "How the generated setup configuration (it names the license_files) reaches setup. C(true): as a file with no name (created 0600 in work_dir and unlinked at once), inherited by setup and named C(/dev/fd/N) in setup_args' C({config}), so no directory holds it and it cannot outlive the run, even when the module is killed. UNCONFIRMED: that the real setup reads its configuration from such a path (lksim's does); C(false) writes a real file C(work_dir/setup-<pid>.conf) (0600), removed after setup and, if the run was killed, at the start of the next run.",
     )
     .default("true"),
+    Param::new(
+        "setup_mode",
+        Kind::Str,
+        "How setup is run. C(menu) (the vendor's documented way): C(cd <media>; ./setup) on a pseudo-terminal, its menu driven from the rendered screen (the release in the title bar checked, the admin's setup_config loaded through C(< Load >) when given, C(< Done >), then C(< Yes >)); before anything is changed the real run starts setup once, reads the title and the main menu and leaves through C(< Done >), C(< No >). C(args): the guessed non-interactive options (setup_args, UNCONFIRMED), probed with C(setup --help).",
+    )
+    .choices(SetupMode::NAMES)
+    .default("\"menu\""),
+    Param::new(
+        "setup_menu_timeout",
+        Kind::Int,
+        "setup_mode menu: seconds each screen of the menu may take to appear (the main menu, a dialog). The whole session, the installation included, is bounded by timeout.",
+    )
+    .default("300")
+    .range(1, 86400),
     Param::new(
         "setup_args",
         Kind::List,
@@ -187,8 +202,12 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     description: &[
         "Upgrades LifeKeeper for Linux on this node to I(version), choosing the path by the same rules as lk_preflight's LK-VERSION-PATH check: C(direct) (setup from the target media upgrades in place), C(stepwise) (setup from a 9.4.x stepping media first, then the target; resource hierarchies kept) or C(reinstall) (verify the lk_backup archive, save /etc/default/LifeKeeper, lkstop, rmlk, rpm -e of steeleye*/HADR* packages when older than 7.5, install fresh, restore the hierarchies and comm paths with C(lkbackup -x -f ARCHIVE) (restore_config), re-apply the saved parameters).",
         "With allow_downgrade, a I(version) older than the installed release takes the C(rollback) path, back to the release the node ran before an upgrade: verify the backup lk_backup took of this node at I(version) before the upgrade (the newest backup recorded at that release in backup_dir; a backup of another release is refused), save the newer release's /etc/default/LifeKeeper, open the I(version) media (refused before anything is touched unless it is that release), lkstop, rmlk, setup of I(version) (LifeKeeper not started), C(lkbackup -x -f ARCHIVE) of that backup, put back the defaults file lk_backup saved with it (sha256 checked), start LifeKeeper (start_after), verify. The same probes, journal, node lock and setup as the reinstall: a rerun after any step resumes (a node at I(version) whose configuration was not restored yet is not done: issue 28 O3). Without allow_downgrade a downgrade is refused.",
-        "setup always runs non-interactively (setup_args, default C(setup -f CONF -q y)) with stdin /dev/null and no terminal; its process group is killed on timeout. Its output is kept in a log file. Success is judged by the result: exit 0 and C(rpm -q steeleye-lk) reporting the target; setup_success_regex is a secondary signal.",
-        "Probe before destroy: every media is opened read-only and validated (setup present and executable, the steeleye-lk package of the release present) and C(<media>/setup --help) is run (stdin /dev/null, 30 s) before the first destructive step and in check mode; the run refuses unless the usage text names every option in setup_args. The usage text is returned as setup_usage and kept in the journal.",
+        "setup runs from inside the media, as the vendor documents (C(cd <media>; ./setup)): its working directory is the root of the mounted or wholly extracted image, for every probe and every run. Every media is opened before the first step that changes the node (save defaults, lkstop, rmlk), and an extraction is refused up front when work_dir has no room for it.",
+        "setup_mode C(menu) (the default, the vendor's documented way): setup runs on a pseudo-terminal (its own session, TERM=xterm, 40x120) and its menu is read from the rendered screen: the release in the title bar (C(SIOS Protection Suite for Linux 9.6.1-BUILD setup)) must be the target's (else it leaves through C(< Done >), C(< No >) and fails naming both releases); on the reinstall path the admin's setup_config (or, opt-in, a generated one) is loaded through C(< Load >); then C(< Done >) and, at C(Would you like to start installing SPS for Linux with the current settings?), C(< Yes >); the console is followed until setup exits. Buttons are found by their text and highlight and moved to one arrow key at a time; only the documented keys are sent. Any screen it does not recognise stops the run before C(< Yes >) with that screen's text in the message; each screen has setup_menu_timeout, the whole session timeout, and setup's process group is killed on a timeout or an abort.",
+        "Probe before destroy, menu mode: before lkstop, rmlk or any setup's C(< Yes >) the real run starts setup from each opened media, reads the title and the main menu and leaves through C(< Done >), C(< No >) (setup will abort): a media whose setup shows no menu, another release or an unexpected screen is refused while the node is untouched. Check mode lists this probe as a planned step and does not start the vendor's installer.",
+        "Every menu session's transcript (ANSI escapes removed, followed by each screen the driver read) and last screen are kept beside the journal (backup_dir, else state_dir) and named in the result (setup_transcript, setup_screen).",
+        "setup_mode C(args): setup runs non-interactively (setup_args, default C(setup -f CONF -q y), UNCONFIRMED) with stdin /dev/null and no terminal; its process group is killed on timeout. Before anything is changed and in check mode C(setup --help) is run from the media's root (an image is extracted whole into a private temporary directory for it; stdin /dev/null, 30 s) and the run refuses unless the usage text names every option in setup_args; the usage text is returned as setup_usage and kept in the journal.",
+        "Either way setup's output is kept in a log file and success is judged by the result: exit 0 and C(rpm -q steeleye-lk) reporting the target; setup_success_regex is a secondary signal. Every media is validated read-only first (setup present and executable, the steeleye-lk package of the release present).",
         "On a rerun every step is judged by its post-condition, not only by the journal: stopping is done when LifeKeeper does not run, the uninstall when steeleye-lk is no longer installed, a setup when its release is installed; a step killed after its effect but before its journal entry is recognised as done.",
         "Before rmlk, every file under lkroot that no installed package owns (kits shipped apart such as C(HANA2-ARK), site scripts under C(lkadm/subsys/gen/app/bin)) is saved beside the verified backup as its own archive, listed in SHA256SUMS; the result lists them as to_reinstall (rmlk deletes them).",
         "Steps that change the node are recorded in a journal (C(upgrade-journal.<node>.json) in backup_dir, else state_dir). A failed step stops the run with a message saying what state the node is in; rerunning with the same arguments resumes from the first step not done.",
@@ -197,7 +216,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     params: PARAMS,
     check_mode: (
         Support::Full,
-        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media are probed read-only exactly as in a real run (file list, version from the steeleye-lk package file, C(setup --help); an image's setup alone is copied to a private temporary directory under TMPDIR to run it, and removed); nothing is mounted, nothing written on the node, in work_dir, state_dir or backup_dir. On the reinstall and rollback paths with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
+        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media are probed read-only as in a real run (file list, version from the steeleye-lk package file; with setup_mode args C(setup --help) from the media's root, an image extracted whole into a private temporary directory under TMPDIR for it, and removed); with setup_mode menu the menu probe is a planned step and the vendor's installer is not started; nothing is mounted, nothing written on the node, in work_dir, state_dir or backup_dir. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
     ),
     diff_mode: (
         Support::Full,
@@ -212,7 +231,9 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "C(lkbackup -x) also restores the old release's /etc/default/LifeKeeper; the restore step keeps the fresh release's file (a copy in backup_dir, C(<node>.LifeKeeper.defaults.<version>.fresh), written back atomically after the restore, so a resumed run still has it) and the re-apply step then carries the site's values into it.",
         "The archive a reinstall relies on is recorded in the journal at the first run; a resumed run restores that one (it must still verify), not a newer backup taken of the half-reinstalled node.",
         "The core package set used to predict the package diff in check mode (steeleye-lk, steeleye-lkGUI, steeleye-lkDR) is UNCONFIRMED against real media.",
-        "UNCONFIRMED: setup's non-interactive option letters (override: setup_args, probed with C(setup --help) first).",
+        "UNCONFIRMED: setup's non-interactive option letters (used only with setup_mode: args; override: setup_args, probed with C(setup --help) first).",
+        "UNCONFIRMED: the menu's texts beyond the screenshots (the title bar form, C(Main configuration), the buttons, the confirmation question, the Load box's C(<  Ok  >)); a screen that differs stops the run before C(< Yes >) and is kept in setup_transcript/setup_screen (override: setup_mode: args).",
+        "UNCONFIRMED: the menu's saved-file symbol names that generate_setup_config writes in menu mode (C(CONFIG_INSTALL_JRE), C(CONFIG_QUORUM), C(CONFIG_LICENSE_FILES), C(CONFIG_KIT_<KIT>), C(CONFIG_START_LIFEKEEPER); lksim's). A generated configuration never removes anything: one that leaves out an installed Recovery Kit or the quorum/witness package is refused up front (override: setup_config, the file saved with the real menu's Save).",
         "UNCONFIRMED: the saved-configuration format; generated C(LKCONF_*) keys are used only with generate_setup_config: true (override: setup_config, the file saved with the real menu's Save).",
         "UNCONFIRMED: that the real setup reads C(-f /dev/fd/N), the inherited memory file the generated configuration is passed as (it fails if setup closes inherited descriptors or hands the path to a process that does not inherit them); override: generated_config_fd: false (a real 0600 file in work_dir, removed after setup and by the next run when a run was killed).",
         "UNCONFIRMED: setup's success text beyond the transcripts (override: setup_success_regex; the installed version decides).",
@@ -270,7 +291,9 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("journal", "str", "always", "The journal file (check mode: where it would be)."),
         Ret::new("saved_defaults", "str", "reinstall and rollback paths", "The copy of the defaults file found before the first step, in backup_dir."),
         Ret::new("backup", "str", "reinstall and rollback paths", "The verified lk_backup archive this upgrade (or rollback) restores."),
-        Ret::new("setup_usage", "str", "when a media was probed", "The usage text C(<media>/setup --help) printed (ANSI escapes removed), which named every option of setup_args."),
+        Ret::new("setup_transcript", "str", "setup_mode menu, when setup was started", "The last menu session's transcript (ANSI escapes removed, then every screen the driver read), kept beside the journal."),
+        Ret::new("setup_screen", "str", "setup_mode menu, when setup was started", "The last menu session's last screen as rendered, kept beside the journal."),
+        Ret::new("setup_usage", "str", "setup_mode args, when a media was probed", "The usage text C(<media>/setup --help) printed (ANSI escapes removed), which named every option of setup_args."),
         Ret::new("to_reinstall", "list", "reinstall path", "Files under lkroot that no installed package owns (kits shipped apart, site scripts), saved in backup_dir as site_files_archive before rmlk deletes them: reinstall them after the upgrade."),
         Ret::new("site_files_archive", "str", "reinstall path, when such files exist", "The archive in backup_dir (listed in SHA256SUMS) holding the to_reinstall files."),
     ],
@@ -289,6 +312,9 @@ pub struct Params {
     pub generate_setup_config: bool,
     #[serde(default = "yes")]
     pub generated_config_fd: bool,
+    pub setup_mode: SetupMode,
+    #[serde(default = "default_menu_timeout")]
+    pub setup_menu_timeout: i64,
     pub setup_args: Vec<String>,
     pub setup_success_regex: String,
     pub rmlk_answer: String,
@@ -321,6 +347,10 @@ pub struct Params {
 
 fn yes() -> bool {
     true
+}
+
+fn default_menu_timeout() -> i64 {
+    300
 }
 
 fn default_lock_wait() -> i64 {
@@ -417,6 +447,17 @@ fn recheck_standby(p: &Params, ctx: &Ctx) -> Result<(), Failure> {
         busy.join(", ")
     ))
     .with("in_service", busy))
+}
+
+/// The configuration generate_setup_config builds from recovery_kits, license_files,
+/// install_jre and quorum.
+pub fn generated_conf(p: &Params) -> crate::lifekeeper::setup::Conf {
+    crate::lifekeeper::setup::Conf {
+        install_jre: p.install_jre.unwrap_or(true),
+        recovery_kits: p.recovery_kits.clone(),
+        license_files: p.license_files.clone(),
+        quorum: p.quorum.unwrap_or(false),
+    }
 }
 
 // ---- parameters ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ use super::journal::Journal;
 use super::{Params, StartAfter};
 use crate::lifekeeper::backup_store;
 use crate::lifekeeper::media::{self, MediaSrc, Mode};
+use crate::lifekeeper::setup::Mode as SetupMode;
 use crate::lifekeeper::status::{Probe, Status};
 use crate::lifekeeper::version::{self, Path as UpPath, Version};
 use crate::runtime::Failure;
@@ -27,6 +28,9 @@ pub enum Action {
     ErasePackages,
     /// Open the media `Plan::media[i]`.
     Media(usize),
+    /// setup_mode menu: start setup from the opened media `Plan::media[i]`, read its title and
+    /// main menu, leave through Done, No (before anything is changed).
+    ProbeMenu(usize),
     /// setup from the media `Plan::media[i]`; `usize::MAX`: done by an earlier run, media not given.
     Setup(usize),
     Restore,
@@ -335,13 +339,27 @@ pub fn plan(
             ))
         }
     }
-    if p.setup_config.is_none() && !p.generate_setup_config {
+    // The menu upgrades what is installed with Done straight away (vendor guide §4); a fresh
+    // install (reinstall) needs the admin's saved configuration, loaded through Load.
+    let menu = p.setup_mode == SetupMode::Menu;
+    if (!menu || matches!(path, UpPath::Reinstall | UpPath::Rollback)) && p.setup_config.is_none() && !p.generate_setup_config
+    {
         return Err(Failure::param(
             "setup_config",
             format!(
-                "setup_config is required: save the setup configuration of {host} once with the real setup menu's Save button and give that file; or set generate_setup_config: true to generate one (its LKCONF_* key names are UNCONFIRMED, a guess of the simulator). Nothing was changed"
+                "setup_config is required{}: save the setup configuration of {host} once with the real setup menu's Save button and give that file; or set generate_setup_config: true to generate one (its {} names are UNCONFIRMED, a guess of the simulator). Nothing was changed",
+                if menu { " for a fresh install (the reinstall path), loaded through the menu's Load" } else { "" },
+                if menu { "symbol" } else { "LKCONF_* key" }
             ),
         ));
+    }
+    if menu && matches!(path, UpPath::Reinstall | UpPath::Rollback) && p.setup_config.is_none() && p.generate_setup_config {
+        let installed = match pending {
+            Some(j) => j.packages_before.clone(),
+            None => f.packages.clone().unwrap_or_default(),
+        };
+        crate::lifekeeper::setup::config::refuse_removal(&super::generated_conf(p), &installed)
+            .map_err(|e| Failure::param("recovery_kits", e))?;
     }
     if let Some(c) = &p.setup_config {
         if !f.setup_config_is_file {
@@ -565,8 +583,26 @@ impl StepsCtx<'_> {
                 status: StepStatus::Planned,
             })
         };
-        // The rollback runs the reinstall's steps (rollback::adjust_steps reorders and renames).
+        // The rollback runs the reinstall's steps (rollback::adjust_steps renames some).
         let reinstall = matches!(self.path, UpPath::Reinstall | UpPath::Rollback);
+        // Every media is opened whole (and, in menu mode, its setup probed) before the first
+        // step that changes the node: a media that cannot be opened (no room in work_dir, issue
+        // 28 O4) or whose setup shows no menu or another release stops the run untouched.
+        let open_media = |push: &mut dyn FnMut(String, String, Action)| {
+            for (i, (src, v)) in self.media.iter().enumerate() {
+                let (name, detail) = media_step(p, src, *v);
+                push(name, detail, Action::Media(i));
+                if p.setup_mode == SetupMode::Menu {
+                    push(
+                        format!("probe setup menu {v}"),
+                        format!(
+                            "start setup from the root of the {v} media on a terminal, read the release in the menu's title bar (SIOS Protection Suite for Linux {v}-BUILD setup) and the main menu, leave through < Done >, < No > (setup will abort); before anything is changed"
+                        ),
+                        Action::ProbeMenu(i),
+                    );
+                }
+            }
+        };
         if reinstall {
             push(
                 "verify backup".into(),
@@ -579,6 +615,7 @@ impl StepsCtx<'_> {
                 },
                 Action::VerifyBackup,
             );
+            open_media(&mut push);
             push(
                 "save defaults".into(),
                 format!(
@@ -611,9 +648,10 @@ impl StepsCtx<'_> {
                 );
             }
         }
-        for (i, (src, v)) in self.media.iter().enumerate() {
-            let (name, detail) = media_step(p, src, *v);
-            push(name, detail, Action::Media(i));
+        if !reinstall {
+            open_media(&mut push);
+        }
+        for (i, (_, v)) in self.media.iter().enumerate() {
             let conf = p
                 .setup_config
                 .as_ref()
@@ -625,15 +663,22 @@ impl StepsCtx<'_> {
                         format!("{}/setup-PID.conf (generated)", p.work_dir.display())
                     }
                 });
-            push(
-                format!("setup {v}"),
-                format!(
+            let detail = match p.setup_mode {
+                SetupMode::Args => format!(
                     "setup {}",
                     crate::lifekeeper::setup::expand_args(&p.setup_args, Path::new(&conf))
                         .join(" ")
                 ),
-                Action::Setup(i),
-            );
+                SetupMode::Menu => format!(
+                    "./setup from the media root on a terminal: check the release in the title bar{}, < Done >, < Yes > at \"Would you like to start installing SPS for Linux with the current settings?\", follow the console to its end",
+                    if reinstall && (p.setup_config.is_some() || p.generate_setup_config) {
+                        format!(", < Load > {}", if p.setup_config.is_some() { conf } else { format!("{}/setup-PID.config (generated)", p.work_dir.display()) })
+                    } else {
+                        String::new()
+                    }
+                ),
+            };
+            push(format!("setup {v}"), detail, Action::Setup(i));
         }
         if self.target_setup_done {
             push(
@@ -719,7 +764,7 @@ fn mark_done(steps: &mut [Step], done: &[String]) {
         })
         .collect();
     for s in steps.iter_mut() {
-        if let Action::Media(i) = s.action {
+        if let Action::Media(i) | Action::ProbeMenu(i) = s.action {
             if setup_done.contains(&i) {
                 s.status = StepStatus::Done;
             }

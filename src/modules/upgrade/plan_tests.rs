@@ -22,7 +22,7 @@ pub(super) fn params(extra: Value) -> Params {
     let mut p = json!({
         "version": TARGET, "media": "/m/sps_961.img", "media_mode": "auto", "start_after": "auto",
         "allow_reinstall": false, "restore_config": true, "require_standby": true,
-        "generate_setup_config": true, "setup_args": ["-f", "{config}", "-q", "y"],
+        "generate_setup_config": true, "setup_mode": "args", "setup_menu_timeout": 300, "setup_args": ["-f", "{config}", "-q", "y"],
         "setup_success_regex": "(?i)setup complete\\.", "rmlk_answer": "y", "start_timeout": 300,
         "timeout": 1800, "work_dir": "/w", "state_dir": "/s",
         "defaults_file": "/etc/default/LifeKeeper", "lkroot": "/opt/LifeKeeper"
@@ -166,8 +166,8 @@ fn path_cases() -> Vec<PathCase> {
             facts: stepwise,
             steps: &[
                 "extract media 9.4.3",
-                "setup 9.4.3",
                 "extract media 9.6.1",
+                "setup 9.4.3",
                 "setup 9.6.1",
                 "verify",
             ],
@@ -179,10 +179,10 @@ fn path_cases() -> Vec<PathCase> {
             facts: reinstall,
             steps: &[
                 "verify backup",
+                "mount media 9.6.1",
                 "save defaults",
                 "stop LifeKeeper",
                 "uninstall LifeKeeper",
-                "mount media 9.6.1",
                 "setup 9.6.1",
                 "restore configuration",
                 "re-apply defaults",
@@ -196,11 +196,11 @@ fn path_cases() -> Vec<PathCase> {
             facts: old,
             steps: &[
                 "verify backup",
+                "mount media 9.6.1",
                 "save defaults",
                 "stop LifeKeeper",
                 "uninstall LifeKeeper",
                 "remove old packages",
-                "mount media 9.6.1",
                 "setup 9.6.1",
                 "re-apply defaults",
                 "verify",
@@ -850,4 +850,58 @@ fn without_setup_config_or_generate_setup_config_the_plan_refuses_asking_for_the
     let e = plan(&p, v(TARGET), &facts(Some("9.4.0")), None, true).unwrap_err();
     assert_eq!(e.data["invalid_parameter"], "setup_config", "{}", e.msg);
     assert!(e.msg.contains("Save"), "{}", e.msg);
+}
+
+/// setup_mode menu: every path probes each media's menu right after opening it, before the
+/// first destructive step; only the reinstall (a fresh install) needs a configuration to Load.
+#[test]
+fn menu_mode_probes_every_media_before_anything_destructive_and_needs_a_configuration_only_to_reinstall(
+) {
+    for c in path_cases() {
+        let mut extra = c.params.clone();
+        extra["setup_mode"] = json!("menu");
+        // A generated configuration names every installed kit (it never removes one).
+        let installed = c.facts.packages.clone().unwrap();
+        let (kits, quorum) = crate::lifekeeper::setup::config::installed_kits(&installed);
+        extra["recovery_kits"] = json!(kits);
+        extra["quorum"] = json!(quorum);
+        let p = params(extra.clone());
+        let u = upgrade(plan(&p, v(TARGET), &c.facts, None, false), c.name);
+        let n = names(&u);
+        let first_change = n
+            .iter()
+            .position(|s| {
+                ["save defaults", "stop LifeKeeper", "uninstall LifeKeeper"].contains(s)
+                    || s.starts_with("setup ")
+            })
+            .unwrap();
+        for (i, s) in n.iter().enumerate() {
+            if s.contains(" media ") {
+                assert_eq!(
+                    n[i + 1],
+                    format!("probe setup menu {}", &s[s.len() - 5..]),
+                    "{}",
+                    c.name
+                );
+                assert!(i + 1 < first_change, "{}: {n:?}", c.name);
+            }
+        }
+        extra["generate_setup_config"] = json!(false);
+        let r = plan(&params(extra), v(TARGET), &c.facts, None, false);
+        match c.path {
+            UpPath::Reinstall => {
+                assert_eq!(
+                    r.unwrap_err().data["invalid_parameter"],
+                    "setup_config",
+                    "{}",
+                    c.name
+                )
+            }
+            _ => assert!(
+                r.is_ok(),
+                "{}: an upgrade in place needs no configuration",
+                c.name
+            ),
+        }
+    }
 }

@@ -53,8 +53,8 @@ fn rb_facts() -> Facts {
 
 const STEPS: &[&str] = &[
     "verify backup",
-    "save defaults",
     "mount media 9.4.0",
+    "save defaults",
     "stop LifeKeeper",
     "uninstall LifeKeeper",
     "setup 9.4.0",
@@ -348,4 +348,34 @@ fn o3_rollback_interrupted_after_setup_resumes_restore_defaults_and_start() {
     no_media.media = None;
     let u = upgrade(plan(&no_media, v(OLD), &f, Some(&j), false), "O3 no media");
     assert!(names(&u).contains(&"restore configuration"));
+}
+
+/// The rollback installs the older release fresh after rmlk, so in menu mode (the default) it
+/// is a fresh install like the reinstall: its media's setup menu is probed before anything is
+/// changed, and the admin's saved configuration is required (loaded through < Load >).
+#[test]
+fn rollback_in_menu_mode_probes_the_older_media_first_and_needs_the_saved_configuration() {
+    let menu = rb_params(json!({"setup_mode": "menu", "generate_setup_config": false,
+                                "setup_config": "/r/setup-9.4.0.config"}));
+    let f = Facts {
+        setup_config_is_file: true,
+        ..rb_facts()
+    };
+    let u = upgrade(plan(&menu, v(OLD), &f, None, false), "menu");
+    let mut want: Vec<&str> = STEPS.to_vec();
+    want.insert(2, "probe setup menu 9.4.0");
+    assert_eq!(names(&u), want);
+    let setup = u.steps.iter().find(|s| s.name == "setup 9.4.0").unwrap();
+    assert!(
+        setup.detail.contains("< Load > /r/setup-9.4.0.config"),
+        "{}",
+        setup.detail
+    );
+
+    let without = rb_params(json!({"setup_mode": "menu", "generate_setup_config": false}));
+    let e = match plan(&without, v(OLD), &rb_facts(), None, false) {
+        Err(e) => e,
+        Ok(_) => panic!("planned a menu-mode rollback without a configuration to load"),
+    };
+    assert!(e.msg.contains("setup_config is required"), "{}", e.msg);
 }
