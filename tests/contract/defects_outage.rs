@@ -161,3 +161,51 @@ fn w2_standby_with_a_root_resource_osf_here() {
     assert_eq!(sim_state(&c, "node-b", "app-pgsql"), "OSU");
     assert_eq!(sim_state(&c, "node-b", "ip-10.0.0.50"), "OSU");
 }
+
+/// Issue 28 W1: lk_preflight reported "preflight passed" when lcdstatus hung on a node where
+/// LifeKeeper runs: LK-COMM-PATHS and LK-MIRRORS-SYNCED (high severity) became `skip` with no
+/// warning. Now they fail, and so does the pre-flight, naming the timed-out lcdstatus.
+#[test]
+fn w1_preflight_passes_when_lcdstatus_hangs() {
+    let c = Cluster::create("w1-lcdstatus-hangs", &["node-a", "node-b"], "9.4.0", &[]);
+    let b = c.node("node-b");
+    let dir = c.dir.to_str().unwrap();
+    c.sim(&["fault", "set", "node-b", "lcdstatus", "hang", "--dir", dir]);
+    let args = json!({
+        "lkroot": s(&b.lkroot),
+        "media_dir": s(&b.root.join("tmp")),
+        "required_packages": ["bash", "coreutils", "glibc"],
+        "timeout": 2,
+    });
+    // Only the node's stand-ins on PATH (no probe reaches this host's rpm or firewall).
+    let (v, rc) = crate::common::run_module_env(
+        "lk_preflight",
+        args,
+        &[("PATH", &b.path.display().to_string())],
+    );
+    c.sim(&["fault", "clear", "--dir", dir]);
+    for pid in crate::common::procs_running_as(&s(&b.root), "lcdstatus") {
+        // SAFETY: kill(2) by pid of a hung simulated lcdstatus this test made hang.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert_eq!(rc, 1, "preflight passed with a hung lcdstatus: {v:#}");
+    let check = |id: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    for id in ["LK-COMM-PATHS", "LK-MIRRORS-SYNCED"] {
+        let ch = check(id);
+        assert_eq!(ch["status"], "fail", "{id}: {ch:#}");
+        assert!(ch["msg"].as_str().unwrap().contains("timed out"), "{ch:#}");
+    }
+    let msg = v["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("LK-COMM-PATHS") && msg.contains("LK-MIRRORS-SYNCED"),
+        "{msg}"
+    );
+}
