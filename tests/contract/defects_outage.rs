@@ -209,3 +209,134 @@ fn w1_preflight_passes_when_lcdstatus_hangs() {
         "{msg}"
     );
 }
+
+/// The module calls of the playbooks (file, line, module, the call's argument lines, the task's
+/// lines after the call: register, until, ...); an aliased argument set
+/// (`lk_backup: *restore_args`) is given by its anchor's lines.
+type Call = (String, usize, String, Vec<String>, Vec<String>);
+
+fn playbook_module_calls() -> Vec<Call> {
+    const MODULES: [&str; 6] = [
+        "lk_preflight",
+        "lk_resource",
+        "lk_backup",
+        "lk_upgrade",
+        "lk_capture",
+        "lk_info",
+    ];
+    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yml") {
+                out.push(p);
+            }
+        }
+    }
+    let root = crate::common::repo().join("playbooks");
+    let mut files = vec![];
+    walk(&root, &mut files);
+    files.sort();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let block = |lines: &[&str], i: usize| -> Vec<String> {
+        lines[i + 1..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || indent(l) > indent(lines[i]))
+            .map(|l| l.to_string())
+            .collect()
+    };
+    let mut calls = vec![];
+    for f in files
+        .iter()
+        .filter(|f| !f.ends_with("meta/argument_specs.yml"))
+    {
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let t = l.trim();
+            let Some((key, value)) = t.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            if !MODULES.contains(&key) || !(value.is_empty() || value.starts_with('*')) {
+                continue; // module_defaults map a module to a variable on the same line
+            }
+            let args = match value.strip_prefix('*') {
+                None => block(&lines, i),
+                Some(anchor) => {
+                    let at = lines
+                        .iter()
+                        .position(|l| l.trim_end().ends_with(&format!("&{anchor}")))
+                        .unwrap_or_else(|| panic!("{}: no anchor {anchor}", f.display()));
+                    block(&lines, at)
+                }
+            };
+            let task: Vec<String> = lines[i + 1..]
+                .iter()
+                .take_while(|x| x.trim().is_empty() || indent(x) >= indent(l))
+                .map(|x| x.to_string())
+                .collect();
+            let rel = f.strip_prefix(&root).unwrap().display().to_string();
+            calls.push((rel, i + 1, key.to_string(), args, task));
+        }
+    }
+    calls
+}
+
+/// Issue 28 O5: the playbooks passed no `timeout`, so a hung lcdstatus cost each module call
+/// the runtime's 600 s default, and the after-upgrade check retried it 10 times (about 100
+/// minutes before the cluster stopped). Every module call of the playbooks passes a timeout
+/// sized to its commands (a variable of the role), and every retried call stops at once on a
+/// timed-out command, which the module reports as `timed_out: true`.
+#[test]
+fn o5_hung_lcdstatus_costs_the_default_timeout_per_call_and_is_retried() {
+    let calls = playbook_module_calls();
+    assert!(calls.len() >= 20, "{calls:?}");
+    let mut missing = vec![];
+    for (file, line, module, args, _) in &calls {
+        if !args.iter().any(|a| a.trim_start().starts_with("timeout:")) {
+            missing.push(format!("{file}:{line} {module}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "module calls without a timeout: {missing:#?}"
+    );
+    // A retried call (until:) of a module gives up at once on a timeout.
+    let mut retried = 0;
+    for (file, line, module, _, task) in &calls {
+        if let Some(at) = task
+            .iter()
+            .position(|a| a.trim_start().starts_with("until:"))
+        {
+            retried += 1;
+            let until: String = task[at..].join("\n");
+            let reg = task
+                .iter()
+                .find_map(|a| a.trim().strip_prefix("register:"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            assert!(
+                until.contains(&format!("{reg}.timed_out")),
+                "{file}:{line} {module}: retried without stopping on a timeout: {until}"
+            );
+        }
+    }
+    assert!(retried >= 1, "the after-upgrade check retries");
+    // What the playbooks test: a hung lcdstatus is reported as timed_out by the module.
+    let c = Cluster::create("o5-hung-query", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let dir = c.dir.to_str().unwrap();
+    c.sim(&["fault", "set", "node-a", "lcdstatus", "hang", "--dir", dir]);
+    let t = std::time::Instant::now();
+    let (v, rc) = a.module(
+        "lk_resource",
+        json!({"state": "query", "lkroot": s(&a.lkroot), "timeout": 2}),
+    );
+    c.sim(&["fault", "clear", "--dir", dir]);
+    assert_eq!(rc, 1, "{v:#}");
+    assert_eq!(v["timed_out"], true, "{v:#}");
+    assert!(t.elapsed().as_secs() < 30, "not bounded by timeout");
+}
