@@ -340,3 +340,37 @@ fn o5_hung_lcdstatus_costs_the_default_timeout_per_call_and_is_retried() {
     assert_eq!(v["timed_out"], true, "{v:#}");
     assert!(t.elapsed().as_secs() < 30, "not bounded by timeout");
 }
+
+/// Issue 28 O2 (the module part): what the rolling upgrade reads, before any pre-flight, to
+/// resume an upgrade an interrupted run left unfinished: lk_info with backup_dir lists this
+/// node's unfinished lk_upgrade journals, and only those (finished ones, other nodes' no).
+#[test]
+fn o2_lk_info_lists_this_nodes_unfinished_upgrade() {
+    let c = Cluster::create("o2-info-unfinished", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let dir = c.dir.join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = json!({"lkroot": s(&a.lkroot), "gather": [], "backup_dir": s(&dir)});
+    let (v, rc) = a.module("lk_info", args.clone());
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["unfinished_upgrades"], json!([]), "{v:#}");
+    let write = |host: &str, finished: bool| {
+        std::fs::write(
+            dir.join(format!("upgrade-journal.{host}.json")),
+            json!({"finished": finished, "backup": null}).to_string(),
+        )
+        .unwrap()
+    };
+    write("node-a", false);
+    write("node-b", false);
+    let (v, rc) = a.module("lk_info", args.clone());
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(
+        v["unfinished_upgrades"],
+        json!([{"host": "node-a", "journal": s(&dir.join("upgrade-journal.node-a.json")), "backup": null}]),
+        "{v:#}"
+    );
+    write("node-a", true);
+    let (v, _) = a.module("lk_info", args);
+    assert_eq!(v["unfinished_upgrades"], json!([]), "{v:#}");
+}
