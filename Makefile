@@ -51,11 +51,20 @@ docs:
 	@for m in $(MODULES); do target/debug/$$m --doc > modules/$$m.yml; done
 
 # The last line is one plain "tests: N passed, N failed" summing every test binary's result.
+# Molecule's scenarios run first (molecule/run: container scenarios two at a time), then every
+# cargo test binary; a failure in one still runs the other, and the last line counts both
+# (a Molecule scenario counts as one test).
 test: deps venv build dist collection salt-venv collection-check
 	$(CARGO) build --workspace --locked
-	set -o pipefail; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LKOPS_VENV="$(CURDIR)/$(VENV)" \
-	  $(CARGO) test --workspace --locked -- --include-ignored 2>&1 | tee target/test.log
-	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
+	@mkdir -p target; rc=0; \
+	LKOPS_VENV="$(CURDIR)/$(VENV)" ./molecule/run $(SCENARIOS) 2>&1 | tee target/molecule.log; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" LKOPS_VENV="$(CURDIR)/$(VENV)" \
+	  $(CARGO) test --workspace --locked -- --include-ignored 2>&1 | tee target/test.log; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; \
+	awk '/^test result:/ {p += $$4; f += $$6} /^molecule: [0-9]+ passed, [0-9]+ failed$$/ {p += $$2; f += $$4} \
+	  END {printf "tests: %d passed, %d failed\n", p, f}' target/molecule.log target/test.log; \
+	exit $$rc
 
 lint: venv
 	$(CARGO) fmt --all -- --check
@@ -187,7 +196,6 @@ molecule: deps venv build
 	LKOPS_VENV="$(CURDIR)/$(VENV)" ./molecule/run $(SCENARIOS)
 molecule-images:
 	./molecule/images/build --python
-test: molecule
 # ---- end molecule -----------------------------------------------------------------------------
 # ---- rehearse (issue 18) ----------------------------------------------------------------------
 # `make rehearse CAPTURE=DIR`: the rolling upgrade rehearsed on a simulated twin of a captured

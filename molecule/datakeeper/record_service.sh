@@ -1,6 +1,6 @@
 #!/bin/sh
 # Records, about every 0.5 s until STOPFILE exists, where app-x is in service:
-#   <epoch ms> node-a=<state> node-b=<state>
+#   <epoch ms> dk-a=<state> dk-b=<state>
 # (state: ISP, OSU, ... or "down" when the node's lcdstatus does not answer, e.g. mid-upgrade).
 # Usage: record_service.sh RECORD STOPFILE NODE...
 set -u
