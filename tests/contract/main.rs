@@ -29,5 +29,5 @@ mod role_layout;
 mod secure_defaults;
 mod security;
 mod upgrade;
-mod upgrade_rollback;
 mod upgrade_menu;
+mod upgrade_rollback;

@@ -342,7 +342,9 @@ pub fn plan(
     // The menu upgrades what is installed with Done straight away (vendor guide §4); a fresh
     // install (reinstall) needs the admin's saved configuration, loaded through Load.
     let menu = p.setup_mode == SetupMode::Menu;
-    if (!menu || matches!(path, UpPath::Reinstall | UpPath::Rollback)) && p.setup_config.is_none() && !p.generate_setup_config
+    if (!menu || matches!(path, UpPath::Reinstall | UpPath::Rollback))
+        && p.setup_config.is_none()
+        && !p.generate_setup_config
     {
         return Err(Failure::param(
             "setup_config",
@@ -353,7 +355,11 @@ pub fn plan(
             ),
         ));
     }
-    if menu && matches!(path, UpPath::Reinstall | UpPath::Rollback) && p.setup_config.is_none() && p.generate_setup_config {
+    if menu
+        && matches!(path, UpPath::Reinstall | UpPath::Rollback)
+        && p.setup_config.is_none()
+        && p.generate_setup_config
+    {
         let installed = match pending {
             Some(j) => j.packages_before.clone(),
             None => f.packages.clone().unwrap_or_default(),

@@ -95,7 +95,8 @@ impl Run<'_> {
         // A rollback installs the older release fresh too, after rmlk.
         let fresh = matches!(
             self.plan.path,
-            crate::lifekeeper::version::Path::Reinstall | crate::lifekeeper::version::Path::Rollback
+            crate::lifekeeper::version::Path::Reinstall
+                | crate::lifekeeper::version::Path::Rollback
         );
         let load = match (&self.p.setup_config, self.p.generate_setup_config) {
             _ if !fresh => None,
