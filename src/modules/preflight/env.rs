@@ -47,9 +47,17 @@ impl Env<'_> {
                 .map(|v| v.iter().map(|n| packages::name(n).to_string()).collect())
         })
     }
+    /// The lcdstatus probe. Where `lktest` says LifeKeeper runs but lcdstatus prints the stopped
+    /// sentence, the status is unreadable, not "stopped": a LifeKeeper still starting or stuck
+    /// must not pass the checks that need its status (issue 28 W1), nor count as holding no
+    /// resource.
     pub(super) fn lcd(&self) -> &Lcd {
-        self.lcd
-            .get_or_init(|| lcd::probe(&self.ctx.runner, &self.p.lkroot))
+        self.lcd.get_or_init(|| match lcd::probe(&self.ctx.runner, &self.p.lkroot) {
+            Lcd::Stopped if self.lktest() == Some(true) => Lcd::Failed(crate::runtime::Failure::new(
+                "lktest says LifeKeeper is running, but lcdstatus says it does not appear to be running",
+            )),
+            other => other,
+        })
     }
     /// `lktest` (the vendor's running probe); `None` when it is missing.
     pub(super) fn lktest(&self) -> Option<bool> {
