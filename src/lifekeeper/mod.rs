@@ -9,6 +9,7 @@ pub mod media;
 pub mod mirrors;
 pub mod node;
 pub mod node_lock;
+pub mod node_lock_remote;
 pub mod packages;
 pub mod ports;
 pub mod remote;

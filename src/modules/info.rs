@@ -10,7 +10,7 @@
 
 use crate::lifekeeper::capture::{self, Detailed};
 use crate::lifekeeper::status::{self, Probe, Status};
-use crate::lifekeeper::{node, packages};
+use crate::lifekeeper::{backup_store, node, packages};
 use crate::runtime::{
     Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Runner, Support, LKROOT,
 };
@@ -45,6 +45,11 @@ const PARAMS: &[Param] = &[
     )
     .default("120")
     .range(1, 86400),
+    Param::new(
+        "backup_dir",
+        Kind::AbsPath,
+        "lk_backup's directory (where lk_upgrade keeps its journal): with it, I(unfinished_upgrades) lists this node's upgrades an interrupted run left unfinished. Read only.",
+    ),
 ];
 
 pub static SPEC: ModuleSpec = ModuleSpec {
@@ -94,6 +99,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("comm_paths", "list", "when gather has comm_paths", "Each communication path: peer, network (TCP, TTY), address, state (ALIVE, DEAD), priority. Null when LifeKeeper is not running."),
         Ret::new("packages", "list", "when gather has packages", "Installed LifeKeeper packages: name, nevra (name-version-release.arch). Null (with a warning) when rpm cannot say.")
             .sample("[{\"name\": \"steeleye-lk\", \"nevra\": \"steeleye-lk-9.4.0-7963.x86_64\"}]"),
+        Ret::new("unfinished_upgrades", "list", "when backup_dir is given", "This node's lk_upgrade journals in backup_dir that are not finished (an upgrade an interrupted run left; rerun lk_upgrade with the same arguments to resume it): host, journal, backup (the archive it restores, or null). The rolling upgrade resumes them before any pre-flight (issue 28 O2).")
+            .sample("[{\"host\": \"node-a\", \"journal\": \"/var/backups/lifekeeper/upgrade-journal.node-a.json\", \"backup\": null}]"),
         Ret::new("mirrors", "list", "when gather has mirrors", "Each DataKeeper mirror (type netraid): tag, state here, source, targets (target, state, progress in percent or null), output (mirror_status as printed). Null when LifeKeeper is not running."),
     ],
 };
@@ -104,6 +111,7 @@ pub struct Params {
     pub lkroot: PathBuf,
     pub gather: Vec<Gather>,
     pub timeout: i64,
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// One mirror as `mirror_status TAG` shows it.
@@ -141,8 +149,23 @@ impl Module for InfoModule {
         let ctx = ctx.bounded("timeout", p.timeout)?;
         ctx.progress("reading LifeKeeper (read-only)");
         let facts = gather(&ctx.runner, &p.lkroot, &p.gather)?;
-        Ok(report(&p.gather, facts))
+        let node = facts.node.clone();
+        let o = report(&p.gather, facts);
+        Ok(match &p.backup_dir {
+            None => o,
+            Some(d) => o.with("unfinished_upgrades", unfinished_upgrades(d, &node)),
+        })
     }
+}
+
+/// This node's unfinished lk_upgrade journals in `dir` (a backup_dir shared between nodes holds
+/// the others' too: only `node`'s are listed).
+fn unfinished_upgrades(dir: &Path, node: &str) -> Vec<Value> {
+    backup_store::unfinished_upgrades(dir)
+        .into_iter()
+        .filter(|u| u.host == node)
+        .map(|u| json!({"host": u.host, "journal": dir.join(&u.journal), "backup": u.archive}))
+        .collect()
 }
 
 fn wants(g: &[Gather], x: Gather) -> bool {

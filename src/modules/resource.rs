@@ -14,6 +14,7 @@
 
 use crate::lifekeeper::mirrors;
 use crate::lifekeeper::node;
+use crate::lifekeeper::node_lock_remote;
 use crate::lifekeeper::remote;
 use crate::lifekeeper::status::{self, Resource as Res, Status};
 // The one switchover rule (BACKUP, else PRIMARY), shared with the rolling-upgrade planner.
@@ -132,6 +133,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "UNCONFIRMED: the layout of C(mirror_status) output is not public; the parser accepts the simulator's (C(Mirror:), C(Source:), C(Target: NODE  State: in sync|resyncing|paused  Progress: N%  [Remaining: Ns])) and treats anything else as not in sync. Point I(mirror_status_cmd) at a wrapper that prints this layout if a real node differs. Also UNCONFIRMED: that C(mirror_status) answers on a target node (the simulator's does).",
         "Placement on the other nodes is read with C(lcdremexec -d NODE -- <remote_lkroot>/bin/lcdstatus -e); a node whose comm paths are all DEAD or that cannot be read is shown as C(unknown). An answer that is visibly not that node's status fails the task.",
         "C(lcdremexec) joins its words and the far side parses the line again with a shell: every word lkops sends through it (the remote command path, tags) is POSIX single-quoted, and C(-e) keeps the remote stderr out of the parsed stdout. A word holding a NUL, a newline or a carriage return is refused before anything changes. UNCONFIRMED: how the real lcdremexec carries the joined line (why newlines are refused rather than quoted).",
+        "No switchover onto a node another lkops module is changing (issue 28 O1): an lk_upgrade there holds that node's lock for its whole run, and its setup stops LifeKeeper. Before anything moves (and in check mode) the lock of every target is probed read-only through C(lcdremexec), and the restore there runs holding it (C(flock(1)) in the shell lcdremexec runs on the far side, the lock file found as the modules find it: C(/run/lkops/<sha256 of the canonical lkroot, 16 hex>.lock)), so an upgrade cannot start between the check and the restore. A held lock fails the task naming the node; nothing moved there. The target needs C(flock) (util-linux), C(readlink), C(sha256sum) and C(cut); no Python.",
+        "C(state=standby) with a switchover (not C(switch_to=none)) refuses before anything moves, and in check mode, while a resource of a managed hierarchy is OSF (failed) on this node (issue 28 W2): the target would serve the hierarchy but the failed resource stays OSF here for ever. The failure names each one in C(failed_resources) and the remedy (clear the failure here, or leave that hierarchy out with I(tags)).",
         "C(perform_action) (here or through C(lcdremexec)) runs with the caller's locale: it runs the applications' own restore and remove scripts, and lkops only quotes its output. The status reads run with C(LC_ALL=C), as their output is parsed.",
     ],
     examples: "- name: Move every hierarchy off this node before upgrading it
@@ -241,6 +244,9 @@ impl Module for Resource {
         let mut view = View::read(ctx, &p, local)?;
         let roots = select_roots(&p, &view.local)?;
         let (steps, warnings) = plan(&p, &view, &roots)?;
+        // Before anything moves, and in check mode too: no switchover onto a node that another
+        // lkops module is changing (issue 28 O1). The restore itself holds that node's lock.
+        targets_free(ctx, &p, &view, &steps)?;
         let before = placement(&view, &roots);
         let changed = !steps.is_empty();
         let actions: Vec<Value> = steps.iter().map(Step::json).collect();
@@ -322,7 +328,20 @@ impl Module for Resource {
             for cmd in &s.cmds {
                 let out = ctx.runner.run(cmd)?;
                 if !out.ok() {
-                    let f = out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node));
+                    let remote = s.node != view.me();
+                    let f = match node_lock_remote::other_refusal(out.rc, &s.node) {
+                        _ if !remote || out.timed_out => {
+                            out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node))
+                        }
+                        _ if out.rc == node_lock_remote::HELD => {
+                            Failure::new(node_lock_remote::held_message(&s.tag, &s.node))
+                                .with("target", s.node.clone())
+                        }
+                        Some(m) => Failure::new(m),
+                        None => {
+                            out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node))
+                        }
+                    };
                     return Err(failed_with_states(ctx, &p, f, &actions[..=i], &roots)
                         .with("switchovers", moves));
                 }
@@ -653,6 +672,48 @@ fn perform_action(lkroot: &Path, p: &Params, tag: &str, action: &str) -> Cmd {
         .site_locale()
 }
 
+/// Issue 28 O1: every node a step restores a hierarchy on (a switchover target) must not be
+/// locked by another lkops module: an lk_upgrade there holds its node lock from its plan to its
+/// last step, and its setup stops LifeKeeper. Read-only (`node_lock_remote::probe`), so check
+/// mode predicts the refusal; the restore itself runs holding the lock (no window between).
+fn targets_free(ctx: &Ctx, p: &Params, view: &View, steps: &[Step]) -> Result<(), Failure> {
+    let me = view.me();
+    let mut seen: Vec<&str> = vec![];
+    for s in steps
+        .iter()
+        .filter(|s| s.action == "restore" && s.node != me)
+    {
+        if seen.contains(&s.node.as_str()) {
+            continue;
+        }
+        seen.push(&s.node);
+        let cmd = node_lock_remote::probe(&p.lkroot, remote_lkroot(p), &s.node)?
+            .timeout(Duration::from_secs(p.timeout.unwrap_or(60).max(1) as u64));
+        let out = ctx.runner.run(&cmd)?;
+        if out.ok() {
+            continue;
+        }
+        let what: Vec<&str> = steps
+            .iter()
+            .filter(|x| x.node == s.node)
+            .map(|x| x.tag.as_str())
+            .collect();
+        return Err(if out.rc == node_lock_remote::HELD && !out.timed_out {
+            Failure::new(node_lock_remote::held_message(&what.join(", "), &s.node))
+                .with("target", s.node.clone())
+        } else if let Some(m) = node_lock_remote::other_refusal(out.rc, &s.node) {
+            Failure::new(m)
+        } else {
+            out.failure(&format!(
+                "checking that no lkops module is changing {} before switching {} there",
+                s.node,
+                what.join(", ")
+            ))
+        });
+    }
+    Ok(())
+}
+
 /// One step per root hierarchy that is not in the wanted state, plus warnings.
 fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<String>), Failure> {
     let me = view.me();
@@ -676,6 +737,7 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
             ));
         }
     }
+    refuse_failed_here(p, view, roots)?;
     for root in roots {
         let here = view
             .local
@@ -757,9 +819,17 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                     words.push("-b".into());
                 }
                 words.extend(["-t".into(), root.clone(), "-a".into(), "restore".into()]);
-                let cmd = remote::lcdremexec(&p.lkroot, &target, &words, "tags")?
-                    .timeout(action_timeout(p))
-                    .site_locale();
+                // Run holding the target's lkops node lock (issue 28 O1): never while an
+                // lk_upgrade there (whose setup stops LifeKeeper) is in progress.
+                let cmd = node_lock_remote::run_holding(
+                    &p.lkroot,
+                    remote_lkroot(p),
+                    &target,
+                    &words,
+                    "tags",
+                )?
+                .timeout(action_timeout(p))
+                .site_locale();
                 steps.push(Step {
                     tag: root.clone(),
                     action: "restore",
@@ -770,6 +840,58 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
         }
     }
     Ok((steps, warnings))
+}
+
+/// Issue 28 W2: a switchover away from this node while a resource of a managed hierarchy is OSF
+/// (failed) here. The restore on the target brought the hierarchy into service there, but the
+/// failed resource stays OSF here, never the OSU a standby waits for: the run failed after
+/// `wait` with changed: true and no switchover listed, while check mode had predicted a clean
+/// run. Refused up front (this is the plan, so check mode predicts it), naming each failed
+/// resource and the remedy. `switch_to=none` (take out of service only) is not a switchover.
+fn refuse_failed_here(p: &Params, view: &View, roots: &[String]) -> Result<(), Failure> {
+    if p.state != State::Standby || p.switch_to.as_deref() == Some("none") {
+        return Ok(());
+    }
+    let failed: Vec<(&str, &str)> = roots
+        .iter()
+        .flat_map(|root| {
+            view.local
+                .hierarchy(root)
+                .into_iter()
+                .filter(|r| r.state() == status::State::Osf)
+                .map(move |r| (root.as_str(), r.tag.as_str()))
+        })
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let me = view.me();
+    let named: Vec<String> = failed
+        .iter()
+        .map(|(root, tag)| {
+            if root == tag {
+                format!("{tag} (a root)")
+            } else {
+                format!("{tag} (in the hierarchy {root})")
+            }
+        })
+        .collect();
+    let first = failed[0];
+    Err(Failure::new(format!(
+        "refusing to switch over: {} is OSF (failed) on {me}; a switchover would bring the hierarchy into service on the target but leave the failed resource OSF here, so {me} would never be out of service. Nothing was moved. Find why it failed (the LifeKeeper log on {me}), then clear the failure: bring the hierarchy back into service here (lk_resource state=active tags={}) or take it out of service here ({}/bin/perform_action -t {} -a remove), and rerun; or leave that hierarchy out of this run with tags",
+        named.join(", "),
+        first.0,
+        p.lkroot.display(),
+        first.1,
+    ))
+    .with(
+        "failed_resources",
+        failed
+            .iter()
+            .map(|(root, tag)| json!({"tag": tag, "root": root, "state": "OSF", "node": me}))
+            .collect::<Vec<Value>>(),
+    )
+    .with("resources", json!(view.local.resources)))
 }
 
 /// `perform_action -a remove` takes a tag and the resources *above* it out of service, not its
@@ -1310,20 +1432,21 @@ mod tests {
             steps.iter().map(Step::json).collect::<Vec<_>>(),
             vec![json!({"tag": "app", "action": "restore", "node": "node-b"})]
         );
+        // One word, the line the far side's shell runs: perform_action holding node-b's lkops
+        // node lock (issue 28 O1; node_lock_remote tests the script itself).
+        let d = steps[0].cmds[0].display();
         assert_eq!(
-            steps[0].cmds[0].display(),
-            vec![
-                "/opt/LifeKeeper/bin/lcdremexec",
-                "-e",
-                "-d",
-                "node-b",
-                "--",
-                "'/opt/LifeKeeper/bin/perform_action'",
-                "'-t'",
-                "'app'",
-                "'-a'",
-                "'restore'"
-            ]
+            d[..5],
+            ["/opt/LifeKeeper/bin/lcdremexec", "-e", "-d", "node-b", "--"]
+        );
+        assert_eq!(d.len(), 6, "{d:?}");
+        assert!(
+            d[5].contains("flock -n 9 ||")
+                && d[5].ends_with(
+                    "'/opt/LifeKeeper/bin/perform_action' '-t' 'app' '-a' 'restore' 9>&-"
+                ),
+            "{}",
+            d[5]
         );
         v.apply(&steps[0]);
         assert_eq!(
@@ -1410,6 +1533,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.msg.contains("node-b"), "{}", e.msg);
+    }
+
+    /// Issue 28 W2: a failed (OSF) resource here refuses a switchover away before any step,
+    /// naming it; taking out of service only (switch_to=none) and active are not refused.
+    #[test]
+    fn w2_standby_with_a_failed_resource_here_is_refused_up_front() {
+        let mut v = view();
+        v.local.resources[1].state = "OSF".into();
+        let roots = vec!["app".to_string(), "ip".to_string()];
+        let e = plan(&params("standby"), &v, &roots).unwrap_err();
+        assert!(
+            e.msg.contains("fs (in the hierarchy app) is OSF")
+                && e.msg.contains("Nothing was moved"),
+            "{}",
+            e.msg
+        );
+        assert_eq!(e.data["failed_resources"][0]["tag"], "fs");
+        let none = Params {
+            switch_to: Some("none".into()),
+            ..params("standby")
+        };
+        assert!(plan(&none, &v, &roots).is_ok());
+        assert!(plan(&params("active"), &v, &roots).is_ok());
+        // Not managed (tags leave it out): not refused.
+        assert!(plan(&params("standby"), &v, &["ip".to_string()]).is_ok());
     }
 
     #[test]

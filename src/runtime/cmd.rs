@@ -151,10 +151,17 @@ impl CmdOutput {
         if !tail.is_empty() {
             msg.push_str(&format!(": {}", tail.lines().last().unwrap_or_default()));
         }
-        Failure::new(msg)
+        let f = Failure::new(msg)
             .with("cmd", clip_value(&json!(self.cmd)))
             .with("rc", self.rc)
-            .with("stderr_tail", tail)
+            .with("stderr_tail", tail);
+        // A caller (the playbooks' after-upgrade check) must tell a hung command from one that
+        // failed, without reading the message (issue 28 O5: a timeout is not retried).
+        if self.timed_out {
+            f.with("timed_out", true)
+        } else {
+            f
+        }
     }
 }
 
@@ -413,6 +420,7 @@ mod tests {
         assert!(out.timed_out);
         assert!(t.elapsed() < Duration::from_secs(10));
         assert!(out.failure("step").msg.contains("timed out"));
+        assert_eq!(out.failure("step").data["timed_out"], true);
     }
 
     #[test]

@@ -912,7 +912,9 @@ fn fault_matrix_lk_preflight() {
     let clean = r.run("lk_preflight", Some(&a), &args, Limits::default());
     clean.ok();
     let status = |v: &Value, id: &str| check(v, id)["status"].as_str().unwrap().to_string();
-    // (command, fault, the check that reads it): it reports warn or skip, never hangs the run
+    // (command, fault, the check that reads it): it reports warn or skip, never hangs the run;
+    // a failed lcdstatus fails the checks that need the status (issue 28 W1: a stuck LifeKeeper
+    // passed the pre-flight with them `skip`).
     let cases = [
         // LK-SERVICE asks lktest (issue 16); lcdstatus feeds the comm-path check.
         ("lcdstatus", "hang", "LK-COMM-PATHS"),
@@ -935,7 +937,12 @@ fn fault_matrix_lk_preflight() {
         );
         let ck = check(&ran.v, id);
         let want = status(&ran.v, id);
-        assert!(want == "warn" || want == "skip", "{ck}");
+        if cmd == "lcdstatus" {
+            assert_eq!(want, "fail", "{ck}");
+            assert_eq!(ran.rc, 1, "{}", ran.v);
+        } else {
+            assert!(want == "warn" || want == "skip", "{ck}");
+        }
         if fault == "hang" {
             assert!(ck.to_string().contains("timed out"), "{ck}");
             assert!(procs_with_arg(&a.root.display().to_string()).is_empty());

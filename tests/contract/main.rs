@@ -13,6 +13,7 @@ mod check_mode_safety;
 mod datakeeper;
 mod defaults_merge;
 mod defects;
+mod defects_outage;
 mod defects_upgrade;
 mod docs;
 mod fault_matrix;

@@ -997,7 +997,14 @@ fn lktest_decides_lk_service_and_lifekeeper_running() {
     // lksim says stopped; a lktest that answers "running" wins
     std::fs::write(&lktest, "#!/bin/sh\nexit 0\n").unwrap();
     let (out, rc) = preflight("lktest-up", a, Host::default(), json!({}));
-    assert_eq!(rc, 0, "{out:#}");
+    // Running by lktest, yet lcdstatus gives no status: the checks that need it fail (issue 28
+    // W1: a stuck LifeKeeper must not pass the pre-flight).
+    assert_eq!(rc, 1, "{out:#}");
+    assert_eq!(
+        out["ansible_facts"]["lk_preflight"]["failed"],
+        json!(["LK-COMM-PATHS", "LK-MIRRORS-SYNCED"]),
+        "{out:#}"
+    );
     assert_eq!(out["lifekeeper_running"], true);
     assert_eq!(check(&out, "LK-SERVICE")["actual"], "running");
     assert_eq!(status(&out, "LK-SERVICE"), "pass");

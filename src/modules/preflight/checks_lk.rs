@@ -302,6 +302,7 @@ pub(super) fn judge_comm_paths(lcd: &Lcd) -> Finding {
     let expected = "every communication path ALIVE";
     let st = match lcd {
         Lcd::Up(s) => s,
+        Lcd::Failed(e) => return lcd_failed(expected, "comm path states", e),
         other => {
             return Finding::skip(
                 expected,
@@ -370,6 +371,20 @@ pub(super) fn judge_comm_paths(lcd: &Lcd) -> Finding {
     }
 }
 
+/// Issue 28 W1: `lcdstatus` did not answer usably (hung past `timeout`, printed for ever, failed
+/// or printed something that is not a status) although LifeKeeper is installed: the checks that
+/// need the status fail. They were `skip`, and a node whose LifeKeeper is stuck passed the
+/// pre-flight ("preflight passed") with its comm paths and mirrors never looked at. Not knowing
+/// is no reason to upgrade or switch over; the admin must see it.
+pub(super) fn lcd_failed(expected: &str, what: &str, e: &crate::runtime::Failure) -> Finding {
+    Finding::fail(
+        expected,
+        "unknown (lcdstatus failed)",
+        format!("{what} unknown: lcdstatus did not answer usably: {}", e.msg),
+    )
+    .remedy("LifeKeeper is installed but lcdstatus hung, failed or printed no readable status (a stuck LifeKeeper?): find out why (the LifeKeeper log, lcdstatus -e by hand) and fix it before upgrading or switching over.")
+}
+
 pub(super) fn check_standby(env: &Env) -> Finding {
     if !env.p.require_standby {
         return judge_standby(false, &Lcd::Stopped);
@@ -392,6 +407,7 @@ pub(super) fn judge_standby(require_standby: bool, lcd: &Lcd) -> Finding {
                 "LifeKeeper is not running, so no resource is in service under it",
             )
         }
+        Lcd::Failed(e) => return lcd_failed(expected, "resource states", e),
         other => {
             return Finding::skip(
                 expected,
@@ -532,6 +548,23 @@ svr1     TTY     /dev/ttyS0               ALIVE       --
 
     fn up(text: &str) -> Lcd {
         Lcd::Up(lcd::parse(text).unwrap())
+    }
+
+    /// Issue 28 W1: an lcdstatus that hung (or failed, or printed no readable status) made
+    /// LK-COMM-PATHS and LK-STATE-STANDBY `skip`; they fail now, saying why.
+    #[test]
+    fn w1_a_hung_lcdstatus_fails_the_checks_that_need_it() {
+        let hung = Lcd::Failed(crate::runtime::Failure::new(
+            "reading the resource status: `lcdstatus -e` timed out",
+        ));
+        for f in [judge_comm_paths(&hung), judge_standby(true, &hung)] {
+            assert_eq!(f.status.name(), "fail", "{}", f.msg);
+            assert!(f.msg.contains("timed out"), "{}", f.msg);
+            assert!(f.remedy.is_some());
+        }
+        // Not required, or LifeKeeper stopped: unchanged.
+        assert_eq!(judge_standby(false, &hung).status.name(), "skip");
+        assert_eq!(judge_comm_paths(&Lcd::Stopped).status.name(), "skip");
     }
 
     #[test]

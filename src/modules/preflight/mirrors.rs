@@ -17,6 +17,9 @@ pub(super) fn check_mirrors(env: &Env) -> Finding {
     let expected = "every DataKeeper mirror on this node in sync";
     let st = match env.lcd() {
         Lcd::Up(s) => s,
+        Lcd::Failed(e) => {
+            return super::checks_lk::lcd_failed(expected, "the mirrors and their sync state", e)
+        }
         other => {
             return Finding::skip(expected, format!("mirrors not read: {}", lcd_why(other)));
         }

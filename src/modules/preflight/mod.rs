@@ -119,7 +119,7 @@ const PARAMS: &[Param] = &[
     Param::new("license_files", Kind::List, "New license files for an upgrade from 8.1.x. Only their paths are checked (exist, regular, readable); their contents are never read into any output."),
     Param::new("fail_on", Kind::Str, "The check status at which the module fails.").choices(FailOn::NAMES).default("\"fail\""),
     Param::new("skip", Kind::List, "Check IDs not to run (reported as skip).").default("[]"),
-    Param::new("timeout", Kind::Int, "Seconds allowed for each probe command (C(lcdstatus), C(rpm), C(df), ...); a probe still running then is killed and its check reports warn (or skip) instead of hanging the run.").default("60").range(1, 86400),
+    Param::new("timeout", Kind::Int, "Seconds allowed for each probe command (C(lcdstatus), C(rpm), C(df), ...); a probe still running then is killed and its check reports warn (or skip) instead of hanging the run; an lcdstatus that hangs, fails or prints no readable status while LifeKeeper is installed fails LK-COMM-PATHS, LK-STATE-STANDBY and LK-MIRRORS-SYNCED (a stuck LifeKeeper is no state to upgrade from).").default("60").range(1, 86400),
     LKROOT,
 ];
 
