@@ -82,6 +82,10 @@ pub enum Path {
     Reinstall,
     /// Not possible (downgrade, or nothing installed to upgrade from).
     Unsupported,
+    /// An explicit downgrade (lk_upgrade allow_downgrade): uninstall the newer release, install
+    /// the older one, restore the backup taken of it before the upgrade. `upgrade_path` never
+    /// returns it.
+    Rollback,
 }
 
 impl Path {
@@ -92,6 +96,7 @@ impl Path {
             Path::Stepwise => "stepwise",
             Path::Reinstall => "reinstall",
             Path::Unsupported => "unsupported",
+            Path::Rollback => "rollback",
         }
     }
 }

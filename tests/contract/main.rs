@@ -26,3 +26,4 @@ mod resource;
 mod role_layout;
 mod security;
 mod upgrade;
+mod upgrade_rollback;

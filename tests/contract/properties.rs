@@ -330,6 +330,8 @@ fn version_order_matches_parsing_and_paths_are_consistent() {
                     }
                     UpPath::Reinstall => prop_assert!(a < b),
                     UpPath::Unsupported => prop_assert!(a > b),
+                    // Only lk_upgrade's plan chooses it (allow_downgrade), never upgrade_path.
+                    UpPath::Rollback => prop_assert!(false, "upgrade_path chose rollback"),
                 }
                 Ok(())
             },

@@ -11,20 +11,20 @@ use std::process::Command;
 
 /// tree_hash of the cluster dir after the simulator's own first-use files exist (its lock file
 /// appears at the first LifeKeeper command, whoever runs it).
-fn settled_hash(c: &Cluster) -> Vec<(String, String)> {
+pub(crate) fn settled_hash(c: &Cluster) -> Vec<(String, String)> {
     for n in &c.nodes {
         n.lk("lcdstatus", &["-e"]);
     }
     tree_hash(&c.dir)
 }
 
-fn s(p: &Path) -> String {
+pub(crate) fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
 /// The module's arguments for `node`, with work and state dirs inside the cluster dir (so
 /// tree_hash sees anything the module writes there).
-fn args(c: &Cluster, node: &Node, extra: Value) -> Value {
+pub(crate) fn args(c: &Cluster, node: &Node, extra: Value) -> Value {
     let mut a = json!({
         "version": "9.6.1",
         "lkroot": s(&node.lkroot),
@@ -41,7 +41,7 @@ fn args(c: &Cluster, node: &Node, extra: Value) -> Value {
     a
 }
 
-fn check(mut a: Value) -> Value {
+pub(crate) fn check(mut a: Value) -> Value {
     a["_ansible_check_mode"] = json!(true);
     a["_ansible_diff"] = json!(true);
     a
@@ -52,7 +52,7 @@ fn diff(mut a: Value) -> Value {
     a
 }
 
-fn steps(v: &Value) -> Vec<(String, String)> {
+pub(crate) fn steps(v: &Value) -> Vec<(String, String)> {
     v["steps"]
         .as_array()
         .unwrap_or_else(|| panic!("no steps in {v}"))
@@ -66,11 +66,11 @@ fn steps(v: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn names(v: &Value) -> Vec<String> {
+pub(crate) fn names(v: &Value) -> Vec<String> {
     steps(v).into_iter().map(|(n, _)| n).collect()
 }
 
-fn node_state(c: &Cluster, name: &str) -> Value {
+pub(crate) fn node_state(c: &Cluster, name: &str) -> Value {
     c.state()["nodes"]
         .as_array()
         .unwrap()
@@ -81,7 +81,7 @@ fn node_state(c: &Cluster, name: &str) -> Value {
 }
 
 /// (tag, state on this node) of every resource of a node.
-fn placement(c: &Cluster, name: &str) -> Vec<(String, String)> {
+pub(crate) fn placement(c: &Cluster, name: &str) -> Vec<(String, String)> {
     node_state(c, name)["resources"]
         .as_array()
         .unwrap()
@@ -95,7 +95,7 @@ fn placement(c: &Cluster, name: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn fault(c: &Cluster, node: &str, cmd: &str, mode: &str, extra: &[&str]) {
+pub(crate) fn fault(c: &Cluster, node: &str, cmd: &str, mode: &str, extra: &[&str]) {
     let mut a = vec![
         "fault",
         "set",
@@ -109,12 +109,12 @@ fn fault(c: &Cluster, node: &str, cmd: &str, mode: &str, extra: &[&str]) {
     c.sim(&a);
 }
 
-fn clear(c: &Cluster) {
+pub(crate) fn clear(c: &Cluster) {
     c.sim(&["fault", "clear", "--dir", c.dir.to_str().unwrap()]);
 }
 
 /// No media directory or generated setup configuration is left in work_dir.
-fn assert_work_dir_clean(c: &Cluster) {
+pub(crate) fn assert_work_dir_clean(c: &Cluster) {
     let left: Vec<String> = std::fs::read_dir(c.dir.join("work"))
         .map(|r| {
             r.flatten()
@@ -128,14 +128,14 @@ fn assert_work_dir_clean(c: &Cluster) {
     );
 }
 
-fn run_ok(node: &Node, a: Value) -> Value {
+pub(crate) fn run_ok(node: &Node, a: Value) -> Value {
     let (v, rc) = node.module("lk_upgrade", a);
     assert_eq!(rc, 0, "{v:#}");
     assert_eq!(v["failed"], false, "{v:#}");
     v
 }
 
-fn run_fail(node: &Node, a: Value) -> Value {
+pub(crate) fn run_fail(node: &Node, a: Value) -> Value {
     let (v, rc) = node.module("lk_upgrade", a);
     assert_eq!(rc, 1, "{v:#}");
     assert_eq!(v["failed"], true, "{v:#}");

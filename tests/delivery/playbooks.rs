@@ -1285,6 +1285,68 @@ fn rollback_returns_an_upgraded_cluster_to_the_recorded_release() {
     assert_eq!(recap_total(&again, "changed"), 0, "{:?}", recap(&again));
 }
 
+/// Regression, issue 28 O3: rollback.yml interrupted after node-a's old release was set up and
+/// before its configuration was restored (here lkbackup -x fails on node-a; a killed controller
+/// leaves the same node). rollback.yml decided "rollback needed" from the installed version
+/// alone, so the rerun counted the empty, stopped 9.4.0 node as rolled back and never restored
+/// or started it. Now lk_upgrade's journal decides: the rerun restores and starts node-a, rolls
+/// node-b back, and every hierarchy ends at its home with every comm path ALIVE.
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn o3_rollback_interrupted_after_setup_converges_on_rerun() {
+    let spec = json!([
+        {"tag": "app-web", "id": "/opt/web", "children": ["fs-web"], "active": "node-a"},
+        {"tag": "fs-web", "id": "/web", "type": "filesys", "active": "node-a"}
+    ]);
+    let sim = Sim::create("rollback-o3", &[("demo", TWO, Some(spec))], &[]);
+    let start = placement(&sim.state("demo"));
+    let up = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let media = sim.dir.join("sps_940.img");
+    sim.lksim(&[
+        "media",
+        "create",
+        "--version",
+        "9.4.0",
+        "--out",
+        media.to_str().unwrap(),
+    ]);
+    let media_arg = format!("lk_rollback_media={}", media.display());
+    let rb = || sim.playbook("rollback.yml", &["-e", media_arg.as_str()]);
+
+    sim.fault("demo", "node-a", "lkbackup");
+    let failed = rb();
+    assert!(!failed.status.success(), "{}", text(&failed));
+    let st = sim.state("demo");
+    let a = st["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "node-a")
+        .unwrap();
+    assert_eq!(a["version"], "9.4.0", "{a:#}");
+    assert_eq!(
+        a["running"], false,
+        "setup done, not restored, not started: {a:#}"
+    );
+    sim.clear_faults("demo");
+
+    let rerun = rb();
+    let log = text(&rerun);
+    assert!(rerun.status.success(), "{log}");
+    let st = sim.state("demo");
+    assert_all_at(&st, "9.4.0");
+    for n in st["nodes"].as_array().unwrap() {
+        assert_eq!(n["running"], true, "{n:#}");
+        let paths = n["comm_paths"].as_array().unwrap();
+        assert!(
+            !paths.is_empty() && paths.iter().all(|p| p["state"] == "ALIVE"),
+            "{n:#}"
+        );
+    }
+    assert_eq!(placement(&st), start, "every hierarchy home again: {log}");
+}
+
 // ---- issue 21: safe partial runs ---------------------------------------------------------------
 
 /// `--limit` to one node of a two-node cluster used to upgrade that node alone and exit 0; now

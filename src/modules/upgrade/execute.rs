@@ -8,6 +8,7 @@ use super::Params;
 use crate::lifekeeper::backup_store::{self, DestDir};
 use crate::lifekeeper::media::{self, OpenMedia};
 use crate::lifekeeper::setup::{self, Conf};
+use crate::lifekeeper::version::Path as UpPath;
 use crate::lifekeeper::{defaults_reapply, packages, status};
 use crate::runtime::{fs as rfs, Cmd, Ctx, Failure, Outcome};
 use std::fs;
@@ -279,8 +280,16 @@ impl Run<'_> {
             // Verified while gathering (before anything was touched); not journaled, so every
             // run checks it again.
             Action::VerifyBackup => {}
+            Action::Restore if self.plan.path == UpPath::Rollback => {
+                self.restore_rollback(i)?;
+                self.mark_done(i)?;
+            }
             Action::Restore => {
                 self.restore(i)?;
+                self.mark_done(i)?;
+            }
+            Action::PutBackDefaults => {
+                self.put_back_defaults(i)?;
                 self.mark_done(i)?;
             }
             Action::SaveDefaults => {
@@ -642,24 +651,7 @@ impl Run<'_> {
         let mode = fs::metadata(&defaults)
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o644);
-        // lkbackup -x refuses while LifeKeeper runs (a given setup_config may have started it).
-        if current_status(self.ctx, &lkroot)?.is_some() {
-            self.ctx.runner.run_ok(
-                &Cmd::lk(&lkroot, "lkstop").timeout(self.timeout()),
-                "stopping LifeKeeper before the restore (lkstop)",
-            )?;
-            self.warnings.push(
-                "LifeKeeper was running after setup; stopped it to restore the configuration"
-                    .into(),
-            );
-        }
-        self.ctx.runner.run_ok(
-            &Cmd::lk(&lkroot, "lkbackup")
-                .args(["-x", "-f"])
-                .arg(&archive)
-                .timeout(self.timeout()),
-            "restoring the configuration (lkbackup -x)",
-        )?;
+        self.lkbackup_extract(&archive)?;
         rfs::copy_atomic(&fresh, &defaults, mode).map_err(|e| {
             Failure::new(format!(
                 "the configuration is restored, but writing the new {} back from {} failed: {e}",
@@ -827,15 +819,111 @@ impl Run<'_> {
         let after = packages::packages(&self.ctx.runner).map_err(Failure::new)?;
         let running = current_status(self.ctx, &self.p.lkroot)?.is_some();
         let plan = &self.plan;
-        let mut o = plan.outcome(
-            plan.headline("finished upgrading", "upgraded"),
-            running,
-            &after,
-            self.journal_path,
-        );
+        let headline = if plan.path == UpPath::Rollback {
+            plan.headline("finished rolling back", "rolled back")
+        } else {
+            plan.headline("finished upgrading", "upgraded")
+        };
+        let mut o = plan.outcome(headline, running, &after, self.journal_path);
         for w in self.warnings {
             o.warn(w);
         }
         Ok(o)
+    }
+}
+
+// ---- the rollback path's own steps (see rollback.rs) ----------------------------------------------
+
+impl Run<'_> {
+    /// `lkbackup -x -f ARCHIVE`, LifeKeeper stopped first: lkbackup -x refuses while LifeKeeper
+    /// runs (a given setup_config may have started it). Shared by the reinstall and the rollback.
+    fn lkbackup_extract(&mut self, archive: &Path) -> Result<(), Failure> {
+        let lkroot = self.p.lkroot.clone();
+        if current_status(self.ctx, &lkroot)?.is_some() {
+            self.ctx.runner.run_ok(
+                &Cmd::lk(&lkroot, "lkstop").timeout(self.timeout()),
+                "stopping LifeKeeper before the restore (lkstop)",
+            )?;
+            self.warnings.push(
+                "LifeKeeper was running after setup; stopped it to restore the configuration"
+                    .into(),
+            );
+        }
+        self.ctx
+            .runner
+            .run_ok(
+                &Cmd::lk(&lkroot, "lkbackup")
+                    .args(["-x", "-f"])
+                    .arg(archive)
+                    .timeout(self.timeout()),
+                "restoring the configuration (lkbackup -x)",
+            )
+            .map(|_| ())
+    }
+
+    /// Rollback: restore the backup taken at this (older) release before the upgrade. Its
+    /// defaults file is the older release's own, so nothing of the newer one is kept; the next
+    /// step writes lk_backup's copy back byte for byte.
+    fn restore_rollback(&mut self, i: usize) -> Result<(), Failure> {
+        let b = self.plan.rollback.clone().expect("rollback backup");
+        self.lkbackup_extract(&b.archive)?;
+        self.plan.steps[i].detail = format!(
+            "{}/bin/lkbackup -x -f {}: the {} resource hierarchies and comm paths restored",
+            self.p.lkroot.display(),
+            b.archive.display(),
+            self.plan.target
+        );
+        Ok(())
+    }
+
+    /// Rollback: write back the defaults file lk_backup saved with the backup (its sha256
+    /// checked again), keeping the file's mode; then compare the node's configuration with the
+    /// fingerprint lk_backup recorded (a difference is reported, not fatal: the fresh install
+    /// may hold files the old one did not).
+    fn put_back_defaults(&mut self, i: usize) -> Result<(), Failure> {
+        let b = self.plan.rollback.clone().expect("rollback backup");
+        let defaults = self.p.defaults_file.clone();
+        if let Some((copy, sha)) = &b.defaults_copy {
+            // Through the backup_dir descriptor opened at the start (issue 22 defect 17).
+            let store = self.store.as_ref().expect("rollback has backup_dir");
+            let data = store
+                .read(&file_name(copy))
+                .map_err(|e| e.to_string())
+                .and_then(|d| d.ok_or_else(|| "it is gone".to_string()))
+                .map_err(|e| Failure::new(format!("cannot read {}: {e}", copy.display())))?;
+            let got = rfs::sha256_bytes(&data);
+            if got != *sha {
+                return Err(Failure::new(format!(
+                    "{} has sha256 {got}, but lk_backup recorded {sha}: not written to {}; put back the good copy, then rerun",
+                    copy.display(),
+                    defaults.display()
+                )));
+            }
+            rfs::write_atomic(&defaults, &data, 0o644)
+                .map_err(|e| Failure::new(format!("cannot write {}: {e}", defaults.display())))?;
+            self.plan.steps[i].detail = format!(
+                "wrote {} (sha256 {sha}) to {}",
+                copy.display(),
+                defaults.display()
+            );
+        } else {
+            self.plan.steps[i].detail = format!(
+                "the backup holds no separate copy of {}: the one lkbackup -x restored stands",
+                defaults.display()
+            );
+        }
+        match backup_store::fingerprint(&self.p.lkroot, &defaults) {
+            Ok(f) if f == b.fingerprint => {}
+            Ok(f) => self.warnings.push(format!(
+                "after the rollback the configuration fingerprint is {f}, not the {} lk_backup recorded with {} (files under {}/config differ from the backup's)",
+                b.fingerprint,
+                b.archive.display(),
+                self.p.lkroot.display()
+            )),
+            Err(e) => self.warnings.push(format!(
+                "cannot compare the configuration with the backup's fingerprint: {e}"
+            )),
+        }
+        Ok(())
     }
 }

@@ -52,6 +52,10 @@ pub struct Facts {
     pub backup: Option<Result<Option<PathBuf>, String>>,
     /// Warnings about that backup (allow_stale_backup: it predates a configuration change).
     pub backup_warnings: Vec<String>,
+    /// The rollback path only (`rollback::find_backup`): the manifest entry of the backup taken
+    /// at the target release (the journal's when resuming), `None` when none verifies; `Err`
+    /// when the newest of that release does not verify or the directory is unreadable.
+    pub backup_entry: Option<Result<Option<backup_store::BackupEntry>, String>>,
     pub setup_config_is_file: bool,
     /// The given setup_config's text (empty when unreadable), for the predicted packages.
     pub setup_config_text: String,
@@ -164,29 +168,41 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
     // backup of this host or nothing (issue 22 defect 1): never an older one when the newest is
     // damaged, and never one that no longer matches the configuration it would replace.
     let mut backup_warnings = name_warnings;
+    let rolling_back = super::rollback::wanted(p, installed, target, pending);
+    let backup_entry = match &p.backup_dir {
+        Some(dir) if upgrading && rolling_back => Some(super::rollback::find_backup(
+            dir,
+            &host,
+            target,
+            pending.and_then(|j| j.backup.as_deref()),
+        )),
+        _ => None,
+    };
     let backup = match &p.backup_dir {
-        Some(dir) if upgrading => Some(match pending.and_then(|j| j.backup.as_deref()) {
-            Some(a) => backup_store::find_verified_archive(dir, &host, a)
-                .map(|e| e.map(|e| dir.join(e.archive))),
-            None => backup_store::find_verified(dir, &host).and_then(|e| match e {
-                None => Ok(None),
-                Some(e) => {
-                    // Before the first step the configuration is still the one to keep; after
-                    // one (lkstop, rmlk) it differs by design.
-                    // A defaults file the merge refuses is refused first (the plan names defaults_file).
-                    let untouched =
-                        pending.is_none_or(|j| j.done.is_empty()) && defaults_problems.is_empty();
-                    match stale_backup(p, &e, untouched) {
-                        Ok(None) => Ok(Some(dir.join(e.archive))),
-                        Ok(Some(w)) => {
-                            backup_warnings.push(w);
-                            Ok(Some(dir.join(e.archive)))
+        Some(dir) if upgrading && !rolling_back => {
+            Some(match pending.and_then(|j| j.backup.as_deref()) {
+                Some(a) => backup_store::find_verified_archive(dir, &host, a)
+                    .map(|e| e.map(|e| dir.join(e.archive))),
+                None => backup_store::find_verified(dir, &host).and_then(|e| match e {
+                    None => Ok(None),
+                    Some(e) => {
+                        // Before the first step the configuration is still the one to keep; after
+                        // one (lkstop, rmlk) it differs by design.
+                        // A defaults file the merge refuses is refused first (the plan names defaults_file).
+                        let untouched = pending.is_none_or(|j| j.done.is_empty())
+                            && defaults_problems.is_empty();
+                        match stale_backup(p, &e, untouched) {
+                            Ok(None) => Ok(Some(dir.join(e.archive))),
+                            Ok(Some(w)) => {
+                                backup_warnings.push(w);
+                                Ok(Some(dir.join(e.archive)))
+                            }
+                            Err(msg) => Err(msg),
                         }
-                        Err(msg) => Err(msg),
                     }
-                }
-            }),
-        }),
+                }),
+            })
+        }
         _ => None,
     };
     let facts = Facts {
@@ -198,6 +214,7 @@ pub fn gather(p: &Params, ctx: &Ctx, target: Version) -> Result<(Facts, Option<J
         target_media,
         media_packages,
         backup,
+        backup_entry,
         setup_config_is_file: p.setup_config.as_ref().is_some_and(|c| c.is_file()),
         setup_config_text: p
             .setup_config

@@ -55,6 +55,7 @@ impl Journal {
             "direct" => Ok(UpPath::Direct),
             "stepwise" => Ok(UpPath::Stepwise),
             "reinstall" => Ok(UpPath::Reinstall),
+            "rollback" => Ok(UpPath::Rollback),
             other => Err(format!("the journal records an unknown path '{other}'")),
         }
     }

@@ -15,6 +15,9 @@ pub mod outcome;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod rollback;
+#[cfg(test)]
+mod rollback_tests;
 
 use crate::lifekeeper::media::Mode as MediaMode;
 use crate::lifekeeper::node_lock;
@@ -121,6 +124,12 @@ const PARAMS: &[Param] = &[
     )
     .default("false"),
     Param::new(
+        "allow_downgrade",
+        Kind::Bool,
+        "Allow the rollback path: version is OLDER than the installed release (the release the node ran before an upgrade). Needs that release's media (media or media_dir, refused before anything is touched unless it is that release) and backup_dir holding the verified lk_backup taken of this node at that release before the upgrade (its recorded lifekeeper_version must equal version; the newest such backup is used). Steps: verify that backup, save the newer release's defaults file, open the media, lkstop, rmlk, setup of the older release (LifeKeeper not started), restore the backup (C(lkbackup -x -f ARCHIVE)), put back the defaults file lk_backup saved with it, start LifeKeeper (start_after), verify. Journaled and resumable like every path. Without it a downgrade is refused.",
+    )
+    .default("false"),
+    Param::new(
         "restore_config",
         Kind::Bool,
         "On the reinstall path, restore the old release's lk_backup archive (C(lkbackup -x -f ARCHIVE)) onto the fresh release after setup and before LifeKeeper starts. The vendor does NOT restore an old release's lkbackup onto a new release (its update guide uses the lkbackup only to go back to the pre-upgrade release); the vendor's way to keep the hierarchies is the stepwise path through 9.4.x (stepping_media). With false (the default) the hierarchies must be recreated by hand after a reinstall. When true, the new release's /etc/default/LifeKeeper is kept and the saved site parameters are re-applied to it.",
@@ -174,9 +183,10 @@ const PARAMS: &[Param] = &[
 
 pub static SPEC: ModuleSpec = ModuleSpec {
     name: "lk_upgrade",
-    short: "Upgrade LifeKeeper on this node: direct, stepwise or reinstall, resumable",
+    short: "Upgrade LifeKeeper on this node: direct, stepwise or reinstall, resumable; roll back with allow_downgrade",
     description: &[
         "Upgrades LifeKeeper for Linux on this node to I(version), choosing the path by the same rules as lk_preflight's LK-VERSION-PATH check: C(direct) (setup from the target media upgrades in place), C(stepwise) (setup from a 9.4.x stepping media first, then the target; resource hierarchies kept) or C(reinstall) (verify the lk_backup archive, save /etc/default/LifeKeeper, lkstop, rmlk, rpm -e of steeleye*/HADR* packages when older than 7.5, install fresh, restore the hierarchies and comm paths with C(lkbackup -x -f ARCHIVE) (restore_config), re-apply the saved parameters).",
+        "With allow_downgrade, a I(version) older than the installed release takes the C(rollback) path, back to the release the node ran before an upgrade: verify the backup lk_backup took of this node at I(version) before the upgrade (the newest backup recorded at that release in backup_dir; a backup of another release is refused), save the newer release's /etc/default/LifeKeeper, open the I(version) media (refused before anything is touched unless it is that release), lkstop, rmlk, setup of I(version) (LifeKeeper not started), C(lkbackup -x -f ARCHIVE) of that backup, put back the defaults file lk_backup saved with it (sha256 checked), start LifeKeeper (start_after), verify. The same probes, journal, node lock and setup as the reinstall: a rerun after any step resumes (a node at I(version) whose configuration was not restored yet is not done: issue 28 O3). Without allow_downgrade a downgrade is refused.",
         "setup always runs non-interactively (setup_args, default C(setup -f CONF -q y)) with stdin /dev/null and no terminal; its process group is killed on timeout. Its output is kept in a log file. Success is judged by the result: exit 0 and C(rpm -q steeleye-lk) reporting the target; setup_success_regex is a secondary signal.",
         "Probe before destroy: every media is opened read-only and validated (setup present and executable, the steeleye-lk package of the release present) and C(<media>/setup --help) is run (stdin /dev/null, 30 s) before the first destructive step and in check mode; the run refuses unless the usage text names every option in setup_args. The usage text is returned as setup_usage and kept in the journal.",
         "On a rerun every step is judged by its post-condition, not only by the journal: stopping is done when LifeKeeper does not run, the uninstall when steeleye-lk is no longer installed, a setup when its release is installed; a step killed after its effect but before its journal entry is recognised as done.",
@@ -187,7 +197,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     params: PARAMS,
     check_mode: (
         Support::Full,
-        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media are probed read-only exactly as in a real run (file list, version from the steeleye-lk package file, C(setup --help); an image's setup alone is copied to a private temporary directory under TMPDIR to run it, and removed); nothing is mounted, nothing written on the node, in work_dir, state_dir or backup_dir. On the reinstall path with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
+        "Returns the whole plan (steps with status planned, or done for steps a journal records) and the predicted package diff. Media are probed read-only exactly as in a real run (file list, version from the steeleye-lk package file, C(setup --help); an image's setup alone is copied to a private temporary directory under TMPDIR to run it, and removed); nothing is mounted, nothing written on the node, in work_dir, state_dir or backup_dir. On the reinstall and rollback paths with no verified backup in backup_dir yet (in a check-mode play lk_backup writes nothing), the plan is returned with its first step, verify backup, saying so and a warning: the real run refuses before touching anything unless the backup exists.",
     ),
     diff_mode: (
         Support::Full,
@@ -195,6 +205,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     ),
     notes: &[
         "Installed version == version means nothing to do: changed is false and no media is touched.",
+        "The rollback path (allow_downgrade) restores the older release's own backup with the vendor's stated use of lkbackup (back to the pre-upgrade release); the configuration changes made after the upgrade are lost. A rollback finished once is at the target: a rerun reports changed false. UNCONFIRMED on real hosts: that the older release's setup installs cleanly right after rmlk of the newer one.",
         "The journal records the path chosen at the first run; a rerun with a different version is refused while an upgrade is unfinished.",
         "The media version is read from the steeleye-lk package file the media holds (else lksim's C(sps.version) marker), or taken from media_version. The target media must match version.",
         "The generated setup configuration sets LKCONF_START_LIFEKEEPER=n: LifeKeeper is started by the module's own start step, after the configuration is restored and the saved parameters are re-applied.",
@@ -231,9 +242,18 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     allow_reinstall: true
     backup_dir: /var/backups/lifekeeper
     setup_config: /root/lifekeeper/setup-node-a.config
+
+- name: Roll a node back to 9.4.0 after an upgrade (the backup lk_backup took at 9.4.0 is restored)
+  lk_upgrade:
+    version: 9.4.0
+    allow_downgrade: true
+    media: /srv/media/sps_940.img
+    backup_dir: /var/backups/lifekeeper
+    setup_config: /root/lifekeeper/setup-940-node-a.config
+    start_after: always
 "#,
     returns: &[
-        Ret::new("path", "str", "always", "none, direct, stepwise or reinstall.").sample("\"direct\""),
+        Ret::new("path", "str", "always", "none, direct, stepwise, reinstall or rollback.").sample("\"direct\""),
         Ret::new("previous_version", "str", "always", "The version installed before the upgrade (from the journal when resuming).").sample("\"9.4.0\""),
         Ret::new("version", "str", "always", "The version installed now (check mode: the target).").sample("\"9.6.1\""),
         Ret::new(
@@ -248,8 +268,8 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("lifekeeper_running", "bool", "always", "Whether LifeKeeper runs at the end (check mode: now)."),
         Ret::new("packages", "list", "always", "Installed LifeKeeper packages at the end (check mode: predicted)."),
         Ret::new("journal", "str", "always", "The journal file (check mode: where it would be)."),
-        Ret::new("saved_defaults", "str", "reinstall path", "The copy of the old defaults file in backup_dir."),
-        Ret::new("backup", "str", "reinstall path", "The verified lk_backup archive this upgrade relies on."),
+        Ret::new("saved_defaults", "str", "reinstall and rollback paths", "The copy of the defaults file found before the first step, in backup_dir."),
+        Ret::new("backup", "str", "reinstall and rollback paths", "The verified lk_backup archive this upgrade (or rollback) restores."),
         Ret::new("setup_usage", "str", "when a media was probed", "The usage text C(<media>/setup --help) printed (ANSI escapes removed), which named every option of setup_args."),
         Ret::new("to_reinstall", "list", "reinstall path", "Files under lkroot that no installed package owns (kits shipped apart, site scripts), saved in backup_dir as site_files_archive before rmlk deletes them: reinstall them after the upgrade."),
         Ret::new("site_files_archive", "str", "reinstall path, when such files exist", "The archive in backup_dir (listed in SHA256SUMS) holding the to_reinstall files."),
@@ -282,6 +302,8 @@ pub struct Params {
     pub quorum: Option<bool>,
     pub start_after: StartAfter,
     pub allow_reinstall: bool,
+    #[serde(default)]
+    pub allow_downgrade: bool,
     pub restore_config: bool,
     pub backup_dir: Option<PathBuf>,
     #[serde(default)]

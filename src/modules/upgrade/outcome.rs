@@ -91,7 +91,7 @@ impl Upgrade {
         {
             o.set("setup_usage", u.clone());
         }
-        if self.path == UpPath::Reinstall {
+        if matches!(self.path, UpPath::Reinstall | UpPath::Rollback) {
             o.set("to_reinstall", self.journal.to_reinstall.clone());
             if let Some(a) = &self.journal.site_files_archive {
                 o.set("site_files_archive", a.clone());
@@ -108,7 +108,7 @@ impl Upgrade {
             None => (p.recovery_kits.clone(), p.quorum.unwrap_or(false)),
         };
         let mut names: Vec<String> = packages::CORE.iter().map(|s| s.to_string()).collect();
-        if self.path != UpPath::Reinstall {
+        if !matches!(self.path, UpPath::Reinstall | UpPath::Rollback) {
             names.extend(
                 self.journal
                     .packages_before
@@ -148,7 +148,11 @@ impl Upgrade {
         let mut o = self.outcome(
             format!(
                 "would {}: {todo} step(s)",
-                self.headline("resume upgrading", "upgrade")
+                if self.path == UpPath::Rollback {
+                    self.headline("resume rolling back", "roll back")
+                } else {
+                    self.headline("resume upgrading", "upgrade")
+                }
             ),
             self.running_now,
             &after,

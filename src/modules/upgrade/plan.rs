@@ -31,6 +31,8 @@ pub enum Action {
     Setup(usize),
     Restore,
     Reapply,
+    /// Rollback: the older release's defaults file lk_backup saved, written back.
+    PutBackDefaults,
     Start,
     Verify,
 }
@@ -93,6 +95,8 @@ pub struct Upgrade {
     pub expect_running: Option<bool>,
     /// What `setup --help` of the target media printed (the probe before anything changes).
     pub setup_usage: Option<String>,
+    /// The rollback path: the backup taken at the target release and its defaults copy.
+    pub rollback: Option<super::rollback::RollbackBackup>,
 }
 
 /// What the node looks like now, for the post-conditions of a rerun.
@@ -119,7 +123,8 @@ pub fn post_condition_met(
     path: UpPath,
     now: &NodeNow,
 ) -> bool {
-    let fresh = path == UpPath::Reinstall && now.installed == Some(target);
+    let fresh =
+        matches!(path, UpPath::Reinstall | UpPath::Rollback) && now.installed == Some(target);
     match a {
         Action::Stop => !now.running || now.installed.is_none() || fresh,
         Action::Uninstall => now.installed.is_none() || fresh,
@@ -232,6 +237,7 @@ pub fn plan(
             }
             let (path, step) =
                 version::upgrade_path(f.installed.as_ref(), &target, &stepping_versions);
+            let path = super::rollback::path(p, f.installed, target, path);
             (path, step, f.installed, running_now)
         }
     };
@@ -241,7 +247,7 @@ pub fn plan(
                 None => Failure::new(format!(
                     "LifeKeeper is not installed on {host} (rpm -q steeleye-lk); lk_upgrade upgrades an existing installation"
                 )),
-                Some(i) => Failure::param("version", format!("installed {i} is newer than version {target}; downgrade is not supported")),
+                Some(i) => Failure::param("allow_downgrade", format!("installed {i} is newer than version {target}; downgrade is not supported without allow_downgrade: true (the rollback path: the {target} media and backup_dir holding the backup lk_backup took of {host} at {target} before the upgrade)")),
             })
         }
         UpPath::None => {
@@ -266,10 +272,15 @@ pub fn plan(
             .with("in_service", busy));
         }
     }
-    let (backup_archive, backup_missing) = if path == UpPath::Reinstall {
-        reinstall_backup(p, target, f, pending, previous, check_mode)?
-    } else {
-        (None, None)
+    let mut rollback = None;
+    let (backup_archive, backup_missing) = match path {
+        UpPath::Reinstall => reinstall_backup(p, target, f, pending, previous, check_mode)?,
+        UpPath::Rollback => {
+            let (b, missing) = super::rollback::backup(p, target, f, pending, check_mode)?;
+            rollback = b;
+            (rollback.as_ref().map(|b| b.archive.clone()), missing)
+        }
+        _ => (None, None),
     };
     let mut media: Vec<(MediaSrc, Version)> = vec![];
     if path == UpPath::Stepwise {
@@ -365,7 +376,7 @@ pub fn plan(
     }
 
     let saved_defaults = match (path, &p.backup_dir) {
-        (UpPath::Reinstall, Some(dir)) => Some(
+        (UpPath::Reinstall | UpPath::Rollback, Some(dir)) => Some(
             pending
                 .and_then(|j| j.saved_defaults.as_ref().map(PathBuf::from))
                 .unwrap_or_else(|| {
@@ -397,6 +408,9 @@ pub fn plan(
         expect_running,
     };
     let mut steps = ctx.steps();
+    if path == UpPath::Rollback {
+        super::rollback::adjust_steps(&mut steps, p, host, target, rollback.as_ref());
+    }
     mark_done(&mut steps, &done);
     if pending.is_some() {
         // A rerun judges every step by its post-condition too: a step killed after its effect
@@ -463,6 +477,7 @@ pub fn plan(
         running_now,
         expect_running,
         setup_usage,
+        rollback,
     })))
 }
 
@@ -550,7 +565,8 @@ impl StepsCtx<'_> {
                 status: StepStatus::Planned,
             })
         };
-        let reinstall = self.path == UpPath::Reinstall;
+        // The rollback runs the reinstall's steps (rollback::adjust_steps reorders and renames).
+        let reinstall = matches!(self.path, UpPath::Reinstall | UpPath::Rollback);
         if reinstall {
             push(
                 "verify backup".into(),
@@ -626,7 +642,7 @@ impl StepsCtx<'_> {
                 Action::Setup(usize::MAX),
             );
         }
-        if reinstall && p.restore_config {
+        if reinstall && (p.restore_config || self.path == UpPath::Rollback) {
             push(
                 "restore configuration".into(),
                 format!(

@@ -12,13 +12,13 @@ use crate::runtime::Failure;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-fn v(s: &str) -> Version {
+pub(super) fn v(s: &str) -> Version {
     Version::parse(s).unwrap()
 }
 
 const TARGET: &str = "9.6.1";
 
-fn params(extra: Value) -> Params {
+pub(super) fn params(extra: Value) -> Params {
     let mut p = json!({
         "version": TARGET, "media": "/m/sps_961.img", "media_mode": "auto", "start_after": "auto",
         "allow_reinstall": false, "restore_config": true, "require_standby": true,
@@ -38,7 +38,7 @@ fn params(extra: Value) -> Params {
 }
 
 /// What a probe that passed finds on a media of release `version`.
-fn probed(version: Version) -> Result<media::Probed, media::ProbeError> {
+pub(super) fn probed(version: Version) -> Result<media::Probed, media::ProbeError> {
     Ok(media::Probed {
         version,
         packages: vec![format!("steeleye-lk-{version}-1.x86_64")],
@@ -47,7 +47,7 @@ fn probed(version: Version) -> Result<media::Probed, media::ProbeError> {
     })
 }
 
-fn image(path: &str, version: Result<&str, &str>) -> MediaFact {
+pub(super) fn image(path: &str, version: Result<&str, &str>) -> MediaFact {
     MediaFact {
         src: MediaSrc::Image(PathBuf::from(path)),
         probe: match version {
@@ -57,7 +57,7 @@ fn image(path: &str, version: Result<&str, &str>) -> MediaFact {
     }
 }
 
-fn facts(installed: Option<&str>) -> Facts {
+pub(super) fn facts(installed: Option<&str>) -> Facts {
     Facts {
         host: "node-a".into(),
         journal_path: "/s/upgrade-journal.node-a.json".into(),
@@ -72,6 +72,7 @@ fn facts(installed: Option<&str>) -> Facts {
         media_packages: vec![],
         backup: None,
         backup_warnings: vec![],
+        backup_entry: None,
         setup_config_is_file: false,
         setup_config_text: String::new(),
         defaults_base_is_file: false,
@@ -82,7 +83,7 @@ fn facts(installed: Option<&str>) -> Facts {
     }
 }
 
-fn up(states: &[(&str, &str)]) -> Probe {
+pub(super) fn up(states: &[(&str, &str)]) -> Probe {
     let mut st = status::Status::default();
     for (tag, state) in states {
         st.resources.push(status::Resource {
@@ -208,7 +209,7 @@ fn path_cases() -> Vec<PathCase> {
     ]
 }
 
-fn upgrade(r: Result<Plan, Failure>, case: &str) -> Upgrade {
+pub(super) fn upgrade(r: Result<Plan, Failure>, case: &str) -> Upgrade {
     match r {
         Ok(Plan::Upgrade(u)) => *u,
         Ok(Plan::AtTarget(_)) => panic!("{case}: planned nothing to do"),
@@ -216,12 +217,12 @@ fn upgrade(r: Result<Plan, Failure>, case: &str) -> Upgrade {
     }
 }
 
-fn names(u: &Upgrade) -> Vec<&str> {
+pub(super) fn names(u: &Upgrade) -> Vec<&str> {
     u.steps.iter().map(|s| s.name.as_str()).collect()
 }
 
 /// Steps a run records in the journal (the others are transient or checks).
-fn journaled(a: &Action) -> bool {
+pub(super) fn journaled(a: &Action) -> bool {
     !matches!(a, Action::VerifyBackup | Action::Media(_) | Action::Verify)
 }
 
@@ -523,8 +524,8 @@ fn refusals() -> Vec<Refused> {
             params: json!({}),
             facts: facts(Some("9.7.0")),
             journal: None,
-            says: "installed 9.7.0 is newer than version 9.6.1; downgrade is not supported",
-            param: Some("version"),
+            says: "installed 9.7.0 is newer than version 9.6.1; downgrade is not supported without allow_downgrade: true",
+            param: Some("allow_downgrade"),
         },
         Refused {
             name: "not installed",
