@@ -14,11 +14,18 @@ use std::time::{Duration, Instant};
 const TIMINGS: &str = r#"{"setup": 420, "lkstart": 60, "lkstop": 20, "perform_action": 5, "lkbackup": 10, "rmlk": 60, "scale": 0.01}"#;
 /// Setup's scaled duration (ms): a kill "during setup" lands at a random offset within it.
 const SETUP_MS: u64 = 4_200;
-/// Cycles of rolling_upgrade.yml kills, then cycles of rollback.yml kills (each after one
-/// uninterrupted upgrade); KILLS per cycle. 0 rollback cycles disables the rollback part.
-const UPGRADE_CYCLES: usize = 6;
-const ROLLBACK_CYCLES: usize = 2;
-const KILLS: usize = 4;
+/// At most this many kills of rolling_upgrade.yml, then of rollback.yml, per cycle (a phase
+/// ends early when a run ends before its kill). ROLLBACK_KILLS = 0 leaves out the rollback kills
+/// (the rollback then runs once, uninterrupted, and is still checked).
+const UPGRADE_KILLS: usize = 6;
+const ROLLBACK_KILLS: usize = 5;
+/// A kill at a random delay lands within this many ms of the run's start: an uninterrupted
+/// rolling upgrade of the 2-node cluster takes about 25 s here, a rollback about 17 s.
+const UPGRADE_AFTER_MS: u64 = 20_000;
+const ROLLBACK_AFTER_MS: u64 = 14_000;
+/// Cycles go on until this many kills landed, and at least MIN_CYCLES ran.
+const MIN_TRIALS: usize = 30;
+const MIN_CYCLES: usize = 3;
 const SEED: u64 = 0x1dc0_ffee_0028;
 
 /// How the controller dies.
@@ -56,17 +63,20 @@ struct Trial {
 }
 
 /// The controller dies: ansible-playbook is SIGKILLed at random moments (fixed seed) of rolling
-/// upgrades and of rollbacks on a 2-node cluster with realistic scaled timings (TIMINGS): 32
-/// trials, in 8 cycles of 4 kills on a fresh cluster. In half of the trials the kill takes the
-/// whole process group (the modules die with the controller, see `Death::Group`), in the other
-/// half ansible-playbook alone. Some kills land at a random delay (pre-flight, backup,
-/// switchovers, setup, the return, between waves), some at a random offset into setup (waiting
-/// until `lksim-setup` runs on a node). 6 cycles kill rolling_upgrade.yml; 2 cycles first upgrade
-/// uninterrupted, then kill rollback.yml. After every cycle a last uninterrupted run must succeed,
-/// every node must be at the expected release with LifeKeeper running, every hierarchy at the
-/// home recorded before the cycle, every backup must verify (the pre-upgrade one kept), and,
-/// polling `lksim state` throughout, no hierarchy may have been out of service on every node for
-/// longer than a switchover takes (5 s). On a failure the seed and the trial table are printed.
+/// upgrades and of rollbacks on 2-node clusters with realistic scaled timings (TIMINGS). Each
+/// cycle is a fresh cluster: rolling_upgrade.yml is killed up to UPGRADE_KILLS times (each kill
+/// followed by the next run) until a run ends before its kill, then a last uninterrupted run must
+/// succeed and the checks below hold at 9.6.1; then rollback.yml is killed the same way (up to
+/// ROLLBACK_KILLS times) and the checks hold at 9.4.0. Cycles go on until at least MIN_TRIALS
+/// kills landed (and at least MIN_CYCLES cycles ran). In half of the trials (alternating) the
+/// kill takes the whole process group (the modules die with the controller, see `Death::Group`),
+/// in the other half ansible-playbook alone. Some kills land at a random delay (pre-flight,
+/// backup, switchovers, setup, the return, between waves), some at a random offset into setup
+/// (waiting until `lksim-setup` runs on a node). A run that is not killed must succeed. The
+/// checks: every node at the expected release with LifeKeeper running, every hierarchy at the
+/// home recorded before the cycle, every backup verifies (the pre-upgrade one kept), and, polling
+/// `lksim state` throughout, no hierarchy was out of service on every node for longer than a
+/// switchover takes (5 s). The seed and the trial table are printed (on a failure in the panic).
 #[test]
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
 fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost() {
@@ -89,21 +99,10 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
     let mut table: Vec<Trial> = Vec::new();
     let t_start = Instant::now();
     let fail = |table: &[Trial], msg: String| -> ! {
-        let mut s = format!("seed {SEED:#x}, TIMINGS {TIMINGS}\ncycle playbook            death       moment          outcome\n");
-        for (i, t) in table.iter().enumerate() {
-            s.push_str(&format!(
-                "{i:>2} {:>2}  {:<18} {:<11} {:<15} {}\n",
-                t.cycle,
-                t.playbook,
-                format!("{:?}", t.death),
-                format!("{:?}", t.moment),
-                t.outcome
-            ));
-        }
-        panic!("{msg}\n\ntrials so far:\n{s}");
+        panic!("{msg}\n\ntrials so far:\n{}", table_text(table));
     };
-    for cycle in 0..UPGRADE_CYCLES + ROLLBACK_CYCLES {
-        let rollback = cycle >= UPGRADE_CYCLES;
+    let mut cycle = 0;
+    while table.len() < MIN_TRIALS || cycle < MIN_CYCLES {
         let sim = Sim::create(
             &format!("kill-{cycle}"),
             &[("demo", TWO, Some(spec.clone()))],
@@ -121,126 +120,135 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
                 .flat_map(|r| common::procs_running_as(r, "lksim-setup"))
                 .collect()
         };
-        // Poll the placement during every run of this cycle.
-        let stop = Arc::new(AtomicBool::new(false));
-        let poller = {
-            let stop = stop.clone();
-            let lksim = common::bin("lksim");
-            let cluster_dir = cluster_dir.clone();
-            std::thread::spawn(move || {
-                let mut found = Vec::new();
-                let mut since: std::collections::BTreeMap<String, Instant> = Default::default();
-                while !stop.load(Ordering::Relaxed) {
-                    let out = Command::new(&lksim)
-                        .args(["state", &cluster_dir])
-                        .output()
-                        .unwrap();
-                    if let Ok(st) = serde_json::from_slice::<Value>(&out.stdout) {
-                        let now = unserved(&st);
-                        since.retain(|t, t0| {
-                            if now.contains(t) {
-                                return true;
-                            }
-                            // A switchover takes a hierarchy out of service on one node and then
-                            // brings it up on the other: a moment, not seconds.
-                            if t0.elapsed() > Duration::from_secs(5) {
-                                found.push(format!("{t} served by nobody for {:?}", t0.elapsed()));
-                            }
-                            false
-                        });
-                        for t in now {
-                            since.entry(t).or_insert_with(Instant::now);
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(150));
-                }
-                for (t, t0) in since {
-                    found.push(format!(
-                        "{t} served by nobody at the end (since {:?})",
-                        t0.elapsed()
-                    ));
-                }
-                found
-            })
-        };
-        let (playbook, media_arg, version) = if rollback {
-            let up = sim.playbook("rolling_upgrade.yml", &args);
-            if !up.status.success() {
-                fail(
-                    &table,
-                    format!(
-                        "cycle {cycle}: the upgrade before the rollback:\n{}",
-                        text(&up)
-                    ),
-                );
-            }
-            let media = sim.dir.join("sps_940.img");
-            sim.lksim(&[
-                "media",
-                "create",
-                "--version",
-                "9.4.0",
-                "--out",
-                media.to_str().unwrap(),
-            ]);
+        let media = sim.dir.join("sps_940.img");
+        sim.lksim(&[
+            "media",
+            "create",
+            "--version",
+            "9.4.0",
+            "--out",
+            media.to_str().unwrap(),
+        ]);
+        let media_arg = format!("lk_rollback_media={}", media.display());
+        let phases: &[(&'static str, &str, usize, u64)] = &[
             (
-                "rollback.yml",
-                format!("lk_rollback_media={}", media.display()),
-                "9.4.0",
-            )
-        } else {
-            ("rolling_upgrade.yml", String::new(), "9.6.1")
-        };
-        let mut run_args: Vec<&str> = args.to_vec();
-        if rollback {
-            run_args.extend_from_slice(&["-e", media_arg.as_str()]);
-        }
-        let inv = sim.inventory.display().to_string();
-        let pb_path = format!("playbooks/{playbook}");
-        let mut pb = vec!["-i", inv.as_str(), pb_path.as_str()];
-        pb.extend_from_slice(&run_args);
-        for _ in 0..KILLS {
-            // Alternating: exactly half of the trials take the modules with the controller.
-            let death = if table.len().is_multiple_of(2) {
-                Death::Group
-            } else {
-                Death::Controller
+                "rolling_upgrade.yml",
+                "9.6.1",
+                UPGRADE_KILLS,
+                UPGRADE_AFTER_MS,
+            ),
+            ("rollback.yml", "9.4.0", ROLLBACK_KILLS, ROLLBACK_AFTER_MS),
+        ];
+        for &(playbook, version, kills, after_ms) in phases {
+            // Poll the placement during every run of this phase.
+            let stop = Arc::new(AtomicBool::new(false));
+            let poller = {
+                let stop = stop.clone();
+                let lksim = common::bin("lksim");
+                let cluster_dir = cluster_dir.clone();
+                std::thread::spawn(move || {
+                    let mut found = Vec::new();
+                    let mut since: std::collections::BTreeMap<String, Instant> = Default::default();
+                    while !stop.load(Ordering::Relaxed) {
+                        let out = Command::new(&lksim)
+                            .args(["state", &cluster_dir])
+                            .output()
+                            .unwrap();
+                        if let Ok(st) = serde_json::from_slice::<Value>(&out.stdout) {
+                            let now = unserved(&st);
+                            since.retain(|t, t0| {
+                                if now.contains(t) {
+                                    return true;
+                                }
+                                // A switchover takes a hierarchy out of service on one node and
+                                // then brings it up on the other: a moment, not seconds.
+                                if t0.elapsed() > Duration::from_secs(5) {
+                                    found.push(format!(
+                                        "{t} served by nobody for {:?}",
+                                        t0.elapsed()
+                                    ));
+                                }
+                                false
+                            });
+                            for t in now {
+                                since.entry(t).or_insert_with(Instant::now);
+                            }
+                        }
+                        std::thread::sleep(Duration::from_millis(150));
+                    }
+                    for (t, t0) in since {
+                        found.push(format!(
+                            "{t} served by nobody at the end (since {:?})",
+                            t0.elapsed()
+                        ));
+                    }
+                    found
+                })
             };
-            let moment = if rand(0, 99) < 40 {
-                Moment::InSetup(rand(0, SETUP_MS))
-            } else {
-                Moment::After(rand(1_000, 30_000))
-            };
-            let mut child = ansible::ansible_playbook_cmd(&pb, &[])
-                .process_group(0)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            let pgid = child.id();
-            let t0 = Instant::now();
-            let running = |child: &mut std::process::Child| child.try_wait().unwrap().is_none();
-            let mut outcome = String::new();
-            let deadline = match moment {
-                Moment::After(ms) => Some(t0 + Duration::from_millis(ms)),
-                Moment::InSetup(_) => None,
-            };
-            let mut kill_at = deadline;
-            while running(&mut child) {
-                if kill_at.is_none() {
-                    if let Moment::InSetup(off) = moment {
+            let mut run_args: Vec<&str> = args.to_vec();
+            if playbook == "rollback.yml" {
+                run_args.extend_from_slice(&["-e", media_arg.as_str()]);
+            }
+            let inv = sim.inventory.display().to_string();
+            let pb_path = format!("playbooks/{playbook}");
+            let mut pb = vec!["-i", inv.as_str(), pb_path.as_str()];
+            pb.extend_from_slice(&run_args);
+            for _ in 0..kills {
+                // Alternating: half of the kills take the modules with the controller.
+                let death = if table.len().is_multiple_of(2) {
+                    Death::Group
+                } else {
+                    Death::Controller
+                };
+                let moment = if rand(0, 99) < 40 {
+                    Moment::InSetup(rand(0, SETUP_MS))
+                } else {
+                    Moment::After(rand(500, after_ms))
+                };
+                let mut child = ansible::ansible_playbook_cmd(&pb, &[])
+                    .process_group(0)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let pgid = child.id();
+                let t0 = Instant::now();
+                let running = |child: &mut std::process::Child| child.try_wait().unwrap().is_none();
+                let mut outcome = String::new();
+                let mut kill_at = match moment {
+                    Moment::After(ms) => Some(t0 + Duration::from_millis(ms)),
+                    Moment::InSetup(_) => None,
+                };
+                while running(&mut child) {
+                    if let (None, Moment::InSetup(off)) = (kill_at, moment) {
                         if !setups().is_empty() {
                             kill_at = Some(Instant::now() + Duration::from_millis(off));
                             outcome = format!("setup seen at {:.1?}; ", t0.elapsed());
                         }
                     }
+                    if kill_at.is_some_and(|k| Instant::now() >= k) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-                if kill_at.is_some_and(|k| Instant::now() >= k) {
+                if !running(&mut child) {
+                    // Not killed: this run had the time to finish, so it must have succeeded;
+                    // the phase converged (nothing is left to kill).
+                    let st = child.wait().unwrap();
+                    if !st.success() {
+                        fail(
+                            &table,
+                            format!(
+                                "cycle {cycle}: a {playbook} run that was not killed failed ({st}); rerun it to see why"
+                            ),
+                        );
+                    }
+                    eprintln!(
+                        "cycle {cycle}: {playbook} ended before its kill ({moment:?}) at {:.1?}",
+                        t0.elapsed()
+                    );
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if running(&mut child) {
                 let in_setup = !setups().is_empty();
                 match death {
                     Death::Controller => {
@@ -258,156 +266,173 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
                     t0.elapsed(),
                     if in_setup { " (setup running)" } else { "" }
                 ));
-            } else {
-                let st = child.wait().unwrap();
-                outcome.push_str(&format!(
-                    "not killed: the run ended first ({st}) at {:.1?}",
-                    t0.elapsed()
-                ));
-            }
-            table.push(Trial {
-                cycle,
-                playbook,
-                death,
-                moment,
-                outcome,
-            });
-            // Controller: its orphaned workers finish the task they were running (a module on
-            // the node keeps going when the controller dies). Group: the group is gone at once;
-            // a setup the module started ends at its next write (or finishes). Only then may the
-            // next run start.
-            let t1 = Instant::now();
-            while (!group_members(pgid).is_empty() || !setups().is_empty())
-                && t1.elapsed() < Duration::from_secs(120)
-            {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let left = group_members(pgid);
-            let left_setups = setups();
-            if !left.is_empty() || !left_setups.is_empty() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pgid}")])
-                    .status();
-                for p in &left_setups {
-                    let _ = Command::new("kill")
-                        .args(["-KILL", &p.to_string()])
-                        .status();
+                table.push(Trial {
+                    cycle,
+                    playbook,
+                    death,
+                    moment,
+                    outcome,
+                });
+                // Controller: its orphaned workers finish the task they were running (a module
+                // on the node keeps going when the controller dies). Group: the group is gone at
+                // once; a setup the module started ends at its next write (or finishes). Only
+                // then may the next run start.
+                let t1 = Instant::now();
+                while (!group_members(pgid).is_empty() || !setups().is_empty())
+                    && t1.elapsed() < Duration::from_secs(120)
+                {
+                    std::thread::sleep(Duration::from_millis(100));
                 }
+                let left = group_members(pgid);
+                let left_setups = setups();
+                if !left.is_empty() || !left_setups.is_empty() {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{pgid}")])
+                        .status();
+                    for p in &left_setups {
+                        let _ = Command::new("kill")
+                            .args(["-KILL", &p.to_string()])
+                            .status();
+                    }
+                    fail(
+                        &table,
+                        format!(
+                            "cycle {cycle}: workers {left:?} / setups {left_setups:?} still running 120 s after the kill"
+                        ),
+                    );
+                }
+            }
+            let last = sim.playbook(playbook, &run_args);
+            stop.store(true, Ordering::Relaxed);
+            let outages: Vec<String> = poller.join().unwrap();
+            let st = sim.state("demo");
+            let at = format!("cycle {cycle} {playbook}");
+            if !last.status.success() {
                 fail(
                     &table,
                     format!(
-                        "cycle {cycle}: workers {left:?} / setups {left_setups:?} still running 120 s after the kill"
+                        "{at}: the last run failed; state now {}:\n{}",
+                        summarize(&st),
+                        text(&last)
                     ),
                 );
             }
-        }
-        let last = sim.playbook(playbook, &run_args);
-        stop.store(true, Ordering::Relaxed);
-        let outages: Vec<String> = poller.join().unwrap();
-        let st = sim.state("demo");
-        if !last.status.success() {
-            fail(
-                &table,
-                format!(
-                    "cycle {cycle}: the last {playbook} run failed; state now {}:\n{}",
-                    summarize(&st),
-                    text(&last)
-                ),
-            );
-        }
-        for (node, v) in versions(&st) {
-            if v != version {
+            for (node, v) in versions(&st) {
+                if v != version {
+                    fail(
+                        &table,
+                        format!(
+                            "{at}: {node} is at {v}, expected {version}: {}",
+                            summarize(&st)
+                        ),
+                    );
+                }
+            }
+            for n in st["nodes"].as_array().unwrap() {
+                if n["running"] != true {
+                    fail(
+                        &table,
+                        format!("{at}: LifeKeeper not running on {}", n["name"]),
+                    );
+                }
+            }
+            if placement(&st) != start {
                 fail(
                     &table,
                     format!(
-                        "cycle {cycle}: {node} is at {v}, expected {version}: {}",
-                        summarize(&st)
+                        "{at}: hierarchies not at their recorded homes: {:?}, expected {start:?}",
+                        placement(&st)
                     ),
                 );
             }
-        }
-        for n in st["nodes"].as_array().unwrap() {
-            if n["running"] != true {
+            if !outages.is_empty() {
                 fail(
                     &table,
-                    format!("cycle {cycle}: LifeKeeper not running on {}", n["name"]),
+                    format!("{at}: hierarchies out of service everywhere: {outages:#?}"),
                 );
             }
-        }
-        if placement(&st) != start {
-            fail(
-                &table,
-                format!(
-                    "cycle {cycle}: hierarchies not at their recorded homes: {:?}, expected {start:?}",
-                    placement(&st)
-                ),
-            );
-        }
-        if !outages.is_empty() {
-            fail(
-                &table,
-                format!("cycle {cycle}: hierarchies out of service everywhere: {outages:#?}"),
-            );
-        }
-        for n in TWO {
-            let dir = sim.dir.join("demo").join(n).join("var/backups/lifekeeper");
-            let out = Command::new("sha256sum")
-                .args(["--check", "--strict", "SHA256SUMS"])
-                .current_dir(&dir)
-                .output()
+            for n in TWO {
+                let dir = sim.dir.join("demo").join(n).join("var/backups/lifekeeper");
+                let out = Command::new("sha256sum")
+                    .args(["--check", "--strict", "SHA256SUMS"])
+                    .current_dir(&dir)
+                    .output()
+                    .unwrap();
+                if !out.status.success()
+                    || !String::from_utf8_lossy(&out.stdout).contains(".tar.gz: OK")
+                {
+                    fail(
+                        &table,
+                        format!("{at} {n}: the backups do not verify: {}", text(&out)),
+                    );
+                }
+                let manifest: Value = serde_json::from_str(
+                    &std::fs::read_to_string(dir.join("lkops-backups.json")).unwrap(),
+                )
                 .unwrap();
-            if !out.status.success()
-                || !String::from_utf8_lossy(&out.stdout).contains(".tar.gz: OK")
-            {
-                fail(
-                    &table,
-                    format!(
-                        "cycle {cycle} {n}: the backups do not verify: {}",
-                        text(&out)
-                    ),
-                );
+                if !manifest["backups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["lifekeeper_version"] == "9.4.0")
+                {
+                    fail(
+                        &table,
+                        format!("{at} {n}: the pre-upgrade backup is gone: {manifest:#}"),
+                    );
+                }
             }
-            let manifest: Value = serde_json::from_str(
-                &std::fs::read_to_string(dir.join("lkops-backups.json")).unwrap(),
-            )
-            .unwrap();
-            if !manifest["backups"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|b| b["lifekeeper_version"] == "9.4.0")
-            {
-                fail(
-                    &table,
-                    format!("cycle {cycle} {n}: the pre-upgrade backup is gone: {manifest:#}"),
-                );
-            }
+            eprintln!("{at} converged at {:.0?}", t_start.elapsed());
         }
-        eprintln!(
-            "cycle {cycle} ({playbook}) converged at {:.0?}",
-            t_start.elapsed()
-        );
+        cycle += 1;
     }
     let n = table.len();
     let group = table.iter().filter(|t| t.death == Death::Group).count();
-    let in_setup = table
-        .iter()
-        .filter(|t| t.outcome.contains("(setup running)"))
-        .count();
+    let in_setup = |pb: &str| {
+        table
+            .iter()
+            .filter(|t| t.playbook == pb && t.outcome.contains("(setup running)"))
+            .count()
+    };
     let in_rollback = table
         .iter()
-        .filter(|t| t.playbook == "rollback.yml" && t.outcome.contains("killed at"))
+        .filter(|t| t.playbook == "rollback.yml")
         .count();
     let summary = format!(
-        "{n} trials, {group} group kills, {in_setup} during setup, {in_rollback} during rollback"
+        "{n} trials in {cycle} cycles, {group} group kills, {} during an upgrade's setup, {in_rollback} during rollback ({} during its setup), {:.0?}",
+        in_setup("rolling_upgrade.yml"),
+        in_setup("rollback.yml"),
+        t_start.elapsed()
     );
-    eprintln!("{summary}");
-    if n < 30 || group * 2 != n || in_setup < 4 || (ROLLBACK_CYCLES > 0 && in_rollback < 4) {
+    eprintln!("{}{summary}", table_text(&table));
+    if n < MIN_TRIALS
+        || group.abs_diff(n - group) > 1
+        || in_setup("rolling_upgrade.yml") < 3
+        || (ROLLBACK_KILLS > 0 && (in_rollback < 6 || in_setup("rollback.yml") < 1))
+    {
         fail(
             &table,
             format!("too few kills where they matter: {summary}"),
         );
     }
+}
+
+/// The seed and the trial table.
+fn table_text(table: &[Trial]) -> String {
+    let mut s = format!(
+        "seed {SEED:#x}, TIMINGS {TIMINGS}\n    cycle playbook            death       moment          outcome\n"
+    );
+    for (i, t) in table.iter().enumerate() {
+        s.push_str(&format!(
+            "{i:>2} {:>2}  {:<18} {:<11} {:<15} {}\n",
+            t.cycle,
+            t.playbook,
+            format!("{:?}", t.death),
+            format!("{:?}", t.moment),
+            t.outcome
+        ));
+    }
+    s
 }
 
 /// Per node: version, running, and where each root hierarchy is in service (for a failure).
