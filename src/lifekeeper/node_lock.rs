@@ -68,6 +68,22 @@ pub fn take(lkroot: &Path, module: &str, wait: Duration) -> Result<rfs::Lock, Fa
     })
 }
 
+/// Read-only: does some process hold the node lock of `lkroot` now? Opens an existing lock file
+/// for reading and tries a non-blocking shared flock (released at once); creates nothing, so a
+/// read-only module (lk_info) can ask. No lock file: nobody ever locked this node (false).
+pub fn held(lkroot: &Path) -> bool {
+    use nix::fcntl::{Flock, FlockArg};
+    let Some(file) = dirs()
+        .into_iter()
+        .map(|d| d.join(file_name(lkroot)))
+        .find(|p| p.is_file())
+        .and_then(|p| fs::File::open(p).ok())
+    else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,9 +101,11 @@ mod tests {
         );
         let root = Path::new("/opt/LifeKeeper-test-node-lock-excl");
         let l = take(root, "t", Duration::from_secs(1)).unwrap();
+        assert!(held(root), "held() sees the lock");
         let e = take(root, "t", Duration::from_millis(50)).unwrap_err();
         assert!(e.msg.contains("another lkops module"), "{}", e.msg);
         drop(l);
+        assert!(!held(root));
         take(root, "t", Duration::from_millis(50)).unwrap();
     }
 }

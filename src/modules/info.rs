@@ -10,7 +10,7 @@
 
 use crate::lifekeeper::capture::{self, Detailed};
 use crate::lifekeeper::status::{self, Probe, Status};
-use crate::lifekeeper::{backup_store, node, packages};
+use crate::lifekeeper::{backup_store, node, node_lock, packages};
 use crate::runtime::{
     Cmd, Ctx, Failure, Kind, Module, ModuleSpec, Outcome, Param, Ret, Runner, Support, LKROOT,
 };
@@ -101,6 +101,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
             .sample("[{\"name\": \"steeleye-lk\", \"nevra\": \"steeleye-lk-9.4.0-7963.x86_64\"}]"),
         Ret::new("unfinished_upgrades", "list", "when backup_dir is given", "This node's lk_upgrade journals in backup_dir that are not finished (an upgrade an interrupted run left; rerun lk_upgrade with the same arguments to resume it): host, journal, backup (the archive it restores, or null). The rolling upgrade resumes them before any pre-flight (issue 28 O2).")
             .sample("[{\"host\": \"node-a\", \"journal\": \"/var/backups/lifekeeper/upgrade-journal.node-a.json\", \"backup\": null}]"),
+        Ret::new("node_lock_held", "bool", "when backup_dir is given", "Whether an lkops module (lk_upgrade, lk_resource, lk_backup, lk_defaults_merge) is changing this node right now (its node lock is held; read without taking it). With an unfinished upgrade: that upgrade may still be running, e.g. in another run.").sample("false"),
         Ret::new("mirrors", "list", "when gather has mirrors", "Each DataKeeper mirror (type netraid): tag, state here, source, targets (target, state, progress in percent or null), output (mirror_status as printed). Null when LifeKeeper is not running."),
     ],
 };
@@ -153,7 +154,11 @@ impl Module for InfoModule {
         let o = report(&p.gather, facts);
         Ok(match &p.backup_dir {
             None => o,
-            Some(d) => o.with("unfinished_upgrades", unfinished_upgrades(d, &node)),
+            // Whether an lkops module is changing this node right now (its node lock held):
+            // an unfinished upgrade may be one that is still running (another run's).
+            Some(d) => o
+                .with("unfinished_upgrades", unfinished_upgrades(d, &node))
+                .with("node_lock_held", node_lock::held(&p.lkroot)),
         })
     }
 }

@@ -330,17 +330,15 @@ impl Module for Resource {
                 if !out.ok() {
                     let remote = s.node != view.me();
                     let f = match node_lock_remote::other_refusal(out.rc, &s.node) {
-                        _ if !remote || out.timed_out => {
+                        _ if !remote => {
                             out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node))
                         }
-                        _ if out.rc == node_lock_remote::HELD => {
+                        _ if out.rc == node_lock_remote::HELD && !out.timed_out => {
                             Failure::new(node_lock_remote::held_message(&s.tag, &s.node))
                                 .with("target", s.node.clone())
                         }
-                        Some(m) => Failure::new(m),
-                        None => {
-                            out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node))
-                        }
+                        Some(m) if !out.timed_out => Failure::new(m),
+                        _ => remote_failure(&out, s),
                     };
                     return Err(failed_with_states(ctx, &p, f, &actions[..=i], &roots)
                         .with("switchovers", moves));
@@ -672,6 +670,32 @@ fn perform_action(lkroot: &Path, p: &Params, tag: &str, action: &str) -> Cmd {
         .site_locale()
 }
 
+/// A remote restore that failed: the command is a long script (`node_lock_remote`), so the
+/// message names what it runs; the result keeps the whole command line (cmd), rc and tail.
+fn remote_failure(out: &crate::runtime::CmdOutput, s: &Step) -> Failure {
+    let mut f = out.failure("restore");
+    f.msg = format!(
+        "{} of {} on {} failed: `lcdremexec -d {} -- perform_action -t {} -a {}` (run holding {}'s lkops node lock) {}{}",
+        s.action,
+        s.tag,
+        s.node,
+        s.node,
+        s.tag,
+        s.action,
+        s.node,
+        if out.timed_out {
+            "timed out".to_string()
+        } else {
+            format!("exited with rc={}", out.rc)
+        },
+        match out.tail().lines().last() {
+            Some(l) if !l.trim().is_empty() => format!(": {l}"),
+            _ => String::new(),
+        }
+    );
+    f
+}
+
 /// Issue 28 O1: every node a step restores a hierarchy on (a switchover target) must not be
 /// locked by another lkops module: an lk_upgrade there holds its node lock from its plan to its
 /// last step, and its setup stops LifeKeeper. Read-only (`node_lock_remote::probe`), so check
@@ -704,11 +728,25 @@ fn targets_free(ctx: &Ctx, p: &Params, view: &View, steps: &[Step]) -> Result<()
         } else if let Some(m) = node_lock_remote::other_refusal(out.rc, &s.node) {
             Failure::new(m)
         } else {
-            out.failure(&format!(
-                "checking that no lkops module is changing {} before switching {} there",
+            // The command is a long script: the message says what it is for, the result keeps
+            // the command line (cmd), rc and output tail.
+            let mut f = out.failure("probe");
+            f.msg = format!(
+                "cannot restore {} on {}: lcdremexec could not check first that no lkops module is changing {} ({}{})",
+                what.join(", "),
                 s.node,
-                what.join(", ")
-            ))
+                s.node,
+                if out.timed_out {
+                    "timed out".to_string()
+                } else {
+                    format!("rc={}", out.rc)
+                },
+                match out.tail().lines().last() {
+                    Some(l) if !l.trim().is_empty() => format!(": {l}"),
+                    _ => String::new(),
+                }
+            );
+            f
         });
     }
     Ok(())

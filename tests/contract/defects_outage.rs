@@ -374,3 +374,28 @@ fn o2_lk_info_lists_this_nodes_unfinished_upgrade() {
     let (v, _) = a.module("lk_info", args);
     assert_eq!(v["unfinished_upgrades"], json!([]), "{v:#}");
 }
+
+/// Issue 28 (two rolling_upgrade.yml runs at once), the module part: lk_info says whether an
+/// lkops module is changing the node right now (its node lock held), read without taking it,
+/// so a second run can say another run holds the node before anything (tasks/resume.yml).
+#[test]
+fn two_runs_at_once_lk_info_sees_the_node_lock_held() {
+    let c = Cluster::create("two-runs-lock", &["node-a", "node-b"], "9.4.0", &[]);
+    let a = c.node("node-a");
+    let args = json!({"lkroot": s(&a.lkroot), "gather": [], "backup_dir": s(&c.dir.join("b"))});
+    let (v, rc) = a.module("lk_info", args.clone());
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["node_lock_held"], false, "{v:#}");
+    let held = lkops::lifekeeper::node_lock::take(
+        &a.lkroot,
+        "lk_upgrade",
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap();
+    let (v, rc) = a.module("lk_info", args.clone());
+    assert_eq!(rc, 0, "{v:#}");
+    assert_eq!(v["node_lock_held"], true, "{v:#}");
+    drop(held);
+    let (v, _) = a.module("lk_info", args);
+    assert_eq!(v["node_lock_held"], false, "{v:#}");
+}
