@@ -983,27 +983,6 @@ fn setup_fault_then_rerun_resumes_the_plan_and_returns_every_hierarchy_to_its_re
     assert_eq!(sim.summary()["clusters"]["demo"]["plan"]["resumed"], false);
 }
 
-/// Processes whose process group is `pgid` (the killed ansible-playbook's orphaned workers and
-/// the module processes they started).
-fn group_members(pgid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after the last ')'.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.first() != Some(&"Z") && f.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// Root tags served by nobody in one `lksim state` snapshot.
 fn unserved(state: &Value) -> Vec<String> {
     placement(state)

@@ -35,8 +35,10 @@ enum Death {
     /// SIGKILL to ansible-playbook alone (a crash of the controller process): its orphaned
     /// workers and the modules they run on the nodes go on and finish their task.
     Controller,
-    /// SIGKILL to the controller's whole process group: ansible-playbook, its workers and the
-    /// module processes (the end of the ssh session takes the module with it). A command a module
+    /// SIGKILL to ansible-playbook, its workers and the module processes they run (the end of
+    /// the ssh session takes the module with it). Ansible's workers setsid(), so this is not one
+    /// killpg: every process of the controller's tree in the controller's process group or in a
+    /// worker's (with its module) is killed. A command a module
     /// started in its own process group (lk_upgrade's setup, rmlk, lkstop: the runtime starts
     /// every command with process_group(0)) is not signalled, as on a real node, where the ssh
     /// session's end signals only its own processes; but the module that read its output is gone,
@@ -253,14 +255,26 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
                     break;
                 }
                 let in_setup = !setups().is_empty();
+                // Ansible's workers call setsid(): each is a session and process group of its
+                // own, with the module it runs, so the controller's own process group holds
+                // ansible-playbook alone. Its whole tree, taken now, is what the kill concerns.
+                let tree = descendants(pgid);
                 match death {
                     Death::Controller => {
                         let _ = child.kill();
                     }
                     Death::Group => {
-                        let _ = Command::new("kill")
-                            .args(["-KILL", "--", &format!("-{pgid}")])
-                            .status();
+                        // ansible-playbook, every worker and every module: each process of the
+                        // tree in the controller's group or in a worker's session group; a
+                        // command a module started in a process group of its own is spared.
+                        let mut groups: Vec<u32> = vec![pgid];
+                        groups.extend(tree.iter().filter(|p| p.ppid == pgid).map(|p| p.pgid));
+                        let _ = child.kill();
+                        for p in tree.iter().filter(|p| groups.contains(&p.pgid)) {
+                            let _ = Command::new("kill")
+                                .args(["-KILL", &p.pid.to_string()])
+                                .status();
+                        }
                     }
                 }
                 let _ = child.wait();
@@ -277,22 +291,25 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
                     outcome,
                 });
                 // Controller: its orphaned workers finish the task they were running (a module
-                // on the node keeps going when the controller dies). Group: the group is gone at
-                // once; a setup the module started ends at its next write (or finishes). Only
-                // then may the next run start.
+                // on the node keeps going when the controller dies). Group: the controller, its
+                // workers and modules are gone at once; a command a module started (setup) ends
+                // at its next write, or finishes. Only then may the next run start.
                 let t1 = Instant::now();
-                while (!group_members(pgid).is_empty() || !setups().is_empty())
+                let alive =
+                    || -> Vec<u32> { tree.iter().filter(|p| p.alive()).map(|p| p.pid).collect() };
+                while (!alive().is_empty() || !setups().is_empty())
                     && t1.elapsed() < Duration::from_secs(120)
                 {
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                let left = group_members(pgid);
+                let left = alive();
                 let left_setups = setups();
                 if !left.is_empty() || !left_setups.is_empty() {
-                    let _ = Command::new("kill")
-                        .args(["-KILL", "--", &format!("-{pgid}")])
-                        .status();
-                    for p in &left_setups {
+                    for p in left
+                        .iter()
+                        .map(|p| *p as i32)
+                        .chain(left_setups.iter().copied())
+                    {
                         let _ = Command::new("kill")
                             .args(["-KILL", &p.to_string()])
                             .status();
@@ -300,7 +317,7 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
                     fail(
                         &table,
                         format!(
-                            "cycle {cycle}: workers {left:?} / setups {left_setups:?} still running 120 s after the kill"
+                            "cycle {cycle}: processes {left:?} / setups {left_setups:?} still running 120 s after the kill"
                         ),
                     );
                 }
@@ -418,6 +435,61 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
             format!("too few kills where they matter: {summary}"),
         );
     }
+}
+
+/// One process: pid, parent, process group and start time (so a reused pid is not taken for it).
+#[derive(Clone, Copy)]
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    pgid: u32,
+    start: u64,
+}
+
+impl Proc {
+    fn read(pid: u32) -> Option<Proc> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // pid (comm) state ppid pgrp ... starttime (field 22): comm may hold spaces.
+        let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        if f.first() == Some(&"Z") {
+            return None;
+        }
+        Some(Proc {
+            pid,
+            ppid: f.get(1)?.parse().ok()?,
+            pgid: f.get(2)?.parse().ok()?,
+            start: f.get(19)?.parse().ok()?,
+        })
+    }
+
+    fn alive(&self) -> bool {
+        Proc::read(self.pid).is_some_and(|p| p.start == self.start)
+    }
+}
+
+/// `root` and every process below it (ansible-playbook, its workers, the modules they run and
+/// the commands those started), whatever their process group or session.
+fn descendants(root: u32) -> Vec<Proc> {
+    let all: Vec<Proc> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter_map(Proc::read)
+        .collect();
+    let mut out: Vec<Proc> = Vec::new();
+    let mut want = vec![root];
+    while let Some(p) = want.pop() {
+        for q in all
+            .iter()
+            .filter(|q| q.ppid == p || (q.pid == root && p == root))
+        {
+            if !out.iter().any(|o| o.pid == q.pid) {
+                want.push(q.pid);
+                out.push(*q);
+            }
+        }
+    }
+    out
 }
 
 /// The seed and the trial table.
