@@ -92,10 +92,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "A node whose LifeKeeper is not running refuses the plan (where its hierarchies are is unknown), unless an open plan is resumed and that node still needs its upgrade (it stopped half-way; lk_upgrade resumes it): then its peers show the placement, the plan's C(root_tags) say what it carries, and no hierarchy is planned onto it before its own wave.",
     ],
     examples: r#"
-- name: Read every node
-  lkops.lifekeeper.lk_info:
-  register: lk_info
-
+# Every node's lk_info result registered first as lk_info (lkops.lifekeeper.lk_info).
 - name: Plan the cluster's rolling upgrade (on its first node) and keep the plan there
   lkops.lifekeeper.lk_plan:
     facts: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'lk_info'))) }}"

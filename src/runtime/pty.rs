@@ -7,9 +7,11 @@
 //! are removed so the size is the pty's.
 
 use super::cmd::Cmd;
-use nix::pty::{openpty, Winsize};
-use std::fs::File;
-use std::os::fd::OwnedFd;
+use nix::fcntl::OFlag;
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt, Winsize};
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
@@ -22,6 +24,28 @@ pub struct PtyChild {
 }
 
 nix::ioctl_write_int_bad!(tiocsctty, nix::libc::TIOCSCTTY);
+nix::ioctl_write_ptr_bad!(tiocswinsz, nix::libc::TIOCSWINSZ, Winsize);
+
+/// A new pseudo-terminal of size `ws`: (master, slave). Through posix_openpt, grantpt,
+/// unlockpt and ptsname_r, all in libc itself: openpty(3) lives in libutil.so.1, a library the
+/// dist binaries must not need (they need only libc, libpthread and libdl; glibc 2.17).
+fn open_pty(ws: &Winsize) -> nix::Result<(File, OwnedFd)> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let name = ptsname_r(&master)?;
+    let slave = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC)
+        .open(&name)
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer on the terminal's own fd.
+    unsafe { tiocswinsz(slave.as_raw_fd(), ws) }?;
+    // SAFETY: the master's fd is owned by `master` and moved out of it here, once.
+    let master = unsafe { File::from_raw_fd(master.into_raw_fd()) };
+    Ok((master, OwnedFd::from(slave)))
+}
 
 /// Start `cmd` on a new pseudo-terminal of `rows` x `cols`, TERM=`term`. Its stdin is not
 /// `cmd.stdin` (keys are written to the master); `cmd.timeout` is the caller's to enforce.
@@ -33,8 +57,8 @@ pub fn spawn(cmd: &Cmd, rows: u16, cols: u16, term: &str) -> Result<PtyChild, St
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    let pty = openpty(&ws, None).map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
-    let slave: OwnedFd = pty.slave;
+    let (master, slave) =
+        open_pty(&ws).map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
     let dup = |f: &OwnedFd| {
         f.try_clone()
             .map_err(|e| format!("cannot duplicate the pseudo-terminal: {e}"))
@@ -73,10 +97,7 @@ pub fn spawn(cmd: &Cmd, rows: u16, cols: u16, term: &str) -> Result<PtyChild, St
             format!("cannot run {}: {e}", shown[0])
         }
     })?;
-    Ok(PtyChild {
-        child,
-        master: File::from(pty.master),
-    })
+    Ok(PtyChild { child, master })
 }
 
 #[cfg(test)]

@@ -401,16 +401,20 @@ fn menu_generated_configuration_leaving_out_an_installed_kit_is_refused_up_front
     );
     assert_eq!(rc, 0, "{v:#}");
     let before = untouched(&c, "node-b");
+    // Without recovery_kits the generated configuration names the installed kits (below); a
+    // list that leaves one out is refused.
+    assert!(kits.len() >= 2, "{kits:?}");
+    let partial = json!([kits[0]]);
     for a in [
         check(args(
             &c,
             b,
-            json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "generate_setup_config": true}),
+            json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "generate_setup_config": true, "recovery_kits": partial}),
         )),
         args(
             &c,
             b,
-            json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "generate_setup_config": true}),
+            json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "generate_setup_config": true, "recovery_kits": partial}),
         ),
     ] {
         let v = run_fail(b, a);
@@ -419,9 +423,20 @@ fn menu_generated_configuration_leaving_out_an_installed_kit_is_refused_up_front
             v["msg"]
                 .as_str()
                 .unwrap()
-                .contains(&format!("the Recovery Kit {}", kits[0])),
+                .contains(&format!("the Recovery Kit {}", kits[1])),
             "{v:#}"
         );
         assert_eq!(untouched(&c, "node-b"), before);
     }
+    // Without recovery_kits nothing is left out: the plan is made (check mode, nothing touched).
+    let v = run_ok(
+        b,
+        check(args(
+            &c,
+            b,
+            json!({"media": s(&img), "backup_dir": s(&backups), "allow_reinstall": true, "generate_setup_config": true}),
+        )),
+    );
+    assert_eq!(v["path"], "reinstall", "{v:#}");
+    assert_eq!(untouched(&c, "node-b"), before);
 }

@@ -7,7 +7,7 @@ use super::plan::{in_service, Action, StepStatus, Upgrade};
 use super::Params;
 use crate::lifekeeper::backup_store::{self, DestDir};
 use crate::lifekeeper::media::{self, OpenMedia};
-use crate::lifekeeper::setup::{self, Conf};
+use crate::lifekeeper::setup;
 use crate::lifekeeper::version::Path as UpPath;
 use crate::lifekeeper::{defaults_reapply, packages, status};
 use crate::runtime::{fs as rfs, Cmd, Ctx, Failure, Outcome};
@@ -561,13 +561,8 @@ impl Run<'_> {
         let conf = match &self.p.setup_config {
             Some(c) => c.clone(),
             None => {
-                let text = Conf {
-                    install_jre: self.p.install_jre.unwrap_or(true),
-                    recovery_kits: self.p.recovery_kits.clone(),
-                    license_files: self.p.license_files.clone(),
-                    quorum: self.p.quorum.unwrap_or(false),
-                }
-                .render();
+                let text =
+                    super::generated_conf(self.p, &self.plan.journal.packages_before).render();
                 if self.p.generated_config_fd {
                     let s = rfs::InheritedSecret::new(
                         &self.p.work_dir,

@@ -116,7 +116,7 @@ const PARAMS: &[Param] = &[
     )
     .default("300")
     .range(1, 86400),
-    Param::new("recovery_kits", Kind::List, "Recovery kits to install (e.g. C(lkIP)), for the generated setup configuration. Installed kits are upgraded anyway."),
+    Param::new("recovery_kits", Kind::List, "Recovery kits to install (e.g. C(lkIP)), for the generated setup configuration. Default: the kits installed before the upgrade (a fresh install after rmlk keeps them). A list that leaves out an installed kit is refused before anything changes: loaded into the menu it would remove it."),
     Param::new(
         "license_files",
         Kind::List,
@@ -124,7 +124,7 @@ const PARAMS: &[Param] = &[
     )
     .no_log(),
     Param::new("install_jre", Kind::Bool, "Install the bundled JRE (generated configuration; default true)."),
-    Param::new("quorum", Kind::Bool, "Install the quorum/witness kit (generated configuration; default false)."),
+    Param::new("quorum", Kind::Bool, "Install the quorum/witness kit (generated configuration). Default: as installed before the upgrade; false on a node that has it is refused, as for recovery_kits."),
     Param::new(
         "start_after",
         Kind::Str,
@@ -451,12 +451,22 @@ fn recheck_standby(p: &Params, ctx: &Ctx) -> Result<(), Failure> {
 
 /// The configuration generate_setup_config builds from recovery_kits, license_files,
 /// install_jre and quorum.
-pub fn generated_conf(p: &Params) -> crate::lifekeeper::setup::Conf {
+/// The generated setup configuration (generate_setup_config). Without recovery_kits it names
+/// the Recovery Kits installed before the upgrade, and without quorum it keeps the quorum package
+/// as installed: what the menu, pre-filled with what is installed, would keep, so that a fresh
+/// install (reinstall, rollback) removes nothing. An explicit recovery_kits that leaves out an
+/// installed kit is refused before anything changes (`config::refuse_removal`).
+pub fn generated_conf(p: &Params, installed_before: &[String]) -> crate::lifekeeper::setup::Conf {
+    let (kits, quorum) = crate::lifekeeper::setup::config::installed_kits(installed_before);
     crate::lifekeeper::setup::Conf {
         install_jre: p.install_jre.unwrap_or(true),
-        recovery_kits: p.recovery_kits.clone(),
+        recovery_kits: if p.recovery_kits.is_empty() {
+            kits
+        } else {
+            p.recovery_kits.clone()
+        },
         license_files: p.license_files.clone(),
-        quorum: p.quorum.unwrap_or(false),
+        quorum: p.quorum.unwrap_or(quorum),
     }
 }
 

@@ -364,8 +364,11 @@ pub fn plan(
             Some(j) => j.packages_before.clone(),
             None => f.packages.clone().unwrap_or_default(),
         };
-        crate::lifekeeper::setup::config::refuse_removal(&super::generated_conf(p), &installed)
-            .map_err(|e| Failure::param("recovery_kits", e))?;
+        crate::lifekeeper::setup::config::refuse_removal(
+            &super::generated_conf(p, &installed),
+            &installed,
+        )
+        .map_err(|e| Failure::param("recovery_kits", e))?;
     }
     if let Some(c) = &p.setup_config {
         if !f.setup_config_is_file {

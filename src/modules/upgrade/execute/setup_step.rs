@@ -103,7 +103,8 @@ impl Run<'_> {
             (Some(c), _) => Some(c.clone()),
             (None, true) => {
                 let c = setup::conf_path(&self.p.work_dir);
-                let text = super::super::generated_conf(self.p).render_menu();
+                let text = super::super::generated_conf(self.p, &self.plan.journal.packages_before)
+                    .render_menu();
                 rfs::write_atomic(&c, text.as_bytes(), 0o600)
                     .map_err(|e| Failure::new(format!("cannot write {}: {e}", c.display())))?;
                 generated = Some(c.clone());
