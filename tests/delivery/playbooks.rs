@@ -1002,8 +1002,6 @@ fn unserved(state: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The random controller-kill test (issue 28): tests/delivery/playbooks/kills.rs.
-
 /// Processes whose process group is `pgid` (the killed ansible-playbook's orphaned workers and
 /// the module processes they started).
 fn group_members(pgid: u32) -> Vec<u32> {
@@ -1191,6 +1189,7 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
     );
 }
 
+/// The random controller-kill soak (issue 28, `make kill-soak`): tests/delivery/playbooks/kills.rs.
 mod kills;
 
 /// The way back: a cluster upgraded 9.4.0 -> 9.6.1 goes back to 9.4.0 with rollback.yml, node by
