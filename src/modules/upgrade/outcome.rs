@@ -105,7 +105,11 @@ impl Upgrade {
     pub fn predict_packages(&self, p: &Params, f: &Facts) -> Vec<String> {
         let (kits, quorum) = match &p.setup_config {
             Some(_) => setup::kits_in(&f.setup_config_text),
-            None => (p.recovery_kits.clone(), p.quorum.unwrap_or(false)),
+            // The generated configuration's kits: those asked for, else those installed before.
+            None => {
+                let c = super::generated_conf(p, &self.journal.packages_before);
+                (c.recovery_kits, c.quorum)
+            }
         };
         let mut names: Vec<String> = packages::CORE.iter().map(|s| s.to_string()).collect();
         if !matches!(self.path, UpPath::Reinstall | UpPath::Rollback) {
