@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,28 +18,6 @@ const DOWN: &[u8] = b"\x1b[B";
 const RIGHT: &[u8] = b"\x1b[C";
 const LEFT: &[u8] = b"\x1b[D";
 const ENTER: &[u8] = b"\r";
-
-/// A media folder as if the image were mounted: the real `setup` script and RPMS/.
-fn media(c: &Cluster, v: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let d = c.dir.join(format!("media-{v}"));
-    std::fs::create_dir_all(d.join("RPMS")).unwrap();
-    for p in [
-        "steeleye-lk",
-        "steeleye-lkGUI",
-        "steeleye-lkDR",
-        "steeleye-lkIP",
-        "steeleye-lkPGSQL",
-        "steeleye-lkNFS",
-        "steeleye-lkQWK",
-    ] {
-        std::fs::write(d.join("RPMS").join(format!("{p}-{v}-1.x86_64.rpm")), "x").unwrap();
-    }
-    let s = d.join("setup");
-    std::fs::write(&s, lksim::setup::setup_script(v)).unwrap();
-    std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
-    d
-}
 
 struct Term {
     child: Child,
@@ -233,7 +211,7 @@ const CONFIRM_DRAWN: &str = "< Cancel >";
 #[test]
 fn menu_draws_title_items_and_buttons_select_highlighted() {
     let c = Cluster::create("menu-draw", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     assert_eq!(
@@ -266,7 +244,7 @@ fn menu_draws_title_items_and_buttons_select_highlighted() {
 #[test]
 fn done_yes_installs_with_the_menu_settings() {
     let c = Cluster::create("menu-yes", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     t.send(RIGHT);
@@ -301,7 +279,7 @@ fn done_yes_installs_with_the_menu_settings() {
 #[test]
 fn done_no_changes_nothing_and_exits_non_zero() {
     let c = Cluster::create("menu-no", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let before = c.state();
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
@@ -317,7 +295,7 @@ fn done_no_changes_nothing_and_exits_non_zero() {
 #[test]
 fn cancel_returns_to_the_menu() {
     let c = Cluster::create("menu-cancel", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-a", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     t.send(RIGHT);
@@ -335,7 +313,7 @@ fn cancel_returns_to_the_menu() {
 #[test]
 fn kit_submenu_is_pre_ticked_from_installed_kits() {
     let c = Cluster::create("menu-kits", &["--kits", "lkIP,lkNFS"]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-a", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     // comment, quorum, authentication, license, kits
@@ -364,7 +342,7 @@ fn kit_submenu_is_pre_ticked_from_installed_kits() {
 #[test]
 fn save_then_load_round_trips_and_matches_the_cli() {
     let c = Cluster::create("menu-save", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     // untick PostgreSQL in the kit sub-menu, tick quorum
@@ -452,7 +430,7 @@ fn save_then_load_round_trips_and_matches_the_cli() {
 #[test]
 fn wrong_cwd_is_refused_before_anything() {
     let c = Cluster::create("menu-cwd", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let before = c.state();
     for args in [&[][..], &["--help"][..], &["-f", "x", "-q", "y"][..]] {
         let mut t = Term::start(&c, "node-a", &m, &c.dir, args, (24, 80));
@@ -472,7 +450,7 @@ fn wrong_cwd_is_refused_before_anything() {
 #[test]
 fn setup_extracted_alone_is_refused_even_from_its_own_folder() {
     let c = Cluster::create("menu-alone", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let alone = c.dir.join("probe");
     std::fs::create_dir_all(&alone).unwrap();
     std::fs::copy(m.join("setup"), alone.join("setup")).unwrap();
@@ -490,7 +468,7 @@ fn setup_extracted_alone_is_refused_even_from_its_own_folder() {
 #[test]
 fn no_terminal_is_refused() {
     let c = Cluster::create("menu-notty", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     // stdin not a terminal
     let mut cmd = Command::new(m.join("setup"));
     cmd.current_dir(&m).env_clear().env("TERM", "xterm").env(
@@ -524,7 +502,7 @@ fn no_terminal_is_refused() {
 #[test]
 fn unknown_options_open_the_menu_and_wait() {
     let c = Cluster::create("menu-unknown", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-a", &m, &m, &["--silent", "--yes"], (24, 80));
     t.wait_for(MAIN);
     assert!(t.running_after(Duration::from_millis(300)), "setup waits");
@@ -534,7 +512,7 @@ fn unknown_options_open_the_menu_and_wait() {
 #[test]
 fn fault_title_shows_another_release() {
     let c = Cluster::create("menu-ftitle", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let o = lksim(&[
         "fault",
         "set",
@@ -573,7 +551,7 @@ fn menu_faults_are_setup_only_and_title_errorbox_need_a_text() {
 #[test]
 fn setup_config_cli_refuses_a_kit_not_on_the_media() {
     let c = Cluster::create("menu-cli", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let o = lksim(&[
         "setup-config",
         "save",
@@ -609,7 +587,7 @@ fn setup_config_cli_refuses_a_kit_not_on_the_media() {
 #[test]
 fn fault_errorbox_instead_of_the_confirmation() {
     let c = Cluster::create("menu-ferr", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let o = lksim(&[
         "fault",
         "set",
@@ -642,7 +620,7 @@ fn fault_errorbox_instead_of_the_confirmation() {
 #[test]
 fn fault_nomenu_draws_nothing_and_waits() {
     let c = Cluster::create("menu-fnomenu", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     lksim(&["fault", "set", "node-a", "setup", "nomenu", "--dir", c.d()]);
     let mut t = Term::start(&c, "node-a", &m, &m, &[], (24, 80));
     assert!(t.running_after(Duration::from_millis(300)));
@@ -655,7 +633,7 @@ fn fault_nomenu_draws_nothing_and_waits() {
 #[test]
 fn fault_fail_acts_only_after_yes() {
     let c = Cluster::create("menu-ffail", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     lksim(&["fault", "set", "node-b", "setup", "fail", "--dir", c.d()]);
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
@@ -672,7 +650,7 @@ fn fresh_node_license_entry_shows_startup_and_yes_installs_licenses() {
     let c = Cluster::create("menu-fresh", &[]);
     assert_eq!(c.lk_in("node-b", "rmlk", &[], Some("y\n")).code, 0);
     let lic = c.write_conf("LKLinux-Core_node-b.lic", "SECRET-LICENSE-KEY\n");
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     let s = t.screen();
@@ -708,7 +686,7 @@ fn fresh_node_license_entry_shows_startup_and_yes_installs_licenses() {
 fn small_display_scrolls_the_item_list() {
     let c = Cluster::create("menu-small", &[]);
     assert_eq!(c.lk_in("node-b", "rmlk", &[], Some("y\n")).code, 0);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (19, 80));
     t.wait_for(MAIN);
     // 6 items, 5 rows: the last is below, marked (+)
@@ -727,7 +705,7 @@ fn small_display_scrolls_the_item_list() {
 #[test]
 fn args_path_reads_a_saved_menu_file_and_removes_an_unticked_kit() {
     let c = Cluster::create("menu-args-saved", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let conf = c.dir.join("saved.config");
     let o = lksim(&[
         "setup-config",
@@ -774,7 +752,7 @@ fn args_path_reads_a_saved_menu_file_and_removes_an_unticked_kit() {
 #[test]
 fn help_button_shows_the_items_help_and_exit_returns() {
     let c = Cluster::create("menu-help", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start(&c, "node-a", &m, &m, &[], (24, 80));
     t.wait_for(MAIN);
     t.send(DOWN); // quorum
@@ -796,7 +774,7 @@ fn help_button_shows_the_items_help_and_exit_returns() {
 #[test]
 fn colour_theme_highlights_one_button_by_its_colours() {
     let c = Cluster::create("menu-colour", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     let mut t = Term::start_env(
         &c,
         "node-a",
@@ -852,7 +830,7 @@ fn colour_theme_highlights_one_button_by_its_colours() {
 #[test]
 fn fault_halfway_acts_at_yes_and_not_on_a_probe() {
     let c = Cluster::create("menu-fhalf", &[]);
-    let m = media(&c, "9.6.1");
+    let m = media_dir(&c, "9.6.1");
     lksim(&["fault", "set", "node-b", "setup", "halfway", "--dir", c.d()]);
     let before = c.state();
     let mut t = Term::start(&c, "node-b", &m, &m, &[], (24, 80));

@@ -1,27 +1,7 @@
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// A media directory as if the ISO were mounted/extracted (the setup
-/// script plus RPMS/), made by extracting a real image when xorriso exists,
-/// else written directly.
-fn media_dir(c: &Cluster, v: &str) -> PathBuf {
-    let d = c.dir.join(format!("media-{v}"));
-    std::fs::create_dir_all(d.join("RPMS")).unwrap();
-    for p in [
-        "steeleye-lk",
-        "steeleye-lkGUI",
-        "steeleye-lkDR",
-        "steeleye-lkIP",
-        "steeleye-lkPGSQL",
-        "steeleye-lkNFS",
-        "steeleye-lkQWK",
-    ] {
-        std::fs::write(d.join("RPMS").join(format!("{p}-{v}-1.x86_64.rpm")), "x").unwrap();
-    }
-    d
-}
 
 fn setup(c: &Cluster, node: &str, media: &Path, v: &str, conf: &Path) -> Out {
     let mut cmd = Command::new(c.path(node).join("lksim-setup"));

@@ -145,3 +145,26 @@ impl Cluster {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// A media folder as if the image were mounted or extracted: the media's real `setup` script
+/// and a fake package file per core package and kit in RPMS/.
+pub fn media_dir(c: &Cluster, v: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let d = c.dir.join(format!("media-{v}"));
+    std::fs::create_dir_all(d.join("RPMS")).unwrap();
+    for p in [
+        "steeleye-lk",
+        "steeleye-lkGUI",
+        "steeleye-lkDR",
+        "steeleye-lkIP",
+        "steeleye-lkPGSQL",
+        "steeleye-lkNFS",
+        "steeleye-lkQWK",
+    ] {
+        std::fs::write(d.join("RPMS").join(format!("{p}-{v}-1.x86_64.rpm")), "x").unwrap();
+    }
+    let s = d.join("setup");
+    std::fs::write(&s, lksim::setup::setup_script(v)).unwrap();
+    std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
