@@ -359,3 +359,32 @@ pub fn wait_running_as(root: &str, cmd: &str, secs: u64) -> Vec<i32> {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A pseudo-terminal: (master, slave). The slave goes to a child as its terminal (the human CLI at
+/// a terminal; the operator's side of `lk_pause_between_waves=prompt`), the master is the test's.
+pub fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on a descriptor we just opened and own
+    // (handed to File at once), ptsname_r into a buffer of the length we pass.
+    let (master, name) = unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let master = std::fs::File::from_raw_fd(m);
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut buf = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
+        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (master, name)
+    };
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(name)
+        .unwrap();
+    (master, slave)
+}

@@ -24,38 +24,10 @@ fn last_line(text: &str) -> &str {
     text.trim_end().lines().last().unwrap_or("")
 }
 
-/// A pty pair: (master, slave), the slave for the child's stdout.
-fn pty() -> (std::fs::File, std::fs::File) {
-    use std::os::fd::FromRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on a descriptor we just opened and own
-    // (handed to File at once), ptsname_r into a buffer of the length we pass.
-    let (master, name) = unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
-        let master = std::fs::File::from_raw_fd(m);
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut buf = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
-        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        (master, name)
-    };
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open(name)
-        .unwrap();
-    (master, slave)
-}
-
 #[test]
 fn check_diff_on_a_terminal_prints_a_unified_diff_and_one_outcome_line() {
     let (src, dest) = files("human-cli-tty");
-    let (mut master, slave) = pty();
+    let (mut master, slave) = common::pty();
     let mut child = Command::new(common::bin("lk_defaults_merge"))
         .args(["--check", "--diff", &src, &dest])
         .stdin(Stdio::null())

@@ -1703,34 +1703,6 @@ fn failed_canary_holds_the_other_clusters_and_bad_knob_values_are_refused_up_fro
     );
 }
 
-/// A pseudo-terminal: (master, slave). The operator's side of `lk_pause_between_waves=prompt`.
-fn pty() -> (std::fs::File, std::fs::File) {
-    use std::os::fd::FromRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on a descriptor we just opened and own
-    // (handed to File at once), ptsname_r into a buffer of the length we pass.
-    let (master, name) = unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
-        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
-        let master = std::fs::File::from_raw_fd(m);
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut buf = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
-        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        (master, name)
-    };
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open(name)
-        .unwrap();
-    (master, slave)
-}
-
 /// Whether the terminal is in raw mode (no ICANON): ansible's prompt has set it up and flushed
 /// earlier input, so what is typed now is read by that prompt.
 fn pty_raw(master: &std::fs::File) -> bool {
@@ -1758,7 +1730,7 @@ fn prompt_pause_at_a_terminal_waits_for_enter_and_stop_holds_the_cluster() {
     use std::time::{Duration, Instant};
     let sim = Sim::create("prompt", &[("demo", TWO, None)], &[]);
     let inv = sim.inventory.display().to_string();
-    let (mut master, slave) = pty();
+    let (mut master, slave) = common::pty();
     let mut cmd = ansible::ansible_playbook_cmd(
         &[
             "-i",
