@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-MODULES := lk_preflight lk_backup lk_upgrade lk_defaults_merge lk_resource lk_capture lk_info lk_plan
+MODULES := lk_preflight lk_backup lk_upgrade lk_defaults_merge lk_resource lk_capture lk_info lk_plan lk_lease
 PYTHON  ?= python3
 VENV    := .venv
 VENV_OK := $(VENV)/.installed

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod capture;
 pub mod defaults_merge;
 pub mod info;
+pub mod lease;
 pub mod plan;
 pub mod preflight;
 pub mod resource;
@@ -13,11 +14,12 @@ pub mod upgrade;
 mod tests {
     use crate::runtime::ModuleSpec;
 
-    fn specs() -> [&'static ModuleSpec; 7] {
+    fn specs() -> [&'static ModuleSpec; 8] {
         [
             &super::backup::SPEC,
             &super::defaults_merge::SPEC,
             &super::info::SPEC,
+            &super::lease::SPEC,
             &super::plan::SPEC,
             &super::preflight::SPEC,
             &super::resource::SPEC,

@@ -228,7 +228,7 @@ impl Module for PlanModule {
 }
 
 /// A name used as one word in messages and a file name.
-fn word(param: &str, v: &str) -> Result<(), Failure> {
+pub(crate) fn word(param: &str, v: &str) -> Result<(), Failure> {
     if v.is_empty()
         || v.starts_with(['-', '.'])
         || v.contains(|c: char| c == '/' || c.is_whitespace() || c.is_control())

@@ -23,7 +23,7 @@ pub const MODULES: [&str; 5] = [
 
 /// Every module binary the project ships (the procedure's and the read-only ones): what the
 /// docs, dist and collection checks cover.
-pub const ALL_MODULES: [&str; 8] = [
+pub const ALL_MODULES: [&str; 9] = [
     "lk_preflight",
     "lk_resource",
     "lk_backup",
@@ -32,6 +32,7 @@ pub const ALL_MODULES: [&str; 8] = [
     "lk_capture",
     "lk_info",
     "lk_plan",
+    "lk_lease",
 ];
 
 /// The repository (this crate's manifest dir).
@@ -66,6 +67,7 @@ pub fn bin(name: &str) -> PathBuf {
         "lk_capture" => env!("CARGO_BIN_EXE_lk_capture"),
         "lk_info" => env!("CARGO_BIN_EXE_lk_info"),
         "lk_plan" => env!("CARGO_BIN_EXE_lk_plan"),
+        "lk_lease" => env!("CARGO_BIN_EXE_lk_lease"),
         "lksim" => return lksim_bin(),
         other => panic!(
             "{other}: not a binary of this package; add `\"{other}\" => env!(\"CARGO_BIN_EXE_{other}\")` \

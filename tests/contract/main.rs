@@ -21,6 +21,7 @@ mod fault_matrix;
 mod human_cli;
 mod info;
 mod issue28_sec;
+mod lease;
 mod plan;
 mod preflight;
 mod properties;

@@ -150,10 +150,20 @@ fn versions(state: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Root hierarchy tag -> the nodes where it is ISP (roots: not anybody's child).
+/// Root hierarchy tag -> the nodes where it is ISP (roots: not anybody's child). The hierarchies
+/// are those any node knows: reading the first node's alone hid every hierarchy (and so any
+/// outage) while that node was uninstalled (rmlk during a rollback or a reinstall).
 fn placement(state: &Value) -> Vec<(String, Vec<String>)> {
     let nodes = state["nodes"].as_array().unwrap();
-    let res = nodes[0]["resources"].as_array().unwrap();
+    let mut res: Vec<&Value> = Vec::new();
+    for r in nodes
+        .iter()
+        .flat_map(|n| n["resources"].as_array().unwrap())
+    {
+        if !res.iter().any(|o| o["tag"] == r["tag"]) {
+            res.push(r);
+        }
+    }
     let kids: Vec<&str> = res
         .iter()
         .flat_map(|r| {
@@ -1002,6 +1012,114 @@ fn unserved(state: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Polls `lksim state` of one cluster while playbooks run on it (the kill tests): which root
+/// hierarchy was served by nobody for longer than a switchover takes (5 s: a switchover takes a
+/// hierarchy out of service on one node, then brings it up on the other, a moment, not seconds),
+/// and, when `timeline` is given, a line per change of what each node runs and serves (what a
+/// failure needs to be diagnosed: which run did what when).
+struct OutagePoller {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl OutagePoller {
+    fn start(cluster_dir: String, timeline: Option<PathBuf>) -> OutagePoller {
+        use std::io::Write;
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handle = {
+            let stop = stop.clone();
+            let lksim = common::bin("lksim");
+            std::thread::spawn(move || {
+                let t_start = Instant::now();
+                let mut log = timeline.map(|p| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .unwrap()
+                });
+                let mut last = String::new();
+                let mut found = Vec::new();
+                let mut since: std::collections::BTreeMap<String, Instant> = Default::default();
+                while !stop.load(Ordering::Relaxed) {
+                    let out = Command::new(&lksim)
+                        .args(["state", &cluster_dir])
+                        .output()
+                        .unwrap();
+                    if let Ok(st) = serde_json::from_slice::<Value>(&out.stdout) {
+                        if let Some(log) = log.as_mut() {
+                            let line = timeline_line(&st);
+                            if line != last {
+                                let _ = writeln!(log, "{:>8.1?} {line}", t_start.elapsed());
+                                last = line;
+                            }
+                        }
+                        let now = unserved(&st);
+                        since.retain(|t, t0| {
+                            if now.contains(t) {
+                                return true;
+                            }
+                            if t0.elapsed() > Duration::from_secs(5) {
+                                found.push(format!("{t} served by nobody for {:?}", t0.elapsed()));
+                            }
+                            false
+                        });
+                        for t in now {
+                            since.entry(t).or_insert_with(Instant::now);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+                for (t, t0) in since {
+                    found.push(format!(
+                        "{t} served by nobody at the end (since {:?})",
+                        t0.elapsed()
+                    ));
+                }
+                found
+            })
+        };
+        OutagePoller { stop, handle }
+    }
+
+    /// Stop polling: every outage seen.
+    fn finish(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().unwrap()
+    }
+}
+
+/// One line of the poller's timeline: per node its version, running or not, and the root
+/// hierarchies it serves.
+fn timeline_line(st: &Value) -> String {
+    let served = placement(st);
+    st["nodes"]
+        .as_array()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .map(|n| {
+                    let name = n["name"].as_str().unwrap_or("?");
+                    let on: Vec<&str> = served
+                        .iter()
+                        .filter(|(_, on)| on.iter().any(|o| o == name))
+                        .map(|(t, _)| t.as_str())
+                        .collect();
+                    format!(
+                        "{name} {} {} [{}]",
+                        n["version"].as_str().unwrap_or("-"),
+                        if n["running"] == true { "up" } else { "DOWN" },
+                        on.join(",")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_default()
+}
+
 /// Processes whose process group is `pgid` (the killed ansible-playbook's orphaned workers and
 /// the module processes they started).
 fn group_members(pgid: u32) -> Vec<u32> {
@@ -1033,8 +1151,6 @@ fn group_members(pgid: u32) -> Vec<u32> {
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
 fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost() {
     use std::os::unix::process::CommandExt;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     // A fixed-seed generator: the trials are random moments, but the same on every run.
@@ -1062,46 +1178,7 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
         let start = placement(&sim.state("demo"));
         let cluster_dir = sim.cluster_dir("demo");
         // Poll the placement during every run of this cycle.
-        let stop = Arc::new(AtomicBool::new(false));
-        let poller = {
-            let stop = stop.clone();
-            let lksim = common::bin("lksim");
-            std::thread::spawn(move || {
-                let mut found = Vec::new();
-                let mut since: std::collections::BTreeMap<String, Instant> = Default::default();
-                while !stop.load(Ordering::Relaxed) {
-                    let out = Command::new(&lksim)
-                        .args(["state", &cluster_dir])
-                        .output()
-                        .unwrap();
-                    if let Ok(st) = serde_json::from_slice::<Value>(&out.stdout) {
-                        let now = unserved(&st);
-                        since.retain(|t, t0| {
-                            if now.contains(t) {
-                                return true;
-                            }
-                            // A switchover takes a hierarchy out of service on one node and then
-                            // brings it up on the other: a moment, not seconds.
-                            if t0.elapsed() > Duration::from_secs(5) {
-                                found.push(format!("{t} served by nobody for {:?}", t0.elapsed()));
-                            }
-                            false
-                        });
-                        for t in now {
-                            since.entry(t).or_insert_with(Instant::now);
-                        }
-                    }
-                    std::thread::sleep(Duration::from_millis(150));
-                }
-                for (t, t0) in since {
-                    found.push(format!(
-                        "{t} served by nobody at the end (since {:?})",
-                        t0.elapsed()
-                    ));
-                }
-                found
-            })
-        };
+        let poller = OutagePoller::start(cluster_dir, None);
         let inv = sim.inventory.display().to_string();
         let mut pb = vec!["-i", inv.as_str(), "playbooks/rolling_upgrade.yml"];
         pb.extend_from_slice(&args);
@@ -1136,11 +1213,9 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
             }
         }
         let last = sim.playbook("rolling_upgrade.yml", &args);
-        stop.store(true, Ordering::Relaxed);
         outages.extend(
             poller
-                .join()
-                .unwrap()
+                .finish()
                 .into_iter()
                 .map(|o| format!("cycle {cycle}: {o}")),
         );
@@ -1191,6 +1266,77 @@ fn controller_killed_at_random_moments_the_reruns_converge_and_nothing_is_lost()
 
 /// The random controller-kill soak (issue 28, `make kill-soak`): tests/delivery/playbooks/kills.rs.
 mod kills;
+
+/// Issue 28, two runs at once: two rolling_upgrade.yml runs started on one cluster 15 s apart.
+/// The second used to fail at the peer's pre-flight with "every communication path is down" (the
+/// first had LifeKeeper stopped on the node it upgraded); now it refuses before anything, naming
+/// the run that holds the cluster (its ansible-playbook pid), and the first run finishes with
+/// every node at the target and every hierarchy home, and releases the lease (a third run then
+/// takes it and changes nothing).
+#[test]
+#[ignore = "needs the .venv and modules/ built: run by `make test`"]
+fn two_runs_started_on_one_cluster_15s_apart_the_second_refuses_naming_the_holder_and_the_first_finishes(
+) {
+    use std::time::{Duration, Instant};
+    let sim = Sim::create("two-runs", &[("demo", TWO, None)], &[]);
+    let start = placement(&sim.state("demo"));
+    let inv = sim.inventory.display().to_string();
+    let args = [
+        "-i",
+        inv.as_str(),
+        "playbooks/rolling_upgrade.yml",
+        "-e",
+        "lk_fetch_backups=false",
+    ];
+    let first = ansible::ansible_playbook_cmd(&args, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let holder_pid = first.id();
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(15));
+    let second = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    let second_took = t0.elapsed();
+    let first = first.wait_with_output().unwrap();
+    let log2 = text(&second);
+    assert!(
+        second_took < t0.elapsed() || first.status.success(),
+        "timing: {second_took:?}"
+    );
+    assert!(
+        !second.status.success(),
+        "the second run must refuse:\n{log2}"
+    );
+    assert!(
+        log2.contains("another lkops run holds cluster demo")
+            && log2.contains(&format!("ansible-playbook pid {holder_pid}")),
+        "the refusal names the holder (pid {holder_pid}):\n{log2}"
+    );
+    assert!(
+        !log2.contains("every communication path is down") && !log2.contains("pre-flight checks"),
+        "refused before anything, not at a pre-flight:\n{log2}"
+    );
+    assert!(
+        first.status.success(),
+        "the first run finishes:\n{}",
+        text(&first)
+    );
+    let st = sim.state("demo");
+    assert_all_at(&st, "9.6.1");
+    assert_eq!(placement(&st), start, "every hierarchy back home");
+    for n in TWO {
+        let lease = sim
+            .dir
+            .join("demo")
+            .join(n)
+            .join("var/backups/lifekeeper/lkops-run-lease.demo.json");
+        assert!(!lease.exists(), "{n}: the first run released its lease");
+    }
+    let third = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    assert!(third.status.success(), "{}", text(&third));
+    assert_eq!(recap_total(&third, "changed"), 0, "{:?}", recap(&third));
+}
 
 /// The way back: a cluster upgraded 9.4.0 -> 9.6.1 goes back to 9.4.0 with rollback.yml, node by
 /// node, from the old release's media: refused while a node's pre-upgrade backup is missing

@@ -3,8 +3,6 @@
 
 use super::*;
 use std::os::unix::process::CommandExt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Real-node durations (lksim's UNCONFIRMED defaults: setup 420 s, lkstart 60 s, ...) scaled by
@@ -114,6 +112,10 @@ fn soak_30_kills_with_modules_in_setup_and_in_rollback_converge_and_nothing_is_l
             &[("demo", TWO, Some(spec.clone()))],
             &["--timings", &timings],
         );
+        eprintln!(
+            "cycle {cycle}: {} (run-N.log, timeline-*.txt)",
+            sim.dir.display()
+        );
         let start = placement(&sim.state("demo"));
         let cluster_dir = sim.cluster_dir("demo");
         let roots: Vec<String> = TWO
@@ -146,51 +148,12 @@ fn soak_30_kills_with_modules_in_setup_and_in_rollback_converge_and_nothing_is_l
             ("rollback.yml", "9.4.0", ROLLBACK_KILLS, ROLLBACK_AFTER_MS),
         ];
         for &(playbook, version, kills, after_ms) in phases {
-            // Poll the placement during every run of this phase.
-            let stop = Arc::new(AtomicBool::new(false));
-            let poller = {
-                let stop = stop.clone();
-                let lksim = common::bin("lksim");
-                let cluster_dir = cluster_dir.clone();
-                std::thread::spawn(move || {
-                    let mut found = Vec::new();
-                    let mut since: std::collections::BTreeMap<String, Instant> = Default::default();
-                    while !stop.load(Ordering::Relaxed) {
-                        let out = Command::new(&lksim)
-                            .args(["state", &cluster_dir])
-                            .output()
-                            .unwrap();
-                        if let Ok(st) = serde_json::from_slice::<Value>(&out.stdout) {
-                            let now = unserved(&st);
-                            since.retain(|t, t0| {
-                                if now.contains(t) {
-                                    return true;
-                                }
-                                // A switchover takes a hierarchy out of service on one node and
-                                // then brings it up on the other: a moment, not seconds.
-                                if t0.elapsed() > Duration::from_secs(5) {
-                                    found.push(format!(
-                                        "{t} served by nobody for {:?}",
-                                        t0.elapsed()
-                                    ));
-                                }
-                                false
-                            });
-                            for t in now {
-                                since.entry(t).or_insert_with(Instant::now);
-                            }
-                        }
-                        std::thread::sleep(Duration::from_millis(150));
-                    }
-                    for (t, t0) in since {
-                        found.push(format!(
-                            "{t} served by nobody at the end (since {:?})",
-                            t0.elapsed()
-                        ));
-                    }
-                    found
-                })
-            };
+            // Poll the placement during every run of this phase; the timeline and each run's
+            // output stay in the scratch dir for a failure's diagnosis.
+            let poller = OutagePoller::start(
+                cluster_dir.clone(),
+                Some(sim.dir.join(format!("timeline-{playbook}.txt"))),
+            );
             let mut run_args: Vec<&str> = args.to_vec();
             if playbook == "rollback.yml" {
                 run_args.extend_from_slice(&["-e", media_arg.as_str()]);
@@ -213,10 +176,13 @@ fn soak_30_kills_with_modules_in_setup_and_in_rollback_converge_and_nothing_is_l
                 } else {
                     Moment::After(rand(500, after_ms))
                 };
+                let run_log =
+                    std::fs::File::create(sim.dir.join(format!("run-{}.log", table.len())))
+                        .unwrap();
                 let mut child = ansible::ansible_playbook_cmd(&pb, &[])
                     .process_group(0)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
+                    .stdout(run_log.try_clone().unwrap())
+                    .stderr(run_log)
                     .spawn()
                     .unwrap();
                 let pgid = child.id();
@@ -328,8 +294,7 @@ fn soak_30_kills_with_modules_in_setup_and_in_rollback_converge_and_nothing_is_l
                 }
             }
             let last = sim.playbook(playbook, &run_args);
-            stop.store(true, Ordering::Relaxed);
-            let outages: Vec<String> = poller.join().unwrap();
+            let outages: Vec<String> = poller.finish();
             let st = sim.state("demo");
             let at = format!("cycle {cycle} {playbook}");
             if !last.status.success() {

@@ -1,0 +1,3 @@
+fn main() {
+    lkops::runtime::main::<lkops::modules::lease::LeaseModule>()
+}
