@@ -96,7 +96,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "The lease file before and after (JSON).",
     ),
     notes: &[
-        "The lease is written atomically (mode 0600) under an exclusive flock of C(<lease_dir>/.lkops-run-lease.<cluster>.lock), so two runs taking it at the same moment cannot both win on one node; the playbooks take it on the cluster's first node before the others.",
+        "The lease is written atomically (mode 0600) under an exclusive flock of I(lease_dir) itself (no lock file is left), so two runs taking it at the same moment cannot both win on one node; the playbooks take it on the cluster's first node before the others.",
         "Needs no Python on the node.",
     ],
     examples: r#"
@@ -259,15 +259,19 @@ impl Module for LeaseModule {
             .lease_dir
             .join(format!("lkops-run-lease.{}.json", p.cluster));
         // The read-modify-write under a short lock: two runs at the same moment, one winner.
+        if p.state == State::Held && !ctx.check_mode {
+            ensure_dir(&p.lease_dir)?;
+        }
         let _lock = if ctx.check_mode || !p.lease_dir.is_dir() {
             None
         } else {
-            let l = p
-                .lease_dir
-                .join(format!(".lkops-run-lease.{}.lock", p.cluster));
+            // The directory itself is locked: no lock file is left next to the backups.
+            let d = &p.lease_dir;
+            let f = std::fs::File::open(d)
+                .map_err(|e| Failure::new(format!("cannot open {}: {e}", d.display())))?;
             Some(
-                rfs::lock(&l, Duration::from_secs(30))
-                    .map_err(|e| Failure::new(format!("cannot lock {}: {e}", l.display())))?,
+                rfs::lock_file(f, Duration::from_secs(30), d)
+                    .map_err(|e| Failure::new(format!("cannot lock {}: {e}", d.display())))?,
             )
         };
         let (before, found) = read(&file)?;

@@ -665,9 +665,12 @@ fn perform_action(lkroot: &Path, p: &Params, tag: &str, action: &str) -> Cmd {
     }
     // perform_action runs the applications' own restore/remove scripts: they keep the site's
     // locale (we only quote its output, never parse it).
+    // A switchover must not stop half-way when this module dies with the controller (issue 28:
+    // perform_action took the hierarchy down on the peer, then died writing to our pipe).
     c.args(["-t", tag, "-a", action])
         .timeout(action_timeout(p))
         .site_locale()
+        .outlives_caller()
 }
 
 /// A remote restore that failed: the command is a long script (`node_lock_remote`), so the
@@ -867,7 +870,8 @@ fn plan(p: &Params, view: &View, roots: &[String]) -> Result<(Vec<Step>, Vec<Str
                     "tags",
                 )?
                 .timeout(action_timeout(p))
-                .site_locale();
+                .site_locale()
+                .outlives_caller();
                 steps.push(Step {
                     tag: root.clone(),
                     action: "restore",

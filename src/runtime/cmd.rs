@@ -51,6 +51,8 @@ pub struct Cmd {
     /// The working directory (`None`: the caller's). The vendor's setup runs from the root of
     /// its media (`cd <media>; ./setup`), next to the packages it installs.
     pub cwd: Option<PathBuf>,
+    /// Its output goes to files, not pipes ([`Cmd::outlives_caller`]).
+    pub outlives_caller: bool,
 }
 
 impl Cmd {
@@ -62,6 +64,7 @@ impl Cmd {
             env: vec![],
             c_locale: true,
             cwd: None,
+            outlives_caller: false,
         }
     }
     /// `<lkroot>/bin/<name>`: a LifeKeeper command.
@@ -104,6 +107,16 @@ impl Cmd {
     /// do not parse, only quote.
     pub fn site_locale(mut self) -> Cmd {
         self.c_locale = false;
+        self
+    }
+    /// A command that changes the cluster and must not stop half-way when the module dies with
+    /// the controller (an ssh session's end takes the module; issue 28): its stdout and stderr
+    /// are unlinked temporary files instead of pipes to the module, so its next write after the
+    /// module is gone cannot fail (EPIPE, SIGPIPE) and end it between two halves of its work
+    /// (perform_action took a hierarchy out of service on the peer and died before bringing it up
+    /// here: served by nobody). Read when it has ended; the timeout still applies.
+    pub fn outlives_caller(mut self) -> Cmd {
+        self.outlives_caller = true;
         self
     }
     /// The command as a list of strings, for results and messages.
@@ -218,9 +231,31 @@ impl Runner {
             } else {
                 Stdio::null()
             })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .process_group(0);
+        // Pipes, or (outlives_caller) files the command writes and we read once it has ended.
+        let files = if cmd.outlives_caller {
+            let (out_w, out_r) = unlinked_pair().map_err(|e| SpawnError {
+                not_found: false,
+                msg: format!(
+                    "cannot run {}: a temporary file for its output: {e}",
+                    shown[0]
+                ),
+                cmd: shown.clone(),
+            })?;
+            let (err_w, err_r) = unlinked_pair().map_err(|e| SpawnError {
+                not_found: false,
+                msg: format!(
+                    "cannot run {}: a temporary file for its output: {e}",
+                    shown[0]
+                ),
+                cmd: shown.clone(),
+            })?;
+            c.stdout(Stdio::from(out_w)).stderr(Stdio::from(err_w));
+            Some((out_r, err_r))
+        } else {
+            c.stdout(Stdio::piped()).stderr(Stdio::piped());
+            None
+        };
         for (k, v) in &cmd.env {
             c.env(k, v);
         }
@@ -242,8 +277,13 @@ impl Runner {
             });
         }
         let (done_tx, done_rx) = mpsc::channel();
-        let out_buf = Capped::reader(child.stdout.take().expect("piped"), done_tx.clone());
-        let err_buf = Capped::reader(child.stderr.take().expect("piped"), done_tx);
+        let pipes = match files {
+            None => Some((
+                Capped::reader(child.stdout.take().expect("piped"), done_tx.clone()),
+                Capped::reader(child.stderr.take().expect("piped"), done_tx),
+            )),
+            Some(_) => None,
+        };
         let timeout = cmd.timeout.unwrap_or(self.default_timeout);
         let start = Instant::now();
         let mut timed_out = false;
@@ -261,18 +301,28 @@ impl Runner {
                 Err(_) => break None,
             }
         };
-        // A grandchild that kept the pipes open must not block us past the timeout: once the
-        // command is gone, the readers get PIPE_GRACE to see end-of-file, then are left behind
-        // (they end with the process) and what they kept so far is the output.
-        let grace_end = Instant::now() + PIPE_GRACE;
-        let mut open = 2;
-        while open > 0 {
-            let left = grace_end.saturating_duration_since(Instant::now());
-            match done_rx.recv_timeout(left) {
-                Ok(()) => open -= 1,
-                Err(_) => break,
+        let mut open = 0;
+        let (out_buf, err_buf) = match (pipes, files) {
+            (Some((out_buf, err_buf)), _) => {
+                // A grandchild that kept the pipes open must not block us past the timeout: once
+                // the command is gone, the readers get PIPE_GRACE to see end-of-file, then are
+                // left behind (they end with the process) and what they kept so far is the output.
+                let grace_end = Instant::now() + PIPE_GRACE;
+                open = 2;
+                while open > 0 {
+                    let left = grace_end.saturating_duration_since(Instant::now());
+                    match done_rx.recv_timeout(left) {
+                        Ok(()) => open -= 1,
+                        Err(_) => break,
+                    }
+                }
+                (out_buf, err_buf)
             }
-        }
+            // The files hold what was written until now (a grandchild still writing is not
+            // waited for): read them to their present end.
+            (None, Some((out_r, err_r))) => (Capped::read_all(out_r), Capped::read_all(err_r)),
+            (None, None) => unreachable!("pipes or files"),
+        };
         let (stdout, out_cut) = Capped::take(&out_buf);
         let (stderr, err_cut) = Capped::take(&err_buf);
         use std::os::unix::process::ExitStatusExt;
@@ -300,6 +350,35 @@ impl Runner {
     }
 }
 
+/// A new temporary file (mode 0600, in the temp dir, never an existing name or a link), open
+/// twice, for writing and for reading from its start, and already unlinked: nothing is left on
+/// disk whoever ends first.
+fn unlinked_pair() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let path = std::env::temp_dir().join(format!(
+        ".lkops-out-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let w = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(&path)?;
+    let r = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(&path);
+    let _ = std::fs::remove_file(&path);
+    Ok((w, r?))
+}
+
 /// What is kept of one output stream: the first KEEP_HEAD bytes, the last KEEP_TAIL bytes, and
 /// how many there were in all.
 #[derive(Debug, Default)]
@@ -323,6 +402,21 @@ impl Capped {
             self.tail.drain(..excess);
             self.tail.extend(rest);
         }
+    }
+
+    /// `file` from its start to its present end, kept as a pipe's output is.
+    fn read_all(mut file: std::fs::File) -> Arc<Mutex<Capped>> {
+        let mut c = Capped::default();
+        let mut chunk = vec![0u8; 64 << 10];
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => c.push(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        Arc::new(Mutex::new(c))
     }
 
     /// A thread that reads `pipe` to its end into a shared Capped, then says so on `done`.
@@ -374,6 +468,37 @@ impl Capped {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// outlives_caller: the same output, exit code and timeout as through pipes, and no file
+    /// left behind.
+    #[test]
+    fn a_command_that_outlives_its_caller_reports_as_one_through_pipes() {
+        let r = Runner::default();
+        let c = Cmd::new("sh")
+            .arg("-c")
+            .arg("echo out; echo err >&2; exit 3")
+            .outlives_caller();
+        let out = r.run(&c).unwrap();
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str(), out.rc),
+            ("out\n", "err\n", 3)
+        );
+        let slow = Cmd::new("sleep")
+            .arg("5")
+            .timeout(Duration::from_millis(100))
+            .outlives_caller();
+        assert!(r.run(&slow).unwrap().timed_out);
+        let left = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!(".lkops-out-{}-", std::process::id()))
+            })
+            .count();
+        assert_eq!(left, 0, "no output file left in the temp dir");
+    }
 
     #[test]
     fn arguments_are_passed_literally_never_through_a_shell() {

@@ -399,3 +399,70 @@ fn two_runs_at_once_lk_info_sees_the_node_lock_held() {
     let (v, _) = a.module("lk_info", args);
     assert_eq!(v["node_lock_held"], false, "{v:#}");
 }
+
+/// Issue 28, the random controller-kill test's outage (ip-10.0.0.50 served by nobody for about
+/// 27 s): the return's `lk_resource state=active` on the hierarchy's home runs `perform_action
+/// -a restore` there, which first takes the hierarchy out of service on the peer, then brings it
+/// up here. The controller died with the module (an ssh session's end takes its processes);
+/// perform_action, in a process group of its own, went on, but its stdout was a pipe to the dead
+/// module: its next write failed (EPIPE; SIGPIPE for a real one) and it ended between the two
+/// halves, so nobody served the hierarchy until a rerun restored it. The runtime now gives a
+/// command that changes the cluster an output that outlives its caller (a file, not a pipe):
+/// the switchover completes whatever happens to the module.
+#[test]
+fn a_switchover_whose_module_dies_with_the_controller_completes_and_the_hierarchy_stays_served() {
+    use std::process::{Command, Stdio};
+    let dir = crate::common::scratch("outage-killed-caller-timings");
+    let timings = dir.join("timings.json");
+    // 1.5 s per resource restored or removed: time to kill the module between the halves.
+    std::fs::write(&timings, r#"{"perform_action": 150, "scale": 0.01}"#).unwrap();
+    let c = Cluster::create(
+        "outage-killed-caller",
+        &["node-a", "node-b"],
+        "9.4.0",
+        &["--timings", &s(&timings)],
+    );
+    let b = c.node("node-b");
+    assert_eq!(sim_state(&c, "node-a", "ip-10.0.0.50"), "ISP");
+    let args = dir.join("args.json");
+    std::fs::write(
+        &args,
+        json!({"state": "active", "tags": ["ip-10.0.0.50"], "lkroot": b.lkroot}).to_string(),
+    )
+    .unwrap();
+    let mut module = Command::new(crate::common::bin("lk_resource"))
+        .arg(&args)
+        .env("PATH", b.path_env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let root = s(&b.root);
+    assert!(
+        !wait_running_as(&root, "perform_action", 30).is_empty(),
+        "perform_action never started on node-b"
+    );
+    // Out of service on node-a first: the kill lands between the halves.
+    let t = std::time::Instant::now();
+    while sim_state(&c, "node-a", "ip-10.0.0.50") == "ISP" && t.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    module.kill().unwrap();
+    drop(module.stdout.take());
+    drop(module.stderr.take());
+    let _ = module.wait();
+    let t = std::time::Instant::now();
+    while !crate::common::procs_running_as(&root, "perform_action").is_empty()
+        && t.elapsed().as_secs() < 30
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        (
+            sim_state(&c, "node-a", "ip-10.0.0.50"),
+            sim_state(&c, "node-b", "ip-10.0.0.50")
+        ),
+        ("OSU".to_string(), "ISP".to_string()),
+        "the switchover completed: served on node-b"
+    );
+}

@@ -314,9 +314,10 @@ impl Run<'_> {
                 self.mark_done(i)?;
             }
             Action::Stop => {
-                self.ctx
-                    .runner
-                    .run_ok(&Cmd::lk(&lkroot, "lkstop").timeout(t), "lkstop")?;
+                self.ctx.runner.run_ok(
+                    &Cmd::lk(&lkroot, "lkstop").timeout(t).outlives_caller(),
+                    "lkstop",
+                )?;
                 self.mark_done(i)?;
             }
             Action::Uninstall => {
@@ -443,7 +444,7 @@ impl Run<'_> {
                     return Ok(StepStatus::Skipped);
                 }
                 self.ctx.runner.run_ok(
-                    &Cmd::lk(&lkroot, "lkstart").timeout(t),
+                    &Cmd::lk(&lkroot, "lkstart").timeout(t).outlives_caller(),
                     "starting LifeKeeper (lkstart)",
                 )?;
                 self.wait_started()?;
@@ -880,7 +881,9 @@ impl Run<'_> {
         let lkroot = self.p.lkroot.clone();
         if current_status(self.ctx, &lkroot)?.is_some() {
             self.ctx.runner.run_ok(
-                &Cmd::lk(&lkroot, "lkstop").timeout(self.timeout()),
+                &Cmd::lk(&lkroot, "lkstop")
+                    .timeout(self.timeout())
+                    .outlives_caller(),
                 "stopping LifeKeeper before the restore (lkstop)",
             )?;
             self.warnings.push(
