@@ -64,7 +64,8 @@ fn rolling_upgrade_and_rollback_have_one_play_per_wave_up_to_lk_max_waves() {
 }
 
 /// rolling_upgrade.yml runs the phase file twice, canary clusters first (lk_canary_clusters),
-/// with the canary check between, and each phase passes its name to the wave plays.
+/// with the canary check between, and each phase passes its name to the wave plays; the run
+/// lease is taken before anything and released before the summary (issue 28).
 #[test]
 fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
     let text = read("playbooks/rolling_upgrade.yml");
@@ -76,10 +77,12 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
         imports,
         [
             "plays/check_args.yml",
+            "plays/lease.yml",
             "plays/prepare.yml",
             "plays/upgrade_phase.yml",
             "plays/canary_check.yml",
             "plays/upgrade_phase.yml",
+            "plays/lease.yml",
             "plays/finish.yml"
         ]
     );
