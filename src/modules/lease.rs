@@ -60,9 +60,9 @@ const PARAMS: &[Param] = &[
     Param::new(
         "lease_dir",
         Kind::AbsPath,
-        "Where the lease is kept on this node (next to the backups and the plan, outside lkroot).",
+        "Where the lease is kept on this node (outside lkroot; created 0700 when missing). The playbooks use C(lkops-lease) beside their backup directory.",
     )
-    .default("\"/var/backups/lifekeeper\""),
+    .default("\"/var/backups/lkops-lease\""),
     Param::new(
         "stale_after",
         Kind::Int,
@@ -127,7 +127,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("action", "str", "state=held or released", "What was (check mode: would be) done: taken, renewed, taken_over, refused, released, none.").sample("\"taken\""),
         Ret::new("taken_over", "bool", "state=held", "The lease of another run was taken over (its holder dead, its heartbeat stale, or takeover)."),
         Ret::new("previous", "dict", "state=held", "The holder taken over (with why), else null."),
-        Ret::new("lease_file", "str", "state=held or released", "The lease file on this node.").sample("\"/var/backups/lifekeeper/lkops-run-lease.demo.json\""),
+        Ret::new("lease_file", "str", "state=held or released", "The lease file on this node.").sample("\"/var/backups/lkops-lease/lkops-run-lease.demo.json\""),
     ],
 };
 

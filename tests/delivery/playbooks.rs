@@ -1137,7 +1137,7 @@ mod kills;
 fn two_runs_started_on_one_cluster_15s_apart_the_second_refuses_naming_the_holder_and_the_first_finishes(
 ) {
     use std::time::{Duration, Instant};
-    let sim = Sim::create("two-runs", &[("demo", TWO, None)], &[]);
+    let sim = Sim::create("two-runs-lease", &[("demo", TWO, None)], &[]);
     let start = placement(&sim.state("demo"));
     let inv = sim.inventory.display().to_string();
     let args = [
@@ -1189,7 +1189,7 @@ fn two_runs_started_on_one_cluster_15s_apart_the_second_refuses_naming_the_holde
             .dir
             .join("demo")
             .join(n)
-            .join("var/backups/lifekeeper/lkops-run-lease.demo.json");
+            .join("var/backups/lkops-lease/lkops-run-lease.demo.json");
         assert!(!lease.exists(), "{n}: the first run released its lease");
     }
     let third = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
