@@ -108,25 +108,14 @@ pub(super) fn failed_with_states(
 /// The switchovers, one step at a time (each right after its mirrors are in sync), then the
 /// wait until the states settle. A failed step stops the run with the actions done so far.
 pub(super) fn execute(ctx: &Ctx, p: &Params, d: Decided) -> Result<Outcome, Failure> {
-    let Decided {
-        view,
-        roots,
-        steps,
-        warnings,
-        actions,
-        needs,
-        from,
-        before,
-        deadline,
-    } = d;
     let mut waits: Vec<Value> = vec![];
     let mut moves = vec![];
-    for (i, s) in steps.iter().enumerate() {
+    for (i, s) in d.steps.iter().enumerate() {
         // Right before the switch (a mirror may have gone out of sync since the plan):
         // never remove a hierarchy from its source toward a target not in sync.
         waits.extend(
-            sync_wait(ctx, p, &needs[i], deadline, false)
-                .map_err(|f| f.changed(i > 0).with("actions", actions[..i].to_vec()))?,
+            sync_wait(ctx, p, &d.needs[i], d.deadline, false)
+                .map_err(|f| f.changed(i > 0).with("d.actions", d.actions[..i].to_vec()))?,
         );
         ctx.progress(&format!("{} {} on {}", s.action, s.tag, s.node));
         // perform_action is synchronous: the remove on the old node starts after t0 and the
@@ -136,7 +125,7 @@ pub(super) fn execute(ctx: &Ctx, p: &Params, d: Decided) -> Result<Outcome, Fail
         for cmd in &s.cmds {
             let out = ctx.runner.run(cmd)?;
             if !out.ok() {
-                let remote = s.node != view.me();
+                let remote = s.node != d.view.me();
                 let f = match node_lock_remote::other_refusal(out.rc, &s.node) {
                     _ if !remote => {
                         out.failure(&format!("{} of {} on {} failed", s.action, s.tag, s.node))
@@ -148,25 +137,25 @@ pub(super) fn execute(ctx: &Ctx, p: &Params, d: Decided) -> Result<Outcome, Fail
                     Some(m) if !out.timed_out => Failure::new(m),
                     _ => remote_failure(&out, s),
                 };
-                return Err(failed_with_states(ctx, p, f, &actions[..=i], &roots)
+                return Err(failed_with_states(ctx, p, f, &d.actions[..=i], &d.roots)
                     .with("switchovers", moves));
             }
         }
         moves.push(switchover(
             s,
-            from[i].as_deref(),
+            d.from[i].as_deref(),
             Some((t0, time::now_ms())),
         ));
     }
-    let view = settle(ctx, p, &roots, &steps, &actions)?;
-    let after = placement(&view, &roots);
+    let view = settle(ctx, p, &d.roots, &d.steps, &d.actions)?;
+    let after = placement(&view, &d.roots);
     Ok(placed(
-        Outcome::new(true, describe(&steps)),
+        Outcome::new(true, describe(&d.steps)),
         &view,
-        &actions,
-        &before,
+        &d.actions,
+        &d.before,
         &after,
-        warnings,
+        d.warnings,
     )
     .with("mirrors", waits)
     .with("switchovers", moves))

@@ -139,27 +139,16 @@ pub(super) fn query(ctx: &Ctx, p: &Params, local: &Status) -> Result<Outcome, Fa
 
 /// Check mode, or nothing to do: what a real run would report, with the mirrors as they are now
 /// (the wait a real run would do; no waiting here).
-pub(super) fn predicted(ctx: &Ctx, p: &Params, d: Decided) -> Result<Outcome, Failure> {
-    let Decided {
-        mut view,
-        roots,
-        steps,
-        warnings,
-        actions,
-        needs,
-        from,
-        before,
-        deadline,
-    } = d;
-    let changed = !steps.is_empty();
-    let all: Vec<Need> = needs.iter().flatten().cloned().collect();
-    let waits = sync_wait(ctx, p, &all, deadline, true)?;
+pub(super) fn predicted(ctx: &Ctx, p: &Params, mut d: Decided) -> Result<Outcome, Failure> {
+    let changed = !d.steps.is_empty();
+    let all: Vec<Need> = d.needs.iter().flatten().cloned().collect();
+    let waits = sync_wait(ctx, p, &all, d.deadline, true)?;
     if ctx.check_mode {
-        for s in &steps {
-            view.apply(s);
+        for s in &d.steps {
+            d.view.apply(s);
         }
     }
-    let after = placement(&view, &roots);
+    let after = placement(&d.view, &d.roots);
     let pending: Vec<String> = waits
         .iter()
         .filter(|w| w["state"] != "in_sync")
@@ -176,25 +165,26 @@ pub(super) fn predicted(ctx: &Ctx, p: &Params, d: Decided) -> Result<Outcome, Fa
             "would wait up to {}s for mirror {} to be in sync, then {}",
             p.wait_for_mirror_sync,
             pending.join(", "),
-            describe(&steps)
+            describe(&d.steps)
         )
     } else if changed {
-        format!("would {}", describe(&steps))
+        format!("would {}", describe(&d.steps))
     } else {
         "all hierarchies already in the wanted state".to_string()
     };
-    let moves: Vec<Value> = steps
+    let moves: Vec<Value> = d
+        .steps
         .iter()
-        .zip(&from)
+        .zip(&d.from)
         .map(|(s, f)| switchover(s, f.as_deref(), None))
         .collect();
     Ok(placed(
         Outcome::new(changed, msg),
-        &view,
-        &actions,
-        &before,
+        &d.view,
+        &d.actions,
+        &d.before,
         &after,
-        warnings,
+        d.warnings,
     )
     .with("mirrors", waits)
     .with("switchovers", moves))
