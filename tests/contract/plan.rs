@@ -363,7 +363,8 @@ fn close_records_the_plan_closed_and_a_copy_a_killed_close_left_open_is_closed()
     check["_ansible_check_mode"] = json!(true);
     let v = plan(check);
     assert_eq!(v["changed"], true, "{v}");
-    let on_node = || -> Value { serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap() };
+    let on_node =
+        || -> Value { serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap() };
     assert_eq!(on_node()["status"], "open", "check mode wrote the plan");
     let v = plan(close.clone());
     assert_eq!(v["changed"], true, "{v}");

@@ -193,7 +193,14 @@ fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
     }
     for p in &files {
         let text = std::fs::read_to_string(p).unwrap();
-        for word in ["standby_targets.j2", "standby_calls.j2", "moves_", "plan_pick", "plan_draft", "lk_placement_start"] {
+        for word in [
+            "standby_targets.j2",
+            "standby_calls.j2",
+            "moves_",
+            "plan_pick",
+            "plan_draft",
+            "lk_placement_start",
+        ] {
             assert!(!text.contains(word), "{} still names {word}", p.display());
         }
     }
@@ -202,7 +209,10 @@ fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
     // The node copy is written and read by lk_plan (no Python on the node), not copy/slurp.
     for p in &files {
         let text = std::fs::read_to_string(p).unwrap();
-        for word in ["dest: \"{{ lk_plan_node_file }}\"", "src: \"{{ lk_plan_node_file }}\""] {
+        for word in [
+            "dest: \"{{ lk_plan_node_file }}\"",
+            "src: \"{{ lk_plan_node_file }}\"",
+        ] {
             assert!(!text.contains(word), "{}: {word}", p.display());
         }
     }

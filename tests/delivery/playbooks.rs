@@ -1936,7 +1936,10 @@ fn partial_inventory_missing_a_peer_is_refused_before_any_change_naming_it() {
     let inv = std::fs::read_to_string(&sim.inventory).unwrap();
     let partial = without_host(&inv, "node-c");
     assert!(!partial.contains("node-c:"), "{partial}");
-    assert!(partial.contains("node-b:") && partial.contains("healthy-b:"), "{partial}");
+    assert!(
+        partial.contains("node-b:") && partial.contains("healthy-b:"),
+        "{partial}"
+    );
     let cut = sim.inventory.with_file_name("inventory-partial.yml");
     std::fs::write(&cut, partial).unwrap();
     let demo_before = common::tree_hash(&sim.dir.join("demo"));
@@ -1951,7 +1954,10 @@ fn partial_inventory_missing_a_peer_is_refused_before_any_change_naming_it() {
         &[],
     );
     let log = text(&out);
-    assert!(!out.status.success(), "a partial cluster must fail the run:\n{log}");
+    assert!(
+        !out.status.success(),
+        "a partial cluster must fail the run:\n{log}"
+    );
     assert!(!log.contains("every cluster finished"), "{log}");
     assert!(
         log.contains("refusing to plan cluster demo") && log.contains("node-c"),
@@ -1975,8 +1981,14 @@ fn partial_inventory_missing_a_peer_is_refused_before_any_change_naming_it() {
         "the host marked failed must be the partial cluster's: {r:?}"
     );
     let summary = sim.summary();
-    assert_eq!(summary["clusters"]["demo"]["status"], "FAILED", "{summary:#}");
-    assert_eq!(summary["clusters"]["healthy"]["status"], "ok", "{summary:#}");
+    assert_eq!(
+        summary["clusters"]["demo"]["status"], "FAILED",
+        "{summary:#}"
+    );
+    assert_eq!(
+        summary["clusters"]["healthy"]["status"], "ok",
+        "{summary:#}"
+    );
 }
 
 /// Issue 28 O2: an upgrade interrupted while setup had LifeKeeper stopped on the node (here
