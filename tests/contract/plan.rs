@@ -374,9 +374,12 @@ fn close_records_the_plan_closed_and_a_copy_a_killed_close_left_open_is_closed()
     assert_eq!(on_node(), v["record"]);
     let closed = v["record"].clone();
 
-    // W3: this copy left open, the closed one given as record: closed here too, then unchanged.
+    // W3: the cluster finished (every node at the target, every hierarchy home), this copy left
+    // open, the closed one given as record: nothing to plan, and this copy is closed too.
+    let done = Cluster::create("plan-close-done", &["node-a", "node-b"], "9.6.1", &[]);
     std::fs::write(&file, open.to_string()).unwrap();
     let mut stale = args.clone();
+    stale["facts"] = facts(&done);
     stale["record"] = closed.clone();
     let v = plan(stale.clone());
     assert_eq!(v["changed"], true, "{v}");

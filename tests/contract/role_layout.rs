@@ -194,11 +194,16 @@ fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
     for p in &files {
         let text = std::fs::read_to_string(p).unwrap();
         for word in [
+            "default_targets.j2",
             "standby_targets.j2",
             "standby_calls.j2",
-            "moves_",
-            "plan_pick",
-            "plan_draft",
+            "moves_standby.j2",
+            "moves_return.j2",
+            "moves_done.j2",
+            "moves_text.j2",
+            "placement_now.j2",
+            "plan_pick.j2",
+            "plan_draft.j2",
             "lk_placement_start",
         ] {
             assert!(!text.contains(word), "{} still names {word}", p.display());
