@@ -93,15 +93,12 @@ clean:
 # once: a stamp file per pinned version.
 DIST_GLIBC       := 2.17
 DIST_DIR         := dist
-DIST_TOOLS       := .cache/cargo-tools
-ZIGBUILD_VERSION := 0.24.1
-ZIGBUILD_OK      := $(DIST_TOOLS)/.cargo-zigbuild-$(ZIGBUILD_VERSION)
 ZIG_OK           := $(VENV)/.ziglang-installed
 COLLECTION_OUT   := build/collection
 SALT_VENV        := .venv-salt
 SALT_OK          := $(SALT_VENV)/.installed
 # zig's and cargo-zigbuild's caches stay in the project too (not ~/.cache).
-DIST_ENV         := PATH="$(CURDIR)/$(DIST_TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" \
+DIST_ENV         := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
                     XDG_CACHE_HOME="$(CURDIR)/.cache" ZIG_GLOBAL_CACHE_DIR="$(CURDIR)/.cache/zig"
 
 COMPAT_VENV      := .venv-ansible-compat
@@ -114,16 +111,14 @@ ANSIBLE_TEST_HOME := .cache/ansible-test-home
 
 .PHONY: dist dist-tools collection salt-venv clean-dist collection-check collection-tools compat-venv ansible-test-home
 
-$(ZIGBUILD_OK):
-	$(CARGO) install --locked --quiet cargo-zigbuild --version $(ZIGBUILD_VERSION) --root $(DIST_TOOLS)
-	touch $@
-
-# zig comes from PyPI (the `ziglang` wheel ships the whole toolchain) into the project's .venv.
+# zig and cargo-zigbuild come from PyPI (the `ziglang` wheel ships the whole toolchain, the
+# `cargo-zigbuild` wheel the prebuilt tool) into the project's .venv: compiling cargo-zigbuild
+# with `cargo install` cost a fresh clone about 2.5 minutes of its test time.
 $(ZIG_OK): requirements-dist.txt $(VENV_OK)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dist.txt
 	touch $@
 
-dist-tools: $(ZIGBUILD_OK) $(ZIG_OK)
+dist-tools: $(ZIG_OK)
 
 # x86_64 binaries linked against glibc 2.17 symbols (RHEL 7 and every later distribution).
 dist: dist-tools

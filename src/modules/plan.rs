@@ -59,6 +59,12 @@ const PARAMS: &[Param] = &[
     )
     .default("\"/var/backups/lifekeeper\""),
     Param::new(
+        "close",
+        Kind::Bool,
+        "The cluster finished this run: the open plan resumed (I(record) or this node's copy) is recorded closed (status C(closed), the time in C(closed)); kept as history, never resumed. The playbooks set it once every node of the cluster reached the run's last stage.",
+    )
+    .default("false"),
+    Param::new(
         "persist",
         Kind::Bool,
         "Write the plan to I(plan_dir) (atomically, mode 0600; the directory is created 0700). Unchanged plans are not rewritten. False: only read.",
@@ -111,6 +117,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
             .sample("[{\"tag\": \"app\", \"from\": \"node-a\", \"to\": \"node-b\", \"wave\": 1, \"stage\": \"upgrade\"}]"),
         Ret::new("gates", "list", "success", "Before each stage of each node: before, node, node_at, every_node_at, earlier_at (the stages the node, every node and every earlier node must have reached)."),
         Ret::new("record", "dict", "success", "The plan as recorded (cluster, target_version, status open|closed, created, closed, nodes with wave, version_before, home_tags, root_tags; homes), or null when there is nothing to upgrade and no open plan."),
+        Ret::new("found", "dict", "always", "The newest recorded copy of the plan read (I(record) and this node's copy; of equal age a closed one), or null; also when the plan is refused (rollback.yml reads the release to return to from it)."),
         Ret::new("resumed", "bool", "success", "An open recorded plan is resumed (its homes and versions before are used)."),
         Ret::new("plan_file", "str", "always", "The plan file on this node.").sample("\"/var/backups/lifekeeper/lkops-plan.demo.json\""),
         Ret::new("refused", "list", "always", "Why the plan is refused (empty when it is not): node (or null) and reason."),
@@ -127,6 +134,7 @@ pub struct Params {
     pub switch_to: Option<String>,
     pub record: Option<Value>,
     pub new_plan: bool,
+    pub close: bool,
     pub cluster: String,
     pub plan_dir: PathBuf,
     pub persist: bool,
@@ -160,7 +168,7 @@ impl Module for PlanModule {
             new_plan: p.new_plan,
             now: time::iso8601(time::now_secs()),
         };
-        let plan = match procedure::plan(&cluster, &params, found) {
+        let mut plan = match procedure::plan(&cluster, &params, found) {
             Ok(plan) => plan,
             Err(refused) => {
                 let why: Vec<String> = refused.iter().map(|r| r.reason.clone()).collect();
@@ -170,11 +178,31 @@ impl Module for PlanModule {
                     why.join("; ")
                 ))
                 .with("refused", json!(refused))
+                .with("found", json!(found))
                 .with("plan_file", file.display().to_string()));
             }
         };
+        if p.close {
+            if let Some(r) = plan.record.as_mut().filter(|r| r.is_open()) {
+                r.status = record::CLOSED.into();
+                r.closed = Some(params.now.clone());
+            }
+        }
+        let found_value = json!(found);
+        // Issue 28 W3: a run killed while it closed a finished plan left this copy open while
+        // another is closed (the newest copy, so nothing is planned): this copy is closed too.
+        let stale = match (&plan.record, found, &on_node.1) {
+            (None, Some(f), Some(mine))
+                if f.status == record::CLOSED
+                    && mine.created == f.created
+                    && mine.status != record::CLOSED =>
+            {
+                Some(f.clone())
+            }
+            _ => None,
+        };
         let before = on_node.0;
-        let after = plan.record.as_ref().map(document);
+        let after = plan.record.as_ref().or(stale.as_ref()).map(document);
         let write = p.persist
             && after.as_ref().is_some_and(|a| {
                 before
@@ -218,6 +246,7 @@ impl Module for PlanModule {
             .with("switchovers", v["switchovers"].clone())
             .with("gates", v["gates"].clone())
             .with("record", v["record"].clone())
+            .with("found", found_value)
             .with("resumed", plan.resumed)
             .with("plan_file", file.display().to_string())
             .with("replaced_file", json!(history))

@@ -140,8 +140,8 @@ pub fn plan(c: &Cluster, p: &Params, found: Option<&Record>) -> Result<Plan, Vec
     }
     if let Decision::OtherTarget(r) = &decision {
         refused.push(Refusal::cluster(format!(
-            "cluster {} has an open plan for {} (recorded {}), not {}: finish it with that target version, or start over with a new plan (lk_new_plan)",
-            c.name, r.target_version, r.created, p.version
+            "cluster {} has an open plan for {} (recorded {}), not {}: finish it with that target version (-e lk_target_version={}), or start over with a new plan (new_plan; -e lk_new_plan=true)",
+            c.name, r.target_version, r.created, p.version, r.target_version
         )));
     }
     if !refused.is_empty() {

@@ -339,3 +339,59 @@ fn bad_input_fails_naming_the_parameter() {
     assert_eq!(rc, 1, "{v}");
     assert!(v["msg"].as_str().unwrap().contains("swich_to"), "{v}");
 }
+
+/// The playbooks close the plan with `close` once the cluster finished (final_state.yml): the
+/// open plan is written closed, with the time; check mode predicts the write and writes nothing.
+/// Issue 28 W3: a run killed while it closed the plan left this node's copy open while the
+/// controller's (given as `record`) is closed: with nothing left to plan, that copy is closed
+/// too. `found` (the newest copy) is returned also when the plan is refused (rollback.yml).
+#[test]
+fn close_records_the_plan_closed_and_a_copy_a_killed_close_left_open_is_closed() {
+    let c = Cluster::create("plan-close", &["node-a", "node-b"], "9.4.0", &[]);
+    let f = facts(&c);
+    let dir = scratch("plan-close-dir").join("backups");
+    let file = dir.join("lkops-plan.demo.json");
+    let args = json!({"facts": f, "order": ["node-a", "node-b"], "version": "9.6.1",
+        "cluster": "demo", "plan_dir": dir, "persist": true});
+    let open = plan(args.clone())["record"].clone();
+    assert_eq!(open["status"], "open");
+
+    let mut close = args.clone();
+    close["record"] = open.clone();
+    close["close"] = json!(true);
+    let mut check = close.clone();
+    check["_ansible_check_mode"] = json!(true);
+    let v = plan(check);
+    assert_eq!(v["changed"], true, "{v}");
+    let on_node =
+        || -> Value { serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap() };
+    assert_eq!(on_node()["status"], "open", "check mode wrote the plan");
+    let v = plan(close.clone());
+    assert_eq!(v["changed"], true, "{v}");
+    assert_eq!(on_node()["status"], "closed");
+    assert_eq!(on_node()["created"], open["created"]);
+    assert!(on_node()["closed"].is_string(), "{}", on_node());
+    assert_eq!(on_node(), v["record"]);
+    let closed = v["record"].clone();
+
+    // W3: the cluster finished (every node at the target, every hierarchy home), this copy left
+    // open, the closed one given as record: nothing to plan, and this copy is closed too.
+    let done = Cluster::create("plan-close-done", &["node-a", "node-b"], "9.6.1", &[]);
+    std::fs::write(&file, open.to_string()).unwrap();
+    let mut stale = args.clone();
+    stale["facts"] = facts(&done);
+    stale["record"] = closed.clone();
+    let v = plan(stale.clone());
+    assert_eq!(v["changed"], true, "{v}");
+    assert_eq!(v["found"], closed);
+    assert_eq!(on_node(), closed);
+    assert_eq!(plan(stale)["changed"], false);
+
+    // Refused (no facts): the newest copy is still returned.
+    let mut refused = args.clone();
+    refused["facts"] = json!({});
+    refused["persist"] = json!(false);
+    let (r, rc) = run_module("lk_plan", refused);
+    assert_eq!((rc, &r["failed"]), (1, &json!(true)), "{r}");
+    assert_eq!(r["found"], closed, "{r}");
+}

@@ -161,3 +161,67 @@ fn the_role_is_private_to_the_playbooks_and_each_playbook_applying_it_names_itse
     applying.sort();
     assert_eq!(applying, ["restore.yml", "support.yml", "switchover.yml"]);
 }
+
+/// Issue 26: the rolling upgrade's decisions are lk_plan's (src/procedure/). No file under
+/// playbooks/ decides a switchover target, a wave or a prediction with a template: the decision
+/// templates are gone and nothing names them; the templates left render reports.
+#[test]
+fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
+    let templates = repo().join("playbooks/roles/lk/templates");
+    for t in [
+        "default_targets.j2",
+        "standby_targets.j2",
+        "standby_calls.j2",
+        "moves_standby.j2",
+        "moves_return.j2",
+        "moves_done.j2",
+        "moves_text.j2",
+        "placement_now.j2",
+        "plan_draft.j2",
+        "plan_pick.j2",
+    ] {
+        assert!(!templates.join(t).exists(), "{t} is back");
+    }
+    let mut files = vec![];
+    let mut stack = vec![repo().join("playbooks")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yml" || x == "j2") {
+                files.push(p);
+            }
+        }
+    }
+    for p in &files {
+        let text = std::fs::read_to_string(p).unwrap();
+        for word in [
+            "default_targets.j2",
+            "standby_targets.j2",
+            "standby_calls.j2",
+            "moves_standby.j2",
+            "moves_return.j2",
+            "moves_done.j2",
+            "moves_text.j2",
+            "placement_now.j2",
+            "plan_pick.j2",
+            "plan_draft.j2",
+            "lk_placement_start",
+        ] {
+            assert!(!text.contains(word), "{} still names {word}", p.display());
+        }
+    }
+    let plan = read("playbooks/roles/lk/tasks/plan.yml");
+    assert!(plan.contains("lk_plan:"), "plan.yml does not call lk_plan");
+    // The node copy is written and read by lk_plan (no Python on the node), not copy/slurp.
+    for p in &files {
+        let text = std::fs::read_to_string(p).unwrap();
+        for word in [
+            "dest: \"{{ lk_plan_node_file }}\"",
+            "src: \"{{ lk_plan_node_file }}\"",
+        ] {
+            assert!(!text.contains(word), "{}: {word}", p.display());
+        }
+    }
+}

@@ -16,6 +16,18 @@ use std::time::{Duration, Instant};
 
 const TARGET: &str = "9.6.1";
 
+/// The binaries the formula installs (defaults.yaml `modules`): the procedure's, and lk_info and
+/// lk_plan, which the orchestration plans with.
+const FORMULA_MODULES: [&str; 7] = [
+    "lk_preflight",
+    "lk_resource",
+    "lk_backup",
+    "lk_upgrade",
+    "lk_defaults_merge",
+    "lk_info",
+    "lk_plan",
+];
+
 fn salt_bin(tool: &str) -> PathBuf {
     let venv = std::env::var("LKOPS_SALT_VENV")
         .map(PathBuf::from)
@@ -328,7 +340,7 @@ fn write_pillar(dir: &Path, c: &Cluster, img: &Path, order: &[&str]) -> PathBuf 
     std::fs::create_dir_all(&pillar).unwrap();
     let sums = dir.join("SHA256SUMS");
     let mut text = String::new();
-    for m in common::MODULES {
+    for m in FORMULA_MODULES {
         let sha = lkops::runtime::fs::sha256_file(&common::bin(m)).unwrap();
         text.push_str(&format!("{sha}  {m}\n"));
     }
@@ -411,7 +423,7 @@ fn salt_formula_test_mode_on_an_active_node_orchestrated_rolling_upgrade_and_a_r
     assert_eq!(code, 0, "{all:#?}");
     for (n, states) in &all {
         let states = states.as_object().unwrap();
-        assert_eq!(states.len(), 5, "{n}: {states:#?}");
+        assert_eq!(states.len(), FORMULA_MODULES.len(), "{n}: {states:#?}");
         for (id, s) in states {
             assert_eq!(s["result"], true, "{n} {id}: {s:#}");
             assert!(s["changes"]["diff"].is_string(), "{n} {id}: {s:#}");
@@ -563,6 +575,12 @@ fn salt_formula_test_mode_on_an_active_node_orchestrated_rolling_upgrade_and_a_r
         json!({}),
         "nothing in service on node-b"
     );
+    // The switchovers are lk_plan's (issue 26): node-b's plan has no standby call.
+    assert_eq!(
+        comment(&b["lkops-standby"]),
+        "the plan moves no hierarchy off this node",
+        "{b:#}"
+    );
     let a = &wave2["node-a"];
     assert_eq!(
         a["lkops-upgrade"]["changes"]["diff"], predicted_upgrade_diff,
@@ -662,6 +680,34 @@ fn salt_formula_test_mode_on_an_active_node_orchestrated_rolling_upgrade_and_a_r
         states["lkops-standby"]
     );
 
+    // Issue 26: the orchestration plans with lk_plan, which covers the cluster as LifeKeeper
+    // knows it. A pillar that leaves out node-a (a peer node-b's comm paths and the hierarchies
+    // name) stops the cluster before anything: one failing step naming node-a, no node touched.
+    std::fs::write(
+        pillar.join("clusters.sls"),
+        json!({"lkops": {"clusters": {"lk": ["node-b"]}}}).to_string(),
+    )
+    .unwrap();
+    let before = common::tree_hash(&c.dir);
+    let (orch, code) = salt.orch("lkops.orch.rolling_upgrade");
+    assert_ne!(code, 0, "{orch:#?}");
+    assert_eq!(
+        orch.keys().collect::<Vec<_>>(),
+        ["lkops-plan-lk"],
+        "{orch:#?}"
+    );
+    let refusal = &orch["lkops-plan-lk"];
+    assert_eq!(refusal["result"], false, "{refusal:#}");
+    assert!(
+        refusal["name"].as_str().unwrap_or("").contains("node-a"),
+        "{refusal:#}"
+    );
+    assert_eq!(
+        common::tree_hash(&c.dir),
+        before,
+        "a refused plan changed the cluster"
+    );
+
     // Bad input: every other keyword goes to the module, whose own validation answers. A
     // misspelt argument fails the state with the module's message naming it, in both modes.
     let dest = format!("dest={}", dir.join("node-a-backups").display());
@@ -700,7 +746,7 @@ fn salt_formula_test_mode_on_an_active_node_orchestrated_rolling_upgrade_and_a_r
     let (all, code) = salt.apply_all("lkops.clean", &["node-a", "node-b"]);
     assert_eq!(code, 0, "{all:#?}");
     for n in ["node-a", "node-b"] {
-        for m in common::MODULES {
+        for m in FORMULA_MODULES {
             let bin = dir.join(format!("{n}-bin/{m}"));
             assert!(!bin.exists(), "{} left by lkops.clean", bin.display());
         }

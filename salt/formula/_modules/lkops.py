@@ -1,7 +1,9 @@
 """
 lkops execution module: runs the lkops binaries (lk_preflight, lk_resource, lk_backup, lk_upgrade,
-lk_defaults_merge) through their JSON-on-stdin contract, and ``lkops.info``, a read-only summary of
-the node.
+lk_defaults_merge, lk_info, lk_plan) through their JSON-on-stdin contract; ``lkops.info``, a
+read-only summary of the node; ``lkops.facts`` (lk_info) and ``lkops.plan`` (lk_plan), which the
+orchestration (``_runners/lkops.py``) uses to plan the rolling upgrade with the same planner as
+the Ansible role.
 
 Synced to the minions with ``saltutil.sync_all`` from the ``_modules/`` directory of a file root.
 
@@ -27,7 +29,15 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "lkops"
 
-MODULES = ("lk_preflight", "lk_resource", "lk_backup", "lk_upgrade", "lk_defaults_merge")
+MODULES = (
+    "lk_preflight",
+    "lk_resource",
+    "lk_backup",
+    "lk_upgrade",
+    "lk_defaults_merge",
+    "lk_info",
+    "lk_plan",
+)
 
 
 def __virtual__():
@@ -171,3 +181,52 @@ def info(target_version=None, lkroot=None, bindir=None, env=None, **preflight_ar
         ),
         "comm_paths": res.get("comm_paths", []),
     }
+
+
+def facts(lkroot=None, backup_dir=None, bindir=None, env=None, timeout=None):
+    """
+    What LifeKeeper on this node is and holds (lk_info, read-only): the facts the planner reads.
+    Its JSON result as it is, with ``retcode``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' lkops.facts
+    """
+    args = {"lkroot": lkroot or _setting("lkroot", "/opt/LifeKeeper")}
+    if backup_dir or _setting("backup_dir"):
+        args["backup_dir"] = backup_dir or _setting("backup_dir")
+    return run("lk_info", args, test=True, diff=False, bindir=bindir, env=env, timeout=timeout)
+
+
+def plan(facts, order, version=None, cluster="default", record=None, new_plan=False,
+         switch_to=None, plan_dir=None, persist=False, test=False, bindir=None, env=None):
+    """
+    The rolling upgrade of a cluster planned by lk_plan (the planner the Ansible role uses) from
+    every node's ``facts`` (lkops.facts results by minion id) and ``order`` (the upgrade order).
+    With ``persist`` the plan is kept on this node (``plan_dir``, default ``lkops:backup_dir``)
+    and a rerun resumes it; ``record`` is a recorded plan to take (the first node's). ``test``:
+    check mode, nothing is written. Its JSON result as it is, with ``retcode`` (1: refused, with
+    ``refused`` naming why).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run lkops.plan cluster=sales    # the runner gathers the facts and calls this
+    """
+    args = {
+        "facts": facts,
+        "order": list(order),
+        "version": version or _setting("target_version", "9.6.1"),
+        "cluster": cluster,
+        "new_plan": bool(new_plan),
+        "persist": bool(persist),
+        "plan_dir": plan_dir or _setting("backup_dir", "/var/backups/lifekeeper"),
+    }
+    if record:
+        args["record"] = record
+    if switch_to:
+        args["switch_to"] = switch_to
+    return run("lk_plan", args, test=test, diff=True, bindir=bindir, env=env)

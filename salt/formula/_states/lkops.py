@@ -168,14 +168,21 @@ def placement_recorded(name, target_version, lkroot=None, **kwargs):
     return ret
 
 
-def hierarchies_standby(name, target_version=None, **kwargs):
+def hierarchies_standby(name, target_version=None, calls=None, **kwargs):
     """
     No hierarchy is in service on this node: lk_resource ``state: standby`` switches them over to
     a peer (``switch_to``, default each hierarchy's BACKUP node). With ``target_version``, a node
     already at that version is left alone (it is not upgraded, so its hierarchies stay where they
     are), as the Ansible role does.
+
+    ``calls``: the lk_resource standby calls lk_plan decided for this node (the orchestration
+    passes them as pillar ``lkops_plan:standby_calls``): each ``{tags, switch_to}``, made in
+    order, so a hierarchy goes where the planner sends it (an upgraded peer in a cluster of three
+    or more). An empty list: the plan moves nothing off this node.
     """
     own, args = _split(kwargs)
+    if calls is not None:
+        return _standby_calls(name, calls, own, args)
     if target_version is not None:
         info = __salt__["lkops.info"](
             target_version=target_version,
@@ -193,6 +200,33 @@ def hierarchies_standby(name, target_version=None, **kwargs):
             }
     args["state"] = "standby"
     ret, _ = _state(name, "lk_resource", args, own)
+    return ret
+
+
+def _standby_calls(name, calls, own, args):
+    """The planned standby calls, in order; the first that fails stops the rest."""
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    if not calls:
+        ret["comment"] = "the plan moves no hierarchy off this node"
+        return ret
+    comments, diffs = [], []
+    for call in calls:
+        one = dict(args, state="standby")
+        for key in ("tags", "switch_to"):
+            if call.get(key):
+                one[key] = call[key]
+        r, _ = _state(name, "lk_resource", one, own)
+        comments.append(r["comment"])
+        if r["changes"]:
+            diffs.append(r["changes"].get("diff") or r["changes"].get("summary") or "")
+        if r["result"] is False:
+            ret["result"] = False
+            break
+        if r["result"] is None:
+            ret["result"] = None
+    ret["comment"] = "; ".join(c for c in comments if c)
+    if diffs:
+        ret["changes"] = {"diff": "".join(diffs)}
     return ret
 
 

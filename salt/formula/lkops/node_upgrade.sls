@@ -21,6 +21,8 @@ include:
 lkops-standby:
   lkops.hierarchies_standby:
     - target_version: {{ lkops.target_version | json }}
+    {#- The orchestration passes lk_plan's calls for this node; applied alone: the module's default. #}
+    - calls: {{ salt['pillar.get']('lkops_plan:standby_calls', none) | json }}
     {{- state_args(dict(lkops.resource, lkroot=lkops.lkroot)) }}
     {{- state_args(lkops_common) }}
     - require:
