@@ -408,24 +408,12 @@ fn released(
 
 /// The lease file's text and holder (None when there is none).
 fn read(file: &Path) -> Result<(Option<String>, Option<Holder>), Failure> {
-    match rfs::check_regular_target(file) {
-        Err(e) => Err(Failure::param("lease_dir", e)),
-        Ok(None) => Ok((None, None)),
-        Ok(Some(_)) => {
-            let text =
-                rfs::read_text(file, "lease file").map_err(|e| Failure::param("lease_dir", e))?;
-            let h = serde_json::from_str::<Holder>(&text).map_err(|e| {
-                Failure::param(
-                    "lease_dir",
-                    format!(
-                        "{} is not a run lease ({e}): move it away if no run holds the cluster",
-                        file.display()
-                    ),
-                )
-            })?;
-            Ok((Some(text), Some(h)))
-        }
-    }
+    rfs::read_json_doc(
+        file,
+        "a run lease",
+        "move it away if no run holds the cluster",
+    )
+    .map_err(|e| Failure::param("lease_dir", e))
 }
 
 fn document(h: &Holder) -> String {
@@ -435,15 +423,7 @@ fn document(h: &Holder) -> String {
 }
 
 fn ensure_dir(dir: &Path) -> Result<(), Failure> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))
+    rfs::ensure_private_dir(dir).map_err(Failure::new)
 }
 
 // ---- identify: on the controller --------------------------------------------------------------

@@ -315,36 +315,12 @@ fn cluster(p: &Params) -> Result<Cluster, Failure> {
 
 /// The plan file's text and its plan (None when there is no file).
 fn read_plan(file: &Path) -> Result<(Option<String>, Option<Record>), Failure> {
-    match rfs::check_regular_target(file) {
-        Err(e) => Err(Failure::param("plan_dir", e)),
-        Ok(None) => Ok((None, None)),
-        Ok(Some(_)) => {
-            let text =
-                rfs::read_text(file, "plan file").map_err(|e| Failure::param("plan_dir", e))?;
-            let rec = serde_json::from_str::<Record>(&text).map_err(|e| {
-                Failure::param(
-                    "plan_dir",
-                    format!(
-                        "{} is not a recorded plan ({e}): move it away to plan anew",
-                        file.display()
-                    ),
-                )
-            })?;
-            Ok((Some(text), Some(rec)))
-        }
-    }
+    rfs::read_json_doc(file, "a recorded plan", "move it away to plan anew")
+        .map_err(|e| Failure::param("plan_dir", e))
 }
 
 fn ensure_dir(dir: &Path) -> Result<(), Failure> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))
+    rfs::ensure_private_dir(dir).map_err(Failure::new)
 }
 
 /// The plan file's text: sorted keys, 4-space indent, a final newline (as the playbooks'

@@ -344,6 +344,37 @@ pub fn lock_file(file: File, wait: std::time::Duration, shown: &Path) -> io::Res
     }
 }
 
+/// A small JSON document lkops keeps on a node (a plan, a run lease): its text and its value, or
+/// `(None, None)` when there is no file. A symbolic link or a file that is not `what` (a JSON
+/// `T`) is an error, whose message ends with `remedy`.
+pub fn read_json_doc<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    what: &str,
+    remedy: &str,
+) -> Result<(Option<String>, Option<T>), String> {
+    if check_regular_target(file)?.is_none() {
+        return Ok((None, None));
+    }
+    let text = read_text(file, what)?;
+    let v = serde_json::from_str::<T>(&text)
+        .map_err(|e| format!("{} is not {what} ({e}): {remedy}", file.display()))?;
+    Ok((Some(text), Some(v)))
+}
+
+/// A directory only root reads (0700), created with its parents when missing; an existing one
+/// is left as it is.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), String> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
 /// Read a file as text, with a message that names it.
 pub fn read_text(path: &Path, what: &str) -> Result<String, String> {
     match fs::read(path) {
