@@ -157,6 +157,11 @@ pub struct Holder {
     /// Seconds since the epoch of the heartbeat (what the staleness is computed from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_epoch: Option<i64>,
+    /// The directories taking the lease created (the lease directory and any missing parent,
+    /// outermost first): the release removes them again when they are empty, so a run refused
+    /// before any change leaves the node as it found it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<String>,
 }
 
 impl Holder {
@@ -259,9 +264,13 @@ impl Module for LeaseModule {
             .lease_dir
             .join(format!("lkops-run-lease.{}.json", p.cluster));
         // The read-modify-write under a short lock: two runs at the same moment, one winner.
-        if p.state == State::Held && !ctx.check_mode {
+        let created = if p.state == State::Held && !ctx.check_mode {
+            let missing = missing_dirs(&p.lease_dir);
             ensure_dir(&p.lease_dir)?;
-        }
+            missing
+        } else {
+            vec![]
+        };
         let _lock = if ctx.check_mode || !p.lease_dir.is_dir() {
             None
         } else {
@@ -277,12 +286,13 @@ impl Module for LeaseModule {
         let (before, found) = read(&file)?;
         let now = time::now_secs();
         match p.state {
-            State::Held => held(&p, ctx, &file, before, found, me, now),
+            State::Held => held(&p, ctx, &file, before, found, me, created, now),
             _ => released(ctx, &file, before, found, &me),
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn held(
     p: &Params,
     ctx: &Ctx,
@@ -290,6 +300,7 @@ fn held(
     before: Option<String>,
     found: Option<Holder>,
     me: Holder,
+    created: Vec<String>,
     now: i64,
 ) -> Result<Outcome, Failure> {
     let d = decide(
@@ -313,6 +324,17 @@ fn held(
         .with("lease_file", file_s));
     }
     let mut mine = me;
+    // What an earlier take (this run's, or a dead holder's) created is still ours to clean up.
+    let mut dirs: Vec<String> = found
+        .as_ref()
+        .map(|h| h.created_dirs.clone())
+        .unwrap_or_default();
+    for d in created {
+        if !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
+    mine.created_dirs = dirs;
     mine.heartbeat = Some(time::iso8601(now));
     mine.heartbeat_epoch = Some(now);
     let after = document(&mine);
@@ -394,6 +416,13 @@ fn released(
     if !ctx.check_mode {
         std::fs::remove_file(file)
             .map_err(|e| Failure::new(format!("cannot remove {file_s}: {e}")))?;
+        // Innermost first; a directory that holds anything (backups, another cluster's lease)
+        // stays: remove_dir refuses a directory that is not empty.
+        if let Some(h) = &found {
+            for d in h.created_dirs.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
     }
     Ok(Outcome::new(true, "run lease released")
         .diff(Some(crate::runtime::diff::text(
@@ -420,6 +449,17 @@ fn document(h: &Holder) -> String {
     let mut s = serde_json::to_string_pretty(h).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// `dir` and those of its parents that do not exist, outermost first.
+fn missing_dirs(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+        .map(|a| a.display().to_string())
+        .collect();
+    v.reverse();
+    v
 }
 
 fn ensure_dir(dir: &Path) -> Result<(), Failure> {
@@ -519,6 +559,7 @@ fn identify() -> Outcome {
         started: time::iso8601(now),
         heartbeat: None,
         heartbeat_epoch: None,
+        created_dirs: vec![],
     };
     let mut o = Outcome::new(false, format!("this run is {}", me.run_id))
         .with("holder", json!(me))
@@ -542,6 +583,7 @@ mod tests {
             started: "t".into(),
             heartbeat: Some("t".into()),
             heartbeat_epoch: Some(beat),
+            created_dirs: vec![],
         }
     }
 

@@ -106,3 +106,35 @@ fn two_runs_at_once_the_second_refuses_naming_the_holder_a_dead_one_is_taken_ove
     );
     assert_eq!(v["invalid_parameter"], "cluster", "{v}");
 }
+
+/// A run refused before any change leaves the node as it found it (the partial-inventory and
+/// inventory-name refusals compare every node's files): the lease directory and the parents the
+/// take created are removed by the release when empty; a directory that holds anything stays.
+#[test]
+fn a_released_lease_leaves_no_directory_it_created() {
+    let root = scratch("lease-created-dirs");
+    let dir = root.join("var/backups/lkops-lease");
+    let args = |state: &str| {
+        json!({"state": state, "run": run("ctl:1:100", 1), "live_runs": ["1:100"],
+               "cluster": "demo", "lease_dir": dir})
+    };
+    let (v, rc) = run_module("lk_lease", args("held"));
+    assert_eq!((rc, &v["action"]), (0, &json!("taken")), "{v}");
+    assert!(dir.is_dir());
+    let (v, rc) = run_module("lk_lease", args("released"));
+    assert_eq!((rc, &v["action"]), (0, &json!("released")), "{v}");
+    assert!(
+        !root.join("var").exists(),
+        "the release left the directories the take created"
+    );
+
+    // A parent that something else filled in the meantime (the backups) stays; the lease's own
+    // directory goes.
+    let (v, rc) = run_module("lk_lease", args("held"));
+    assert_eq!(rc, 0, "{v}");
+    std::fs::create_dir_all(root.join("var/backups/lifekeeper")).unwrap();
+    let (v, rc) = run_module("lk_lease", args("released"));
+    assert_eq!(rc, 0, "{v}");
+    assert!(!dir.exists(), "the empty lease directory stays");
+    assert!(root.join("var/backups/lifekeeper").is_dir());
+}
