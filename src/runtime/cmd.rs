@@ -234,22 +234,16 @@ impl Runner {
             .process_group(0);
         // Pipes, or (outlives_caller) files the command writes and we read once it has ended.
         let files = if cmd.outlives_caller {
-            let (out_w, out_r) = unlinked_pair().map_err(|e| SpawnError {
+            let no_file = |e: std::io::Error| SpawnError {
                 not_found: false,
                 msg: format!(
                     "cannot run {}: a temporary file for its output: {e}",
                     shown[0]
                 ),
                 cmd: shown.clone(),
-            })?;
-            let (err_w, err_r) = unlinked_pair().map_err(|e| SpawnError {
-                not_found: false,
-                msg: format!(
-                    "cannot run {}: a temporary file for its output: {e}",
-                    shown[0]
-                ),
-                cmd: shown.clone(),
-            })?;
+            };
+            let (out_w, out_r) = unlinked_pair().map_err(no_file)?;
+            let (err_w, err_r) = unlinked_pair().map_err(no_file)?;
             c.stdout(Stdio::from(out_w)).stderr(Stdio::from(err_w));
             Some((out_r, err_r))
         } else {
