@@ -252,6 +252,14 @@ fn assert_a_failed_node_keeps_no_run_lease(sim: &Sim, cluster: &str, nodes: &[&s
     }
 }
 
+/// PLAY RECAP's `failed` count of every node, in host order.
+fn failed_per_node(out: &Output) -> Vec<String> {
+    recap(out)
+        .into_iter()
+        .map(|(h, c)| format!("{h} failed={}", c.get("failed").copied().unwrap_or(0)))
+        .collect()
+}
+
 fn tree(sim: &Sim) -> Vec<(String, String)> {
     common::tree_hash(&sim.dir)
 }
@@ -937,6 +945,11 @@ fn setup_fault_then_rerun_resumes_the_plan_and_returns_every_hierarchy_to_its_re
     );
     assert!(!first.status.success(), "{}", text(&first));
     assert_a_failed_node_keeps_no_run_lease(&sim, "demo", TWO);
+    // The lease's release reaches failed nodes without changing which nodes the run fails.
+    assert_eq!(
+        failed_per_node(&first),
+        ["node-a failed=0", "node-b failed=1"]
+    );
     let st = sim.state("demo");
     assert!(
         placement(&st).iter().all(|(_, on)| on == &["node-a"]),
@@ -973,8 +986,12 @@ fn setup_fault_then_rerun_resumes_the_plan_and_returns_every_hierarchy_to_its_re
     );
     // The run lease included: node-b failed in the refused run, and its lease is released all
     // the same (assert_a_failed_node_keeps_no_run_lease).
-    assert_eq!(tree(&sim), before, "the refused run changed the nodes");
     assert_a_failed_node_keeps_no_run_lease(&sim, "demo", TWO);
+    assert_eq!(
+        failed_per_node(&other),
+        ["node-a failed=1", "node-b failed=1"]
+    );
+    assert_eq!(tree(&sim), before, "the refused run changed the nodes");
 
     // The controller's copy lost: the nodes' copies carry the plan.
     std::fs::remove_file(sim.out.join("report/demo/plan.json")).unwrap();
@@ -1457,6 +1474,14 @@ fn partial_limits_misspelt_variables_and_missing_arguments_are_refused_up_front(
     refused(
         &["preflight.yml", "-e", "lk_nodes=nosuchgroup"],
         "names no host",
+    );
+    // The run lease gap: rollback.yml refuses without media after the run lease was taken, and
+    // the refusal ends the run on every node (any_errors_fatal), so no later play releases it:
+    // it is given back before the refusal, on both clusters (the tree comparison covers the
+    // lease dir).
+    refused(
+        &["rollback.yml"],
+        "rollback.yml needs the old release's media",
     );
 
     // A failed pre-flight exits non-zero whatever the limit (the report and the final check run
