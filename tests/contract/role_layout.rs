@@ -82,7 +82,7 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
             "plays/upgrade_phase.yml",
             "plays/canary_check.yml",
             "plays/upgrade_phase.yml",
-            "plays/lease.yml",
+            "plays/lease_release.yml",
             "plays/finish.yml"
         ]
     );
