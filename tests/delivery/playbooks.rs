@@ -337,6 +337,38 @@ fn rolling_upgrade_two_nodes_check_changes_nothing_then_upgrades_then_changes_no
         "self-contained HTML"
     );
 
+    // Regression, issue 28 W3: the controller died while the finished run closed its plan (the
+    // controller's copy and node-b's still open). The rerun picked the closed copy and never
+    // closed the open ones: plan.json said "open" for good. Now the rerun closes every copy of
+    // that plan still open, and changes nothing else.
+    let closed = sim.plan("demo");
+    assert_eq!(closed["status"], "closed", "{closed:#}");
+    let mut open = closed.clone();
+    open["status"] = json!("open");
+    open.as_object_mut().unwrap().remove("closed");
+    let text_open = serde_json::to_string_pretty(&open).unwrap() + "\n";
+    std::fs::write(sim.out.join("report/demo/plan.json"), &text_open).unwrap();
+    let node_b = sim
+        .dir
+        .join("demo/node-b/var/backups/lifekeeper/lkops-plan.demo.json");
+    std::fs::write(&node_b, &text_open).unwrap();
+    let w3 = sim.playbook("rolling_upgrade.yml", &[]);
+    assert!(w3.status.success(), "{}", text(&w3));
+    assert_eq!(
+        sim.plan("demo")["status"],
+        "closed",
+        "W3: plan.json left open"
+    );
+    let on_b: Value = serde_json::from_str(&std::fs::read_to_string(&node_b).unwrap()).unwrap();
+    assert_eq!(on_b["status"], "closed", "W3: node-b's copy left open");
+    assert_eq!(on_b["created"], closed["created"]);
+    let r = recap(&w3);
+    assert_eq!(
+        r["node-b"]["changed"], 1,
+        "W3: only node-b's copy changes: {r:?}"
+    );
+    assert_eq!(r["node-a"]["changed"], 0, "W3: {r:?}");
+
     // Once more: nothing to do anywhere.
     let again = sim.playbook("rolling_upgrade.yml", &[]);
     assert!(again.status.success(), "{}", text(&again));
@@ -345,6 +377,37 @@ fn rolling_upgrade_two_nodes_check_changes_nothing_then_upgrades_then_changes_no
         0,
         "second run changed something: {:?}",
         recap(&again)
+    );
+    // Each run keeps its own summary next to the plan history: the idempotent rerun's
+    // summary.json says nothing moved, the upgrade's record is still there (it was overwritten).
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(sim.out.join("report/demo"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with("summary-") && n.ends_with(".json")
+        })
+        .collect();
+    runs.sort();
+    let kept: Vec<Value> = runs
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect();
+    let modes: Vec<bool> = kept.iter().map(|v| v["check_mode"] == true).collect();
+    assert_eq!(modes.iter().filter(|c| **c).count(), 1, "{runs:?}");
+    assert_eq!(modes.iter().filter(|c| !**c).count(), 3, "{runs:?}");
+    let real: Vec<&Value> = kept.iter().filter(|v| v["check_mode"] == false).collect();
+    assert_eq!(real[0]["status"], "ok");
+    assert_eq!(
+        real[0]["switchovers"], summary["clusters"]["demo"]["switchovers"],
+        "the upgrade's own summary is kept"
+    );
+    assert!(
+        real[1]["switchovers"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "the rerun moved nothing: {}",
+        real[1]
     );
 }
 
@@ -549,14 +612,22 @@ fn switchover_failure_stops_before_the_upgrade() {
 
 #[test]
 #[ignore = "needs the .venv and modules/ built: run by `make test`"]
-fn setup_failure_on_the_second_node_keeps_the_first_nodes_upgrade() {
-    let (sim, st) = faulted_run(
-        "fault-setup",
-        &[],
-        Some(("node-b", "setup")),
-        true,
-        "cluster demo FAILED at node-b \"Upgrade LifeKeeper (lk_upgrade)\"",
+fn setup_failure_on_the_second_node_keeps_the_first_nodes_upgrade_and_the_rerun_resumes_it() {
+    let sim = Sim::create("fault-setup", &[("demo", TWO, None)], &[]);
+    let start = placement(&sim.state("demo"));
+    let dir = sim.cluster_dir("demo");
+    // Setup fails half-way on node-b: packages replaced, LifeKeeper stopped, lk_upgrade's journal
+    // unfinished (what a controller killed during setup leaves too).
+    sim.lksim(&["fault", "set", "node-b", "setup", "halfway", "--dir", &dir]);
+    let first = sim.playbook("rolling_upgrade.yml", &[]);
+    let log = text(&first);
+    assert!(!first.status.success(), "the run must fail:\n{log}");
+    assert!(
+        log.contains("cluster demo FAILED at node-b \"Upgrade LifeKeeper (lk_upgrade)\""),
+        "{log}"
     );
+    let st = sim.state("demo");
+    assert_served(&st);
     assert_eq!(
         versions(&st)[0],
         ("node-a".into(), "9.6.1".into()),
@@ -566,7 +637,30 @@ fn setup_failure_on_the_second_node_keeps_the_first_nodes_upgrade() {
         placement(&st).iter().all(|(_, on)| on == &["node-a"]),
         "served by the upgraded node: {st}"
     );
+    let b = st["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "node-b")
+        .unwrap();
+    assert_eq!(b["running"], false, "LifeKeeper stopped on node-b: {st}");
     assert_backups_verified(&sim, "demo", "node-b");
+
+    // Regression, issue 28 O2: every rerun stopped at the PEER's pre-flight (its comm paths to
+    // the stopped node DEAD: "every communication path is down") before lk_upgrade could resume
+    // its journal and start LifeKeeper. Now the rerun resumes the unfinished upgrade first and
+    // converges: every node at the target, every hierarchy back home.
+    sim.clear_faults("demo");
+    let rerun = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
+    let log = text(&rerun);
+    assert!(rerun.status.success(), "the rerun did not converge:\n{log}");
+    assert!(
+        log.contains("resuming the unfinished upgrade of node-b"),
+        "{log}"
+    );
+    let st = sim.state("demo");
+    assert_all_at(&st, "9.6.1");
+    assert_eq!(placement(&st), start, "every hierarchy back home");
 }
 
 /// Nodes at 9.2.2 reinstalled to 9.6.1: the hierarchies and comm paths come back from each node's
@@ -2046,83 +2140,6 @@ fn partial_inventory_missing_a_peer_is_refused_before_any_change_naming_it() {
         summary["clusters"]["healthy"]["status"], "ok",
         "{summary:#}"
     );
-}
-
-/// Issue 28 O2: an upgrade interrupted while setup had LifeKeeper stopped on the node (here
-/// setup fails half-way: packages replaced, LifeKeeper stopped, the journal unfinished, as a
-/// controller killed during setup leaves it). Every rerun stopped at the PEER's pre-flight (its
-/// comm paths to the stopped node DEAD: "every communication path is down") before lk_upgrade
-/// could resume its journal and start LifeKeeper. Now the rerun resumes the unfinished upgrade
-/// first and converges: every node at the target, every hierarchy back home.
-#[test]
-#[ignore = "needs the .venv and modules/ built: run by `make test`"]
-fn o2_rerun_after_an_upgrade_interrupted_with_lifekeeper_stopped() {
-    let sim = Sim::create("o2-resume", &[("demo", TWO, None)], &[]);
-    let start = placement(&sim.state("demo"));
-    let dir = sim.cluster_dir("demo");
-    sim.lksim(&["fault", "set", "node-a", "setup", "halfway", "--dir", &dir]);
-    let first = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
-    assert!(!first.status.success(), "{}", text(&first));
-    let st = sim.state("demo");
-    let a = st["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "node-a")
-        .unwrap();
-    assert_eq!(a["running"], false, "LifeKeeper stopped on node-a: {st}");
-    assert_served(&st);
-    sim.clear_faults("demo");
-    let rerun = sim.playbook("rolling_upgrade.yml", &["-e", "lk_fetch_backups=false"]);
-    let log = text(&rerun);
-    assert!(rerun.status.success(), "the rerun did not converge:\n{log}");
-    assert!(
-        log.contains("resuming the unfinished upgrade of node-a"),
-        "{log}"
-    );
-    let st = sim.state("demo");
-    assert_all_at(&st, "9.6.1");
-    assert_eq!(placement(&st), start, "every hierarchy back home");
-}
-
-/// Issue 28 W3: the controller died while a finished run closed its plan (the node copies were
-/// closed, the controller's plan.json not yet; or the other way round). The rerun picked the
-/// closed copy and never closed the open one: plan.json said "open" for good. Now the rerun
-/// closes every copy of that plan still open, and changes nothing else.
-#[test]
-#[ignore = "needs the .venv and modules/ built: run by `make test`"]
-fn w3_killed_while_closing_the_plan_leaves_plan_json_open() {
-    let sim = Sim::create("w3-close", &[("demo", TWO, None)], &[]);
-    let args = [
-        "-e",
-        "lk_fetch_backups=false",
-        "-e",
-        "lk_plan_on_nodes=true",
-    ];
-    let first = sim.playbook("rolling_upgrade.yml", &args);
-    assert!(first.status.success(), "{}", text(&first));
-    let closed = sim.plan("demo");
-    assert_eq!(closed["status"], "closed", "{closed:#}");
-    // What the kill left: the controller's copy and node-b's copy still open.
-    let mut open = closed.clone();
-    open["status"] = json!("open");
-    open.as_object_mut().unwrap().remove("closed");
-    let text_open = serde_json::to_string_pretty(&open).unwrap() + "\n";
-    std::fs::write(sim.out.join("report/demo/plan.json"), &text_open).unwrap();
-    let node_b = sim
-        .dir
-        .join("demo/node-b/var/backups/lifekeeper/lkops-plan.demo.json");
-    std::fs::write(&node_b, &text_open).unwrap();
-    let rerun = sim.playbook("rolling_upgrade.yml", &args);
-    assert!(rerun.status.success(), "{}", text(&rerun));
-    assert_eq!(sim.plan("demo")["status"], "closed", "plan.json left open");
-    let on_b: Value = serde_json::from_str(&std::fs::read_to_string(&node_b).unwrap()).unwrap();
-    assert_eq!(on_b["status"], "closed", "node-b's copy left open");
-    assert_eq!(on_b["created"], closed["created"]);
-    // Only node-b's copy changed on the nodes.
-    let r = recap(&rerun);
-    assert_eq!(r["node-b"]["changed"], 1, "{r:?}");
-    assert_eq!(r["node-a"]["changed"], 0, "{r:?}");
 }
 
 /// Issue 28: two rolling_upgrade.yml runs started on one cluster 15 s apart; the second failed
