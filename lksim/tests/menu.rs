@@ -785,43 +785,41 @@ fn colour_theme_highlights_one_button_by_its_colours() {
         &[("TERM", "xterm"), ("MENUCONFIG_COLOR", "classic")],
     );
     t.wait_for(MAIN);
-    // the attributes of each button's `<`
-    let attrs = |t: &Term| -> Vec<(String, bool)> {
+    // the attributes of each button's `<`; None while the button row is being redrawn (found by
+    // a loaded fresh-clone run: the row was not on the screen for a moment after RIGHT, and the
+    // unwrap in here panicked instead of waiting)
+    let attrs = |t: &Term| -> Option<Vec<(String, bool)>> {
         let p = t.parser.lock().unwrap_or_else(|e| e.into_inner());
         let s = p.screen();
-        let row = (0..24)
-            .find(|&r| {
-                s.contents_between(r, 0, r, 80)
-                    .contains("<Select>    < Done >")
-            })
-            .unwrap();
+        let row = (0..24).find(|&r| {
+            s.contents_between(r, 0, r, 80)
+                .contains("<Select>    < Done >")
+        })?;
         let line = s.contents_between(row, 0, row, 80);
         ["<Select>", "< Done >", "< Help >", "< Save >", "< Load >"]
             .iter()
             .map(|b| {
-                let col = line[..line.find(b).unwrap()].chars().count() as u16;
-                let cell = s.cell(row, col).unwrap();
+                let col = line[..line.find(b)?].chars().count() as u16;
+                let cell = s.cell(row, col)?;
                 assert!(!cell.inverse(), "colour theme: no reverse video");
                 // the hotkey letter (D of Done) is coloured apart from the rest of the label
                 if *b == "< Done >" {
-                    let (k, l) = (s.cell(row, col + 2).unwrap(), s.cell(row, col + 3).unwrap());
+                    let (k, l) = (s.cell(row, col + 2)?, s.cell(row, col + 3)?);
                     assert_ne!(k.fgcolor(), l.fgcolor());
                 }
-                (
+                Some((
                     format!("{:?}/{:?}", cell.fgcolor(), cell.bgcolor()),
                     cell.bold(),
-                )
+                ))
             })
             .collect()
     };
-    let a = attrs(&t);
+    t.wait_highlighted_by(|t| attrs(t).is_some());
+    let a = attrs(&t).unwrap();
     assert!(a[1..].iter().all(|x| x == &a[1]), "{a:?}");
     assert_ne!(a[0], a[1], "<Select> highlighted: {a:?}");
     t.send(RIGHT);
-    t.wait_highlighted_by(|t| {
-        let a = attrs(t);
-        a[0] == a[2] && a[1] != a[2]
-    });
+    t.wait_highlighted_by(|t| attrs(t).is_some_and(|a| a[0] == a[2] && a[1] != a[2]));
 }
 
 /// The existing faults act at `< Yes >`, as on the args path: halfway leaves the node with
