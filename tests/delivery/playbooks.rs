@@ -210,6 +210,16 @@ fn assert_all_at(state: &Value, version: &str) {
     }
 }
 
+/// One node's entry of an `lksim state` snapshot.
+fn node_state<'a>(state: &'a Value, name: &str) -> &'a Value {
+    state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no node {name} in {state}"))
+}
+
 /// Every hierarchy in service on exactly one node.
 fn assert_served(state: &Value) {
     for (tag, on) in placement(state) {
@@ -637,12 +647,7 @@ fn setup_failure_on_the_second_node_keeps_the_first_nodes_upgrade_and_the_rerun_
         placement(&st).iter().all(|(_, on)| on == &["node-a"]),
         "served by the upgraded node: {st}"
     );
-    let b = st["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "node-b")
-        .unwrap();
+    let b = node_state(&st, "node-b");
     assert_eq!(b["running"], false, "LifeKeeper stopped on node-b: {st}");
     assert_backups_verified(&sim, "demo", "node-b");
 
@@ -1474,12 +1479,7 @@ fn o3_rollback_interrupted_after_setup_converges_on_rerun() {
     let failed = rb();
     assert!(!failed.status.success(), "{}", text(&failed));
     let st = sim.state("demo");
-    let a = st["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "node-a")
-        .unwrap();
+    let a = node_state(&st, "node-a");
     assert_eq!(a["version"], "9.4.0", "{a:#}");
     assert_eq!(
         a["running"], false,
