@@ -252,8 +252,8 @@ fn the_summary_is_lk_plans_on_a_node_with_every_variable_it_reads() {
         );
     }
     assert!(
-        !text.contains("lookup('ansible.builtin.template'"),
-        "{text}"
+        !text.contains("lk_summary: \"{{ lookup("),
+        "the summary is lk_plan's, not a lookup: {text}"
     );
 }
 
