@@ -5,7 +5,12 @@
 //! on this node (atomically, mode 0600), so a rerun resumes it without Python on the node. It
 //! runs no LifeKeeper command and changes no cluster: check mode computes the same plan and
 //! writes nothing.
+//!
+//! With `summary` it plans nothing: it summarises the run that just ended, per cluster
+//! (`procedure::summary`), from what every node recorded; the playbooks' tasks/summary.yml
+//! runs it once, on a node of the run, and writes summary.json on the controller.
 
+use crate::procedure::summary::{self, HostVars};
 use crate::procedure::{
     self, record, Cluster, NodeFacts, Params as PlanParams, Plan, Record, Step,
 };
@@ -20,16 +25,18 @@ const PARAMS: &[Param] = &[
     Param::new(
         "facts",
         Kind::Dict,
-        "The lk_info result of every node of the cluster, by inventory host name (a registered result as it is: lifekeeper, resources, comm_paths, mirrors are read). A node of I(order) without facts (unreachable) refuses the plan.",
-    )
-    .required(),
+        "The lk_info result of every node of the cluster, by inventory host name (a registered result as it is: lifekeeper, resources, comm_paths, mirrors are read). A node of I(order) without facts (unreachable) refuses the plan. Required unless I(summary) is given.",
+    ),
     Param::new(
         "order",
         Kind::List,
-        "The cluster's nodes in inventory order: wave k upgrades the k-th. Every peer LifeKeeper lists (comm paths, PRIMARY and BACKUP of the hierarchies) must be one of them, or the plan is refused naming the missing node.",
-    )
-    .required(),
-    Param::new("version", Kind::Str, "The target LifeKeeper version, e.g. C(9.6.1).").required(),
+        "The cluster's nodes in inventory order: wave k upgrades the k-th. Every peer LifeKeeper lists (comm paths, PRIMARY and BACKUP of the hierarchies) must be one of them, or the plan is refused naming the missing node. Required unless I(summary) is given.",
+    ),
+    Param::new(
+        "version",
+        Kind::Str,
+        "The target LifeKeeper version, C(9.6.1) for instance. Required unless I(summary) is given.",
+    ),
     Param::new(
         "switch_to",
         Kind::Str,
@@ -70,6 +77,11 @@ const PARAMS: &[Param] = &[
         "Write the plan to I(plan_dir) (atomically, mode 0600; the directory is created 0700). Unchanged plans are not rewritten. False: only read.",
     )
     .default("false"),
+    Param::new(
+        "summary",
+        Kind::Dict,
+        "Plan nothing: summarise the run that just ended (read-only), every cluster of it. Keys: C(done_stage) (the stage every node of a finished cluster reached: checked, backed_up, upgraded or returned), C(groups) (Ansible's groups; each C(lk_cluster_<name>) is a cluster), C(hosts) (every host of those groups), C(hostvars) (per variable the role records, its value on each host of C(hosts), in that order, null when undefined: lk_stage, lk_version_before, lk_version_after, lk_failed_stage, lk_failed_msg, lk_backup_on_controller, lk_running_now, lk_home_tags, lk_tags_now, lk_mirror_waits, lk_held, lk_moves, lk_mates, lk_plan, lk_plan_path, lk_plan_node_path, lk_plan_resumed, lk_plan_placement, lk_canary, lk_rollback_to), C(pauses) (the pauses between waves). Returns C(clusters), C(lines), C(failed_clusters) and C(pauses): the playbooks' summary.json. Given with I(summary), the planning options are refused.",
+    ),
 ];
 
 pub static SPEC: ModuleSpec = ModuleSpec {
@@ -80,11 +92,12 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         "A hierarchy goes, while its node is upgraded, to a node not upgraded after it (its home when that is upgraded already, else its default target BACKUP/PRIMARY, else another upgraded node it is extended to), so it is switched at most twice (away and back) and never when its home needs no upgrade; the same default target rule as lk_resource.",
         "The plan covers the cluster as LifeKeeper knows it: a peer that the nodes list but I(order) lacks, or a node whose facts are missing, refuses the plan (failed) before anything changes, naming the node.",
         "It runs no command on the cluster. With I(persist) it writes the plan on this node; a rerun reads it back and resumes it.",
+        "With I(summary) it plans nothing and summarises the run that just ended instead, for every cluster (the playbooks' summary.json): its status (ok; FAILED, naming the first node in inventory order that failed, its stage and message; INCOMPLETE, with the hold of a canary or a pause if any), every node's versions and backup, the placement before, now and (check mode) predicted, the switchovers in run order with each hierarchy's switch count and total interruption, the mirror waits, the rollback's release, and the lines printed at the end of the run.",
     ],
     params: PARAMS,
     check_mode: (
         Support::Full,
-        "Computes the same plan; reports whether the plan file would be written, and writes nothing.",
+        "Computes the same plan; reports whether the plan file would be written, and writes nothing. With I(summary): the summary of a check-mode run (switchovers predicted, the placement they lead to, no plan recorded).",
     ),
     diff_mode: (
         Support::Full,
@@ -108,6 +121,20 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     persist: true
   run_once: true
   register: lk_plan
+
+# After the run (the role's tasks/summary.yml carries every variable of summary's hostvars):
+# every cluster's summary, once, on a node of the run.
+- name: Summarise the run
+  lkops.lifekeeper.lk_plan:
+    summary:
+      done_stage: returned
+      groups: "{{ groups | dict2items | selectattr('key', 'match', '^lk_cluster_') | items2dict }}"
+      hosts: "{{ ansible_play_hosts_all }}"
+      hostvars:
+        lk_stage: "{{ ansible_play_hosts_all | map('extract', hostvars, 'lk_stage') | map('default', none) | list }}"
+        lk_mates: "{{ ansible_play_hosts_all | map('extract', hostvars, 'lk_mates') | map('default', none) | list }}"
+  run_once: true
+  register: lk_summarised
 "#,
     returns: &[
         Ret::new("plan", "dict", "success", "The whole plan: cluster, target_version, resumed, waves, nodes (per node: wave, version_before, version_now, upgrade, witness, home_tags, upgrade_steps, return_steps; steps are standby {targets, calls, mirror_waits}, upgrade {from, to}, verify {version, mirror_waits}, return {tags, mirror_waits}), switchovers, gates, placement_now, placement_after, unserved, record, replaces, finished."),
@@ -122,15 +149,21 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("plan_file", "str", "always", "The plan file on this node.").sample("\"/var/backups/lifekeeper/lkops-plan.demo.json\""),
         Ret::new("refused", "list", "always", "Why the plan is refused (empty when it is not): node (or null) and reason."),
         Ret::new("table", "list", "success", "The plan as lines of a human table (waves, steps, switchovers)."),
+        Ret::new("clusters", "dict", "with summary", "Per cluster: status (ok, FAILED, INCOMPLETE), nodes (node, stage, version_before, version_after, failed_stage, failed_msg, backup_on_controller, lifekeeper_running), placement_before, placement_now, stopped_at (node, stage, msg, or null), held, canary; plan (file, node_file, resumed, created, target_version, recorded, closed) when the run had one; switchovers (tag, from, to, wave, stage, started, ended, interruption_s), interruptions (per hierarchy: switchovers, interruption_s, measured) and placement_predicted (check mode) when it planned switchovers; mirror_waits; rollback_to for a rollback."),
+        Ret::new("lines", "list", "with summary", "The summary as lines for people, every cluster then every pause.")
+            .sample("[\"cluster demo: ok\", \"  node-a: 9.4.0 -> 9.6.1\", \"  app: was on node-a, now on node-a\"]"),
+        Ret::new("failed_clusters", "list", "with summary", "One line per cluster that did not finish (empty when every cluster did).")
+            .sample("[\"cluster bravo FAILED at bravo-b \\\"Upgrade LifeKeeper (lk_upgrade)\\\": setup 9.6.1 failed\"]"),
+        Ret::new("pauses", "list", "with summary", "The pauses between waves, as given."),
     ],
 };
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    pub facts: Map<String, Value>,
-    pub order: Vec<String>,
-    pub version: String,
+    pub facts: Option<Map<String, Value>>,
+    pub order: Option<Vec<String>>,
+    pub version: Option<String>,
     pub switch_to: Option<String>,
     pub record: Option<Value>,
     pub new_plan: bool,
@@ -138,6 +171,7 @@ pub struct Params {
     pub cluster: String,
     pub plan_dir: PathBuf,
     pub persist: bool,
+    pub summary: Option<Value>,
 }
 
 pub struct PlanModule;
@@ -148,6 +182,9 @@ impl Module for PlanModule {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        if let Some(s) = &p.summary {
+            return summarise(&p, s, ctx);
+        }
         let cluster = cluster(&p)?;
         let given = p
             .record
@@ -163,7 +200,7 @@ impl Module for PlanModule {
         let copies: Vec<Record> = given.into_iter().chain(on_node.1.clone()).collect();
         let found = record::pick(&copies);
         let params = PlanParams {
-            version: p.version.clone(),
+            version: p.version.clone().unwrap_or_default(),
             switch_to: p.switch_to.clone(),
             new_plan: p.new_plan,
             now: time::iso8601(time::now_secs()),
@@ -270,17 +307,30 @@ pub(crate) fn word(param: &str, v: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `name`, required when planning (the declaration cannot say "unless summary").
+fn required<'a, T>(name: &str, v: &'a Option<T>) -> Result<&'a T, Failure> {
+    v.as_ref().ok_or_else(|| {
+        Failure::param(
+            name,
+            format!("missing required parameter: {name} (planning needs facts, order and version; summary needs none of them)"),
+        )
+    })
+}
+
 fn cluster(p: &Params) -> Result<Cluster, Failure> {
+    let facts_in = required("facts", &p.facts)?;
+    let order = required("order", &p.order)?;
+    let version = required("version", &p.version)?;
     word("cluster", &p.cluster)?;
-    if p.version.trim().is_empty() {
+    if version.trim().is_empty() {
         return Err(Failure::param("version", "version must not be empty"));
     }
-    if p.order.is_empty() {
+    if order.is_empty() {
         return Err(Failure::param("order", "order names no node"));
     }
-    for (i, n) in p.order.iter().enumerate() {
+    for (i, n) in order.iter().enumerate() {
         word("order", n)?;
-        if p.order[..i].contains(n) {
+        if order[..i].contains(n) {
             return Err(Failure::param("order", format!("order names {n} twice")));
         }
     }
@@ -288,13 +338,13 @@ fn cluster(p: &Params) -> Result<Cluster, Failure> {
         word("switch_to", s)?;
     }
     let mut facts = BTreeMap::new();
-    for (n, v) in &p.facts {
-        if !p.order.contains(n) {
+    for (n, v) in facts_in {
+        if !order.contains(n) {
             return Err(Failure::param(
                 "facts",
                 format!(
                     "facts has {n}, which order does not name (order: {})",
-                    p.order.join(", ")
+                    order.join(", ")
                 ),
             ));
         }
@@ -308,9 +358,103 @@ fn cluster(p: &Params) -> Result<Cluster, Failure> {
     }
     Ok(Cluster {
         name: p.cluster.clone(),
-        order: p.order.clone(),
+        order: order.clone(),
         facts,
     })
+}
+
+/// `summary`'s keys (see the parameter's help).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryParams {
+    done_stage: String,
+    groups: BTreeMap<String, Vec<String>>,
+    hosts: Vec<String>,
+    #[serde(default)]
+    hostvars: BTreeMap<String, Vec<Value>>,
+    #[serde(default)]
+    pauses: Vec<Value>,
+}
+
+/// The read-only summary mode: the hostvars (one list per variable, in `hosts` order) become
+/// each host's [`HostVars`], and the pure summary does the rest.
+fn summarise(p: &Params, raw: &Value, ctx: &Ctx) -> Result<Outcome, Failure> {
+    let planning = [
+        ("facts", p.facts.is_some()),
+        ("order", p.order.is_some()),
+        ("version", p.version.is_some()),
+        ("switch_to", p.switch_to.is_some()),
+        ("record", p.record.is_some()),
+        ("new_plan", p.new_plan),
+        ("close", p.close),
+        ("persist", p.persist),
+    ];
+    if let Some((name, _)) = planning.iter().find(|(_, given)| *given) {
+        return Err(Failure::param(
+            name,
+            format!("{name} is a planning option: summary plans nothing and takes none of them"),
+        ));
+    }
+    let bad = |msg: String| Failure::param("summary", format!("summary: {msg}"));
+    let s: SummaryParams = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+    for (var, values) in &s.hostvars {
+        if !summary::VARS.contains(&var.as_str()) {
+            return Err(bad(format!(
+                "hostvars has {var}, which the summary does not read (it reads {})",
+                summary::VARS.join(", ")
+            )));
+        }
+        if values.len() != s.hosts.len() {
+            return Err(bad(format!(
+                "hostvars.{var} has {} values for {} hosts",
+                values.len(),
+                s.hosts.len()
+            )));
+        }
+    }
+    let mut hosts = BTreeMap::new();
+    for (i, h) in s.hosts.iter().enumerate() {
+        let vars: Map<String, Value> = s
+            .hostvars
+            .iter()
+            .map(|(var, values)| (var.clone(), values[i].clone()))
+            .collect();
+        let hv: HostVars = serde_json::from_value(Value::Object(vars))
+            .map_err(|e| bad(format!("hostvars of {h}: {e}")))?;
+        if hosts.insert(h.clone(), hv).is_some() {
+            return Err(bad(format!("hosts names {h} twice")));
+        }
+    }
+    for (g, members) in &s.groups {
+        if !g.starts_with(summary::CLUSTER_GROUP) {
+            continue;
+        }
+        if let Some(h) = members.iter().find(|h| !hosts.contains_key(*h)) {
+            return Err(bad(format!("{g} has {h}, which hosts lacks")));
+        }
+    }
+    let run = summary::Run {
+        done_stage: s.done_stage,
+        check_mode: ctx.check_mode,
+        groups: s.groups,
+        hosts,
+        pauses: s.pauses,
+    };
+    let out = summary::summarise(&run).map_err(bad)?;
+    let msg = format!(
+        "{} cluster(s): {}",
+        out.clusters.len(),
+        out.clusters
+            .iter()
+            .map(|(name, c)| format!("{name} {}", c["status"].as_str().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(Outcome::new(false, msg)
+        .with("clusters", Value::Object(out.clusters))
+        .with("lines", json!(out.lines))
+        .with("failed_clusters", json!(out.failed_clusters))
+        .with("pauses", json!(out.pauses)))
 }
 
 /// The plan file's text and its plan (None when there is no file).
@@ -452,6 +596,150 @@ mod tests {
         sorted.sort();
         assert_eq!(keys, sorted);
         assert_eq!(serde_json::from_str::<Record>(&doc).unwrap(), r);
+    }
+
+    fn run(args: Value) -> (Value, bool) {
+        let raw = args.as_object().cloned().unwrap_or_default();
+        crate::runtime::execute::<PlanModule>(raw, Default::default())
+    }
+
+    /// The summary's input as tasks/summary.yml passes it: one cluster of two nodes.
+    fn summary_args() -> Value {
+        json!({"summary": {
+            "done_stage": "returned",
+            "groups": {"all": ["node-a", "node-b"], "lk_run": ["node-a", "node-b"],
+                       "lk_cluster_demo": ["node-a", "node-b"]},
+            "hosts": ["node-a", "node-b"],
+            "hostvars": {
+                "lk_stage": ["returned", "upgraded"],
+                "lk_version_before": ["9.4.0", "9.4.0"],
+                "lk_version_after": ["9.6.1", null],
+                "lk_mates": [["node-a", "node-b"], ["node-a", "node-b"]],
+                "lk_home_tags": [["ip"], []],
+                "lk_tags_now": [["ip"], []],
+                "lk_plan_placement": [{"ip": "node-a"}, {"ip": "node-a"}],
+                "lk_moves": [[{"tag": "ip", "from": "node-a", "to": "node-b", "wave": 1,
+                               "stage": "upgrade", "seq": 1, "interruption_s": 0.5}], []]
+            },
+            "pauses": []
+        }})
+    }
+
+    /// Issue 26: the summary is lk_plan's read-only mode (it runs on a node: the controller may
+    /// be another OS). Never changed, the same in check mode except what check mode predicts.
+    #[test]
+    fn summary_mode_summarises_read_only_in_check_mode_too() {
+        let (v, failed) = run(summary_args());
+        assert!(!failed, "{v}");
+        assert_eq!(v["changed"], false);
+        assert_eq!(v["msg"], "1 cluster(s): demo INCOMPLETE");
+        assert_eq!(v["clusters"]["demo"]["status"], "INCOMPLETE");
+        assert_eq!(
+            v["failed_clusters"],
+            json!(["cluster demo INCOMPLETE (not every node reached the end)"])
+        );
+        assert_eq!(v["lines"][0], "cluster demo: INCOMPLETE");
+        assert_eq!(v["clusters"]["demo"]["placement_predicted"], Value::Null);
+        let mut check = summary_args();
+        check["_ansible_check_mode"] = json!(true);
+        let (c, failed) = run(check);
+        assert!(!failed, "{c}");
+        assert_eq!(c["changed"], false);
+        assert_eq!(
+            c["clusters"]["demo"]["placement_predicted"],
+            json!({"ip": "node-b"})
+        );
+        assert!(
+            c["lines"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("  ip: home node-a, predicted at the end on node-b")),
+            "{c}"
+        );
+    }
+
+    /// Unknown keys, at the top or inside summary, and bad values fail naming them; planning
+    /// options are refused beside summary; without summary, planning still needs its three.
+    #[test]
+    fn summary_mode_refuses_bad_input_naming_it() {
+        let edit = |f: &dyn Fn(&mut Value)| {
+            let mut a = summary_args();
+            f(&mut a);
+            a
+        };
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (
+                edit(&|a| a["sumary"] = json!({})),
+                "sumary",
+                "unsupported parameter: sumary",
+            ),
+            (
+                edit(&|a| a["summary"]["done"] = json!("x")),
+                "summary",
+                "unknown field `done`",
+            ),
+            (
+                edit(&|a| a["summary"]["hostvars"]["lk_stages"] = json!([null, null])),
+                "summary",
+                "hostvars has lk_stages",
+            ),
+            (
+                edit(&|a| a["summary"]["hostvars"]["lk_held"] = json!([null])),
+                "summary",
+                "hostvars.lk_held has 1 values for 2 hosts",
+            ),
+            (
+                edit(&|a| {
+                    a["summary"]["hosts"] = json!(["node-a"]);
+                    a["summary"]["hostvars"] = json!({});
+                }),
+                "summary",
+                "lk_cluster_demo has node-b, which hosts lacks",
+            ),
+            (
+                edit(&|a| a["summary"]["hosts"] = json!("node-a")),
+                "summary",
+                "summary: invalid type",
+            ),
+            (
+                edit(&|a| a["summary"]["done_stage"] = json!("done")),
+                "summary",
+                "done_stage \"done\" is not a stage",
+            ),
+            (
+                edit(&|a| a["summary"]["hostvars"]["lk_stage"] = json!(["returned", "gone"])),
+                "summary",
+                "lk_stage of node-b is \"gone\"",
+            ),
+            (edit(&|a| a["summary"] = json!("x")), "summary", "summary"),
+            (
+                edit(&|a| a["persist"] = json!(true)),
+                "persist",
+                "summary plans nothing",
+            ),
+            (
+                edit(&|a| a["version"] = json!("9.6.1")),
+                "version",
+                "summary plans nothing",
+            ),
+            (
+                json!({"order": ["node-a"], "version": "9.6.1"}),
+                "facts",
+                "missing required parameter: facts",
+            ),
+            (
+                json!({"facts": {}, "version": "9.6.1"}),
+                "order",
+                "missing required parameter: order",
+            ),
+        ];
+        for (args, param, words) in cases {
+            let (v, failed) = run(args.clone());
+            assert!(failed, "{args}: {v}");
+            assert_eq!(v["failed"], true, "{v}");
+            assert_eq!(v["invalid_parameter"], param, "{args}: {v}");
+            assert!(v["msg"].as_str().unwrap().contains(words), "{words:?}: {v}");
+        }
     }
 
     #[test]

@@ -10,10 +10,13 @@
 //!   lk_resource).
 //! - `plan`: every node's steps and every switchover, in order: the check-mode prediction.
 //! - `record`: the persisted plan and its resume rules.
+//! - `summary`: after the run, each cluster's status, placement, switchovers and the printed
+//!   lines (summary.json), from what every node recorded (lk_plan's `summary` mode).
 
 pub mod facts;
 pub mod plan;
 pub mod record;
+pub mod summary;
 pub mod targets;
 pub mod waves;
 

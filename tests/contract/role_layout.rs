@@ -163,8 +163,9 @@ fn the_role_is_private_to_the_playbooks_and_each_playbook_applying_it_names_itse
 }
 
 /// Issue 26: the rolling upgrade's decisions are lk_plan's (src/procedure/). No file under
-/// playbooks/ decides a switchover target, a wave or a prediction with a template: the decision
-/// templates are gone and nothing names them; the templates left render reports.
+/// playbooks/ decides a switchover target, a wave, a prediction or a cluster's summary with a
+/// template: the decision templates are gone and nothing names them; the templates left render
+/// reports.
 #[test]
 fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
     let templates = repo().join("playbooks/roles/lk/templates");
@@ -179,6 +180,7 @@ fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
         "placement_now.j2",
         "plan_draft.j2",
         "plan_pick.j2",
+        "summary.json.j2",
     ] {
         assert!(!templates.join(t).exists(), "{t} is back");
     }
@@ -207,6 +209,7 @@ fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
             "placement_now.j2",
             "plan_pick.j2",
             "plan_draft.j2",
+            "summary.json.j2",
             "lk_placement_start",
         ] {
             assert!(!text.contains(word), "{} still names {word}", p.display());
@@ -224,4 +227,53 @@ fn the_decision_templates_are_gone_and_the_role_calls_lk_plan() {
             assert!(!text.contains(word), "{}: {word}", p.display());
         }
     }
+}
+
+/// Issue 26: the summary (summary.json) is lk_plan's `summary` mode, run once on a node of the
+/// run (the binaries are the nodes'; the controller may be another OS), with every variable the
+/// summary reads carried in; the playbook decides nothing of it.
+#[test]
+fn the_summary_is_lk_plans_on_a_node_with_every_variable_it_reads() {
+    let text = read("playbooks/roles/lk/tasks/summary.yml");
+    let task = text
+        .split("\n- name: ")
+        .find(|t| t.contains("\n  lk_plan:\n    summary:\n"))
+        .expect("summary.yml runs lk_plan with summary");
+    assert!(
+        task.contains("\n  delegate_to: \"{{ inventory_hostname }}\"\n"),
+        "the summary must run on the node, not the controller the import delegates to: {task}"
+    );
+    for var in lkops::procedure::summary::VARS {
+        assert!(
+            task.contains(&format!(
+                "\n        {var}: \"{{{{ _hosts | map('extract', hostvars, '{var}') | map('default', none) | list }}}}\"\n"
+            )),
+            "summary.yml does not carry {var} in: {task}"
+        );
+    }
+    assert!(
+        !text.contains("lk_summary: \"{{ lookup("),
+        "the summary is lk_plan's, not a lookup: {text}"
+    );
+}
+
+/// gate.yml compares stages by `lk_stage_rank` (vars/main.yml), the summary by
+/// `procedure::summary::STAGES`: the same order, or a cluster would pass a gate and be reported
+/// unfinished (or the other way round).
+#[test]
+fn the_stage_order_of_the_gates_is_the_summarys() {
+    let text = read("playbooks/roles/lk/vars/main.yml");
+    let mut ranks: Vec<(i64, String)> = text
+        .lines()
+        .skip_while(|l| *l != "lk_stage_rank:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            let (k, v) = l.trim().split_once(':').expect("stage: rank");
+            (v.trim().parse().expect("a rank is a number"), k.to_string())
+        })
+        .collect();
+    ranks.sort();
+    let order: Vec<String> = ranks.into_iter().map(|(_, k)| k).collect();
+    assert_eq!(order, lkops::procedure::summary::STAGES);
 }
