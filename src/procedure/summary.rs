@@ -270,33 +270,32 @@ fn or_default(v: &Value, d: &str) -> Value {
     }
 }
 
-fn strings(host: &str, var: &str, v: &Value) -> Result<Vec<String>, String> {
+/// `v` (a host's variable `var`) as a list whose every item `item` takes, or null as an empty
+/// list; anything else is an error naming the host, the variable and the item (`what` it should
+/// be a list of).
+fn list_of<'a, T>(
+    host: &str,
+    var: &str,
+    v: &'a Value,
+    what: &str,
+    item: impl Fn(&'a Value) -> Option<T>,
+) -> Result<Vec<T>, String> {
     match v {
         Value::Null => Ok(vec![]),
         Value::Array(a) => a
             .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("{var} of {host} is not a list of names: {x}"))
-            })
+            .map(|x| item(x).ok_or_else(|| format!("{var} of {host} is not a list of {what}: {x}")))
             .collect(),
         other => Err(format!("{var} of {host} is not a list: {other}")),
     }
 }
 
+fn strings(host: &str, var: &str, v: &Value) -> Result<Vec<String>, String> {
+    list_of(host, var, v, "names", |x| x.as_str().map(str::to_string))
+}
+
 fn objects<'a>(host: &str, var: &str, v: &'a Value) -> Result<Vec<&'a Map<String, Value>>, String> {
-    match v {
-        Value::Null => Ok(vec![]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| {
-                x.as_object()
-                    .ok_or_else(|| format!("{var} of {host} is not a list of dicts: {x}"))
-            })
-            .collect(),
-        other => Err(format!("{var} of {host} is not a list: {other}")),
-    }
+    list_of(host, var, v, "dicts", Value::as_object)
 }
 
 /// A host's stage (`lk_stage`, new when it never recorded one) and its rank.
