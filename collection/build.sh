@@ -84,6 +84,26 @@ if [ -d "$repo/playbooks" ]; then
   (cd "$repo/playbooks" && tar --exclude=./inventory/simulated.yml --exclude=./roles --exclude='*.retry' -cf - .) |
     (cd "$src/playbooks" && tar -xf -)
   if [ -d "$repo/playbooks/roles" ]; then cp -R "$repo/playbooks/roles" "$src/roles"; fi
+  # A role in a collection cannot carry plugins: the role's own action (lk_controller_files, the
+  # controller's files written in-process) and its documentation module move to the collection's
+  # plugins/, where the role's short name resolves to (lkops.lifekeeper.<name>).
+  for d in "$src"/roles/*/action_plugins; do
+    [ -d "$d" ] || continue
+    cp "$d"/*.py "$src/plugins/action/"
+    rm -rf "$d"
+  done
+  for d in "$src"/roles/*/library; do
+    [ -d "$d" ] || continue
+    for f in "$d"/*.py; do
+      cp "$f" "$src/plugins/modules/"
+      # Apache-2.0 like the rest of the collection (the same ignore as the sidecars').
+      for core in 2.17 2.18 2.19 2.20 2.21; do
+        echo "plugins/modules/$(basename "$f") validate-modules:missing-gplv3-license # Apache-2.0 collection (LICENSE), not GPLv3" \
+          >> "$src/tests/sanity/ignore-$core.txt"
+      done
+    done
+    rm -rf "$d"
+  done
   # module_defaults keys are matched against a task's resolved action: in the repository the
   # short names resolve through the library path (ansible.legacy.lk_x), in the collection the
   # role's tasks resolve to lkops.lifekeeper.lk_x, so the shipped plays name the modules by FQCN.
