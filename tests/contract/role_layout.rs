@@ -91,13 +91,34 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
         .filter_map(|l| l.trim().strip_prefix("lk_wave_phase: "))
         .collect();
     assert_eq!(phases, ["canary", "main"]);
-    for play in ["upgrade_wave.yml", "return_wave.yml"] {
+    // Each wave play imports the role once (its wave_*.yml: gate, pause, step).
+    for (play, tasks) in [
+        ("upgrade_wave.yml", "wave_upgrade"),
+        ("return_wave.yml", "wave_return"),
+    ] {
         let t = read(&format!("playbooks/plays/{play}"));
         assert!(
             t.contains("groups['lk_' ~ lk_wave_phase ~ '_wave_'"),
             "{play} must take its hosts from the phase's wave group"
         );
-        assert!(t.contains("tasks_from: pause"), "{play} must pause");
+        assert_eq!(
+            t.matches("import_role:").count(),
+            1,
+            "{play} imports the role once"
+        );
+        assert!(
+            t.contains(&format!("tasks_from: {tasks}")),
+            "{play} must import {tasks}"
+        );
+        let w = read(&format!("playbooks/roles/lk/tasks/{tasks}.yml"));
+        assert!(
+            w.contains("import_tasks: pause.yml"),
+            "{tasks}.yml must pause"
+        );
+        assert!(
+            w.contains("import_tasks: gate.yml"),
+            "{tasks}.yml must gate"
+        );
     }
 }
 
