@@ -56,7 +56,11 @@ fn render() -> Vec<(String, String)> {
     for lang in LANGS {
         let d = dir.join(lang).join("alpha");
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::copy(fixture("reports/events.alpha.jsonl"), d.join("events.jsonl")).unwrap();
+        std::fs::copy(
+            fixture("reports/events.alpha.jsonl"),
+            d.join("events.jsonl"),
+        )
+        .unwrap();
     }
     let inventory = fixture("reports/inventory.json");
     let playbook = repo().join("tests/ansible/reports.yml");
@@ -111,7 +115,12 @@ fn render() -> Vec<(String, String)> {
         files.push((f.to_string(), read(&dir.join(f))));
     }
     let stats = &result["global_custom_stats"];
-    let keys = ["lkops_backups", "lkops_pauses", "lkops_readiness", "lkops_summary"];
+    let keys = [
+        "lkops_backups",
+        "lkops_pauses",
+        "lkops_readiness",
+        "lkops_summary",
+    ];
     let got: Vec<&str> = stats
         .as_object()
         .unwrap()
@@ -121,10 +130,7 @@ fn render() -> Vec<(String, String)> {
     assert_eq!(got, keys, "set_stats keys");
     files.push((
         "set_stats.json".to_string(),
-        mask(
-            &(serde_json::to_string_pretty(stats).unwrap() + "\n"),
-            &dir,
-        ),
+        mask(&(serde_json::to_string_pretty(stats).unwrap() + "\n"), &dir),
     ));
     files
 }
