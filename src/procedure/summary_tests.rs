@@ -916,7 +916,8 @@ fn backups_per_node_keep_only_the_published_keys() {
     let b = json!({"host": "a", "time": "20261207T144900Z", "archive": "/x.tar.gz", "sha256": "00",
                    "defaults_copy": "", "defaults_sha256": "", "lifekeeper_version": "9.4.0",
                    "size": 1, "verified": true});
-    let cases: Vec<(&str, Vec<(&str, Value)>, Value)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, Value)>, Value);
+    let cases: Vec<Case> = vec![
         (
             "nothing recorded",
             vec![("a", json!({})), ("b", json!({}))],
