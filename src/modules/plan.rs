@@ -87,6 +87,11 @@ const PARAMS: &[Param] = &[
         Kind::Dict,
         "Plan nothing: the readiness report's data (read-only), before the run, every cluster of it. Keys: C(groups) (Ansible's groups; each C(lk_cluster_<name>) is a cluster), C(hosts) (every host of those groups), C(hostvars) (per variable, its value on each host of C(hosts), in that order, null when undefined: lk_cluster_name, lk_preflight_result, lk_plan, lk_plan_path, lk_plan_resumed, lk_rollback_to). Returns C(nodes), C(check_ids), C(plans) and C(readiness). Given with I(readiness), the planning options and I(summary) are refused.",
     ),
+    Param::new(
+        "rehearsal",
+        Kind::Dict,
+        "Plan nothing: the rehearsal's document (rehearse.yml, read-only) from the runs of rolling_upgrade.yml against a simulated twin. Keys: C(capture) (the capture directory), C(target_version), C(twin) (C(lksim twin create)'s output), C(state_before) and C(state_after) (C(lksim state) of the twin before and after the runs), C(fidelity_rc) and C(fidelity_lines) (C(lksim twin check)'s exit code and lines), C(runs) (one list per field, in run order: C(name) (check, real or rerun), C(rc), C(stdout) (the ansible.posix.json callback's output), C(stderr)). Returns C(rehearsal). Given with I(rehearsal), the planning options, I(summary) and I(readiness) are refused.",
+    ),
 ];
 
 pub static SPEC: ModuleSpec = ModuleSpec {
@@ -165,6 +170,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("check_ids", "list", "with readiness", "Every pre-flight check ID a node reported, in order of first appearance (the report's columns).")
             .sample("[\"LK-ARCH-64BIT\", \"LK-DISK-FREE\"]"),
         Ret::new("plans", "list", "with readiness", "One per cluster with a plan (lk_plan) or a release to roll back to (lk_rollback_to): cluster, file (null when nothing is to upgrade), resumed, created, rollback_to."),
+        Ret::new("rehearsal", "dict", "with rehearsal", "The rehearsal: capture, cluster, target_version, nodes, guesses, fidelity (rc, differences), placement_before, placement_after, versions_after, runs (name, rc, changed, stats, steps per node, switchovers with tag, from, to, wave, phase, node, ok; failures), failures (run, node, task, why), lines."),
         Ret::new("readiness", "dict", "with readiness", "Per node: cluster, ready, installed_version, upgrade_path, failed_checks (the IDs that failed), msg (set_stats lkops_readiness)."),
     ],
 };
@@ -184,6 +190,7 @@ pub struct Params {
     pub persist: bool,
     pub summary: Option<Value>,
     pub readiness: Option<Value>,
+    pub rehearsal: Option<Value>,
 }
 
 pub struct PlanModule;
@@ -194,6 +201,9 @@ impl Module for PlanModule {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        if let Some(r) = &p.rehearsal {
+            return rehearse(&p, r);
+        }
         if let Some(r) = &p.readiness {
             return ready(&p, r);
         }
@@ -412,7 +422,8 @@ fn no_planning(p: &Params, mode: &str) -> Result<(), Failure> {
         ("new_plan", p.new_plan),
         ("close", p.close),
         ("persist", p.persist),
-        ("summary", mode == "readiness" && p.summary.is_some()),
+        ("summary", mode != "summary" && p.summary.is_some()),
+        ("readiness", mode == "rehearsal" && p.readiness.is_some()),
     ];
     if let Some((name, _)) = planning.iter().find(|(_, given)| *given) {
         return Err(Failure::param(
@@ -502,6 +513,72 @@ fn summarise(p: &Params, raw: &Value, ctx: &Ctx) -> Result<Outcome, Failure> {
         .with("failed_clusters", json!(out.failed_clusters))
         .with("pauses", json!(out.pauses))
         .with("backups", Value::Object(backups)))
+}
+
+/// `rehearsal`'s keys (see the parameter's help): the runs as one list per field, in run order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RehearsalParams {
+    capture: String,
+    target_version: String,
+    twin: String,
+    state_before: String,
+    state_after: String,
+    fidelity_rc: i64,
+    #[serde(default)]
+    fidelity_lines: Vec<String>,
+    runs: RunsParams,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsParams {
+    name: Vec<String>,
+    rc: Vec<i64>,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+}
+
+/// The read-only rehearsal mode: the rehearsal's document from the runs against the twin.
+fn rehearse(p: &Params, raw: &Value) -> Result<Outcome, Failure> {
+    no_planning(p, "rehearsal")?;
+    let bad = |msg: String| Failure::param("rehearsal", format!("rehearsal: {msg}"));
+    let r: RehearsalParams = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+    let n = r.runs.name.len();
+    for (field, len) in [
+        ("rc", r.runs.rc.len()),
+        ("stdout", r.runs.stdout.len()),
+        ("stderr", r.runs.stderr.len()),
+    ] {
+        if len != n {
+            return Err(bad(format!("runs.{field} has {len} values for {n} runs")));
+        }
+    }
+    let runs = (0..n)
+        .map(|i| procedure::rehearsal::RunResult {
+            name: r.runs.name[i].clone(),
+            rc: r.runs.rc[i],
+            stdout: r.runs.stdout[i].clone(),
+            stderr: r.runs.stderr[i].clone(),
+        })
+        .collect();
+    let input = procedure::rehearsal::Input {
+        capture: r.capture,
+        target_version: r.target_version,
+        twin: r.twin,
+        state_before: r.state_before,
+        state_after: r.state_after,
+        fidelity_rc: r.fidelity_rc,
+        fidelity_lines: r.fidelity_lines,
+        runs,
+    };
+    let doc = procedure::rehearsal::rehearsal(&input).map_err(bad)?;
+    let msg = format!(
+        "rehearsal of cluster {}: {} failure(s)",
+        summary::py_str(&doc["cluster"]),
+        doc["failures"].as_array().map_or(0, Vec::len)
+    );
+    Ok(Outcome::new(false, msg).with("rehearsal", doc))
 }
 
 /// The read-only readiness mode: the readiness report's data, before the run.
@@ -824,6 +901,71 @@ mod tests {
             assert_eq!(v["invalid_parameter"], param, "{args}: {v}");
             assert!(v["msg"].as_str().unwrap().contains(words), "{words:?}: {v}");
         }
+    }
+
+    /// Issue 26: the rehearsal's document is lk_plan's read-only `rehearsal` mode (rehearse.yml
+    /// passes the twin's outputs and the runs' registered results); the planning options and the
+    /// other modes are refused beside it.
+    #[test]
+    fn rehearsal_mode_returns_the_rehearsal_read_only() {
+        let all: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/reports/rehearsal-input.json"
+        ))
+        .unwrap();
+        let b = &all["b"];
+        let results = b["lk_runs"]["results"].as_array().unwrap();
+        let field = |f: &dyn Fn(&Value) -> Value| -> Value { results.iter().map(f).collect() };
+        let runs = json!({"name": field(&|r| r["item"]["name"].clone()), "rc": field(&|r| r["rc"].clone()),
+                          "stdout": field(&|r| r["stdout"].clone()), "stderr": field(&|r| r["stderr"].clone())});
+        let args = json!({"rehearsal": {
+            "capture": b["lk_capture"], "target_version": b["lk_target_version"],
+            "twin": b["lk_twin"]["stdout"], "state_before": b["lk_state_before"]["stdout"],
+            "state_after": b["lk_state_after"]["stdout"], "fidelity_rc": b["lk_fidelity"]["rc"],
+            "fidelity_lines": b["lk_fidelity"]["stdout_lines"], "runs": runs}});
+        let (v, failed) = run(args.clone());
+        assert!(!failed, "{v}");
+        assert_eq!(v["changed"], false);
+        assert_eq!(
+            v["msg"],
+            "rehearsal of cluster lksim-2node-9.4.0: 2 failure(s)"
+        );
+        assert_eq!(
+            v["rehearsal"]["lines"][2],
+            "real: rc=2, changed=10, 4 switchover(s), 1 failure(s)"
+        );
+        for (key, param) in [
+            ("readiness", "readiness"),
+            ("summary", "summary"),
+            ("persist", "persist"),
+        ] {
+            let mut a = args.clone();
+            a[key] = if key == "persist" {
+                json!(true)
+            } else {
+                json!({})
+            };
+            let (v, failed) = run(a);
+            assert!(failed, "{v}");
+            assert_eq!(v["invalid_parameter"], param, "{v}");
+            assert!(
+                v["msg"]
+                    .as_str()
+                    .unwrap()
+                    .contains("rehearsal plans nothing"),
+                "{v}"
+            );
+        }
+        let mut a = args;
+        a["rehearsal"]["runs"]["rc"] = json!([0, 0]);
+        let (v, failed) = run(a);
+        assert!(failed, "{v}");
+        assert!(
+            v["msg"]
+                .as_str()
+                .unwrap()
+                .contains("runs.rc has 2 values for 3 runs"),
+            "{v}"
+        );
     }
 
     /// The readiness report's input as tasks/report.yml passes it: one cluster of two nodes.
