@@ -2,7 +2,8 @@
 //! English and in Japanese (`lk_report_lang: ja`), rendered by the real role tasks
 //! (tasks/report.yml, tasks/summary.yml with lk_plan's summary) and rehearse.yml's templates from
 //! fixed inputs (tests/fixtures/reports/: the host variables as an inventory, a cluster's
-//! events.jsonl, a rehearsal's data), compared byte for byte with the snapshots committed in
+//! events.jsonl, a rehearsal's data, and a rehearsal's runs through lk_plan's rehearsal mode),
+//! compared byte for byte with the snapshots committed in
 //! tests/fixtures/reports/snapshots/. Also pinned: what set_stats publishes (`lkops_readiness`,
 //! `lkops_backups`, `lkops_summary`, `lkops_pauses`).
 //!
@@ -111,7 +112,13 @@ fn render() -> Vec<(String, String)> {
             files.push((format!("{lang}/{c}/summary-TIME.json"), read(&own[0])));
         }
     }
-    for f in ["rehearsal.md", "rehearsal.html"] {
+    for f in [
+        "rehearsal.md",
+        "rehearsal.html",
+        "rehearsal-runs.json",
+        "rehearsal-runs.md",
+        "rehearsal-runs.html",
+    ] {
         files.push((f.to_string(), read(&dir.join(f))));
     }
     let stats = &result["global_custom_stats"];
