@@ -1,5 +1,5 @@
 //! Report snapshots (issue 26: templates only render): every report the playbooks write, in
-//! English and in Japanese (`lk_report_lang: ja`), rendered by the real role tasks
+//! English and in Japanese (`lk_report_lang: ja`), and of a dry run (check mode), rendered by the real role tasks
 //! (tasks/report.yml, tasks/summary.yml with lk_plan's summary) and rehearse.yml's templates from
 //! fixed inputs (tests/fixtures/reports/: the host variables as an inventory, a cluster's
 //! events.jsonl, a rehearsal's data, and a rehearsal's runs through lk_plan's rehearsal mode),
@@ -54,7 +54,7 @@ fn render() -> Vec<(String, String)> {
     let lib = dir.join("library");
     std::fs::create_dir_all(&lib).unwrap();
     std::os::unix::fs::symlink(bin("lk_plan"), lib.join("lk_plan")).unwrap();
-    for lang in LANGS {
+    for lang in ["en", "ja", "check"] {
         let d = dir.join(lang).join("alpha");
         std::fs::create_dir_all(&d).unwrap();
         std::fs::copy(
@@ -66,22 +66,30 @@ fn render() -> Vec<(String, String)> {
     let inventory = fixture("reports/inventory.json");
     let playbook = repo().join("tests/ansible/reports.yml");
     let extra = format!("lk_snap_dir={}", dir.display());
-    let out = ansible::ansible_playbook(
-        &[
+    let run = |more: &[&str]| {
+        let mut args = vec![
             "-i",
             inventory.to_str().unwrap(),
             playbook.to_str().unwrap(),
             "-e",
             &extra,
-        ],
-        &[
-            ("ANSIBLE_LIBRARY", lib.to_str().unwrap()),
-            ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
-            ("ANSIBLE_SHOW_CUSTOM_STATS", "true"),
-            ("ANSIBLE_JSON_INDENT", "0"),
-        ],
-    );
-    assert!(out.status.success(), "{}", ansible::text(&out));
+        ];
+        args.extend_from_slice(more);
+        let out = ansible::ansible_playbook(
+            &args,
+            &[
+                ("ANSIBLE_LIBRARY", lib.to_str().unwrap()),
+                ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
+                ("ANSIBLE_SHOW_CUSTOM_STATS", "true"),
+                ("ANSIBLE_JSON_INDENT", "0"),
+            ],
+        );
+        assert!(out.status.success(), "{}", ansible::text(&out));
+        out
+    };
+    // The dry run first (its set_stats are not pinned), then the run.
+    run(&["--check", "--tags", "dry_run"]);
+    let out = run(&[]);
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let read = |p: &Path| {
         mask(
@@ -110,6 +118,17 @@ fn render() -> Vec<(String, String)> {
                 .collect();
             assert_eq!(own.len(), 1, "{own:?}");
             files.push((format!("{lang}/{c}/summary-TIME.json"), read(&own[0])));
+        }
+    }
+    // A dry run (check mode): the run reports say PLAN; summary.json predicts.
+    let d = dir.join("check");
+    files.push((
+        "check/summary.json".to_string(),
+        read(&d.join("summary.json")),
+    ));
+    for c in CLUSTERS {
+        for f in ["run.md", "run.html"] {
+            files.push((format!("check/{c}/{f}"), read(&d.join(c).join(f))));
         }
     }
     for f in [
