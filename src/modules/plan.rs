@@ -80,7 +80,17 @@ const PARAMS: &[Param] = &[
     Param::new(
         "summary",
         Kind::Dict,
-        "Plan nothing: summarise the run that just ended (read-only), every cluster of it. Keys: C(done_stage) (the stage every node of a finished cluster reached: checked, backed_up, upgraded or returned), C(groups) (Ansible's groups; each C(lk_cluster_<name>) is a cluster), C(hosts) (every host of those groups), C(hostvars) (per variable the role records, its value on each host of C(hosts), in that order, null when undefined: lk_stage, lk_version_before, lk_version_after, lk_failed_stage, lk_failed_msg, lk_backup_on_controller, lk_running_now, lk_home_tags, lk_tags_now, lk_mirror_waits, lk_held, lk_moves, lk_mates, lk_plan, lk_plan_path, lk_plan_node_path, lk_plan_resumed, lk_plan_placement, lk_canary, lk_rollback_to), C(pauses) (the pauses between waves). Returns C(clusters), C(lines), C(failed_clusters) and C(pauses): the playbooks' summary.json. Given with I(summary), the planning options are refused.",
+        "Plan nothing: summarise the run that just ended (read-only), every cluster of it. Keys: C(done_stage) (the stage every node of a finished cluster reached: checked, backed_up, upgraded or returned), C(groups) (Ansible's groups; each C(lk_cluster_<name>) is a cluster), C(hosts) (every host of those groups), C(hostvars) (per variable the role records, its value on each host of C(hosts), in that order, null when undefined: lk_stage, lk_version_before, lk_version_after, lk_failed_stage, lk_failed_msg, lk_backup_on_controller, lk_running_now, lk_home_tags, lk_tags_now, lk_mirror_waits, lk_held, lk_moves, lk_mates, lk_plan, lk_plan_path, lk_plan_node_path, lk_plan_resumed, lk_plan_placement, lk_canary, lk_rollback_to, lk_bk), C(pauses) (the pauses between waves). Returns C(clusters), C(lines), C(failed_clusters) and C(pauses): the playbooks' summary.json; and C(backups). Given with I(summary), the planning options are refused.",
+    ),
+    Param::new(
+        "readiness",
+        Kind::Dict,
+        "Plan nothing: the readiness report's data (read-only), before the run, every cluster of it. Keys: C(groups) (Ansible's groups; each C(lk_cluster_<name>) is a cluster), C(hosts) (every host of those groups), C(hostvars) (per variable, its value on each host of C(hosts), in that order, null when undefined: lk_cluster_name, lk_preflight_result, lk_plan, lk_plan_path, lk_plan_resumed, lk_rollback_to). Returns C(nodes), C(check_ids), C(plans) and C(readiness). Given with I(readiness), the planning options and I(summary) are refused.",
+    ),
+    Param::new(
+        "rehearsal",
+        Kind::Dict,
+        "Plan nothing: the rehearsal's document (rehearse.yml, read-only) from the runs of rolling_upgrade.yml against a simulated twin. Keys: C(capture) (the capture directory), C(target_version), C(twin) (C(lksim twin create)'s output), C(state_before) and C(state_after) (C(lksim state) of the twin before and after the runs), C(fidelity_rc) and C(fidelity_lines) (C(lksim twin check)'s exit code and lines), C(runs) (one list per field, in run order: C(name) (check, real or rerun), C(rc), C(stdout) (the ansible.posix.json callback's output), C(stderr)). Returns C(rehearsal). Given with I(rehearsal), the planning options, I(summary) and I(readiness) are refused.",
     ),
 ];
 
@@ -155,6 +165,13 @@ pub static SPEC: ModuleSpec = ModuleSpec {
         Ret::new("failed_clusters", "list", "with summary", "One line per cluster that did not finish (empty when every cluster did).")
             .sample("[\"cluster bravo FAILED at bravo-b \\\"Upgrade LifeKeeper (lk_upgrade)\\\": setup 9.6.1 failed\"]"),
         Ret::new("pauses", "list", "with summary", "The pauses between waves, as given."),
+        Ret::new("backups", "dict", "with summary", "Per node, the backups lk_backup took in this run (lk_bk), each with host, time, archive, sha256, defaults_copy, defaults_sha256, lifekeeper_version (set_stats lkops_backups); nodes without one are left out."),
+        Ret::new("nodes", "list", "with readiness", "Every node, clusters in name order (the readiness report's rows)."),
+        Ret::new("check_ids", "list", "with readiness", "Every pre-flight check ID a node reported, in order of first appearance (the report's columns).")
+            .sample("[\"LK-ARCH-64BIT\", \"LK-DISK-FREE\"]"),
+        Ret::new("plans", "list", "with readiness", "One per cluster with a plan (lk_plan) or a release to roll back to (lk_rollback_to): cluster, file (null when nothing is to upgrade), resumed, created, rollback_to."),
+        Ret::new("rehearsal", "dict", "with rehearsal", "The rehearsal: capture, cluster, target_version, nodes, guesses, fidelity (rc, differences), placement_before, placement_after, versions_after, runs (name, rc, changed, stats, steps per node, switchovers with tag, from, to, wave, phase, node, ok; failures), failures (run, node, task, why), lines."),
+        Ret::new("readiness", "dict", "with readiness", "Per node: cluster, ready, installed_version, upgrade_path, failed_checks (the IDs that failed), msg (set_stats lkops_readiness)."),
     ],
 };
 
@@ -172,6 +189,8 @@ pub struct Params {
     pub plan_dir: PathBuf,
     pub persist: bool,
     pub summary: Option<Value>,
+    pub readiness: Option<Value>,
+    pub rehearsal: Option<Value>,
 }
 
 pub struct PlanModule;
@@ -182,6 +201,12 @@ impl Module for PlanModule {
         &SPEC
     }
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, Failure> {
+        if let Some(r) = &p.rehearsal {
+            return rehearse(&p, r);
+        }
+        if let Some(r) = &p.readiness {
+            return ready(&p, r);
+        }
         if let Some(s) = &p.summary {
             return summarise(&p, s, ctx);
         }
@@ -376,9 +401,18 @@ struct SummaryParams {
     pauses: Vec<Value>,
 }
 
-/// The read-only summary mode: the hostvars (one list per variable, in `hosts` order) become
-/// each host's [`HostVars`], and the pure summary does the rest.
-fn summarise(p: &Params, raw: &Value, ctx: &Ctx) -> Result<Outcome, Failure> {
+/// `readiness`'s keys (see the parameter's help).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadinessParams {
+    groups: BTreeMap<String, Vec<String>>,
+    hosts: Vec<String>,
+    #[serde(default)]
+    hostvars: BTreeMap<String, Vec<Value>>,
+}
+
+/// Refuses the planning options beside a read-only mode (`mode`: summary or readiness).
+fn no_planning(p: &Params, mode: &str) -> Result<(), Failure> {
     let planning = [
         ("facts", p.facts.is_some()),
         ("order", p.order.is_some()),
@@ -388,51 +422,73 @@ fn summarise(p: &Params, raw: &Value, ctx: &Ctx) -> Result<Outcome, Failure> {
         ("new_plan", p.new_plan),
         ("close", p.close),
         ("persist", p.persist),
+        ("summary", mode != "summary" && p.summary.is_some()),
+        ("readiness", mode == "rehearsal" && p.readiness.is_some()),
     ];
     if let Some((name, _)) = planning.iter().find(|(_, given)| *given) {
         return Err(Failure::param(
             name,
-            format!("{name} is a planning option: summary plans nothing and takes none of them"),
+            format!("{name} is a planning option: {mode} plans nothing and takes none of them"),
         ));
     }
-    let bad = |msg: String| Failure::param("summary", format!("summary: {msg}"));
-    let s: SummaryParams = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
-    for (var, values) in &s.hostvars {
-        if !summary::VARS.contains(&var.as_str()) {
-            return Err(bad(format!(
-                "hostvars has {var}, which the summary does not read (it reads {})",
-                summary::VARS.join(", ")
-            )));
+    Ok(())
+}
+
+/// The hostvars (one list per variable, in `hosts` order; only `vars`) as each host's
+/// [`HostVars`], after checking every cluster group's hosts are among them.
+fn hosts_of(
+    hosts: &[String],
+    hostvars: &BTreeMap<String, Vec<Value>>,
+    groups: &BTreeMap<String, Vec<String>>,
+    vars: &[&str],
+    mode: &str,
+) -> Result<BTreeMap<String, HostVars>, String> {
+    for (var, values) in hostvars {
+        if !vars.contains(&var.as_str()) {
+            return Err(format!(
+                "hostvars has {var}, which the {mode} does not read (it reads {})",
+                vars.join(", ")
+            ));
         }
-        if values.len() != s.hosts.len() {
-            return Err(bad(format!(
+        if values.len() != hosts.len() {
+            return Err(format!(
                 "hostvars.{var} has {} values for {} hosts",
                 values.len(),
-                s.hosts.len()
-            )));
+                hosts.len()
+            ));
         }
     }
-    let mut hosts = BTreeMap::new();
-    for (i, h) in s.hosts.iter().enumerate() {
-        let vars: Map<String, Value> = s
-            .hostvars
+    let mut out = BTreeMap::new();
+    for (i, h) in hosts.iter().enumerate() {
+        let vars: Map<String, Value> = hostvars
             .iter()
             .map(|(var, values)| (var.clone(), values[i].clone()))
             .collect();
         let hv: HostVars = serde_json::from_value(Value::Object(vars))
-            .map_err(|e| bad(format!("hostvars of {h}: {e}")))?;
-        if hosts.insert(h.clone(), hv).is_some() {
-            return Err(bad(format!("hosts names {h} twice")));
+            .map_err(|e| format!("hostvars of {h}: {e}"))?;
+        if out.insert(h.clone(), hv).is_some() {
+            return Err(format!("hosts names {h} twice"));
         }
     }
-    for (g, members) in &s.groups {
+    for (g, members) in groups {
         if !g.starts_with(summary::CLUSTER_GROUP) {
             continue;
         }
-        if let Some(h) = members.iter().find(|h| !hosts.contains_key(*h)) {
-            return Err(bad(format!("{g} has {h}, which hosts lacks")));
+        if let Some(h) = members.iter().find(|h| !out.contains_key(*h)) {
+            return Err(format!("{g} has {h}, which hosts lacks"));
         }
     }
+    Ok(out)
+}
+
+/// The read-only summary mode: the hostvars (one list per variable, in `hosts` order) become
+/// each host's [`HostVars`], and the pure summary does the rest.
+fn summarise(p: &Params, raw: &Value, ctx: &Ctx) -> Result<Outcome, Failure> {
+    no_planning(p, "summary")?;
+    let bad = |msg: String| Failure::param("summary", format!("summary: {msg}"));
+    let s: SummaryParams = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+    let hosts =
+        hosts_of(&s.hosts, &s.hostvars, &s.groups, &summary::VARS, "summary").map_err(bad)?;
     let run = summary::Run {
         done_stage: s.done_stage,
         check_mode: ctx.check_mode,
@@ -441,6 +497,7 @@ fn summarise(p: &Params, raw: &Value, ctx: &Ctx) -> Result<Outcome, Failure> {
         pauses: s.pauses,
     };
     let out = summary::summarise(&run).map_err(bad)?;
+    let backups = summary::backups(&run).map_err(bad)?;
     let msg = format!(
         "{} cluster(s): {}",
         out.clusters.len(),
@@ -454,7 +511,111 @@ fn summarise(p: &Params, raw: &Value, ctx: &Ctx) -> Result<Outcome, Failure> {
         .with("clusters", Value::Object(out.clusters))
         .with("lines", json!(out.lines))
         .with("failed_clusters", json!(out.failed_clusters))
-        .with("pauses", json!(out.pauses)))
+        .with("pauses", json!(out.pauses))
+        .with("backups", Value::Object(backups)))
+}
+
+/// `rehearsal`'s keys (see the parameter's help): the runs as one list per field, in run order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RehearsalParams {
+    capture: String,
+    target_version: String,
+    twin: String,
+    state_before: String,
+    state_after: String,
+    fidelity_rc: i64,
+    #[serde(default)]
+    fidelity_lines: Vec<String>,
+    runs: RunsParams,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsParams {
+    name: Vec<String>,
+    rc: Vec<i64>,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+}
+
+/// The read-only rehearsal mode: the rehearsal's document from the runs against the twin.
+fn rehearse(p: &Params, raw: &Value) -> Result<Outcome, Failure> {
+    no_planning(p, "rehearsal")?;
+    let bad = |msg: String| Failure::param("rehearsal", format!("rehearsal: {msg}"));
+    let r: RehearsalParams = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+    let n = r.runs.name.len();
+    for (field, len) in [
+        ("rc", r.runs.rc.len()),
+        ("stdout", r.runs.stdout.len()),
+        ("stderr", r.runs.stderr.len()),
+    ] {
+        if len != n {
+            return Err(bad(format!("runs.{field} has {len} values for {n} runs")));
+        }
+    }
+    let runs = (0..n)
+        .map(|i| procedure::rehearsal::RunResult {
+            name: r.runs.name[i].clone(),
+            rc: r.runs.rc[i],
+            stdout: r.runs.stdout[i].clone(),
+            stderr: r.runs.stderr[i].clone(),
+        })
+        .collect();
+    let input = procedure::rehearsal::Input {
+        capture: r.capture,
+        target_version: r.target_version,
+        twin: r.twin,
+        state_before: r.state_before,
+        state_after: r.state_after,
+        fidelity_rc: r.fidelity_rc,
+        fidelity_lines: r.fidelity_lines,
+        runs,
+    };
+    let doc = procedure::rehearsal::rehearsal(&input).map_err(bad)?;
+    let msg = format!(
+        "rehearsal of cluster {}: {} failure(s)",
+        summary::py_str(&doc["cluster"]),
+        doc["failures"].as_array().map_or(0, Vec::len)
+    );
+    Ok(Outcome::new(false, msg).with("rehearsal", doc))
+}
+
+/// The read-only readiness mode: the readiness report's data, before the run.
+fn ready(p: &Params, raw: &Value) -> Result<Outcome, Failure> {
+    no_planning(p, "readiness")?;
+    let bad = |msg: String| Failure::param("readiness", format!("readiness: {msg}"));
+    let r: ReadinessParams = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+    let hosts = hosts_of(
+        &r.hosts,
+        &r.hostvars,
+        &r.groups,
+        &summary::READINESS_VARS,
+        "readiness",
+    )
+    .map_err(bad)?;
+    let run = summary::Run {
+        groups: r.groups,
+        hosts,
+        ..Default::default()
+    };
+    let out = summary::readiness(&run).map_err(bad)?;
+    let not_ready = out
+        .readiness
+        .values()
+        .filter(|v| v["ready"] != true)
+        .count();
+    let msg = format!(
+        "{} node(s), {} ready, {} not ready",
+        out.nodes.len(),
+        out.nodes.len() - not_ready,
+        not_ready
+    );
+    Ok(Outcome::new(false, msg)
+        .with("nodes", json!(out.nodes))
+        .with("check_ids", json!(out.check_ids))
+        .with("plans", json!(out.plans))
+        .with("readiness", Value::Object(out.readiness)))
 }
 
 /// The plan file's text and its plan (None when there is no file).
@@ -737,6 +898,155 @@ mod tests {
             let (v, failed) = run(args.clone());
             assert!(failed, "{args}: {v}");
             assert_eq!(v["failed"], true, "{v}");
+            assert_eq!(v["invalid_parameter"], param, "{args}: {v}");
+            assert!(v["msg"].as_str().unwrap().contains(words), "{words:?}: {v}");
+        }
+    }
+
+    /// Issue 26: the rehearsal's document is lk_plan's read-only `rehearsal` mode (rehearse.yml
+    /// passes the twin's outputs and the runs' registered results); the planning options and the
+    /// other modes are refused beside it.
+    #[test]
+    fn rehearsal_mode_returns_the_rehearsal_read_only() {
+        let all: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/reports/rehearsal-input.json"
+        ))
+        .unwrap();
+        let b = &all["b"];
+        let results = b["lk_runs"]["results"].as_array().unwrap();
+        let field = |f: &dyn Fn(&Value) -> Value| -> Value { results.iter().map(f).collect() };
+        let runs = json!({"name": field(&|r| r["item"]["name"].clone()), "rc": field(&|r| r["rc"].clone()),
+                          "stdout": field(&|r| r["stdout"].clone()), "stderr": field(&|r| r["stderr"].clone())});
+        let args = json!({"rehearsal": {
+            "capture": b["lk_capture"], "target_version": b["lk_target_version"],
+            "twin": b["lk_twin"]["stdout"], "state_before": b["lk_state_before"]["stdout"],
+            "state_after": b["lk_state_after"]["stdout"], "fidelity_rc": b["lk_fidelity"]["rc"],
+            "fidelity_lines": b["lk_fidelity"]["stdout_lines"], "runs": runs}});
+        let (v, failed) = run(args.clone());
+        assert!(!failed, "{v}");
+        assert_eq!(v["changed"], false);
+        assert_eq!(
+            v["msg"],
+            "rehearsal of cluster lksim-2node-9.4.0: 2 failure(s)"
+        );
+        assert_eq!(
+            v["rehearsal"]["lines"][2],
+            "real: rc=2, changed=10, 4 switchover(s), 1 failure(s)"
+        );
+        for (key, param) in [
+            ("readiness", "readiness"),
+            ("summary", "summary"),
+            ("persist", "persist"),
+        ] {
+            let mut a = args.clone();
+            a[key] = if key == "persist" {
+                json!(true)
+            } else {
+                json!({})
+            };
+            let (v, failed) = run(a);
+            assert!(failed, "{v}");
+            assert_eq!(v["invalid_parameter"], param, "{v}");
+            assert!(
+                v["msg"]
+                    .as_str()
+                    .unwrap()
+                    .contains("rehearsal plans nothing"),
+                "{v}"
+            );
+        }
+        let mut a = args;
+        a["rehearsal"]["runs"]["rc"] = json!([0, 0]);
+        let (v, failed) = run(a);
+        assert!(failed, "{v}");
+        assert!(
+            v["msg"]
+                .as_str()
+                .unwrap()
+                .contains("runs.rc has 2 values for 3 runs"),
+            "{v}"
+        );
+    }
+
+    /// The readiness report's input as tasks/report.yml passes it: one cluster of two nodes.
+    fn readiness_args() -> Value {
+        json!({"readiness": {
+            "groups": {"lk_cluster_demo": ["node-a", "node-b"], "all": ["node-a", "node-b"]},
+            "hosts": ["node-a", "node-b"],
+            "hostvars": {
+                "lk_cluster_name": ["demo", "demo"],
+                "lk_preflight_result": [
+                    {"failed": false, "installed_version": "9.4.0", "upgrade_path": "direct", "msg": "ok",
+                     "checks": [{"id": "LK-A", "status": "pass"}]},
+                    null
+                ],
+                "lk_plan": [{"created": "2026-12-07T14:48:37Z"}, null],
+                "lk_plan_path": ["/out/demo/plan.json", null],
+                "lk_plan_resumed": [false, null],
+                "lk_rollback_to": [null, null]
+            }
+        }})
+    }
+
+    /// Issue 26: the readiness report's data is lk_plan's read-only `readiness` mode; never
+    /// changed, the same in check mode; bad input fails naming it.
+    #[test]
+    fn readiness_mode_decides_the_readiness_read_only() {
+        for check in [false, true] {
+            let mut a = readiness_args();
+            a["_ansible_check_mode"] = json!(check);
+            let (v, failed) = run(a);
+            assert!(!failed, "{v}");
+            assert_eq!(v["changed"], false);
+            assert_eq!(v["msg"], "2 node(s), 1 ready, 1 not ready");
+            assert_eq!(v["nodes"], json!(["node-a", "node-b"]));
+            assert_eq!(v["check_ids"], json!(["LK-A"]));
+            assert_eq!(v["readiness"]["node-a"]["ready"], true);
+            assert_eq!(
+                v["readiness"]["node-b"]["msg"],
+                "no pre-flight result (not reached)"
+            );
+            assert_eq!(
+                v["plans"],
+                json!([{"cluster": "demo", "file": "/out/demo/plan.json", "resumed": false,
+                        "created": "2026-12-07T14:48:37Z", "rollback_to": null}])
+            );
+        }
+        let edit = |f: &dyn Fn(&mut Value)| {
+            let mut a = readiness_args();
+            f(&mut a);
+            a
+        };
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (
+                edit(&|a| a["readiness"]["hostvars"]["lk_stage"] = json!([null, null])),
+                "readiness",
+                "hostvars has lk_stage, which the readiness does not read",
+            ),
+            (
+                edit(&|a| a["readiness"]["hosts"] = json!(["node-a"])),
+                "readiness",
+                "hostvars.lk_cluster_name has 2 values for 1 hosts",
+            ),
+            (
+                edit(&|a| a["readiness"]["done_stage"] = json!("returned")),
+                "readiness",
+                "unknown field `done_stage`",
+            ),
+            (
+                edit(&|a| a["summary"] = json!({})),
+                "summary",
+                "readiness plans nothing",
+            ),
+            (
+                edit(&|a| a["version"] = json!("9.6.1")),
+                "version",
+                "readiness plans nothing",
+            ),
+        ];
+        for (args, param, words) in cases {
+            let (v, failed) = run(args.clone());
+            assert!(failed, "{args}: {v}");
             assert_eq!(v["invalid_parameter"], param, "{args}: {v}");
             assert!(v["msg"].as_str().unwrap().contains(words), "{words:?}: {v}");
         }

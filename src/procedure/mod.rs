@@ -16,6 +16,7 @@
 pub mod facts;
 pub mod plan;
 pub mod record;
+pub mod rehearsal;
 pub mod summary;
 pub mod targets;
 pub mod waves;

@@ -62,10 +62,16 @@ pub struct HostVars {
     pub lk_plan_placement: Value,
     pub lk_canary: Value,
     pub lk_rollback_to: Value,
+    // The backups lk_backup took in this run (its registered result): set_stats lkops_backups.
+    pub lk_bk: Value,
+    // The readiness (lk_plan `readiness`, before the run): the node's cluster and pre-flight.
+    pub lk_cluster_name: Value,
+    pub lk_preflight_result: Value,
 }
 
-/// Every variable [`HostVars`] reads, in its order (the module's `summary.hostvars` keys).
-pub const VARS: [&str; 20] = [
+/// Every variable the summary reads, in [`HostVars`]' order (the module's `summary.hostvars`
+/// keys).
+pub const VARS: [&str; 21] = [
     "lk_stage",
     "lk_version_before",
     "lk_version_after",
@@ -86,6 +92,28 @@ pub const VARS: [&str; 20] = [
     "lk_plan_placement",
     "lk_canary",
     "lk_rollback_to",
+    "lk_bk",
+];
+
+/// Every variable [`readiness`] reads (the module's `readiness.hostvars` keys).
+pub const READINESS_VARS: [&str; 6] = [
+    "lk_cluster_name",
+    "lk_preflight_result",
+    "lk_plan",
+    "lk_plan_path",
+    "lk_plan_resumed",
+    "lk_rollback_to",
+];
+
+/// The keys of a backup (lk_backup's `backups`) that set_stats publishes (`lkops_backups`).
+pub const BACKUP_KEYS: [&str; 7] = [
+    "host",
+    "time",
+    "archive",
+    "sha256",
+    "defaults_copy",
+    "defaults_sha256",
+    "lifekeeper_version",
 ];
 
 /// The run to summarise.
@@ -797,6 +825,150 @@ fn seq(m: &Map<String, Value>) -> f64 {
         Value::String(s) => s.trim().parse().unwrap_or(0.0),
         v => v.as_f64().unwrap_or(0.0),
     }
+}
+
+/// The hosts of the run's clusters: cluster groups in name order, each group's hosts in its order.
+fn cluster_hosts(run: &Run) -> Vec<&String> {
+    let groups = jinja_sorted(
+        run.groups
+            .keys()
+            .filter(|g| g.starts_with(CLUSTER_GROUP))
+            .cloned()
+            .collect(),
+    );
+    groups.iter().flat_map(|g| run.groups[g].iter()).collect()
+}
+
+fn host<'a>(run: &'a Run, h: &str) -> Result<&'a HostVars, String> {
+    run.hosts
+        .get(h)
+        .ok_or_else(|| format!("{h} is in a cluster group but not in hosts"))
+}
+
+/// set_stats `lkops_backups`: node -> the backups lk_backup recorded for it in this run
+/// (`lk_bk.backups`), each with only [`BACKUP_KEYS`]. A node without backups is left out.
+pub fn backups(run: &Run) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for h in cluster_hosts(run) {
+        let list = match host(run, h)?.lk_bk.get("backups") {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(a)) => a,
+            Some(other) => return Err(format!("lk_bk.backups of {h} is not a list: {other}")),
+        };
+        let mut kept = vec![];
+        for b in list {
+            let b = b
+                .as_object()
+                .ok_or_else(|| format!("a backup in lk_bk.backups of {h} is not a dict: {b}"))?;
+            let only: Map<String, Value> = b
+                .iter()
+                .filter(|(k, _)| BACKUP_KEYS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            kept.push(Value::Object(only));
+        }
+        out.insert(h.clone(), Value::Array(kept));
+    }
+    Ok(out)
+}
+
+/// The readiness report's data (lk_plan `readiness`, tasks/report.yml), before the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readiness {
+    /// Every node, clusters in name order (the report's rows).
+    pub nodes: Vec<String>,
+    /// Every pre-flight check ID any node reported, in order of first appearance (its columns).
+    pub check_ids: Vec<String>,
+    /// One entry per cluster with a plan decided (plan.yml) or a release to roll back to:
+    /// cluster, file (null when there is nothing to upgrade), resumed, created, rollback_to.
+    pub plans: Vec<Value>,
+    /// set_stats `lkops_readiness`: node -> cluster, ready, installed_version, upgrade_path,
+    /// failed_checks, msg.
+    pub readiness: Map<String, Value>,
+}
+
+/// `v` when it is a dict, else an empty one (`| default({})` of an undefined variable).
+fn dict_or_empty(v: &Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn checks_of(r: &Map<String, Value>) -> Vec<&Map<String, Value>> {
+    r.get("checks")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_object).collect())
+        .unwrap_or_default()
+}
+
+/// The readiness of every node from its pre-flight result, and each cluster's plan.
+pub fn readiness(run: &Run) -> Result<Readiness, String> {
+    let nodes: Vec<String> = cluster_hosts(run).into_iter().cloned().collect();
+    let mut check_ids: Vec<String> = vec![];
+    let mut stats = Map::new();
+    for h in &nodes {
+        let hv = host(run, h)?;
+        let r = dict_or_empty(&hv.lk_preflight_result);
+        let checks = checks_of(&r);
+        for c in &checks {
+            if let Some(id) = c.get("id").and_then(Value::as_str) {
+                if !check_ids.iter().any(|i| i == id) {
+                    check_ids.push(id.to_string());
+                }
+            }
+        }
+        let failed: Vec<Value> = checks
+            .iter()
+            .filter(|c| c.get("status").and_then(Value::as_str) == Some("fail"))
+            .map(|c| get(c, "id").clone())
+            .collect();
+        stats.insert(
+            h.clone(),
+            json!({
+                "cluster": hv.lk_cluster_name,
+                "ready": !r.is_empty() && !truthy(get(&r, "failed")),
+                "installed_version": get(&r, "installed_version"),
+                "upgrade_path": get(&r, "upgrade_path"),
+                "failed_checks": failed,
+                "msg": r.get("msg").cloned()
+                    .unwrap_or_else(|| json!("no pre-flight result (not reached)")),
+            }),
+        );
+    }
+    let mut plans = vec![];
+    let groups = jinja_sorted(
+        run.groups
+            .keys()
+            .filter(|g| g.starts_with(CLUSTER_GROUP))
+            .cloned()
+            .collect(),
+    );
+    for g in groups {
+        let Some(first) = run.groups[&g].first() else {
+            continue;
+        };
+        let hv = host(run, first)?;
+        if hv.lk_plan.is_null() && hv.lk_rollback_to.is_null() {
+            continue;
+        }
+        let recorded = match &hv.lk_plan {
+            Value::Object(o) => !o.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::String(s) => !s.is_empty(),
+            _ => false,
+        };
+        plans.push(json!({
+            "cluster": &g[CLUSTER_GROUP.len()..],
+            "file": if recorded { hv.lk_plan_path.clone() } else { Value::Null },
+            "resumed": ansible_bool(&hv.lk_plan_resumed),
+            "created": hv.lk_plan.get("created").cloned().unwrap_or(Value::Null),
+            "rollback_to": hv.lk_rollback_to,
+        }));
+    }
+    Ok(Readiness {
+        nodes,
+        check_ids,
+        plans,
+        readiness: stats,
+    })
 }
 
 #[cfg(test)]

@@ -886,3 +886,149 @@ fn the_summary_json_of_real_runs_is_unchanged() {
                "stopped_at": null, "switchovers": []})
     );
 }
+
+/// A run of clusters (group name without `lk_cluster_` -> hosts) for the readiness and backups.
+fn run_with(clusters: &[(&str, &[&str])], vars: Vec<(&str, Value)>) -> Run {
+    let mut groups = BTreeMap::new();
+    for (c, hosts) in clusters {
+        groups.insert(
+            format!("{CLUSTER_GROUP}{c}"),
+            hosts.iter().map(|h| h.to_string()).collect(),
+        );
+    }
+    groups.insert("all".to_string(), vec!["ignored".to_string()]);
+    let hosts = vars
+        .into_iter()
+        .map(|(h, v)| (h.to_string(), hv(v)))
+        .collect();
+    Run {
+        done_stage: "returned".into(),
+        groups,
+        hosts,
+        ..Default::default()
+    }
+}
+
+/// set_stats lkops_backups (stats_backups.j2 before): only the nodes with backups, only the
+/// published keys of each backup.
+#[test]
+fn backups_per_node_keep_only_the_published_keys() {
+    let b = json!({"host": "a", "time": "20261207T144900Z", "archive": "/x.tar.gz", "sha256": "00",
+                   "defaults_copy": "", "defaults_sha256": "", "lifekeeper_version": "9.4.0",
+                   "size": 1, "verified": true});
+    type Case<'a> = (&'a str, Vec<(&'a str, Value)>, Value);
+    let cases: Vec<Case> = vec![
+        (
+            "nothing recorded",
+            vec![("a", json!({})), ("b", json!({}))],
+            json!({}),
+        ),
+        (
+            "a skipped backup (no backups key) is left out",
+            vec![
+                ("a", json!({"lk_bk": {"skipped": true}})),
+                ("b", json!({"lk_bk": {"backups": []}})),
+            ],
+            json!({"b": []}),
+        ),
+        (
+            "extra keys dropped",
+            vec![
+                ("a", json!({"lk_bk": {"changed": true, "backups": [b]}})),
+                ("b", json!({})),
+            ],
+            json!({"a": [{"host": "a", "time": "20261207T144900Z", "archive": "/x.tar.gz", "sha256": "00",
+                           "defaults_copy": "", "defaults_sha256": "", "lifekeeper_version": "9.4.0"}]}),
+        ),
+    ];
+    for (name, vars, want) in cases {
+        let run = run_with(&[("demo", &["a", "b"])], vars);
+        assert_eq!(Value::Object(backups(&run).unwrap()), want, "{name}");
+    }
+    let run = run_with(
+        &[("demo", &["a"])],
+        vec![("a", json!({"lk_bk": {"backups": "x"}}))],
+    );
+    assert_eq!(
+        backups(&run).unwrap_err(),
+        "lk_bk.backups of a is not a list: \"x\""
+    );
+}
+
+/// The readiness report's data (stats_readiness.j2, report_plans.j2 and report.yml's check IDs
+/// before): rows in cluster name order, columns in order of first appearance, each node's
+/// verdict, each cluster's plan.
+#[test]
+fn readiness_of_every_node_and_the_plan_of_every_cluster() {
+    let check = |id: &str, status: &str| json!({"id": id, "status": status, "msg": "m"});
+    let run = run_with(
+        &[("beta", &["c", "d"]), ("Alpha", &["a"]), ("gamma", &["e"])],
+        vec![
+            (
+                "a",
+                json!({"lk_cluster_name": "Alpha",
+                         "lk_preflight_result": {"failed": false, "installed_version": "9.4.0",
+                                                 "upgrade_path": "direct", "msg": "ready",
+                                                 "checks": [check("LK-A", "pass"), check("LK-B", "warn")]},
+                         "lk_plan": {"created": "2026-12-07T14:48:37Z"}, "lk_plan_path": "/p/alpha.json",
+                         "lk_plan_resumed": "yes"}),
+            ),
+            (
+                "c",
+                json!({"lk_cluster_name": "beta",
+                         "lk_preflight_result": {"failed": true, "installed_version": "9.2.0",
+                                                 "upgrade_path": "reinstall", "msg": "2 failed",
+                                                 "checks": [check("LK-C", "fail"), check("LK-A", "fail")]},
+                         "lk_plan": {}, "lk_plan_path": "/p/beta.json"}),
+            ),
+            ("d", json!({"lk_cluster_name": "beta"})),
+            (
+                "e",
+                json!({"lk_cluster_name": "gamma", "lk_rollback_to": "9.4.0",
+                         "lk_preflight_result": {"failed": true, "msg": "lk_preflight did not run"}}),
+            ),
+        ],
+    );
+    let r = readiness(&run).unwrap();
+    assert_eq!(r.nodes, ["a", "c", "d", "e"]);
+    assert_eq!(r.check_ids, ["LK-A", "LK-B", "LK-C"]);
+    let cases: Vec<(&str, Value)> = vec![
+        (
+            "a",
+            json!({"cluster": "Alpha", "ready": true, "installed_version": "9.4.0",
+                     "upgrade_path": "direct", "failed_checks": [], "msg": "ready"}),
+        ),
+        (
+            "c",
+            json!({"cluster": "beta", "ready": false, "installed_version": "9.2.0",
+                     "upgrade_path": "reinstall", "failed_checks": ["LK-C", "LK-A"], "msg": "2 failed"}),
+        ),
+        (
+            "d",
+            json!({"cluster": "beta", "ready": false, "installed_version": null, "upgrade_path": null,
+                     "failed_checks": [], "msg": "no pre-flight result (not reached)"}),
+        ),
+        (
+            "e",
+            json!({"cluster": "gamma", "ready": false, "installed_version": null, "upgrade_path": null,
+                     "failed_checks": [], "msg": "lk_preflight did not run"}),
+        ),
+    ];
+    for (node, want) in cases {
+        assert_eq!(r.readiness[node], want, "{node}");
+    }
+    assert_eq!(
+        Value::Array(r.plans),
+        json!([
+            {"cluster": "Alpha", "file": "/p/alpha.json", "resumed": true,
+             "created": "2026-12-07T14:48:37Z", "rollback_to": null},
+            {"cluster": "beta", "file": null, "resumed": false, "created": null, "rollback_to": null},
+            {"cluster": "gamma", "file": null, "resumed": false, "created": null, "rollback_to": "9.4.0"}
+        ])
+    );
+    let missing = run_with(&[("demo", &["x"])], vec![]);
+    assert_eq!(
+        readiness(&missing).unwrap_err(),
+        "x is in a cluster group but not in hosts"
+    );
+}

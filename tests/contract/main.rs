@@ -25,6 +25,7 @@ mod lease;
 mod plan;
 mod preflight;
 mod properties;
+mod reports;
 mod resource;
 mod role_layout;
 mod secure_defaults;
