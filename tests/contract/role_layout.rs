@@ -91,7 +91,8 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
         .filter_map(|l| l.trim().strip_prefix("lk_wave_phase: "))
         .collect();
     assert_eq!(phases, ["canary", "main"]);
-    // Each wave play imports the role once (its wave_*.yml: gate, pause, step).
+    // Each wave play includes the role once, at run time (its wave_*.yml: gate, pause, step): an
+    // empty wave play loads nothing (import_role parsed it 32 times per run).
     for (play, tasks) in [
         ("upgrade_wave.yml", "wave_upgrade"),
         ("return_wave.yml", "wave_return"),
