@@ -103,13 +103,17 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
             "{play} must take its hosts from the phase's wave group"
         );
         assert_eq!(
-            t.matches("import_role:").count(),
+            t.matches("include_role:").count(),
             1,
-            "{play} imports the role once"
+            "{play} includes the role once"
+        );
+        assert!(
+            !t.contains("import_role:"),
+            "{play} must not import the role at parse time"
         );
         assert!(
             t.contains(&format!("tasks_from: {tasks}")),
-            "{play} must import {tasks}"
+            "{play} must include {tasks}"
         );
         let w = read(&format!("playbooks/roles/lk/tasks/{tasks}.yml"));
         assert!(
