@@ -348,6 +348,17 @@ fn jinja_sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// The run's cluster groups (`lk_cluster_<name>`), in the order the summary lists clusters.
+fn cluster_groups(run: &Run) -> Vec<String> {
+    jinja_sorted(
+        run.groups
+            .keys()
+            .filter(|g| g.starts_with(CLUSTER_GROUP))
+            .cloned()
+            .collect(),
+    )
+}
+
 /// The summary of every cluster of the run, in cluster name order.
 pub fn summarise(run: &Run) -> Result<Summary, String> {
     let done = rank(&run.done_stage).ok_or_else(|| {
@@ -363,13 +374,7 @@ pub fn summarise(run: &Run) -> Result<Summary, String> {
         failed_clusters: vec![],
         pauses: run.pauses.clone(),
     };
-    let groups = jinja_sorted(
-        run.groups
-            .keys()
-            .filter(|g| g.starts_with(CLUSTER_GROUP))
-            .cloned()
-            .collect(),
-    );
+    let groups = cluster_groups(run);
     for g in groups {
         let name = &g[CLUSTER_GROUP.len()..];
         cluster(run, name, &run.groups[&g], done, &mut out)?;
@@ -829,13 +834,7 @@ fn seq(m: &Map<String, Value>) -> f64 {
 
 /// The hosts of the run's clusters: cluster groups in name order, each group's hosts in its order.
 fn cluster_hosts(run: &Run) -> Vec<&String> {
-    let groups = jinja_sorted(
-        run.groups
-            .keys()
-            .filter(|g| g.starts_with(CLUSTER_GROUP))
-            .cloned()
-            .collect(),
-    );
+    let groups = cluster_groups(run);
     groups.iter().flat_map(|g| run.groups[g].iter()).collect()
 }
 
@@ -934,13 +933,7 @@ pub fn readiness(run: &Run) -> Result<Readiness, String> {
         );
     }
     let mut plans = vec![];
-    let groups = jinja_sorted(
-        run.groups
-            .keys()
-            .filter(|g| g.starts_with(CLUSTER_GROUP))
-            .cloned()
-            .collect(),
-    );
+    let groups = cluster_groups(run);
     for g in groups {
         let Some(first) = run.groups[&g].first() else {
             continue;
