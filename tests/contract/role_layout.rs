@@ -111,6 +111,13 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
             !t.contains("import_role:"),
             "{play} must not import the role at parse time"
         );
+        // Regression (Molecule, fresh clone): the include runs before the role's defaults are
+        // loaded, so a play keyword naming a role default must give its own default; the
+        // simulated inventories set lk_node_env, the container ones do not.
+        assert!(
+            t.contains("environment: \"{{ lk_node_env | default({}) }}\""),
+            "{play}: environment must default lk_node_env (the role's default is not loaded yet)"
+        );
         assert!(
             t.contains(&format!("tasks_from: {tasks}")),
             "{play} must include {tasks}"
