@@ -35,6 +35,10 @@ def _is_step(task):
     # cluster: it runs on a node only because the modules are the nodes' binaries.
     if action.rsplit(".", 1)[-1] == "lk_plan" and "summary" in (task.args or {}):
         return False
+    # The role's lk_node_steps action writes a line per module call it makes (the steps), as
+    # each returns: the task itself is not one more step.
+    if action.rsplit(".", 1)[-1] == "lk_node_steps":
+        return False
     return action.startswith("lk_") or action.rsplit(".", 1)[-1] in ("fetch",)
 
 
@@ -47,6 +51,9 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.run = _iso(time.time())
+        # The role's lk_node_steps action (run in the workers, forked after this) names its
+        # lines with this run too.
+        os.environ["LKOPS_EVENTS_RUN"] = self.run
         self.started = {}
         self.where = {}
         self.play = None

@@ -255,6 +255,23 @@ fn playbook_module_calls() -> Vec<Call> {
         let lines: Vec<&str> = text.lines().collect();
         for (i, l) in lines.iter().enumerate() {
             let t = l.trim();
+            // A call of the role's lk_node_steps action: `module: lk_x` in a step, its
+            // arguments on the step's `args:` line, the step's other keys as its task.
+            if let Some(m) = t.strip_prefix("module: ").filter(|m| MODULES.contains(m)) {
+                let step: Vec<String> = lines[i + 1..]
+                    .iter()
+                    .take_while(|x| x.trim().is_empty() || indent(x) >= indent(l))
+                    .map(|x| x.to_string())
+                    .collect();
+                let args = step
+                    .iter()
+                    .filter(|x| x.trim_start().starts_with("args:"))
+                    .cloned()
+                    .collect();
+                let rel = f.strip_prefix(&root).unwrap().display().to_string();
+                calls.push((rel, i + 1, m.to_string(), args, step));
+                continue;
+            }
             let Some((key, value)) = t.split_once(':') else {
                 continue;
             };
@@ -294,8 +311,31 @@ fn o5_hung_lcdstatus_costs_the_default_timeout_per_call_and_is_retried() {
     let calls = playbook_module_calls();
     assert!(calls.len() >= 20, "{calls:?}");
     let mut missing = vec![];
+    // The role's shared lk_upgrade arguments (vars/main.yml) carry their timeout.
+    let vars =
+        std::fs::read_to_string(crate::common::repo().join("playbooks/roles/lk/vars/main.yml"))
+            .unwrap();
+    for shared in ["lk_upgrade_args:", "lk_rollback_args:"] {
+        let at = vars
+            .find(shared)
+            .unwrap_or_else(|| panic!("{shared} in vars/main.yml"));
+        let body: String = vars[at..]
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        assert!(body.contains("timeout: "), "{shared} passes no timeout");
+    }
     for (file, line, module, args, _) in &calls {
-        if !args.iter().any(|a| a.trim_start().starts_with("timeout:")) {
+        let passes = |a: &String| {
+            let a = a.trim_start();
+            a.starts_with("timeout:")
+                || (a.starts_with("args:")
+                    && ["'timeout':", "lk_upgrade_args", "lk_rollback_args"]
+                        .iter()
+                        .any(|k| a.contains(k)))
+        };
+        if !args.iter().any(passes) {
             missing.push(format!("{file}:{line} {module}"));
         }
     }
@@ -312,6 +352,10 @@ fn o5_hung_lcdstatus_costs_the_default_timeout_per_call_and_is_retried() {
         {
             retried += 1;
             let until: String = task[at..].join("\n");
+            // lk_node_steps: its `stop_if: timed_out` ends the retries at once.
+            if task.iter().any(|a| a.trim() == "stop_if: timed_out") {
+                continue;
+            }
             let reg = task
                 .iter()
                 .find_map(|a| a.trim().strip_prefix("register:"))

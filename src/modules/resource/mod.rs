@@ -171,6 +171,7 @@ pub static SPEC: ModuleSpec = ModuleSpec {
             .sample("[{\"tag\": \"pgsql-5432\", \"id\": \"/var/run/postgresql/.s.PGSQL.5432\", \"state\": \"ISP\", \"prio\": 1, \"primary\": \"node-a\", \"backup\": \"node-b\", \"parent\": null, \"depth\": 0}]"),
         Ret::new("comm_paths", "list", "always", "This node's comm paths: machine, network, address, state, prio (null for TTY).")
             .sample("[{\"machine\": \"node-b\", \"network\": \"TCP\", \"address\": \"10.0.0.1/10.0.0.2\", \"state\": \"ALIVE\", \"prio\": 1}]"),
+        Ret::new("comm_paths_alive", "bool", "always", "LifeKeeper runs, this node has at least one comm path and every one is ALIVE (what a rolling upgrade waits for after a node's upgrade).").sample("true"),
         Ret::new("actions", "list", "always", "What was done (or would be, in check mode), in order: tag, action (restore|remove), node.")
             .sample("[{\"tag\": \"pgsql-5432\", \"action\": \"restore\", \"node\": \"node-b\"}]"),
         Ret::new("switchovers", "list", "state is active or standby", "One entry per hierarchy moved from a node to another (or taken out of service: to null), in order: tag, from (the node serving it before, null if none), to, started (UTC ISO 8601 with ms, just before the first perform_action of that move), ended (when the last one returned, the root in service on the target), interruption_s. In check mode and with no change: started, ended and interruption_s are null.")

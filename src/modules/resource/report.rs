@@ -94,7 +94,11 @@ pub(super) fn report(
         "comm_paths": st.comm_paths,
         "actions": actions,
     });
+    // What the rolling upgrade waits for after a node's upgrade (lk_node_steps `until`): one
+    // comm path at least, and every one ALIVE. Decided here, not in the playbook.
+    let alive = !st.comm_paths.is_empty() && st.comm_paths.iter().all(|c| c.state == "ALIVE");
     o.with("lifekeeper_running", running)
+        .with("comm_paths_alive", running && alive)
         .with("node", me)
         .with("resources", json!(st.resources))
         .with("comm_paths", json!(st.comm_paths))

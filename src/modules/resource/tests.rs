@@ -287,3 +287,30 @@ fn bad_input_names_the_parameter() {
     .unwrap_err();
     assert_eq!(e.data["invalid_parameter"], "tags");
 }
+
+/// What the rolling upgrade waits for after a node's upgrade (lk_node_steps `until`): LifeKeeper
+/// running, a comm path at least, and every one ALIVE. A DEAD path, no path at all, or LifeKeeper
+/// not answering is not it.
+#[test]
+fn comm_paths_alive_needs_lifekeeper_running_a_path_and_every_path_alive() {
+    let alive = |running: bool, peers: &[(&str, &str)]| {
+        let o = report::report(
+            Outcome::new(false, ""),
+            running,
+            Some("node-a"),
+            &st(&[], peers),
+            &[],
+        );
+        o.data["comm_paths_alive"].clone()
+    };
+    assert_eq!(
+        alive(true, &[("node-b", "ALIVE"), ("node-c", "ALIVE")]),
+        json!(true)
+    );
+    assert_eq!(
+        alive(true, &[("node-b", "ALIVE"), ("node-c", "DEAD")]),
+        json!(false)
+    );
+    assert_eq!(alive(true, &[]), json!(false));
+    assert_eq!(alive(false, &[("node-b", "ALIVE")]), json!(false));
+}
