@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 /// The stages of a node in a run, in order (`lk_stage`): new (nothing recorded yet), checked
 /// (pre-flight passed), backed_up, upgraded (and verified), returned (its home hierarchies
 /// back); failed stops its cluster and ranks below every other. A cluster is done when its
-/// lowest node reached the run's last stage. The role's `lk_stage_rank` (vars/main.yml, for
-/// gate.yml) must list the same order: tests/contract/role_layout.rs compares them.
+/// lowest node reached the run's last stage. The playbooks' `lk_stage_rank` (playbooks/vars/gates.yml,
+/// for the gates) must list the same order: tests/contract/role_layout.rs compares them.
 pub const STAGES: [&str; 6] = [
     "failed",
     "new",
@@ -64,6 +64,10 @@ pub struct HostVars {
     pub lk_rollback_to: Value,
     // The backups lk_backup took in this run (its registered result): set_stats lkops_backups.
     pub lk_bk: Value,
+    // The final read of the node (lk_resource query, registered as it returned: final_state.yml):
+    // where the hierarchies are in service now, and whether LifeKeeper runs. Read when
+    // lk_tags_now and lk_running_now are not given (they were a set_fact of it: issue 26).
+    pub lk_final: Value,
     // The readiness (lk_plan `readiness`, before the run): the node's cluster and pre-flight.
     pub lk_cluster_name: Value,
     pub lk_preflight_result: Value,
@@ -71,7 +75,7 @@ pub struct HostVars {
 
 /// Every variable the summary reads, in [`HostVars`]' order (the module's `summary.hostvars`
 /// keys).
-pub const VARS: [&str; 21] = [
+pub const VARS: [&str; 22] = [
     "lk_stage",
     "lk_version_before",
     "lk_version_after",
@@ -93,6 +97,7 @@ pub const VARS: [&str; 21] = [
     "lk_canary",
     "lk_rollback_to",
     "lk_bk",
+    "lk_final",
 ];
 
 /// Every variable [`readiness`] reads (the module's `readiness.hostvars` keys).
@@ -318,6 +323,35 @@ fn list_of<'a, T>(
     }
 }
 
+/// Where a node serves hierarchies now and whether LifeKeeper runs there: lk_tags_now and
+/// lk_running_now when given, else from its final read (lk_final, the lk_resource query's
+/// result): the root hierarchies in service (ISP, or ISU: up, not yet protected) and
+/// `lifekeeper_running`. A node that could not be read (unreachable, a failed query) serves
+/// nothing and runs no LifeKeeper as far as the summary can tell.
+fn now_of(h: &str, v: &HostVars) -> Result<(Vec<String>, Value), String> {
+    if !v.lk_tags_now.is_null() || !v.lk_running_now.is_null() || !v.lk_final.is_object() {
+        return Ok((
+            strings(h, "lk_tags_now", &v.lk_tags_now)?,
+            v.lk_running_now.clone(),
+        ));
+    }
+    let f = &v.lk_final;
+    let tags = f["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["depth"].as_u64() == Some(0))
+                .filter(|r| matches!(r["state"].as_str(), Some("ISP") | Some("ISU")))
+                .filter_map(|r| r["tag"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        tags,
+        Value::Bool(f["lifekeeper_running"].as_bool().unwrap_or(false)),
+    ))
+}
+
 fn strings(host: &str, var: &str, v: &Value) -> Result<Vec<String>, String> {
     list_of(host, var, v, "names", |x| x.as_str().map(str::to_string))
 }
@@ -462,7 +496,8 @@ fn cluster(
         for t in strings(h, "lk_home_tags", &v.lk_home_tags)? {
             before.insert(t, Value::from(h.as_str()));
         }
-        for t in strings(h, "lk_tags_now", &v.lk_tags_now)? {
+        let (tags_now, running_now) = now_of(h, v)?;
+        for t in tags_now {
             now.insert(t, Value::from(h.as_str()));
         }
         for w in objects(h, "lk_mirror_waits", &v.lk_mirror_waits)? {
@@ -491,7 +526,7 @@ fn cluster(
             "failed_stage": or_null_empty(&v.lk_failed_stage),
             "failed_msg": or_null_empty(&v.lk_failed_msg),
             "backup_on_controller": v.lk_backup_on_controller,
-            "lifekeeper_running": v.lk_running_now,
+            "lifekeeper_running": running_now,
         }));
         stages.push(stage);
     }

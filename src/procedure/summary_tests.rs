@@ -1032,3 +1032,76 @@ fn readiness_of_every_node_and_the_plan_of_every_cluster() {
         "x is in a cluster group but not in hosts"
     );
 }
+
+/// Issue 26 (tasks per node): the summary reads each node's final lk_resource query (lk_final)
+/// itself instead of the set_fact that picked its root hierarchies in service and
+/// lifekeeper_running out of it. The same run gives the same summary either way; a node whose
+/// final read failed (no resources) serves nothing and runs no LifeKeeper.
+#[test]
+fn final_read_gives_the_same_summary_as_the_set_fact_it_replaces() {
+    let res =
+        |tag: &str, state: &str, depth: u64| json!({"tag": tag, "state": state, "depth": depth});
+    let final_a = json!({"lifekeeper_running": true, "resources": [
+        res("ip-10.0.0.50", "ISP", 0), res("app-pgsql", "ISU", 0), res("pgsql-fs", "ISP", 1),
+        res("other", "OSU", 0)]});
+    let given = |tags: Value, running: Value| json!({"lk_home_tags": ["ip-10.0.0.50", "app-pgsql"], "lk_tags_now": tags, "lk_running_now": running});
+    let read = |f: Value| {
+        json!({"lk_home_tags": ["ip-10.0.0.50", "app-pgsql"], "lk_tags_now": null, "lk_running_now": null,
+               "lk_final": f})
+    };
+    let b = || with(node("node-b", AB, "returned"), json!({}));
+    let old = run_of(
+        "returned",
+        false,
+        vec![
+            (
+                "node-a",
+                with(
+                    node("node-a", AB, "returned"),
+                    given(json!(["ip-10.0.0.50", "app-pgsql"]), json!(true)),
+                ),
+            ),
+            ("node-b", b()),
+        ],
+    );
+    let new = run_of(
+        "returned",
+        false,
+        vec![
+            (
+                "node-a",
+                with(node("node-a", AB, "returned"), read(final_a)),
+            ),
+            ("node-b", b()),
+        ],
+    );
+    let (o, n) = (summarise(&old).unwrap(), summarise(&new).unwrap());
+    assert_eq!(o.clusters, n.clusters);
+    assert_eq!(o.lines, n.lines);
+
+    // A failed final read: nothing in service there, LifeKeeper not known to run.
+    let failed = run_of(
+        "returned",
+        false,
+        vec![
+            (
+                "node-a",
+                with(
+                    node("node-a", AB, "returned"),
+                    read(json!({"failed": true, "msg": "unreachable"})),
+                ),
+            ),
+            ("node-b", b()),
+        ],
+    );
+    let f = summarise(&failed).unwrap();
+    let a = &f.clusters["demo"]["nodes"][0];
+    assert_eq!(a["node"], "node-a");
+    assert_eq!(a["lifekeeper_running"], false);
+    assert_eq!(
+        f.clusters["demo"]["placement_now"],
+        json!({}),
+        "{:#}",
+        f.clusters["demo"]
+    );
+}

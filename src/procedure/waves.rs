@@ -58,7 +58,7 @@ pub struct Gate {
     pub earlier_at: &'static str,
 }
 
-/// The gates of a rolling upgrade, in the order they are passed (the playbooks' gate.yml calls).
+/// The gates of a rolling upgrade, in the order they are passed (the playbooks' vars/gates.yml).
 pub fn gates(waves: &[Wave]) -> Vec<Gate> {
     let mut out = vec![];
     for w in waves {

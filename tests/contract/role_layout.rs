@@ -91,11 +91,13 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
         .filter_map(|l| l.trim().strip_prefix("lk_wave_phase: "))
         .collect();
     assert_eq!(phases, ["canary", "main"]);
-    // Each wave play includes the role once, at run time (its wave_*.yml: gate, pause, step): an
-    // empty wave play loads nothing (import_role parsed it 32 times per run).
+    // Each wave play includes the role once, at run time (the step's task file): an empty wave
+    // play loads nothing (import_role parsed it 32 times per run). The gate is the play's
+    // variable (vars/gates.yml) and the pause a play of its own (pause_wave.yml): no task of
+    // either runs on a node when the cluster goes on and no pause is set.
     for (play, tasks) in [
-        ("upgrade_wave.yml", "wave_upgrade"),
-        ("return_wave.yml", "wave_return"),
+        ("upgrade_wave.yml", "upgrade_node"),
+        ("return_wave.yml", "return_node"),
     ] {
         let t = read(&format!("playbooks/plays/{play}"));
         assert!(
@@ -122,12 +124,13 @@ fn rolling_upgrade_runs_the_canary_phase_its_check_then_the_other_clusters() {
             t.contains(&format!("tasks_from: {tasks}")),
             "{play} must include {tasks}"
         );
-        let w = read(&format!("playbooks/roles/lk/tasks/{tasks}.yml"));
-        // The gate and the pause are one include (gate.yml -> gate_pause.yml): the pause is
-        // asked for with lk_pause_wanted.
         assert!(
-            w.contains("import_tasks: gate.yml") && w.contains("lk_pause_wanted:"),
-            "{tasks}.yml must gate and pause"
+            t.contains("- ../vars/gates.yml") && t.contains("when: lk_gate_go | bool"),
+            "{play}: the role is included only when the gate lets the node go on"
+        );
+        assert!(
+            t.contains("import_playbook: pause_wave.yml") && t.contains("lk_pause_wanted:"),
+            "{play}: the pause before the wave"
         );
     }
 }
@@ -288,12 +291,12 @@ fn the_summary_is_lk_plans_on_a_node_with_every_variable_it_reads() {
     );
 }
 
-/// gate.yml compares stages by `lk_stage_rank` (vars/main.yml), the summary by
+/// The gates compare stages by `lk_stage_rank` (playbooks/vars/gates.yml), the summary by
 /// `procedure::summary::STAGES`: the same order, or a cluster would pass a gate and be reported
 /// unfinished (or the other way round).
 #[test]
 fn the_stage_order_of_the_gates_is_the_summarys() {
-    let text = read("playbooks/roles/lk/vars/main.yml");
+    let text = read("playbooks/vars/gates.yml");
     let mut ranks: Vec<(i64, String)> = text
         .lines()
         .skip_while(|l| *l != "lk_stage_rank:")

@@ -12,6 +12,7 @@
 # src/procedure/) through the role; this only carries them out and stops at the first that fails.
 #
 # Per call: `when` (false: not run), `each` (one call per item, the item's keys over `args`),
+# `ignore_errors` (a failure is recorded in its result and the next call is made),
 # `until` (result keys that must all be true, retried `retries` times `delay` seconds apart;
 # `stop_if`: result keys that end the retries at once, failed), `expect` (result key -> value:
 # anything else fails the step). `on_failure`: calls made after a failure (a read of what is
@@ -37,7 +38,7 @@ _ARGS = frozenset(("steps", "on_failure", "events", "track"))
 _STEP_KEYS = frozenset(
     (
         "name", "module", "args", "each", "when", "register", "until", "stop_if", "retries", "delay",
-        "expect", "predicted_change", "mirrors_as", "show_steps",
+        "expect", "predicted_change", "mirrors_as", "show_steps", "ignore_errors",
     )
 )
 _TRACK_KEYS = frozenset(("wave", "stage", "predicted"))
@@ -105,6 +106,7 @@ def _steps(value, where):
                 "predicted_change": _truth(s.get("predicted_change", False)),
                 "mirrors_as": s.get("mirrors_as"),
                 "show_steps": _truth(s.get("show_steps", False)),
+                "ignore_errors": _truth(s.get("ignore_errors", False)),
             }
         )
     return out
@@ -183,7 +185,7 @@ class ActionModule(ActionBase):
                     for line in ("%s: %s" % (s.get("name"), s.get("status")) for s in out.get("steps") or [] if isinstance(s, dict)):
                         display.display("  %s: %s" % (self._node, line))
                 record.append({"name": step["name"], "module": step["module"], "changed": bool(out.get("changed")), "failed": bool(why)})
-                if why:
+                if why and not step["ignore_errors"]:
                     failure = (step["name"], why)
                     break
             if step["register"]:

@@ -77,6 +77,10 @@ options:
         description: Show the C(steps) of its result (name and status) on the terminal.
         type: bool
         default: false
+      ignore_errors:
+        description: A failure of this call is kept in its result and the next call is made.
+        type: bool
+        default: false
   on_failure:
     description: Calls made after a failure (same keys as I(steps)); their own failures are ignored.
     type: list
@@ -152,6 +156,7 @@ def main():
         predicted_change=dict(type="bool", default=False),
         mirrors_as=dict(type="str"),
         show_steps=dict(type="bool", default=False),
+        ignore_errors=dict(type="bool", default=False),
     )
     module = AnsibleModule(
         argument_spec=dict(
