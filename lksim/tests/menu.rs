@@ -24,6 +24,8 @@ struct Term {
     master: std::fs::File,
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
+    // The reader got the end of the output (setup and every copy of the terminal gone).
+    drained: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn nz(v: u16) -> std::num::NonZeroU16 {
@@ -67,6 +69,8 @@ impl Term {
         let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (p2, r2, mut rd) = (parser.clone(), raw.clone(), master.try_clone().unwrap());
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d2 = drained.clone();
         std::thread::spawn(move || {
             let mut b = [0u8; 4096];
             while let Ok(n) = rd.read(&mut b) {
@@ -80,12 +84,14 @@ impl Term {
                     .unwrap_or_else(|e| e.into_inner())
                     .extend_from_slice(&b[..n]);
             }
+            d2.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         Term {
             child,
             master,
             parser,
             raw,
+            drained,
         }
     }
     fn screen(&self) -> String {
@@ -132,8 +138,14 @@ impl Term {
         let t = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
-                // let the reader drain what setup printed last
-                std::thread::sleep(Duration::from_millis(50));
+                // The reader drains what setup printed last: wait for its end of file (setup
+                // gone, every copy of the slave closed), not a fixed 50 ms, which a loaded
+                // machine overran (the CI run saw an empty screen:
+                // wrong_cwd_is_refused_before_anything).
+                while !self.drained.load(std::sync::atomic::Ordering::SeqCst) {
+                    assert!(t.elapsed() < WAIT, "the terminal's output did not end");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return s.code().unwrap_or(-1);
             }
             assert!(t.elapsed() < WAIT, "setup did not exit");

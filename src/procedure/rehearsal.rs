@@ -199,10 +199,12 @@ fn one_run(r: &RunResult, start: &Map<String, Value>) -> Result<RunOutcome, Stri
                 if status == "failed" {
                     fails.push(json!({"run": name, "node": h, "task": task, "why": msg("failed")}));
                 }
-                // A task with a loop (the standby switchover: one lk_resource call per target)
-                // has its calls' results in `results`.
-                let parts =
-                    std::iter::once(res).chain(res["results"].as_array().into_iter().flatten());
+                // A task with a loop has its calls' results in `results`; the role's lk_node_steps
+                // (a node's switchover, upgrade and checks as one task) lists its module calls in
+                // order in `calls`.
+                let parts = std::iter::once(res)
+                    .chain(res["results"].as_array().into_iter().flatten())
+                    .chain(res["calls"].as_array().into_iter().flatten());
                 for part in parts {
                     let is_resource = part["action"].as_str() == Some("lk_resource")
                         || (part.get("actions").is_some() && part.get("placement").is_some());

@@ -86,3 +86,57 @@ fn bad_input_is_named() {
         .unwrap_err()
         .starts_with("state_before is not JSON"));
 }
+
+/// The role's lk_node_steps action makes a node's switchover, upgrade and checks one task and
+/// lists its module calls in `calls` (issue 26: tasks per node). The rehearsal reads the
+/// switchovers from there as it read them from the lk_resource tasks and their loops: the same
+/// real run, its lk_resource results moved into lk_node_steps' `calls`, gives the same
+/// switchovers (the delivery test saw none at all before).
+#[test]
+fn switchovers_are_read_from_lk_node_steps_calls_as_from_lk_resource_tasks() {
+    let all: Value = serde_json::from_str(INPUT).unwrap();
+    let before = input_of(&all["a"]);
+    let mut after = input_of(&all["a"]);
+    let mut moved = 0;
+    for run in after.runs.iter_mut() {
+        let Ok(mut out) = serde_json::from_str::<Value>(&run.stdout) else {
+            continue;
+        };
+        for play in out["plays"].as_array_mut().into_iter().flatten() {
+            for task in play["tasks"].as_array_mut().into_iter().flatten() {
+                for (_, res) in task["hosts"].as_object_mut().into_iter().flatten() {
+                    let parts: Vec<Value> = std::iter::once(res.clone())
+                        .chain(res["results"].as_array().into_iter().flatten().cloned())
+                        .filter(|p| p.get("actions").is_some() && p.get("placement").is_some())
+                        .map(|mut p| {
+                            p["action"] = json!("lk_resource");
+                            p
+                        })
+                        .collect();
+                    if parts.is_empty() {
+                        continue;
+                    }
+                    moved += parts.len();
+                    *res = json!({"changed": res["changed"], "failed": res["failed"],
+                                  "action": "lk_node_steps", "calls": parts, "results": {}});
+                }
+            }
+        }
+        run.stdout = out.to_string();
+    }
+    assert!(moved > 0, "the fixture has lk_resource results");
+    let (b, a) = (rehearsal(&before).unwrap(), rehearsal(&after).unwrap());
+    for (rb, ra) in b["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(a["runs"].as_array().unwrap())
+    {
+        assert_eq!(rb["switchovers"], ra["switchovers"], "run {}", rb["name"]);
+    }
+    assert!(b["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| !r["switchovers"].as_array().unwrap().is_empty()));
+}

@@ -42,6 +42,8 @@ _STEP_KEYS = frozenset(
     )
 )
 _TRACK_KEYS = frozenset(("wave", "stage", "predicted"))
+# What `calls` keeps of each call's result.
+_CALL_KEYS = ("changed", "failed", "msg", "actions", "placement", "switchovers")
 
 
 def _iso(t):
@@ -155,7 +157,7 @@ class ActionModule(ActionBase):
         omit = self._vars.get("omit")
         self._omit = omit if isinstance(omit, string_types) else None
 
-        results, record, diffs, made, mirrors = {}, [], [], [], []
+        results, record, diffs, made, mirrors, calls = {}, [], [], [], [], []
         changed, failure = False, None
         for step in steps:
             if not step["when"]:
@@ -171,6 +173,9 @@ class ActionModule(ActionBase):
             for call in calls:
                 out, why = self._call(step, call)
                 outs.append(out)
+                # Every call in order, in short: what it did (actions, placement, switchovers) for
+                # a reader of the run's results (the rehearsal, src/procedure/rehearsal.rs).
+                calls.append(dict({k: out[k] for k in _CALL_KEYS if k in out}, action=step["module"], name=step["name"]))
                 changed = changed or bool(out.get("changed"))
                 if out.get("diff"):
                     diffs.extend(out["diff"] if isinstance(out["diff"], list) else [out["diff"]])
@@ -200,16 +205,17 @@ class ActionModule(ActionBase):
                     if step["register"]:
                         results[step["register"]] = out
 
-        result.update(changed=changed, results=results, steps=record)
+        result.update(changed=changed, results=results, steps=record, calls=calls)
         if track is not None:
             # The switchovers of this step for the summary: in check mode the plan's (what the real
             # run will make), in a real run what lk_resource reported.
             extra = {"wave": track["wave"], "stage": track["stage"], "seq": track["wave"] + (100 if track["stage"] == "return" else 0)}
             moves = [dict(m, **extra) for m in (track["predicted"] if self._check else made) if isinstance(m, dict)]
             for m in moves:
+                verb = "would switch" if self._check else "switched"
                 display.display(
                     "  %s: %s %s from %s to %s (wave %s, %s)"
-                    % (self._node, "would switch" if self._check else "switched", m.get("tag"), m.get("from") or "none", m.get("to") or "none", m["wave"], m["stage"])
+                    % (self._node, verb, m.get("tag"), m.get("from") or "none", m.get("to") or "none", m["wave"], m["stage"])
                 )
             result.update(moves=moves, mirror_waits=mirrors)
         if diffs:

@@ -13,7 +13,7 @@ description:
   - Runs each listed lkops module (lk_*) on the node, in order, exactly as its own task would
     (check mode, the play's environment), and stops at the first call that fails. One task for
     what was a switchover, an upgrade and its verification (the lkops playbooks' tasks per node).
-  - It decides nothing: the calls, their arguments and targets come from the plan (lk_plan).
+  - "It decides nothing: the calls, their arguments and targets come from the plan (lk_plan)."
   - Each call made is one line of the run's event record (I(events)) the moment it returns, and
     one line on the terminal.
   - Internal to the lkops playbooks.
@@ -115,6 +115,13 @@ results:
   description: The result of each registered call, by its I(register) key.
   returned: always
   type: dict
+calls:
+  description: >-
+    Each call made, in order: its name, C(action) (the module) and of its result changed, failed,
+    msg, actions, placement and switchovers.
+  returned: always
+  type: list
+  elements: dict
 steps:
   description: Each call, in order (name, module, changed, failed, skipped).
   returned: always
@@ -161,7 +168,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             steps=dict(type="list", elements="dict", required=True, options=step),
-            on_failure=dict(type="list", elements="dict", options=step),
+            # The same keys as a step (the action checks them).
+            on_failure=dict(type="list", elements="dict"),
             events=dict(type="path"),
             track=dict(type="dict"),
         ),
