@@ -273,11 +273,29 @@ fn the_summary_is_lk_plans_on_a_node_with_every_variable_it_reads() {
         .split("\n- name: ")
         .find(|t| t.contains("\n  lk_plan:\n    summary:\n"))
         .expect("summary.yml runs lk_plan with summary");
+    // A node of the run (vars/main.yml lk_module_node): the play runs on the controller.
     assert!(
-        task.contains("\n  delegate_to: \"{{ inventory_hostname }}\"\n"),
-        "the summary must run on the node, not the controller the import delegates to: {task}"
+        task.contains("\n  delegate_to: \"{{ lk_module_node }}\"\n"),
+        "the summary must run on a node, not the controller the play runs on: {task}"
     );
-    for var in lkops::procedure::summary::VARS {
+    let vars = read("playbooks/roles/lk/vars/main.yml");
+    assert!(
+        vars.contains(
+            "lk_module_node: >-\n  {{ inventory_hostname if inventory_hostname in groups['lk_run']"
+        ),
+        "lk_module_node must be a node of the run"
+    );
+    // lk_tags_now and lk_running_now are read from each node's final query (lk_final) instead.
+    assert!(
+        task.contains(
+            "\n        lk_final: \"{{ _hosts | map('extract', hostvars) | map(attribute='lk_finish.results.final', default=none) | list }}\"\n"
+        ),
+        "summary.yml does not carry lk_final in: {task}"
+    );
+    for var in lkops::procedure::summary::VARS
+        .into_iter()
+        .filter(|v| !["lk_tags_now", "lk_running_now", "lk_final"].contains(v))
+    {
         assert!(
             task.contains(&format!(
                 "\n        {var}: \"{{{{ _hosts | map('extract', hostvars, '{var}') | map('default', none) | list }}}}\"\n"
