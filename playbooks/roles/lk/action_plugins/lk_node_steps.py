@@ -157,7 +157,7 @@ class ActionModule(ActionBase):
         omit = self._vars.get("omit")
         self._omit = omit if isinstance(omit, string_types) else None
 
-        results, record, diffs, made, mirrors, calls = {}, [], [], [], [], []
+        results, record, diffs, made, mirrors, done = {}, [], [], [], [], []
         changed, failure = False, None
         for step in steps:
             if not step["when"]:
@@ -168,14 +168,14 @@ class ActionModule(ActionBase):
                 if step["register"]:
                     results[step["register"]] = {"skipped": True, "changed": False}
                 continue
-            calls = [dict(step["args"], **item) for item in step["each"]] if step["each"] is not None else [step["args"]]
+            step_calls = [dict(step["args"], **item) for item in step["each"]] if step["each"] is not None else [step["args"]]
             outs = []
-            for call in calls:
+            for call in step_calls:
                 out, why = self._call(step, call)
                 outs.append(out)
                 # Every call in order, in short: what it did (actions, placement, switchovers) for
                 # a reader of the run's results (the rehearsal, src/procedure/rehearsal.rs).
-                calls.append(dict({k: out[k] for k in _CALL_KEYS if k in out}, action=step["module"], name=step["name"]))
+                done.append(dict({k: out[k] for k in _CALL_KEYS if k in out}, action=step["module"], name=step["name"]))
                 changed = changed or bool(out.get("changed"))
                 if out.get("diff"):
                     diffs.extend(out["diff"] if isinstance(out["diff"], list) else [out["diff"]])
@@ -205,7 +205,7 @@ class ActionModule(ActionBase):
                     if step["register"]:
                         results[step["register"]] = out
 
-        result.update(changed=changed, results=results, steps=record, calls=calls)
+        result.update(changed=changed, results=results, steps=record, calls=done)
         if track is not None:
             # The switchovers of this step for the summary: in check mode the plan's (what the real
             # run will make), in a real run what lk_resource reported.
