@@ -287,8 +287,8 @@ fn the_summary_is_lk_plans_on_a_node_with_every_variable_it_reads() {
     );
     // lk_tags_now and lk_running_now are read from each node's final query (lk_final) instead.
     assert!(
-        task.contains("\n        lk_final: >-\n          {{ _hosts | map('extract', hostvars) | map(attribute='lk_finish', default={})")
-            && task.contains("map(attribute='final', default=none) | list }}"),
+        task.contains("\n        lk_final: >-\n")
+            && task.contains("out.append(hostvars[h].lk_finish.results.final | default(none))"),
         "summary.yml does not carry lk_final in: {task}"
     );
     for var in lkops::procedure::summary::VARS
