@@ -114,6 +114,12 @@ def _steps(value, where):
     return out
 
 
+def _say(line):
+    """A line for the operator, on stderr: stdout belongs to the stdout callback (a JSON callback's
+    document, which rehearse.yml and AWX-style consumers parse, must stay JSON)."""
+    display.display(line, stderr=True)
+
+
 def _truth(v):
     if isinstance(v, string_types):
         return v.strip().lower() in ("true", "yes", "1", "on")
@@ -188,7 +194,7 @@ class ActionModule(ActionBase):
                     )
                 if step["show_steps"]:
                     for line in ("%s: %s" % (s.get("name"), s.get("status")) for s in out.get("steps") or [] if isinstance(s, dict)):
-                        display.display("  %s: %s" % (self._node, line))
+                        _say("  %s: %s" % (self._node, line))
                 record.append({"name": step["name"], "module": step["module"], "changed": bool(out.get("changed")), "failed": bool(why)})
                 if why and not step["ignore_errors"]:
                     failure = (step["name"], why)
@@ -213,7 +219,7 @@ class ActionModule(ActionBase):
             moves = [dict(m, **extra) for m in (track["predicted"] if self._check else made) if isinstance(m, dict)]
             for m in moves:
                 verb = "would switch" if self._check else "switched"
-                display.display(
+                _say(
                     "  %s: %s %s from %s to %s (wave %s, %s)"
                     % (self._node, verb, m.get("tag"), m.get("from") or "none", m.get("to") or "none", m["wave"], m["stage"])
                 )
@@ -264,7 +270,7 @@ class ActionModule(ActionBase):
         """The call's line on the terminal and in the run's event record (events.jsonl)."""
         ended = time.time()
         outcome = "failed" if why else ("changed" if out.get("changed") else "ok")
-        display.display("  %s: %s: %s%s" % (self._node, step["name"], outcome, (" (%s)" % why) if why else ""))
+        _say("  %s: %s: %s%s" % (self._node, step["name"], outcome, (" (%s)" % why) if why else ""))
         if not self._events:
             return
         ev = {
