@@ -1049,51 +1049,22 @@ fn final_read_gives_the_same_summary_as_the_set_fact_it_replaces() {
         json!({"lk_home_tags": ["ip-10.0.0.50", "app-pgsql"], "lk_tags_now": null, "lk_running_now": null,
                "lk_final": f})
     };
-    let b = || with(node("node-b", AB, "returned"), json!({}));
-    let old = run_of(
-        "returned",
-        false,
-        vec![
-            (
-                "node-a",
-                with(
-                    node("node-a", AB, "returned"),
-                    given(json!(["ip-10.0.0.50", "app-pgsql"]), json!(true)),
-                ),
-            ),
-            ("node-b", b()),
-        ],
-    );
-    let new = run_of(
-        "returned",
-        false,
-        vec![
-            (
-                "node-a",
-                with(node("node-a", AB, "returned"), read(final_a)),
-            ),
-            ("node-b", b()),
-        ],
-    );
+    // node-a's variables changed by `a`, node-b as it ends every run.
+    let two = |a: Value| {
+        let nodes = vec![
+            ("node-a", with(node("node-a", AB, "returned"), a)),
+            ("node-b", node("node-b", AB, "returned")),
+        ];
+        run_of("returned", false, nodes)
+    };
+    let old = two(given(json!(["ip-10.0.0.50", "app-pgsql"]), json!(true)));
+    let new = two(read(final_a));
     let (o, n) = (summarise(&old).unwrap(), summarise(&new).unwrap());
     assert_eq!(o.clusters, n.clusters);
     assert_eq!(o.lines, n.lines);
 
     // A failed final read: nothing in service there, LifeKeeper not known to run.
-    let failed = run_of(
-        "returned",
-        false,
-        vec![
-            (
-                "node-a",
-                with(
-                    node("node-a", AB, "returned"),
-                    read(json!({"failed": true, "msg": "unreachable"})),
-                ),
-            ),
-            ("node-b", b()),
-        ],
-    );
+    let failed = two(read(json!({"failed": true, "msg": "unreachable"})));
     let f = summarise(&failed).unwrap();
     let a = &f.clusters["demo"]["nodes"][0];
     assert_eq!(a["node"], "node-a");
